@@ -1,0 +1,41 @@
+import type { ByteStream } from '../core/byte-stream.ts';
+import { createStreamPair } from '../core/stream-pair.ts';
+
+/** Serves one accepted connection on a device port; owns the device end of the stream. */
+export type PortHandler = (stream: ByteStream) => void;
+
+/**
+ * The simulated iPhone's port table: what the device-side mux (fake USB) and the usbmuxd socket front
+ * both connect into. Services (lockdownd, mobilebackup2, afc…) register a handler per port; lockdownd's
+ * StartService registers ephemeral ports the same way.
+ */
+export class VirtualDevicePorts {
+  private readonly handlers = new Map<number, PortHandler>();
+  private nextEphemeral = 49152;
+
+  listen(port: number, handler: PortHandler): void {
+    this.handlers.set(port, handler);
+  }
+
+  unlisten(port: number): void {
+    this.handlers.delete(port);
+  }
+
+  /** A free port for a started service, as lockdownd hands out. */
+  allocateEphemeralPort(): number {
+    for (;;) {
+      const port = this.nextEphemeral;
+      this.nextEphemeral = this.nextEphemeral >= 65000 ? 49152 : this.nextEphemeral + 1;
+      if (!this.handlers.has(port)) return port;
+    }
+  }
+
+  /** Host side of a new connection, or null when nothing listens (the mux answers RST). */
+  connect(port: number, highWaterMark?: number): ByteStream | null {
+    const handler = this.handlers.get(port);
+    if (!handler) return null;
+    const [hostEnd, deviceEnd] = createStreamPair(highWaterMark);
+    handler(deviceEnd);
+    return hostEnd;
+  }
+}
