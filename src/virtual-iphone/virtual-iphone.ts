@@ -1,14 +1,26 @@
 import type { ByteStream } from '../core/byte-stream.ts';
 import { VirtualDevicePorts } from './virtual-device.ts';
+import { VirtualLockdownd } from './lockdownd/lockdownd.ts';
+import type { TrustOptions } from './lockdownd/trust.ts';
+import { buildDeviceValues, resolveProfile, type DeviceProfile, type DeviceValues } from './profile.ts';
+import { installBackupServices, type BackupServices, type BackupServicesOptions } from './services/install.ts';
 
 /** Handles one connection to a started service (device end of the stream). */
 export type ServiceHandler = (stream: ByteStream) => void;
 
-export interface VirtualIPhoneOptions {
+export interface VirtualIPhoneOptions extends BackupServicesOptions {
   /** Defaults to a fixed new-style UDID so tests and demo mode are reproducible. */
   udid?: string;
   /** USB product id reported to hosts (0x12A8 = iPhone). */
   productId?: number;
+  /** Model identifier the device profile reports, e.g. "iPhone15,2" (`--model`). */
+  productType?: string;
+  /** iOS version the device profile reports, e.g. "17.5" (`--ios`). */
+  productVersion?: string;
+  /** DeviceName, e.g. "Ada’s iPhone". */
+  deviceName?: string;
+  /** How the Trust dialog and passcode lock behave (default: Trust tapped at once, unlocked). */
+  trust?: TrustOptions;
 }
 
 /**
@@ -21,10 +33,33 @@ export class VirtualIPhone {
   readonly productId: number;
   /** Service name → handler; lockdownd's StartService looks services up here. */
   readonly services = new Map<string, ServiceHandler>();
+  /** Model, iOS release and capacity this device pretends to be. */
+  readonly profile: DeviceProfile;
+  /** Live lockdown values (mutable: tests flip WillEncrypt, battery, free space). */
+  readonly values: DeviceValues;
+  readonly lockdownd: VirtualLockdownd;
+  /** Dataset, notification bus, AFC media, passcode sheet and mobilebackup2 state. */
+  readonly backup: BackupServices;
 
   constructor(options: VirtualIPhoneOptions = {}) {
     this.udid = options.udid ?? '00008030-001A2B3C4D5E802E';
-    this.productId = options.productId ?? 0x12a8;
+    const profileOptions = {
+      udid: this.udid,
+      productType: options.productType,
+      productVersion: options.productVersion,
+      deviceName: options.deviceName,
+    };
+    this.profile = resolveProfile(profileOptions);
+    this.values = buildDeviceValues(this.profile, profileOptions);
+    this.productId = options.productId ?? this.profile.model.usbProductId;
+    this.lockdownd = new VirtualLockdownd(this, { trust: options.trust });
+    this.lockdownd.listen();
+    this.backup = installBackupServices(this, options);
+  }
+
+  /** The person types the passcode on the phone (answers a pending passcode sheet). */
+  enterPasscode(): void {
+    this.backup.passcode?.enter();
   }
 
   registerService(name: string, handler: ServiceHandler): void {

@@ -1,0 +1,318 @@
+import {
+  CancelledError,
+  CorruptBackupError,
+  DeviceDisconnectedError,
+  FindMyEnabledError,
+  InsufficientSpaceError,
+  LifeboatError,
+  PasscodeNotEnteredError,
+  ProtocolError,
+  WrongPasswordError,
+} from '../core/errors.ts';
+import { decodePlist, encodeXmlPlist, isPlistDict, type PlistDict } from '../plist/index.ts';
+import { AFC_LOCK, AFC_MODE, AfcClient } from '../services/afc.ts';
+import { InstallationProxyClient } from '../services/installation-proxy.ts';
+import { MobileBackup2Client, type DeviceLinkFileSystem, type MobileBackup2Result } from '../services/mobilebackup2.ts';
+import { NOTIFICATIONS, NotificationProxyClient } from '../services/notification-proxy.ts';
+import type { ServiceProvider } from '../services/service-provider.ts';
+import { SpringboardClient } from '../services/springboard.ts';
+import type { BackupSession, BackupStore } from '../stores/backup-store.ts';
+import { StoreError } from '../stores/errors.ts';
+import { buildInfoPlist, readITunesFiles, type BackupDeviceValues } from './info-plist.ts';
+import { ProgressTracker, type BackupProgress } from './progress.ts';
+import { SessionFileSystem } from './session-file-system.ts';
+
+export interface BackupRunOptions {
+  provider: ServiceProvider;
+  store: BackupStore;
+  udid: string;
+  deviceValues: BackupDeviceValues;
+  /** Ask the device for a full backup even if an earlier one exists. */
+  full?: boolean;
+  /** Continue an interrupted backup's staging instead of discarding it (default true). */
+  resume?: boolean;
+  /** Backup password, for the person's information only: the device encrypts, we never need it to back up. */
+  password?: string;
+  onProgress?: (progress: BackupProgress) => void;
+  onWarning?: (message: string) => void;
+  signal?: AbortSignal;
+  /** On cancel or failure, keep what was staged for a resume (default) or throw it away. */
+  onInterrupt?: 'keep' | 'discard';
+}
+
+export interface BackupResult {
+  udid: string;
+  bytesReceived: number;
+  filesReceived: number;
+  durationMs: number;
+  warnings: string[];
+  /** Status.plist's IsFullBackup, as the device decided. */
+  isFullBackup: boolean;
+  encrypted: boolean;
+}
+
+const LOCK_FILE = '/com.apple.itunes.lock_sync';
+
+/** Device error code from a final ProcessMessage → the error a person sees. */
+export function errorForDeviceCode(code: number, description?: string): LifeboatError {
+  switch (code) {
+    case 105:
+      return new InsufficientSpaceError(
+        'There is not enough free space for this backup (device error 105). The device needs room for the whole backup plus 128 MB.',
+      );
+    case 207:
+      return new WrongPasswordError(`The backup password is wrong or the encryption settings changed (device error 207${description ? `: ${description}` : ''}).`);
+    case 208:
+      return new PasscodeNotEnteredError();
+    case 211:
+      return new FindMyEnabledError();
+    case 212:
+      return new LifeboatError('device-error', 'The iPhone has not finished its setup (device error 212).', {
+        action: 'Finish the setup assistant on the iPhone, then try again.',
+      });
+    default:
+      return new LifeboatError('device-error', `The device ended the backup with error ${code}${description ? `: ${description}` : ''}.`, {
+        action: 'Try again; if it keeps failing, delete the interrupted backup and make a full one.',
+      });
+  }
+}
+
+/**
+ * Runs one backup the way Finder does (backup.md §4.2): notifications, the sync lock, Info.plist,
+ * then mobilebackup2's DL loop streaming straight into a store session, committed only when the
+ * device reports success and Status.plist says the snapshot is finished.
+ */
+export class BackupEngine {
+  static async run(options: BackupRunOptions): Promise<BackupResult> {
+    return new BackupEngine(options).run();
+  }
+
+  private readonly warnings: string[] = [];
+  private readonly tracker: ProgressTracker;
+  /** Cancels on the caller's signal or when the device asks (syncCancelRequest). */
+  private readonly abort = new AbortController();
+  private cancelReason: string | undefined;
+
+  private constructor(private readonly options: BackupRunOptions) {
+    this.tracker = new ProgressTracker(options.onProgress);
+  }
+
+  private warn(message: string): void {
+    this.warnings.push(message);
+    this.tracker.warning();
+    this.options.onWarning?.(message);
+  }
+
+  private async run(): Promise<BackupResult> {
+    const { provider, store, udid, signal } = this.options;
+    const started = performance.now();
+    const onCallerAbort = (): void => this.cancel('Backup cancelled.');
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (signal?.aborted) onCallerAbort();
+    const s = this.abort.signal;
+
+    let np: NotificationProxyClient | undefined;
+    let afc: AfcClient | undefined;
+    let mb2: MobileBackup2Client | undefined;
+    let lockHandle: bigint | undefined;
+    let session: BackupSession | undefined;
+    let committed = false;
+    this.tracker.flush(); // announces 'preparing'
+    try {
+      np = await NotificationProxyClient.start(provider);
+      np.onNotification((name) => this.onNotification(name));
+      for (const name of [
+        NOTIFICATIONS.syncCancelRequest,
+        NOTIFICATIONS.syncSuspendRequest,
+        NOTIFICATIONS.syncResumeRequest,
+        NOTIFICATIONS.backupDomainChanged,
+        NOTIFICATIONS.passcodeUiPresented,
+        NOTIFICATIONS.passcodeUiDismissed,
+      ]) {
+        await np.observe(name);
+      }
+      afc = await AfcClient.start(provider);
+      s.throwIfAborted();
+      mb2 = await MobileBackup2Client.start(provider, s);
+
+      await np.post(NOTIFICATIONS.syncWillStart);
+      lockHandle = await afc.open(LOCK_FILE, AFC_MODE.READ_WRITE);
+      await np.post(NOTIFICATIONS.syncLockRequest);
+      await afc.lockExclusiveWithRetry(lockHandle, { signal: s });
+      await np.post(NOTIFICATIONS.syncDidStart);
+
+      session = await store.openSession(udid, { resume: this.options.resume ?? true });
+      const info = await this.collectInfoPlist(afc);
+      await session.writeFile('Info.plist', encodeXmlPlist(info));
+      await session.sync();
+
+      s.throwIfAborted();
+      await mb2.requestBackup(udid, { full: this.options.full });
+      this.tracker.setStage(this.tracker.snapshot.stage === 'waiting-for-passcode' ? 'waiting-for-passcode' : 'device-preparing');
+      const fs: DeviceLinkFileSystem = new SessionFileSystem(session);
+      let result: MobileBackup2Result;
+      try {
+        result = await mb2.runLoop(
+          fs,
+          {
+            onBytesReceived: (n) => this.tracker.bytes(n),
+            onFileReceived: () => this.tracker.file(),
+            onProgress: (p) => this.tracker.percent(p),
+            onWarning: (w) => this.warn(w),
+          },
+          s,
+        );
+      } catch (e) {
+        throw this.translate(e);
+      }
+      if (result.errorCode !== 0) throw errorForDeviceCode(result.errorCode, result.errorDescription);
+
+      this.tracker.setStage('finishing');
+      const status = await readStatus(session);
+      if (status.SnapshotState !== 'finished') {
+        throw new CorruptBackupError(
+          `The device reported success but the backup's Status.plist says "${String(status.SnapshotState)}", not "finished".`,
+        );
+      }
+      await session.commit();
+      committed = true;
+      const manifest = await readPlistIfPresent(store, udid, 'Manifest.plist');
+      this.tracker.setStage('done');
+      const snap = this.tracker.snapshot;
+      return {
+        udid,
+        bytesReceived: snap.bytesReceived,
+        filesReceived: snap.filesReceived,
+        durationMs: performance.now() - started,
+        warnings: this.warnings,
+        isFullBackup: status.IsFullBackup === true,
+        encrypted: manifest?.IsEncrypted === true,
+      };
+    } catch (e) {
+      const error = this.translate(e);
+      if (session && !committed) {
+        try {
+          if (this.options.onInterrupt === 'discard') await session.discard();
+          else await session.suspend();
+        } catch {
+          // The original error matters more than a failed cleanup.
+        }
+      }
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onCallerAbort);
+      this.tracker.dispose();
+      await this.releaseLock(np, afc, lockHandle);
+      if (mb2) await mb2.disconnect().catch(() => undefined);
+      if (np) await np.close().catch(() => undefined);
+      if (afc) await afc.disconnect().catch(() => undefined);
+    }
+  }
+
+  private cancel(reason: string): void {
+    this.cancelReason ??= reason;
+    if (!this.abort.signal.aborted) this.abort.abort(new CancelledError(reason));
+  }
+
+  private onNotification(name: string): void {
+    switch (name) {
+      case NOTIFICATIONS.syncCancelRequest:
+        this.cancel('The backup was cancelled on the iPhone.');
+        break;
+      case NOTIFICATIONS.passcodeUiPresented:
+        this.tracker.setStage('waiting-for-passcode');
+        break;
+      case NOTIFICATIONS.passcodeUiDismissed:
+        this.tracker.setStage(this.tracker.snapshot.bytesReceived > 0 ? 'receiving' : 'device-preparing');
+        break;
+      default:
+        break;
+    }
+  }
+
+  private translate(e: unknown): unknown {
+    if (this.abort.signal.aborted) return e instanceof CancelledError ? new CancelledError(this.cancelReason) : new CancelledError(this.cancelReason);
+    if (e instanceof ProtocolError && /connection closed|stream closed/.test(e.message)) {
+      return new DeviceDisconnectedError('The iPhone was disconnected during the backup. What was received so far is kept; the next backup continues from it.', e);
+    }
+    if (e instanceof Error && /stream closed/.test(e.message)) return new DeviceDisconnectedError(undefined, e);
+    if (e instanceof StoreError && e.errno === 'ENOSPC') {
+      return new InsufficientSpaceError('The backup drive is full (device error 105).');
+    }
+    return e;
+  }
+
+  /** Info.plist inputs; apps and icons are best effort (a backup without them still restores data). */
+  private async collectInfoPlist(afc: AfcClient): Promise<PlistDict> {
+    const { provider, udid, deviceValues } = this.options;
+    let apps: PlistDict[] = [];
+    const icons = new Map<string, Uint8Array>();
+    try {
+      const ip = await InstallationProxyClient.start(provider);
+      try {
+        apps = await ip.browse();
+      } finally {
+        await ip.close();
+      }
+    } catch (e) {
+      this.warn(`Could not list apps for Info.plist: ${(e as Error).message}`);
+    }
+    const withArchives = apps.filter((a) => typeof a.CFBundleIdentifier === 'string' && a.ApplicationSINF instanceof Uint8Array);
+    if (withArchives.length > 0) {
+      try {
+        const sb = await SpringboardClient.start(provider);
+        try {
+          for (const app of withArchives) {
+            const id = app.CFBundleIdentifier as string;
+            const png = await sb.getIconPNGData(id);
+            if (png) icons.set(id, png);
+          }
+        } finally {
+          await sb.close();
+        }
+      } catch (e) {
+        this.warn(`Could not fetch app icons: ${(e as Error).message}`);
+      }
+    }
+    let iTunesFiles = new Map<string, Uint8Array>();
+    let iBooksData: Uint8Array | undefined;
+    try {
+      iTunesFiles = await readITunesFiles(afc);
+      iBooksData = (await afc.readFile('/Books/iBooksData2.plist')) ?? undefined;
+    } catch (e) {
+      this.warn(`Could not read iTunes files: ${(e as Error).message}`);
+    }
+    return buildInfoPlist({ udid, values: deviceValues, apps, icons, iTunesFiles, iBooksData });
+  }
+
+  private async releaseLock(np?: NotificationProxyClient, afc?: AfcClient, handle?: bigint): Promise<void> {
+    if (afc && handle !== undefined) {
+      await afc.lock(handle, AFC_LOCK.UNLOCK).catch(() => undefined);
+      await afc.close(handle).catch(() => undefined);
+    }
+    if (np) await np.post(NOTIFICATIONS.syncDidFinish).catch(() => undefined);
+  }
+}
+
+async function readStatus(session: BackupSession): Promise<PlistDict> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await session.readFile('Status.plist');
+  } catch (e) {
+    throw new CorruptBackupError('The device reported success but sent no Status.plist.', e);
+  }
+  const value = decodePlist(bytes);
+  if (!isPlistDict(value)) throw new CorruptBackupError('Status.plist is not a dictionary.');
+  return value;
+}
+
+async function readPlistIfPresent(store: BackupStore, udid: string, path: string): Promise<PlistDict | null> {
+  const tree = await store.current(udid);
+  if (!tree || !(await tree.stat(path))) return null;
+  try {
+    const v = decodePlist(await tree.readFile(path));
+    return isPlistDict(v) ? v : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,116 @@
+import { GLOBAL_OPTIONS_USAGE, type CliCommand, type ParsedArgs } from '../args.ts';
+import { openDevice } from '../device.ts';
+import { LifeboatError } from '../../core/errors.ts';
+import { LockdownClient } from '../../lockdown/lockdown-client.ts';
+import { UsbmuxdPairingStore } from '../../lockdown/pairing-store.ts';
+import { isPlistDict, type PlistValue } from '../../plist/index.ts';
+import { BackupEngine, type BackupDeviceValues, type BackupProgress } from '../../backup/index.ts';
+import { NodeFsBackupStore } from '../../stores/node/node-fs-backup-store.ts';
+
+/** A paired lockdown session on the chosen device; the caller closes it. */
+export async function openPairedLockdown(args: ParsedArgs): Promise<{ lockdown: LockdownClient; udid: string }> {
+  const { connector, client } = await openDevice(args);
+  const lockdown = await LockdownClient.connect(connector, { store: new UsbmuxdPairingStore(client), label: 'lifeboat-cli' });
+  if ((await lockdown.loadPairing()) === null) {
+    await lockdown.close();
+    throw new LifeboatError('pairing-invalid', 'This computer is not paired with the device.', { action: 'Run `npm run cli -- pair` first.' });
+  }
+  await lockdown.startSession();
+  return { lockdown, udid: connector.device.udid };
+}
+
+async function optionalValue(lockdown: LockdownClient, domain: string, key?: string): Promise<PlistValue | undefined> {
+  try {
+    return await lockdown.getValue(domain, key);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lockdown values the backup needs (backup.md §4.2 step 1). */
+export async function readBackupValues(lockdown: LockdownClient): Promise<BackupDeviceValues> {
+  const root = await lockdown.getValue();
+  const iTunes = await optionalValue(lockdown, 'com.apple.iTunes');
+  const minITunes = await optionalValue(lockdown, 'com.apple.mobile.iTunes', 'MinITunesVersion');
+  const willEncrypt = await optionalValue(lockdown, 'com.apple.mobile.backup', 'WillEncrypt');
+  return {
+    root: isPlistDict(root) ? root : {},
+    iTunesSettings: isPlistDict(iTunes) ? iTunes : {},
+    minITunesVersion: typeof minITunes === 'string' ? minITunes : undefined,
+    willEncrypt: willEncrypt === true,
+  };
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function progressLine(p: BackupProgress): string {
+  const stage: Record<BackupProgress['stage'], string> = {
+    preparing: 'Preparing',
+    'waiting-for-passcode': 'Enter your passcode on the iPhone',
+    'device-preparing': 'iPhone is preparing the backup',
+    receiving: 'Receiving',
+    finishing: 'Finishing',
+    done: 'Done',
+  };
+  const parts = [stage[p.stage]];
+  if (p.percent !== null) parts.push(`${p.percent.toFixed(0)}%`);
+  if (p.bytesReceived > 0) parts.push(`${mb(p.bytesReceived)} in ${p.filesReceived} files`, `${mb(p.bytesPerSecond)}/s`);
+  if (p.etaSeconds !== null && p.stage === 'receiving') parts.push(`about ${Math.ceil(p.etaSeconds)} s left`);
+  return parts.join(' · ');
+}
+
+export const backupCommand: CliCommand = {
+  name: 'backup',
+  summary: 'Back up the device into OUT_DIR/<UDID>/ (Finder layout)',
+  usage: [
+    'usage: npm run cli -- backup OUT_DIR [--full]',
+    '',
+    'Writes OUT_DIR/<UDID>/ in the layout Finder and idevicebackup2 use. The previous backup stays',
+    'intact until the new one is complete; an interrupted backup is resumed next time.',
+    '  --full   ask the iPhone for a full backup instead of an incremental one',
+    GLOBAL_OPTIONS_USAGE,
+  ].join('\n'),
+  flags: ['full'],
+  async run(args: ParsedArgs): Promise<number> {
+    const out = args.positionals[0];
+    if (!out) {
+      args.io.err('backup: OUT_DIR is required\n');
+      return 2;
+    }
+    const store = await NodeFsBackupStore.open(out);
+    const { lockdown, udid } = await openPairedLockdown(args);
+    const ac = new AbortController();
+    const onSigint = (): void => ac.abort();
+    process.once('SIGINT', onSigint);
+    let last = '';
+    try {
+      const values = await readBackupValues(lockdown);
+      if (values.willEncrypt) args.io.out('Backup encryption is on: the iPhone encrypts this backup with its backup password.\n');
+      const result = await BackupEngine.run({
+        provider: lockdown,
+        store,
+        udid,
+        deviceValues: values,
+        full: args.flag('full'),
+        signal: ac.signal,
+        onWarning: (w) => args.io.err(`warning: ${w}\n`),
+        onProgress: (p) => {
+          const line = progressLine(p);
+          if (line !== last) args.io.err(`\r${line.padEnd(last.length)}`);
+          last = line;
+        },
+      });
+      args.io.err('\n');
+      args.io.out(
+        `Backup complete: ${result.filesReceived} files, ${mb(result.bytesReceived)} in ${(result.durationMs / 1000).toFixed(1)} s` +
+          `${result.isFullBackup ? ' (full)' : ' (incremental)'}${result.encrypted ? ', encrypted' : ''} → ${store.root}/${udid}\n`,
+      );
+      return 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+      await lockdown.close();
+    }
+  },
+};

@@ -1,0 +1,32 @@
+import type { CliCommand, ParsedArgs } from '../args.ts';
+import { UsageError } from '../args.ts';
+import { openBackupFolder } from '../../library/node/open.ts';
+import { NodeFsTarget } from '../../library/node/fs-target.ts';
+import { BackupLockedError } from '../../library/errors.ts';
+import { entriesUnder, exportTree } from '../../library/export/exports.ts';
+
+export const extractCommand: CliCommand = {
+  name: 'extract',
+  summary: 'Write every file of a backup as OUT_DIR/<domain>/<relativePath> (decrypted)',
+  usage: [
+    'usage: npm run cli -- extract BACKUP_DIR OUT_DIR [--password PW]',
+    '',
+    '  BACKUP_DIR       a backup folder (holding Manifest.db) or the MobileSync Backup folder above it',
+    '  OUT_DIR          where to write; directories and symlinks are recreated',
+    '  --password PW    the backup password, for encrypted backups',
+  ].join('\n'),
+  async run(args: ParsedArgs): Promise<number> {
+    const [dir, out] = args.positionals;
+    if (!dir || !out) throw new UsageError('extract needs a backup folder and an output folder');
+    const reader = await openBackupFolder(dir, args.string('password'));
+    try {
+      if (reader.locked) throw new BackupLockedError();
+      const result = await exportTree(reader, entriesUnder(reader, '', ''), new NodeFsTarget(out));
+      args.io.out(`Extracted ${result.files} files (${result.bytes} bytes) to ${out}\n`);
+      for (const path of result.missing) args.io.err(`missing from the backup: ${path}\n`);
+      return 0;
+    } finally {
+      reader.close();
+    }
+  },
+};

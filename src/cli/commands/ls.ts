@@ -1,0 +1,31 @@
+import type { CliCommand, ParsedArgs } from '../args.ts';
+import { UsageError } from '../args.ts';
+import { openBackupFolder } from '../../library/node/open.ts';
+import { BackupLockedError } from '../../library/errors.ts';
+
+export const lsCommand: CliCommand = {
+  name: 'ls',
+  summary: 'List every file in a backup folder (domain/relativePath and size)',
+  usage: [
+    'usage: npm run cli -- ls BACKUP_DIR [--password PW]',
+    '',
+    '  BACKUP_DIR       a backup folder (holding Manifest.db) or the MobileSync Backup folder above it',
+    '  --password PW    the backup password, for encrypted backups',
+  ].join('\n'),
+  async run(args: ParsedArgs): Promise<number> {
+    const dir = args.positionals[0];
+    if (!dir) throw new UsageError('ls needs a backup folder');
+    const reader = await openBackupFolder(dir, args.string('password'));
+    try {
+      if (reader.locked) throw new BackupLockedError();
+      for (const row of reader.manifest.rows()) {
+        const size = row.kind === 'file' ? (reader.manifest.metadata(row.fileID)?.size ?? 0) : 0;
+        const suffix = row.kind === 'directory' ? '/' : row.kind === 'symlink' ? ' ->' : '';
+        args.io.out(`${row.domain}/${row.relativePath}${suffix}\t${size}\n`);
+      }
+      return 0;
+    } finally {
+      reader.close();
+    }
+  },
+};

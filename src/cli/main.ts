@@ -1,0 +1,69 @@
+import { pathToFileURL } from 'node:url';
+import { LifeboatError } from '../core/errors.ts';
+import { GLOBAL_FLAGS, GLOBAL_OPTIONS_USAGE, parseArgs, UsageError, type CliCommand, type CliIo } from './args.ts';
+import { COMMANDS } from './commands/index.ts';
+
+/** `npm run cli -- <command> [args]`: Lifeboat over a usbmuxd socket. Returns the exit code. */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  commands: readonly CliCommand[] = COMMANDS,
+): Promise<number> {
+  try {
+    const first = parseArgs(argv, GLOBAL_FLAGS, io, env);
+    const name = first.command;
+    if (name === undefined || name === 'help') {
+      const topic = name === 'help' ? first.positionals[0] : undefined;
+      const command = topic === undefined ? undefined : commands.find((c) => c.name === topic);
+      if (topic !== undefined && !command) throw new UsageError(`unknown command "${topic}"`);
+      const text = `${command ? command.usage : usage(commands)}\n`;
+      if (name === undefined && !first.flag('help')) {
+        io.err(text);
+        return 1;
+      }
+      io.out(text);
+      return 0;
+    }
+    const command = commands.find((c) => c.name === name);
+    if (!command) {
+      io.err(`error: unknown command "${name}"\n\n${usage(commands)}\n`);
+      return 1;
+    }
+    const args = parseArgs(argv, [...GLOBAL_FLAGS, ...(command.flags ?? [])], io, env);
+    if (args.flag('help')) {
+      io.out(`${command.usage}\n`);
+      return 0;
+    }
+    return await command.run(args);
+  } catch (error) {
+    reportError(io, error);
+    return 1;
+  }
+}
+
+function usage(commands: readonly CliCommand[]): string {
+  const width = Math.max(4, ...commands.map((c) => c.name.length));
+  return [
+    'usage: npm run cli -- <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    `  ${'help'.padEnd(width)}  Show help for a command: help <command>`,
+    '',
+    'Options:',
+    GLOBAL_OPTIONS_USAGE,
+  ].join('\n');
+}
+
+function reportError(io: CliIo, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  io.err(`error: ${message}\n`);
+  if (error instanceof LifeboatError && error.action) io.err(`${error.action}\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

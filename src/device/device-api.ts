@@ -1,0 +1,40 @@
+/**
+ * The device worker's API as the UI sees it (types only: the UI never imports protocol code).
+ * workers/device.worker.ts implements it; src/ui talks to it through Comlink.
+ */
+export interface DeviceCardInfo {
+  udid: string;
+  deviceName: string;
+  productType: string;
+  marketingName: string;
+  deviceClass: string;
+  productVersion: string;
+  buildVersion: string;
+  serialNumber?: string;
+  /** Bytes; present once the device trusts us (or when the device shares it without a session). */
+  storage?: { total: number; available: number };
+  battery?: { level: number; charging: boolean };
+  trusted: boolean;
+  willEncrypt?: boolean;
+  virtual: boolean;
+}
+
+export type PairingStep =
+  | { step: 'waiting-for-trust' }
+  | { step: 'locked' }
+  | { step: 'denied' }
+  | { step: 'trusted' };
+
+export interface DeviceWorkerApi {
+  /** Connect to the demo device: `port` reaches the virtual iPhone worker's fake USB device. */
+  connectVirtual(port: MessagePort): Promise<DeviceCardInfo>;
+  /** Connect to a device the person granted through Chrome's chooser (found again with getDevices in the worker). */
+  connectUsb(match: { vendorId: number; productId: number; serialNumber: string | undefined }): Promise<DeviceCardInfo>;
+  /** Run the Trust flow; `onStep` is a Comlink proxy. Resolves with the full card. */
+  pair(onStep: (step: PairingStep) => void): Promise<DeviceCardInfo>;
+  /** Remove our pairing (and tell the device when it is connected). */
+  forget(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Called (via a Comlink proxy) when the cable is pulled. */
+  onDisconnect(callback: () => void): void;
+}

@@ -1,0 +1,294 @@
+import { CorruptBackupError } from '../core/errors.ts';
+import { decodePlist, isPlistDict, type PlistDict, type PlistValue } from '../plist/index.ts';
+import { decryptStream, decryptWhole } from './crypto/aes-cbc.ts';
+import { parseKeybag, unlockKeybag, unwrapFileKey, type ClassKeys, type Keybag } from './crypto/keybag.ts';
+import { BackupLockedError, MissingBackupFileError } from './errors.ts';
+import { ManifestDb, type ManifestEntry } from './manifest-db.ts';
+import { decodeMbFile, type EntryKind, type MbFile } from './mbfile.ts';
+import type { BackupSource } from './source/backup-source.ts';
+import { openDatabaseBytes, type Database } from './sqlite.ts';
+
+export interface BackupSummary {
+  deviceName: string | undefined;
+  productType: string | undefined;
+  productVersion: string | undefined;
+  buildVersion: string | undefined;
+  serialNumber: string | undefined;
+  udid: string | undefined;
+  /** ISO 8601; when the backup was made (Status.plist, else Manifest.plist, else Info.plist). */
+  date: string | undefined;
+  encrypted: boolean;
+  /** True while an encrypted backup still waits for its password. */
+  locked: boolean;
+  /** Status.plist SnapshotState "finished" → complete; anything else → interrupted. */
+  state: 'complete' | 'interrupted' | 'unknown';
+  snapshotState: string | undefined;
+  isFullBackup: boolean | undefined;
+  /** Manifest.db rows that are regular files (undefined while locked). */
+  fileCount: number | undefined;
+  /** Sum of MBFile sizes of those files. */
+  totalSize: number | undefined;
+  /** Things that could not be read; the rest of the backup is still usable. */
+  problems: string[];
+}
+
+/** What the UI shows for one file. */
+export interface FileMetadata {
+  fileID: string;
+  domain: string;
+  relativePath: string;
+  kind: EntryKind;
+  size: number;
+  mode: number;
+  userId: number;
+  groupId: number;
+  /** ISO 8601 */
+  lastModified: string | undefined;
+  birth: string | undefined;
+  protectionClass: number;
+  symlinkTarget: string | undefined;
+  extendedAttributes: Record<string, Uint8Array> | undefined;
+  encrypted: boolean;
+}
+
+function dict(value: PlistValue | undefined): PlistDict | undefined {
+  return isPlistDict(value) ? value : undefined;
+}
+function str(value: PlistValue | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+function iso(value: PlistValue | undefined): string | undefined {
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : undefined;
+}
+function unixIso(seconds: number): string | undefined {
+  return seconds > 0 ? new Date(seconds * 1000).toISOString() : undefined;
+}
+
+export function payloadPath(fileID: string): string {
+  return `${fileID.slice(0, 2)}/${fileID}`;
+}
+
+/**
+ * A backup folder opened for reading: plists, the (decrypted) Manifest.db, and payload files
+ * decrypted on demand. Keys live only in this object's memory; nothing decrypted touches storage.
+ */
+export class BackupReader {
+  private manifestDb: ManifestDb | undefined;
+  private classKeys: ClassKeys | undefined;
+  private keybag: Keybag | undefined;
+  private cachedTotals: { fileCount: number; totalSize: number } | undefined;
+
+  private constructor(
+    readonly source: BackupSource,
+    readonly info: PlistDict | undefined,
+    readonly manifestPlist: PlistDict | undefined,
+    readonly status: PlistDict | undefined,
+    readonly encrypted: boolean,
+    private readonly problems: string[],
+  ) {}
+
+  static async open(source: BackupSource): Promise<BackupReader> {
+    const problems: string[] = [];
+    const readPlist = async (name: string): Promise<PlistDict | undefined> => {
+      const stat = await source.stat(name);
+      if (!stat) return undefined;
+      try {
+        const value = decodePlist(await source.readFile(name));
+        if (!isPlistDict(value)) throw new Error('not a dictionary');
+        return value;
+      } catch (error) {
+        problems.push(`${name} could not be read (${(error as Error).message}).`);
+        return undefined;
+      }
+    };
+    const info = await readPlist('Info.plist');
+    const manifestPlist = await readPlist('Manifest.plist');
+    const status = await readPlist('Status.plist');
+    const encrypted = manifestPlist?.['IsEncrypted'] === true;
+    const reader = new BackupReader(source, info, manifestPlist, status, encrypted, problems);
+    if (!(await source.stat('Manifest.db'))) {
+      if (await source.stat('Manifest.mbdb')) {
+        throw new CorruptBackupError('This is a pre-iOS 10 backup (Manifest.mbdb), which Lifeboat cannot read yet.');
+      }
+      throw new MissingBackupFileError('Manifest.db');
+    }
+    if (encrypted) {
+      const bag = manifestPlist?.['BackupKeyBag'];
+      if (!(bag instanceof Uint8Array)) throw new CorruptBackupError('This encrypted backup has no keybag in Manifest.plist.');
+      reader.keybag = parseKeybag(bag);
+    } else {
+      reader.manifestDb = await ManifestDb.open(await source.readFile('Manifest.db'));
+    }
+    return reader;
+  }
+
+  get locked(): boolean {
+    return this.encrypted && !this.classKeys;
+  }
+
+  /** Derives the keys from the password and decrypts Manifest.db. WrongPasswordError if it does not fit. */
+  async unlock(password: string): Promise<void> {
+    if (!this.encrypted) return;
+    if (!this.keybag) throw new CorruptBackupError('This encrypted backup has no usable keybag.');
+    const classKeys = await unlockKeybag(this.keybag, password);
+    const raw = await this.source.readFile('Manifest.db');
+    const manifestKey = this.manifestPlist?.['ManifestKey'];
+    let bytes = raw;
+    if (manifestKey instanceof Uint8Array) {
+      const key = await unwrapFileKey(classKeys, manifestKey, 'Manifest.db');
+      bytes = await decryptWhole(key, raw, 'Manifest.db');
+    } // else iOS 10.0–10.1: Manifest.db itself is plain, only payloads are encrypted
+    this.manifestDb?.close();
+    this.manifestDb = await ManifestDb.open(bytes);
+    this.classKeys = classKeys;
+  }
+
+  get manifest(): ManifestDb {
+    if (!this.manifestDb) throw new BackupLockedError();
+    return this.manifestDb;
+  }
+
+  private totals(): { fileCount: number; totalSize: number } {
+    if (this.cachedTotals) return this.cachedTotals;
+    let fileCount = 0;
+    let totalSize = 0;
+    for (const row of this.manifest.rows()) {
+      if (row.kind !== 'file') continue;
+      fileCount++;
+      totalSize += row.blob ? sizeOfBlob(row.blob) : 0;
+    }
+    this.cachedTotals = { fileCount, totalSize };
+    return this.cachedTotals;
+  }
+
+  summary(): BackupSummary {
+    const lockdown = dict(this.manifestPlist?.['Lockdown']);
+    const pick = (infoKey: string, lockdownKey: string) => str(this.info?.[infoKey]) ?? str(lockdown?.[lockdownKey]);
+    const snapshotState = str(this.status?.['SnapshotState']);
+    const totals = this.manifestDb ? this.totals() : undefined;
+    return {
+      deviceName: pick('Device Name', 'DeviceName'),
+      productType: pick('Product Type', 'ProductType'),
+      productVersion: pick('Product Version', 'ProductVersion'),
+      buildVersion: pick('Build Version', 'BuildVersion'),
+      serialNumber: pick('Serial Number', 'SerialNumber'),
+      udid: pick('Unique Identifier', 'UniqueDeviceID') ?? str(this.info?.['Target Identifier']),
+      date: iso(this.status?.['Date']) ?? iso(this.manifestPlist?.['Date']) ?? iso(this.info?.['Last Backup Date']),
+      encrypted: this.encrypted,
+      locked: this.locked,
+      state: snapshotState === undefined ? 'unknown' : snapshotState === 'finished' ? 'complete' : 'interrupted',
+      snapshotState,
+      isFullBackup: typeof this.status?.['IsFullBackup'] === 'boolean' ? (this.status['IsFullBackup'] as boolean) : undefined,
+      fileCount: totals?.fileCount,
+      totalSize: totals?.totalSize,
+      problems: [...this.problems],
+    };
+  }
+
+  metadata(fileID: string): FileMetadata | undefined {
+    const entry = this.manifest.get(fileID);
+    if (!entry) return undefined;
+    const mb: MbFile | undefined = this.manifest.metadata(fileID);
+    return {
+      fileID,
+      domain: entry.domain,
+      relativePath: entry.relativePath,
+      kind: entry.kind,
+      size: mb?.size ?? 0,
+      mode: mb?.mode ?? 0,
+      userId: mb?.userId ?? 0,
+      groupId: mb?.groupId ?? 0,
+      lastModified: mb ? unixIso(mb.lastModified) : undefined,
+      birth: mb ? unixIso(mb.birth) : undefined,
+      protectionClass: mb?.protectionClass ?? 0,
+      symlinkTarget: mb?.target,
+      extendedAttributes: mb?.extendedAttributes,
+      encrypted: !!mb?.encryptionKey && this.encrypted,
+    };
+  }
+
+  /** Where a row's payload sits: `xx/<fileID>`, or flat `<fileID>` in older layouts. */
+  async payloadLocation(fileID: string): Promise<string | undefined> {
+    const nested = payloadPath(fileID);
+    if (await this.source.stat(nested)) return nested;
+    if (await this.source.stat(fileID)) return fileID;
+    return undefined;
+  }
+
+  private async fileKey(fileID: string, what: string): Promise<CryptoKey | undefined> {
+    if (!this.encrypted) return undefined;
+    if (!this.classKeys) throw new BackupLockedError();
+    const wrapped = this.manifest.metadata(fileID)?.encryptionKey;
+    if (!wrapped) return undefined;
+    return unwrapFileKey(this.classKeys, wrapped, what);
+  }
+
+  private describe(fileID: string): string {
+    const entry = this.manifest.get(fileID);
+    return entry ? `${entry.domain}/${entry.relativePath}` : fileID;
+  }
+
+  /** A payload, decrypted when needed, as a stream of chunks. */
+  async *streamFile(fileID: string, chunkSize?: number): AsyncIterable<Uint8Array> {
+    const what = this.describe(fileID);
+    const path = await this.payloadLocation(fileID);
+    if (!path) throw new MissingBackupFileError(what, `payload ${payloadPath(fileID)}`);
+    const key = await this.fileKey(fileID, what);
+    const raw = this.source.stream(path, chunkSize);
+    yield* key ? decryptStream(key, raw, what) : raw;
+  }
+
+  /** A whole payload in memory (for databases, plists, previews). */
+  async readFile(fileID: string): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    for await (const chunk of this.streamFile(fileID)) {
+      parts.push(chunk);
+      length += chunk.length;
+    }
+    if (parts.length === 1) return parts[0]!;
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  async readByPath(domain: string, relativePath: string): Promise<Uint8Array | undefined> {
+    const entry = this.manifest.find(domain, relativePath);
+    if (!entry || entry.kind !== 'file') return undefined;
+    return this.readFile(entry.fileID);
+  }
+
+  /**
+   * Opens a database stored in the backup. undefined when the backup does not hold it (so a
+   * category is simply empty); CorruptBackupError naming the file when it is there but unreadable.
+   * Only the main database file is read: changes still sitting in a `-wal` sibling are not applied.
+   */
+  async openDatabase(domain: string, relativePath: string): Promise<Database | undefined> {
+    const entry = this.manifest.find(domain, relativePath);
+    if (!entry || entry.kind !== 'file') return undefined;
+    const bytes = await this.readFile(entry.fileID);
+    return openDatabaseBytes(bytes, `${domain}/${relativePath}`);
+  }
+
+  entry(fileID: string): ManifestEntry | undefined {
+    return this.manifest.get(fileID);
+  }
+
+  close(): void {
+    this.manifestDb?.close();
+    this.manifestDb = undefined;
+    this.classKeys = undefined;
+  }
+}
+
+function sizeOfBlob(blob: Uint8Array): number {
+  try {
+    return decodeMbFile(blob).size;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,140 @@
+import type { BackupReader } from '../backup-reader.ts';
+import { appleTime, int, text, withDatabase } from './common.ts';
+
+export const ADDRESS_BOOK = { domain: 'HomeDomain', relativePath: 'Library/AddressBook/AddressBook.sqlitedb' } as const;
+
+/** ABMultiValue.property numbers used by the iOS address book. */
+const PROPERTY_PHONE = 3;
+const PROPERTY_EMAIL = 4;
+const PROPERTY_URL = 22;
+
+export interface LabeledValue {
+  label: string | undefined;
+  value: string;
+}
+
+export interface Contact {
+  id: number;
+  firstName: string | undefined;
+  lastName: string | undefined;
+  middleName: string | undefined;
+  nickname: string | undefined;
+  organization: string | undefined;
+  jobTitle: string | undefined;
+  note: string | undefined;
+  birthday: string | undefined;
+  phones: LabeledValue[];
+  emails: LabeledValue[];
+  urls: LabeledValue[];
+  /** What a list shows: the name, else the organisation, else the first phone or email. */
+  displayName: string;
+}
+
+/** "_$!<Mobile>!$_" → "Mobile" (how iOS stores its built-in labels). */
+function cleanLabel(label: string | undefined): string | undefined {
+  if (!label) return undefined;
+  const m = /^_\$!<(.*)>!\$_$/.exec(label);
+  return m ? m[1] : label;
+}
+
+export async function readContacts(reader: BackupReader): Promise<Contact[]> {
+  return withDatabase(reader, ADDRESS_BOOK.domain, ADDRESS_BOOK.relativePath, [] as Contact[], (_db, query, has, cols) => {
+    if (!has('ABPerson')) return [];
+    const personCols = cols('ABPerson');
+    const col = (name: string) => (personCols.has(name) ? name : `NULL AS ${name}`);
+    const values = new Map<number, { phones: LabeledValue[]; emails: LabeledValue[]; urls: LabeledValue[] }>();
+    if (has('ABMultiValue')) {
+      const labelJoin = has('ABMultiValueLabel') ? 'LEFT JOIN ABMultiValueLabel l ON l.ROWID = mv.label' : '';
+      const labelCol = has('ABMultiValueLabel') ? 'l.value AS label' : 'NULL AS label';
+      for (const r of query(`SELECT mv.record_id, mv.property, mv.value, ${labelCol} FROM ABMultiValue mv ${labelJoin} ORDER BY mv.UID`)) {
+        const value = text(r['value']);
+        if (!value) continue;
+        const id = int(r['record_id']);
+        const bucket = values.get(id) ?? { phones: [], emails: [], urls: [] };
+        const item = { label: cleanLabel(text(r['label'])), value };
+        const property = int(r['property']);
+        if (property === PROPERTY_PHONE) bucket.phones.push(item);
+        else if (property === PROPERTY_EMAIL) bucket.emails.push(item);
+        else if (property === PROPERTY_URL) bucket.urls.push(item);
+        values.set(id, bucket);
+      }
+    }
+    const rows = query(
+      `SELECT ROWID AS id, ${col('First')}, ${col('Last')}, ${col('Middle')}, ${col('Nickname')}, ${col('Organization')},
+              ${col('JobTitle')}, ${col('Note')}, ${col('Birthday')} FROM ABPerson ORDER BY ROWID`,
+    );
+    return rows.map((r) => {
+      const id = int(r['id']);
+      const v = values.get(id) ?? { phones: [], emails: [], urls: [] };
+      const firstName = text(r['First']);
+      const lastName = text(r['Last']);
+      const organization = text(r['Organization']);
+      const name = [firstName, lastName].filter(Boolean).join(' ');
+      const birthday = r['Birthday'];
+      return {
+        id,
+        firstName,
+        lastName,
+        middleName: text(r['Middle']),
+        nickname: text(r['Nickname']),
+        organization,
+        jobTitle: text(r['JobTitle']),
+        note: text(r['Note']),
+        // Stored as Apple seconds (sometimes as a numeric string).
+        birthday: appleTime(typeof birthday === 'string' ? Number(birthday) : birthday)?.slice(0, 10),
+        ...v,
+        displayName: name || organization || v.phones[0]?.value || v.emails[0]?.value || 'No name',
+      };
+    });
+  });
+}
+
+/** vCard 3.0 text escaping (RFC 2426 §4). */
+function esc(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/,/g, '\\,').replace(/;/g, '\\;');
+}
+
+/** Lines longer than 75 octets are folded with CRLF + space (RFC 2425 §5.8.1), never inside a UTF-8 sequence. */
+function fold(line: string): string {
+  const bytes = new TextEncoder().encode(line);
+  if (bytes.length <= 75) return line;
+  const parts: string[] = [];
+  let current = '';
+  let size = 0;
+  for (const ch of line) {
+    const n = new TextEncoder().encode(ch).length;
+    if (size + n > (parts.length === 0 ? 75 : 74)) {
+      parts.push(current);
+      current = '';
+      size = 0;
+    }
+    current += ch;
+    size += n;
+  }
+  parts.push(current);
+  return parts.join('\r\n ');
+}
+
+export function contactToVCard(c: Contact): string {
+  const lines = ['BEGIN:VCARD', 'VERSION:3.0'];
+  lines.push(`N:${esc(c.lastName ?? '')};${esc(c.firstName ?? '')};${esc(c.middleName ?? '')};;`);
+  lines.push(`FN:${esc(c.displayName)}`);
+  if (c.nickname) lines.push(`NICKNAME:${esc(c.nickname)}`);
+  if (c.organization) lines.push(`ORG:${esc(c.organization)}`);
+  if (c.jobTitle) lines.push(`TITLE:${esc(c.jobTitle)}`);
+  for (const p of c.phones) lines.push(`TEL${p.label ? `;TYPE=${esc(p.label.toUpperCase()).replace(/[^A-Z0-9-]/g, '')}` : ''}:${esc(p.value)}`);
+  for (const e of c.emails) lines.push(`EMAIL;TYPE=INTERNET${p(e.label)}:${esc(e.value)}`);
+  for (const u of c.urls) lines.push(`URL:${esc(u.value)}`);
+  if (c.birthday) lines.push(`BDAY:${c.birthday}`);
+  if (c.note) lines.push(`NOTE:${esc(c.note)}`);
+  lines.push('END:VCARD');
+  return lines.map(fold).join('\r\n') + '\r\n';
+  function p(label: string | undefined): string {
+    const t = label?.toUpperCase().replace(/[^A-Z0-9-]/g, '');
+    return t ? `,${t}` : '';
+  }
+}
+
+export function contactsToVCard(contacts: Contact[]): string {
+  return contacts.map(contactToVCard).join('');
+}

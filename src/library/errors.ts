@@ -1,0 +1,24 @@
+import { CorruptBackupError } from '../core/errors.ts';
+
+/** A file the backup's own records promise (Manifest.db row, Info.plist…) is not in the folder. */
+export class MissingBackupFileError extends CorruptBackupError {
+  readonly path: string;
+  constructor(path: string, detail?: string) {
+    super(`The backup is missing the file “${path}”${detail ? ` (${detail})` : ''}.`);
+    this.path = path;
+  }
+}
+
+/** The backup is encrypted and no password has been given yet. */
+export class BackupLockedError extends CorruptBackupError {
+  constructor() {
+    super('This backup is encrypted. Enter its password to open it.');
+  }
+}
+
+/** Normalises "a//b/" → "a/b"; rejects ".." so a hostile name cannot climb out of the backup. */
+export function normalisePath(path: string): string {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw new CorruptBackupError(`Refusing the path “${path}”: it leaves the backup folder.`);
+  return parts.join('/');
+}

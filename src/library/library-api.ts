@@ -1,0 +1,97 @@
+/**
+ * The backup library as the UI sees it, across a Comlink boundary (workers/library.worker.ts).
+ * Every value here is structured-clonable; long operations take a progress callback, which the
+ * UI passes wrapped in Comlink.proxy().
+ */
+import type { BackupSummary, FileMetadata } from './backup-reader.ts';
+import type { DomainSummary, ManifestEntry } from './manifest-db.ts';
+import type { Preview } from './preview.ts';
+import type { BackupContents, CategoryId } from './categories/overview.ts';
+import type { Chat, Message } from './categories/messages.ts';
+import type { Contact } from './categories/contacts.ts';
+import type { MediaItem } from './categories/media.ts';
+import type { Note } from './categories/notes.ts';
+import type { CallRecord } from './categories/calls.ts';
+import type { Bookmark, HistoryVisit } from './categories/safari.ts';
+import type { AppInfo } from './categories/apps.ts';
+import type { VerifyReport } from './export/verify.ts';
+import type { DirectoryHandleLike } from './source/directory-handle-source.ts';
+import type { WritableDirectoryHandleLike } from './export/directory-handle-target.ts';
+import type { Progress } from './export/byte-sink.ts';
+
+export type {
+  BackupSummary,
+  FileMetadata,
+  DomainSummary,
+  ManifestEntry,
+  Preview,
+  BackupContents,
+  CategoryId,
+  Chat,
+  Message,
+  Contact,
+  MediaItem,
+  Note,
+  CallRecord,
+  Bookmark,
+  HistoryVisit,
+  AppInfo,
+  VerifyReport,
+  Progress,
+};
+
+/** One backup found in what the person picked (a MobileSync Backup folder can hold several). */
+export interface FoundBackup {
+  path: string;
+  summary: BackupSummary;
+}
+
+export interface CategoryData {
+  messages: Chat[];
+  contacts: Contact[];
+  photos: MediaItem[];
+  notes: Note[];
+  calls: CallRecord[];
+  'safari-history': HistoryVisit[];
+  'safari-bookmarks': Bookmark[];
+  'voice-memos': MediaItem[];
+  apps: AppInfo[];
+}
+
+/** A writable file: what showSaveFilePicker()/OPFS give (FileSystemWritableFileStream fits). */
+export interface WritableFileLike {
+  write(data: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LibraryApi {
+  /** Lists the backups in a picked folder (or OPFS directory) without opening them fully. */
+  findBackups(handle: DirectoryHandleLike): Promise<FoundBackup[]>;
+  /** Opens a backup folder (or the one at `path` inside it). Returns its summary; encrypted ones start locked. */
+  openDirectory(handle: DirectoryHandleLike, path?: string): Promise<BackupSummary>;
+  /** Opens a backup inside a .zip File. */
+  openZip(file: Blob, path?: string): Promise<BackupSummary>;
+  summary(): Promise<BackupSummary>;
+  /** WrongPasswordError (code "wrong-password") when it does not fit. */
+  unlock(password: string): Promise<BackupSummary>;
+  domains(): Promise<DomainSummary[]>;
+  list(domain: string, path: string): Promise<ManifestEntry[]>;
+  search(query: string, limit?: number): Promise<ManifestEntry[]>;
+  metadata(fileID: string): Promise<FileMetadata | undefined>;
+  preview(fileID: string): Promise<Preview>;
+  /** A whole file, decrypted (for small files; use exportFile for large ones). */
+  readFile(fileID: string): Promise<Uint8Array>;
+  contents(): Promise<BackupContents>;
+  category<K extends CategoryId>(id: K): Promise<CategoryData[K]>;
+  messages(chatId: number): Promise<Message[]>;
+  verify(progress?: Progress): Promise<VerifyReport>;
+  exportFile(fileID: string, to: WritableFileLike): Promise<void>;
+  /** Decrypted files under domain/path ("" domain = everything) into a picked folder. */
+  exportFolder(domain: string, path: string, to: WritableDirectoryHandleLike, progress?: Progress): Promise<{ files: number; bytes: number }>;
+  /** A raw, Finder/iTunes-restorable copy of the backup folder. */
+  exportFinderCopy(to: WritableDirectoryHandleLike, progress?: Progress): Promise<void>;
+  exportZip(domain: string, path: string, to: WritableFileLike, progress?: Progress): Promise<void>;
+  contactsVCard(): Promise<string>;
+  conversationHtml(chatId: number): Promise<string>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,97 @@
+import { open, readdir, stat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from '../source/backup-source.ts';
+import { MissingBackupFileError, normalisePath } from '../errors.ts';
+
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** A backup folder on the local disk (CLI, tests). */
+export class NodeFsSource implements BackupSource {
+  readonly label: string;
+  constructor(private readonly root: string) {
+    this.label = root;
+  }
+
+  private full(path: string): string {
+    return join(this.root, normalisePath(path));
+  }
+
+  async list(path: string): Promise<SourceEntry[]> {
+    try {
+      const entries = await readdir(this.full(path), { withFileTypes: true });
+      return entries
+        .filter((e) => e.isFile() || e.isDirectory())
+        .map((e) => ({ name: e.name, kind: e.isDirectory() ? ('directory' as const) : ('file' as const) }));
+    } catch (error) {
+      if (isNotFound(error)) throw new MissingBackupFileError(path || '.');
+      throw error;
+    }
+  }
+
+  async stat(path: string): Promise<SourceStat | null> {
+    try {
+      const s = await stat(this.full(path));
+      return { kind: s.isDirectory() ? 'directory' : 'file', size: s.size };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    try {
+      const b = await readFile(this.full(path));
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (error) {
+      if (isNotFound(error)) throw new MissingBackupFileError(path);
+      throw error;
+    }
+  }
+
+  async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    let handle;
+    try {
+      handle = await open(this.full(path), 'r');
+    } catch (error) {
+      if (isNotFound(error)) throw new MissingBackupFileError(path);
+      throw error;
+    }
+    try {
+      const out = new Uint8Array(Math.max(0, end - start));
+      let filled = 0;
+      while (filled < out.length) {
+        const { bytesRead } = await handle.read(out, filled, out.length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return out.subarray(0, filled);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async *stream(path: string, chunkSize = DEFAULT_CHUNK_SIZE): AsyncIterable<Uint8Array> {
+    let handle;
+    try {
+      handle = await open(this.full(path), 'r');
+    } catch (error) {
+      if (isNotFound(error)) throw new MissingBackupFileError(path);
+      throw error;
+    }
+    try {
+      let position = 0;
+      for (;;) {
+        const buf = new Uint8Array(chunkSize);
+        const { bytesRead } = await handle.read(buf, 0, chunkSize, position);
+        if (bytesRead === 0) return;
+        position += bytesRead;
+        yield buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+}

@@ -1,0 +1,210 @@
+import type { BufferedReader } from '../core/buffered-reader.ts';
+import { ProtocolError } from '../core/errors.ts';
+import type { PlistDict } from '../plist/index.ts';
+
+/** Block codes inside DeviceLink file streams. */
+export const FILE_CODE = { SUCCESS: 0x00, ERROR_LOCAL: 0x06, ERROR_REMOTE: 0x0b, FILE_DATA: 0x0c } as const;
+/** Blocks we send to the device: it buffers whole blocks, and huge ones got BackupAgent2 killed. */
+export const DOWNLOAD_BLOCK_BYTES = 32 * 1024;
+const MAX_PATH_BYTES = 4096;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** POSIX reason → the DeviceLink status the device understands (anything else: -1). */
+const ERRNO_TO_DL: Record<string, number> = {
+  ENOENT: -6,
+  EEXIST: -7,
+  ENOTDIR: -8,
+  EISDIR: -9,
+  ELOOP: -10,
+  EIO: -11,
+  ENOSPC: -15,
+};
+
+/** Reads `errno` (or Node's `code`) off any error without knowing its class. */
+export function deviceLinkErrorCode(error: unknown): number {
+  const e = error as { errno?: unknown; code?: unknown };
+  const name = typeof e?.errno === 'string' ? e.errno : typeof e?.code === 'string' ? e.code : '';
+  return ERRNO_TO_DL[name] ?? -1;
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Where received files go. */
+export interface UploadSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface UploadTarget {
+  createFile(path: string): Promise<UploadSink>;
+}
+
+export interface UploadObserver {
+  onBytes?(count: number): void;
+  onFileDone?(path: string, bytes: number): void;
+  /** A file the device could not send (ERROR_REMOTE) or we could not write; the batch goes on. */
+  onWarning?(message: string): void;
+}
+
+export interface UploadBatchResult {
+  files: number;
+  bytes: number;
+  /** First host-side write failure, reported to the device after the batch. */
+  hostError: unknown;
+}
+
+/**
+ * Receives one DLMessageUploadFiles batch: per file a device name, a destination path and blocks,
+ * until a zero length. Data is streamed to the target block by block, never held whole.
+ */
+export async function receiveUploadBatch(
+  reader: BufferedReader,
+  target: UploadTarget,
+  observer: UploadObserver = {},
+): Promise<UploadBatchResult> {
+  const result: UploadBatchResult = { files: 0, bytes: 0, hostError: undefined };
+  for (;;) {
+    const nameLength = await reader.readUint32BE();
+    if (nameLength === 0) return result;
+    if (nameLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload name of ${nameLength} bytes`);
+    await reader.readExactly(nameLength); // device-side name: informational only
+    const pathLength = await reader.readUint32BE();
+    if (pathLength === 0) return result;
+    if (pathLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload path of ${pathLength} bytes`);
+    const path = decoder.decode(await reader.readExactly(pathLength));
+
+    let sink: UploadSink | null = null;
+    let writeError: unknown;
+    try {
+      sink = await target.createFile(path);
+    } catch (e) {
+      writeError = e;
+    }
+    let fileBytes = 0;
+    let complete = false;
+    let batchEnded = false;
+    while (!complete) {
+      const blockLength = await reader.readUint32BE();
+      if (blockLength === 0) {
+        batchEnded = true;
+        break;
+      }
+      const code = (await reader.readExactly(1))[0]!;
+      let remaining = blockLength - 1;
+      if (code === FILE_CODE.FILE_DATA) {
+        while (remaining > 0) {
+          const piece = await reader.readAvailable(remaining);
+          if (piece === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
+          remaining -= piece.byteLength;
+          fileBytes += piece.byteLength;
+          result.bytes += piece.byteLength;
+          observer.onBytes?.(piece.byteLength);
+          if (sink && writeError === undefined) {
+            try {
+              await sink.write(piece);
+            } catch (e) {
+              writeError = e;
+            }
+          }
+        }
+      } else if (code === FILE_CODE.SUCCESS) {
+        if (remaining > 0) await reader.readExactly(remaining);
+        complete = true;
+      } else if (code === FILE_CODE.ERROR_REMOTE || code === FILE_CODE.ERROR_LOCAL) {
+        if (remaining > MAX_PATH_BYTES * 16) throw new ProtocolError('devicelink', `error text of ${remaining} bytes`);
+        const text = decoder.decode(await reader.readExactly(remaining));
+        observer.onWarning?.(`The device could not send ${path}: ${text}`);
+        break;
+      } else {
+        throw new ProtocolError('devicelink', `unknown file block code 0x${code.toString(16)}`);
+      }
+    }
+    if (sink) {
+      if (complete && writeError === undefined) {
+        try {
+          await sink.close();
+          result.files++;
+          observer.onFileDone?.(path, fileBytes);
+        } catch (e) {
+          writeError = e;
+        }
+      } else {
+        await sink.abort().catch(() => undefined);
+      }
+    }
+    if (writeError !== undefined) {
+      result.hostError ??= writeError;
+      observer.onWarning?.(`Could not save ${path}: ${errorText(writeError)}`);
+    }
+    if (batchEnded) return result;
+  }
+}
+
+export interface DownloadSource {
+  read(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Answers DLMessageDownloadFiles: each path, its data in ≤ 32 KiB blocks and a trailer, then the
+ * 4-byte terminator (always, even for an empty list). Returns the multi-status dict for missing or
+ * unreadable files (empty when all went well).
+ */
+export async function sendDownloadFiles(
+  write: (bytes: Uint8Array) => Promise<void>,
+  paths: string[],
+  source: DownloadSource,
+  onBytes?: (count: number) => void,
+): Promise<PlistDict> {
+  const errors: PlistDict = {};
+  for (const path of paths) {
+    const name = encoder.encode(path);
+    await write(concat(u32(name.byteLength), name));
+    let failure: unknown;
+    try {
+      for await (const chunk of source.read(path, DOWNLOAD_BLOCK_BYTES)) {
+        for (let at = 0; at < chunk.byteLength; at += DOWNLOAD_BLOCK_BYTES) {
+          const piece = chunk.subarray(at, Math.min(chunk.byteLength, at + DOWNLOAD_BLOCK_BYTES));
+          const block = new Uint8Array(5 + piece.byteLength);
+          new DataView(block.buffer).setUint32(0, piece.byteLength + 1);
+          block[4] = FILE_CODE.FILE_DATA;
+          block.set(piece, 5);
+          await write(block);
+          onBytes?.(piece.byteLength);
+        }
+      }
+    } catch (e) {
+      failure = e;
+    }
+    if (failure === undefined) {
+      await write(new Uint8Array([0, 0, 0, 1, FILE_CODE.SUCCESS]));
+    } else {
+      const text = errorText(failure);
+      const message = encoder.encode(text);
+      const block = new Uint8Array(5 + message.byteLength);
+      new DataView(block.buffer).setUint32(0, message.byteLength + 1);
+      block[4] = FILE_CODE.ERROR_LOCAL;
+      block.set(message, 5);
+      await write(block);
+      errors[path] = { DLFileErrorCode: deviceLinkErrorCode(failure), DLFileErrorString: text };
+    }
+  }
+  await write(new Uint8Array(4));
+  return errors;
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}

@@ -1,0 +1,276 @@
+import { CancelledError, ProtocolError } from '../core/errors.ts';
+import { isPlistDict, PlistReal, type PlistDict, type PlistValue } from '../plist/index.ts';
+import { DeviceLinkHost, type DeviceLinkMessage } from './devicelink.ts';
+import {
+  deviceLinkErrorCode,
+  errorText,
+  receiveUploadBatch,
+  sendDownloadFiles,
+  type DownloadSource,
+  type UploadTarget,
+} from './devicelink-files.ts';
+import type { ServiceProvider } from './service-provider.ts';
+
+export const MOBILEBACKUP2_SERVICE = 'com.apple.mobilebackup2';
+export const SUPPORTED_PROTOCOL_VERSIONS = [2.0, 2.1];
+
+/** What the DL loop needs from the host file system; paths are the device's, relative to the backup root. */
+export interface DeviceLinkFileSystem extends UploadTarget, DownloadSource {
+  list(path: string): Promise<{ name: string; kind: 'file' | 'directory'; size: number; mtime: Date }[]>;
+  mkdirp(path: string): Promise<void>;
+  move(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  copy(from: string, to: string): Promise<void>;
+  freeSpace(): Promise<number>;
+  /** Try to free `bytes`; true if it did. Optional: without it the device hears "not supported". */
+  purge?(bytes: number): Promise<boolean>;
+  /** Called after every message that changed files, before the device is told so. */
+  sync(): Promise<void>;
+}
+
+export interface DeviceLinkObserver {
+  onMessage?(name: string): void;
+  /** Overall percent the device reports (0–100). */
+  onProgress?(percent: number): void;
+  onBytesReceived?(count: number): void;
+  onFileReceived?(path: string, bytes: number): void;
+  onBytesSent?(count: number): void;
+  onWarning?(message: string): void;
+}
+
+/** The final ProcessMessage of a request. */
+export interface MobileBackup2Result {
+  errorCode: number;
+  errorDescription: string | undefined;
+  content: string | undefined;
+  raw: PlistDict;
+}
+
+/**
+ * mobilebackup2 on top of DeviceLink: Hello, the requests (Backup, ChangePassword, Info, List…),
+ * and the DL loop that serves the device's file requests until the request's final answer.
+ */
+export class MobileBackup2Client {
+  private constructor(
+    readonly link: DeviceLinkHost,
+    readonly protocolVersion: number,
+  ) {}
+
+  /** Starts the service with the escrow bag (so a device that locks mid-backup keeps going), then handshakes. */
+  static async start(provider: ServiceProvider, signal?: AbortSignal): Promise<MobileBackup2Client> {
+    const stream = await provider.startService(MOBILEBACKUP2_SERVICE, { withEscrowBag: true });
+    const link = new DeviceLinkHost(stream);
+    try {
+      await link.versionExchange(signal);
+      await link.sendProcessMessage({
+        MessageName: 'Hello',
+        SupportedProtocolVersions: SUPPORTED_PROTOCOL_VERSIONS.map((v) => new PlistReal(v)),
+      });
+      const reply = await link.receiveProcessMessage(signal);
+      const code = toInt(reply.ErrorCode);
+      if (code === 1) throw new ProtocolError('mobilebackup2', 'the device supports none of our protocol versions (2.0, 2.1)');
+      if (code !== 0) throw new ProtocolError('mobilebackup2', `the device refused Hello with error ${code}`);
+      const version = reply.ProtocolVersion;
+      const protocolVersion = version instanceof PlistReal ? version.value : typeof version === 'number' ? version : 0;
+      return new MobileBackup2Client(link, protocolVersion);
+    } catch (e) {
+      await stream.close();
+      throw e;
+    }
+  }
+
+  sendRequest(messageName: string, fields: PlistDict): Promise<void> {
+    return this.link.sendProcessMessage({ MessageName: messageName, ...fields });
+  }
+
+  /** `Backup` for `udid`; the device decides full vs incremental from the Status.plist we serve. */
+  requestBackup(udid: string, options: { full?: boolean } = {}): Promise<void> {
+    return this.sendRequest('Backup', {
+      TargetIdentifier: udid,
+      SourceIdentifier: udid,
+      Options: options.full ? { ForceFullBackup: true } : undefined,
+    } as PlistDict);
+  }
+
+  /** Enable: newPassword only; disable: oldPassword only; change: both. */
+  requestChangePassword(udid: string, passwords: { oldPassword?: string; newPassword?: string }): Promise<void> {
+    return this.sendRequest('ChangePassword', {
+      TargetIdentifier: udid,
+      OldPassword: passwords.oldPassword,
+      NewPassword: passwords.newPassword,
+    } as PlistDict);
+  }
+
+  requestInfo(udid: string, sourceUdid = udid): Promise<void> {
+    return this.sendRequest('Info', { TargetIdentifier: udid, SourceIdentifier: sourceUdid });
+  }
+
+  requestList(udid: string, sourceUdid = udid): Promise<void> {
+    return this.sendRequest('List', { TargetIdentifier: udid, SourceIdentifier: sourceUdid });
+  }
+
+  /**
+   * Serves DL requests until the final ProcessMessage (returned) or a device Disconnect (ProtocolError).
+   * No host timeout: the device may be silent for a long time. The signal cancels.
+   */
+  async runLoop(fs: DeviceLinkFileSystem, observer: DeviceLinkObserver = {}, signal?: AbortSignal): Promise<MobileBackup2Result> {
+    for (;;) {
+      if (signal?.aborted) throw new CancelledError();
+      const msg = await this.link.receiveMessage(signal);
+      const name = msg[0];
+      observer.onMessage?.(name);
+      if (name === 'DLMessageProcessMessage') {
+        const dict = isPlistDict(msg[1]) ? msg[1] : {};
+        return {
+          errorCode: toInt(dict.ErrorCode),
+          errorDescription: typeof dict.ErrorDescription === 'string' ? dict.ErrorDescription : undefined,
+          content: typeof dict.Content === 'string' ? dict.Content : undefined,
+          raw: dict,
+        };
+      }
+      if (name === 'DLMessageDisconnect') throw new ProtocolError('mobilebackup2', 'the device ended the session before answering');
+      await this.handle(msg, fs, observer);
+    }
+  }
+
+  private async handle(msg: DeviceLinkMessage, fs: DeviceLinkFileSystem, observer: DeviceLinkObserver): Promise<void> {
+    const link = this.link;
+    const name = msg[0];
+    switch (name) {
+      case 'DLMessageDownloadFiles': {
+        reportProgress(msg[3], observer);
+        const paths = Array.isArray(msg[1]) ? msg[1].filter((p): p is string => typeof p === 'string') : [];
+        const errors = await sendDownloadFiles((b) => link.connection.write(b), paths, fs, observer.onBytesSent);
+        if (Object.keys(errors).length > 0) await link.sendStatusResponse(-13, 'Multi status', errors);
+        else await link.sendStatusResponse(0, undefined, {});
+        return;
+      }
+      case 'DLMessageUploadFiles': {
+        reportProgress(msg[2], observer);
+        const result = await receiveUploadBatch(link.connection.reader, fs, {
+          onBytes: observer.onBytesReceived,
+          onFileDone: observer.onFileReceived,
+          onWarning: observer.onWarning,
+        });
+        await this.replyAfterChange(fs, result.hostError);
+        return;
+      }
+      case 'DLMessageGetFreeDiskSpace': {
+        let free: number;
+        try {
+          free = Math.max(0, Math.floor(await fs.freeSpace()));
+        } catch (e) {
+          await link.sendStatusResponse(deviceLinkErrorCode(e), errorText(e), {});
+          return;
+        }
+        await link.sendStatusResponse(0, undefined, free);
+        return;
+      }
+      case 'DLMessagePurgeDiskSpace': {
+        // Never fail the link here: the device decides what to do with our answer.
+        const amount = toInt(msg[1]);
+        let freed = false;
+        try {
+          freed = fs.purge ? await fs.purge(amount) : false;
+        } catch {
+          freed = false;
+        }
+        if (freed) await link.sendStatusResponse(0, undefined, {});
+        else await link.sendStatusResponse(-1, 'Operation not supported', {});
+        return;
+      }
+      case 'DLContentsOfDirectory': {
+        const path = typeof msg[1] === 'string' ? msg[1] : '';
+        const listing: PlistDict = {};
+        try {
+          for (const e of await fs.list(path)) {
+            listing[e.name] = {
+              DLFileType: e.kind === 'directory' ? 'DLFileTypeDirectory' : 'DLFileTypeRegular',
+              DLFileSize: e.size,
+              DLFileModificationDate: e.mtime,
+            };
+          }
+        } catch (e) {
+          // A missing folder lists as empty, as libimobiledevice does.
+          if (deviceLinkErrorCode(e) !== -6) {
+            await link.sendStatusResponse(deviceLinkErrorCode(e), errorText(e), {});
+            return;
+          }
+        }
+        await link.sendStatusResponse(0, undefined, listing);
+        return;
+      }
+      case 'DLMessageCreateDirectory': {
+        const path = typeof msg[1] === 'string' ? msg[1] : '';
+        await this.replyAfterChange(fs, await attempt(() => fs.mkdirp(path)));
+        return;
+      }
+      case 'DLMessageMoveItems':
+      case 'DLMessageMoveFiles': {
+        reportProgress(msg[3], observer);
+        const pairs = isPlistDict(msg[1]) ? msg[1] : {};
+        let failure: unknown;
+        for (const [from, to] of Object.entries(pairs)) {
+          if (typeof to !== 'string') continue;
+          failure = await attempt(() => fs.move(from, to));
+          if (failure !== undefined) break;
+        }
+        await this.replyAfterChange(fs, failure);
+        return;
+      }
+      case 'DLMessageRemoveItems':
+      case 'DLMessageRemoveFiles': {
+        reportProgress(msg[3], observer);
+        const paths = Array.isArray(msg[1]) ? msg[1].filter((p): p is string => typeof p === 'string') : [];
+        let failure: unknown;
+        for (const path of paths) {
+          failure = await attempt(() => fs.remove(path));
+          if (failure !== undefined) break;
+        }
+        await this.replyAfterChange(fs, failure);
+        return;
+      }
+      case 'DLMessageCopyItem': {
+        const from = typeof msg[1] === 'string' ? msg[1] : '';
+        const to = typeof msg[2] === 'string' ? msg[2] : '';
+        await this.replyAfterChange(fs, await attempt(() => fs.copy(from, to)));
+        return;
+      }
+      default:
+        observer.onWarning?.(`The device sent an unknown request ${name}; answered "not supported".`);
+        await link.sendStatusResponse(-1, 'Operation not supported', {});
+    }
+  }
+
+  private async replyAfterChange(fs: DeviceLinkFileSystem, failure: unknown): Promise<void> {
+    const syncFailure = await attempt(() => fs.sync());
+    const error = failure ?? syncFailure;
+    if (error === undefined) await this.link.sendStatusResponse(0, undefined, {});
+    else await this.link.sendStatusResponse(deviceLinkErrorCode(error), errorText(error), {});
+  }
+
+  /** Clean DL goodbye, then close. */
+  disconnect(): Promise<void> {
+    return this.link.disconnect();
+  }
+}
+
+async function attempt(fn: () => Promise<void>): Promise<unknown> {
+  try {
+    await fn();
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
+function reportProgress(value: PlistValue | undefined, observer: DeviceLinkObserver): void {
+  const n = value instanceof PlistReal ? value.value : typeof value === 'number' ? value : undefined;
+  if (n !== undefined && Number.isFinite(n) && n >= 0) observer.onProgress?.(Math.min(100, n));
+}
+
+function toInt(value: PlistValue | undefined): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return 0;
+}

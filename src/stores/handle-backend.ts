@@ -1,0 +1,313 @@
+import { StoreError, type StoreErrno } from './errors.ts';
+import { splitPath } from './paths.ts';
+import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from './storage-backend.ts';
+
+/*
+ * The subset of the File System Access API the stores use, written out so the same code runs on a
+ * real FileSystemDirectoryHandle (OPFS or a picked folder) and on an in-memory fake in Node tests.
+ */
+export interface DirHandleLike {
+  readonly kind: 'directory';
+  readonly name: string;
+  getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<DirHandleLike>;
+  getFileHandle(name: string, options?: { create?: boolean }): Promise<FileHandleLike>;
+  removeEntry(name: string, options?: { recursive?: boolean }): Promise<void>;
+  values(): AsyncIterable<DirHandleLike | FileHandleLike>;
+}
+
+export interface FileHandleLike {
+  readonly kind: 'file';
+  readonly name: string;
+  getFile(): Promise<Blob & { readonly lastModified: number }>;
+  createWritable(options?: { keepExistingData?: boolean }): Promise<WritableLike>;
+  /** OPFS in a dedicated worker only. */
+  createSyncAccessHandle?(): Promise<SyncAccessHandleLike>;
+  /** Chromium: rename/move within the same file system without copying. */
+  move?(parent: DirHandleLike, name: string): Promise<void>;
+}
+
+export interface WritableLike {
+  write(data: Uint8Array | { type: 'write'; position: number; data: Uint8Array }): Promise<void>;
+  seek(position: number): Promise<void>;
+  close(): Promise<void>;
+  abort(reason?: unknown): Promise<void>;
+}
+
+export interface SyncAccessHandleLike {
+  write(buffer: Uint8Array, options?: { at?: number }): number;
+  getSize(): number;
+  truncate(size: number): void;
+  flush(): void;
+  close(): void;
+}
+
+function mapError(e: unknown, path: string): StoreError {
+  if (e instanceof StoreError) return e;
+  const name = (e as { name?: string }).name;
+  const errno: StoreErrno =
+    name === 'NotFoundError'
+      ? 'ENOENT'
+      : name === 'TypeMismatchError'
+        ? 'ENOTDIR'
+        : name === 'InvalidModificationError'
+          ? 'EEXIST'
+          : name === 'QuotaExceededError'
+            ? 'ENOSPC'
+            : name === 'NotAllowedError' || name === 'SecurityError'
+              ? 'EACCES'
+              : 'EIO';
+  return new StoreError(errno, path, (e as Error).message, e);
+}
+
+export interface HandleBackendOptions {
+  /** Reported to the device as free space (see README for each store's policy). */
+  freeSpace: () => Promise<number>;
+  /** Try createSyncAccessHandle() first (OPFS in a dedicated worker); falls back to createWritable(). */
+  preferSyncAccess?: boolean;
+}
+
+/** StorageBackend over a directory handle. */
+export class HandleBackend implements StorageBackend {
+  private syncAccessWorks: boolean;
+
+  constructor(
+    private readonly root: DirHandleLike,
+    private readonly options: HandleBackendOptions,
+  ) {
+    this.syncAccessWorks = options.preferSyncAccess ?? false;
+  }
+
+  private async dir(parts: string[], create = false): Promise<DirHandleLike> {
+    let d = this.root;
+    for (const part of parts) d = await d.getDirectoryHandle(part, { create });
+    return d;
+  }
+
+  private async parentAndName(path: string, create = false): Promise<[DirHandleLike, string]> {
+    const parts = splitPath(path);
+    if (parts.length === 0) throw new StoreError('EINVAL', path, 'the root has no parent');
+    return [await this.dir(parts.slice(0, -1), create), parts[parts.length - 1]!];
+  }
+
+  private async entry(path: string): Promise<DirHandleLike | FileHandleLike | null> {
+    const parts = splitPath(path);
+    if (parts.length === 0) return this.root;
+    let parent: DirHandleLike;
+    try {
+      parent = await this.dir(parts.slice(0, -1));
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      if (name === 'NotFoundError' || name === 'TypeMismatchError') return null;
+      throw mapError(e, path);
+    }
+    const last = parts[parts.length - 1]!;
+    for (const getter of ['getFileHandle', 'getDirectoryHandle'] as const) {
+      try {
+        return await parent[getter](last);
+      } catch (e) {
+        const name = (e as { name?: string }).name;
+        if (name !== 'NotFoundError' && name !== 'TypeMismatchError') throw mapError(e, path);
+      }
+    }
+    return null;
+  }
+
+  async stat(path: string): Promise<EntryStat | null> {
+    const h = await this.entry(path);
+    if (!h) return null;
+    if (h.kind === 'directory') return { kind: 'directory', size: 0, mtime: new Date(0) };
+    const file = await h.getFile();
+    return { kind: 'file', size: file.size, mtime: new Date(file.lastModified) };
+  }
+
+  async list(path: string): Promise<DirectoryEntry[]> {
+    const h = await this.entry(path);
+    if (!h) throw new StoreError('ENOENT', path);
+    if (h.kind !== 'directory') throw new StoreError('ENOTDIR', path);
+    const out: DirectoryEntry[] = [];
+    for await (const child of h.values()) out.push({ name: child.name, kind: child.kind });
+    return out;
+  }
+
+  async mkdirp(path: string): Promise<void> {
+    try {
+      await this.dir(splitPath(path), true);
+    } catch (e) {
+      throw mapError(e, path);
+    }
+  }
+
+  async createFile(path: string): Promise<FileSink> {
+    let handle: FileHandleLike;
+    let parent: DirHandleLike;
+    let name: string;
+    try {
+      [parent, name] = await this.parentAndName(path);
+      handle = await parent.getFileHandle(name, { create: true });
+    } catch (e) {
+      throw mapError(e, path);
+    }
+    const drop = async (): Promise<void> => {
+      await parent.removeEntry(name).catch(() => undefined);
+    };
+    if (this.syncAccessWorks && handle.createSyncAccessHandle) {
+      try {
+        const access = await handle.createSyncAccessHandle();
+        access.truncate(0);
+        let at = 0;
+        let closed = false;
+        return {
+          write: async (chunk) => {
+            try {
+              let done = 0;
+              while (done < chunk.byteLength) done += access.write(chunk.subarray(done), { at: at + done });
+              at += chunk.byteLength;
+            } catch (e) {
+              throw mapError(e, path);
+            }
+          },
+          close: async () => {
+            if (closed) return;
+            closed = true;
+            access.flush();
+            access.close();
+          },
+          abort: async () => {
+            if (!closed) {
+              closed = true;
+              access.close();
+            }
+            await drop();
+          },
+        };
+      } catch {
+        // Not in a dedicated worker, or not OPFS: the writable stream works everywhere.
+        this.syncAccessWorks = false;
+      }
+    }
+    let writable: WritableLike;
+    try {
+      writable = await handle.createWritable({ keepExistingData: false });
+    } catch (e) {
+      throw mapError(e, path);
+    }
+    let closed = false;
+    return {
+      write: async (chunk) => {
+        try {
+          await writable.write(chunk);
+        } catch (e) {
+          throw mapError(e, path);
+        }
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        try {
+          await writable.close();
+        } catch (e) {
+          throw mapError(e, path);
+        }
+      },
+      abort: async () => {
+        if (!closed) {
+          closed = true;
+          await writable.abort().catch(() => undefined);
+        }
+        await drop();
+      },
+    };
+  }
+
+  async *read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
+    const h = await this.entry(path);
+    if (!h) throw new StoreError('ENOENT', path);
+    if (h.kind !== 'file') throw new StoreError('EISDIR', path);
+    const file = await h.getFile();
+    for (let at = 0; at < file.size; at += chunkSize) {
+      yield new Uint8Array(await file.slice(at, Math.min(file.size, at + chunkSize)).arrayBuffer());
+    }
+  }
+
+  async readAll(path: string): Promise<Uint8Array> {
+    const h = await this.entry(path);
+    if (!h) throw new StoreError('ENOENT', path);
+    if (h.kind !== 'file') throw new StoreError('EISDIR', path);
+    return new Uint8Array(await (await h.getFile()).arrayBuffer());
+  }
+
+  async append(path: string, bytes: Uint8Array): Promise<void> {
+    try {
+      const [parent, name] = await this.parentAndName(path);
+      const handle = await parent.getFileHandle(name, { create: true });
+      const size = (await handle.getFile()).size;
+      const w = await handle.createWritable({ keepExistingData: true });
+      await w.write({ type: 'write', position: size, data: bytes });
+      await w.close();
+    } catch (e) {
+      throw mapError(e, path);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const src = await this.entry(from);
+    if (!src) throw new StoreError('ENOENT', from);
+    if (await this.entry(to)) throw new StoreError('EEXIST', to);
+    try {
+      const [dstParent, dstName] = await this.parentAndName(to);
+      if (src.kind === 'file') {
+        if (src.move) {
+          await src.move(dstParent, dstName);
+          return;
+        }
+        await this.copyFileHandle(src, dstParent, dstName);
+      } else {
+        // Directory moves are not available everywhere; moving each file keeps it a metadata operation
+        // where FileSystemFileHandle.move exists.
+        await dstParent.getDirectoryHandle(dstName, { create: true });
+        const names: string[] = [];
+        for await (const child of src.values()) names.push(child.name);
+        for (const name of names) await this.rename(`${from}/${name}`, `${to}/${name}`);
+      }
+      const [srcParent, srcName] = await this.parentAndName(from);
+      await srcParent.removeEntry(srcName, { recursive: true }).catch((e: unknown) => {
+        if ((e as { name?: string }).name !== 'NotFoundError') throw e;
+      });
+    } catch (e) {
+      throw mapError(e, from);
+    }
+  }
+
+  private async copyFileHandle(src: FileHandleLike, parent: DirHandleLike, name: string): Promise<void> {
+    const dst = await parent.getFileHandle(name, { create: true });
+    const w = await dst.createWritable({ keepExistingData: false });
+    const file = await src.getFile();
+    const chunk = 1 << 20;
+    for (let at = 0; at < file.size; at += chunk) {
+      await w.write(new Uint8Array(await file.slice(at, Math.min(file.size, at + chunk)).arrayBuffer()));
+    }
+    await w.close();
+  }
+
+  async remove(path: string): Promise<void> {
+    const parts = splitPath(path);
+    if (parts.length === 0) {
+      const names: string[] = [];
+      for await (const child of this.root.values()) names.push(child.name);
+      for (const name of names) await this.root.removeEntry(name, { recursive: true });
+      return;
+    }
+    try {
+      const parent = await this.dir(parts.slice(0, -1));
+      await parent.removeEntry(parts[parts.length - 1]!, { recursive: true });
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      if (name === 'NotFoundError' || name === 'TypeMismatchError') return;
+      throw mapError(e, path);
+    }
+  }
+
+  freeSpace(): Promise<number> {
+    return this.options.freeSpace();
+  }
+}

@@ -1,0 +1,44 @@
+import { StoreError } from './errors.ts';
+
+/**
+ * Store paths are '/'-joined relative strings; '' is the root. Anything a device sends is checked here
+ * so a hostile peer can never escape the backup folder (no '..', no absolute paths, no empty parts).
+ */
+export function splitPath(path: string): string[] {
+  if (path === '' || path === '/') return [];
+  const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
+  const parts = trimmed.split('/');
+  for (const part of parts) {
+    if (part === '' || part === '.' || part === '..' || part.includes('\\') || part.includes('\0')) {
+      throw new StoreError('EINVAL', path, 'path must be relative and may not contain "..", "." or empty parts');
+    }
+  }
+  return parts;
+}
+
+export function normalizePath(path: string): string {
+  return splitPath(path).join('/');
+}
+
+export function joinPath(...parts: string[]): string {
+  return parts.filter((p) => p !== '').join('/');
+}
+
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+export function baseName(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? path : path.slice(i + 1);
+}
+
+/** '' and every proper ancestor of `path`, then `path` itself (shortest first). */
+export function selfAndAncestors(path: string): string[] {
+  if (path === '') return [''];
+  const parts = path.split('/');
+  const out = [''];
+  for (let i = 1; i <= parts.length; i++) out.push(parts.slice(0, i).join('/'));
+  return out;
+}

@@ -1,0 +1,60 @@
+/**
+ * The few primitives a versioned backup store needs from a platform file system. Node fs and the
+ * File System Access API (OPFS or a picked folder) each implement it once; all the staging,
+ * commit and versioning logic lives above it in VersionedBackupStore.
+ */
+export type EntryKind = 'file' | 'directory';
+
+export interface EntryStat {
+  kind: EntryKind;
+  /** Bytes for files, 0 for directories. */
+  size: number;
+  mtime: Date;
+}
+
+export interface DirectoryEntry {
+  name: string;
+  kind: EntryKind;
+}
+
+/** A file being written: chunks are appended in order; nothing is visible under its final name until closed. */
+export interface FileSink {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Flush and close; the file is complete. */
+  close(): Promise<void>;
+  /** Close and delete what was written. */
+  abort(): Promise<void>;
+}
+
+export interface StorageBackend {
+  /** null when nothing exists at `path`. */
+  stat(path: string): Promise<EntryStat | null>;
+  /** One level; throws StoreError ENOENT / ENOTDIR. */
+  list(path: string): Promise<DirectoryEntry[]>;
+  /** Creates every missing directory; an existing directory is fine, a file in the way is ENOTDIR/EEXIST. */
+  mkdirp(path: string): Promise<void>;
+  /** Creates or truncates `path` (parent must exist). */
+  createFile(path: string): Promise<FileSink>;
+  /** Streams the file in chunks of at most `chunkSize` bytes. */
+  read(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
+  readAll(path: string): Promise<Uint8Array>;
+  /** Appends to (or creates) a small file; used for journals. */
+  append(path: string, bytes: Uint8Array): Promise<void>;
+  /** Renames a file or directory; `to` must not exist and its parent must. */
+  rename(from: string, to: string): Promise<void>;
+  /** Deletes a file or directory tree; a missing path is not an error. */
+  remove(path: string): Promise<void>;
+  /** Bytes the device may assume it can write (policy per backend; see README). */
+  freeSpace(): Promise<number>;
+}
+
+export async function writeWhole(backend: StorageBackend, path: string, bytes: Uint8Array): Promise<void> {
+  const sink = await backend.createFile(path);
+  try {
+    await sink.write(bytes);
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+  await sink.close();
+}

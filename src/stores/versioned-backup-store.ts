@@ -1,0 +1,675 @@
+import { StoreError } from './errors.ts';
+import { joinPath, normalizePath, parentPath, selfAndAncestors } from './paths.ts';
+import type { BackupSession, BackupStore, BackupTree, BackupVersion } from './backup-store.ts';
+import { writeWhole, type DirectoryEntry, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
+
+/** Hidden bookkeeping folder next to the device folders (Finder ignores it). See README.md for the shape. */
+export const META_DIR = '.lifeboat';
+const READ_CHUNK = 256 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface CommitPlan {
+  /** The displaced state's version id, or null when there was no previous backup. */
+  versionId: string | null;
+  /** Current paths the staged backup deletes (or replaces wholesale); displaced before staged files move in. */
+  whiteouts: string[];
+  seq: number;
+  date: string;
+}
+
+interface CurrentInfo {
+  seq: number;
+  date: string;
+}
+
+interface VersionInfo {
+  id: string;
+  seq: number;
+  date: string;
+}
+
+export interface VersionedBackupStoreOptions {
+  /** Earlier complete backups kept per device (default 3). */
+  keepVersions?: number;
+}
+
+/**
+ * A backup store with Finder's layout for the current backup, a staging overlay for the backup in
+ * progress, and earlier backups kept as reverse deltas. Platform-independent: everything goes
+ * through a StorageBackend.
+ */
+export class VersionedBackupStore implements BackupStore {
+  private readonly keepVersions: number;
+  private readonly openSessions = new Set<string>();
+
+  constructor(
+    readonly kind: BackupStore['kind'],
+    protected readonly backend: StorageBackend,
+    options: VersionedBackupStoreOptions = {},
+  ) {
+    this.keepVersions = options.keepVersions ?? 3;
+  }
+
+  async openSession(udid: string, options: { resume?: boolean } = {}): Promise<BackupSession> {
+    checkUdid(udid);
+    if (this.openSessions.has(udid)) throw new StoreError('EEXIST', udid, 'a backup of this device is already running');
+    await this.recover(udid);
+    const staging = stagingDir(udid);
+    if (!options.resume) await this.backend.remove(staging);
+    await this.backend.remove(joinPath(staging, 'tmp'));
+    await this.backend.mkdirp(joinPath(staging, 'data'));
+    await this.backend.mkdirp(joinPath(staging, 'tmp'));
+    const whiteouts = new Set<string>();
+    const journal = joinPath(staging, 'whiteouts.jsonl');
+    if (await this.backend.stat(journal)) {
+      for (const line of decoder.decode(await this.backend.readAll(journal)).split('\n')) {
+        if (!line) continue;
+        try {
+          whiteouts.add(JSON.parse(line) as string);
+        } catch {
+          // A torn last line from an unplug mid-append: the change it described was never acknowledged.
+        }
+      }
+    }
+    this.openSessions.add(udid);
+    return new StagedSession(this.backend, udid, whiteouts, {
+      commit: async (session) => {
+        await this.commitStaging(udid, session.whiteoutList());
+        this.openSessions.delete(udid);
+      },
+      close: () => this.openSessions.delete(udid),
+    });
+  }
+
+  async hasInterruptedBackup(udid: string): Promise<boolean> {
+    checkUdid(udid);
+    await this.recover(udid);
+    return (await this.backend.stat(stagingDir(udid))) !== null && !this.openSessions.has(udid);
+  }
+
+  async discardInterrupted(udid: string): Promise<void> {
+    checkUdid(udid);
+    if (this.openSessions.has(udid)) throw new StoreError('EEXIST', udid, 'a backup of this device is running');
+    await this.backend.remove(stagingDir(udid));
+  }
+
+  async current(udid: string): Promise<BackupTree | null> {
+    checkUdid(udid);
+    await this.recover(udid);
+    const st = await this.backend.stat(udid);
+    return st?.kind === 'directory' ? new PlainTree(this.backend, udid) : null;
+  }
+
+  async listVersions(udid: string): Promise<BackupVersion[]> {
+    return (await this.versionInfos(udid)).map((v) => ({ id: v.id, date: new Date(v.date) }));
+  }
+
+  async openVersion(udid: string, id: string): Promise<BackupTree> {
+    checkUdid(udid);
+    await this.recover(udid);
+    const infos = await this.versionInfos(udid);
+    const target = infos.find((v) => v.id === id);
+    if (!target) throw new StoreError('ENOENT', `${udid} version ${id}`);
+    // Oldest layer first: the target's own displaced files, then each newer delta, then current.
+    const layers: Layer[] = [];
+    for (const info of infos.filter((v) => v.seq >= target.seq).sort((a, b) => a.seq - b.seq)) {
+      const dir = joinPath(versionsDir(udid), info.id);
+      const added = JSON.parse(decoder.decode(await this.backend.readAll(joinPath(dir, 'added.json')))) as string[];
+      layers.push({ filesRoot: joinPath(dir, 'files'), added: new Set(added) });
+    }
+    return new LayeredTree(this.backend, layers, new PlainTree(this.backend, udid));
+  }
+
+  async listDevices(): Promise<string[]> {
+    const out: string[] = [];
+    for (const entry of await this.backend.list('')) {
+      if (entry.kind !== 'directory' || entry.name.startsWith('.')) continue;
+      if (await this.backend.stat(joinPath(entry.name, 'Status.plist'))) out.push(entry.name);
+    }
+    return out.sort();
+  }
+
+  // ---- commit and recovery -------------------------------------------------------------------
+
+  private async commitStaging(udid: string, whiteouts: string[]): Promise<void> {
+    const meta = metaDir(udid);
+    const hadCurrent = (await this.backend.stat(udid))?.kind === 'directory';
+    const currentInfo = await this.readCurrentInfo(udid);
+    const seq = currentInfo.seq + 1;
+    let versionId: string | null = null;
+    if (hadCurrent) {
+      versionId = `${String(currentInfo.seq).padStart(6, '0')}-${currentInfo.date.replace(/[:.]/g, '-')}`;
+      const pending = joinPath(versionsDir(udid), `.pending-${versionId}`);
+      await this.backend.remove(pending);
+      await this.backend.mkdirp(joinPath(pending, 'files'));
+      // Paths the new backup adds: an older view must hide them.
+      const added: string[] = [];
+      await walk(this.backend, joinPath(stagingDir(udid), 'data'), '', async (rel) => {
+        if (!(await this.backend.stat(joinPath(udid, rel)))) added.push(rel);
+      });
+      await writeWhole(this.backend, joinPath(pending, 'added.json'), encoder.encode(JSON.stringify(added)));
+      const info: VersionInfo = { id: versionId, seq: currentInfo.seq, date: currentInfo.date };
+      await writeWhole(this.backend, joinPath(pending, 'info.json'), encoder.encode(JSON.stringify(info)));
+    }
+    const liveWhiteouts: string[] = [];
+    for (const w of whiteouts) if (await this.backend.stat(joinPath(udid, w))) liveWhiteouts.push(w);
+    const plan: CommitPlan = { versionId, whiteouts: liveWhiteouts, seq, date: new Date().toISOString() };
+    // The switch: once commit.json exists the staged backup is the current one; recover() finishes the job.
+    await writeWhole(this.backend, joinPath(meta, 'commit.json.tmp'), encoder.encode(JSON.stringify(plan)));
+    await this.backend.rename(joinPath(meta, 'commit.json.tmp'), joinPath(meta, 'commit.json'));
+    await this.rollForward(udid, plan);
+  }
+
+  /** Finishes a commit interrupted after its switch, or cleans up one interrupted before it. */
+  private async recover(udid: string): Promise<void> {
+    const meta = metaDir(udid);
+    const commitPath = joinPath(meta, 'commit.json');
+    if (await this.backend.stat(commitPath)) {
+      const plan = JSON.parse(decoder.decode(await this.backend.readAll(commitPath))) as CommitPlan;
+      await this.rollForward(udid, plan);
+      return;
+    }
+    await this.backend.remove(joinPath(meta, 'commit.json.tmp'));
+    if (await this.backend.stat(versionsDir(udid))) {
+      for (const e of await this.backend.list(versionsDir(udid))) {
+        if (e.name.startsWith('.pending-')) await this.backend.remove(joinPath(versionsDir(udid), e.name));
+      }
+    }
+  }
+
+  private async rollForward(udid: string, plan: CommitPlan): Promise<void> {
+    const meta = metaDir(udid);
+    const data = joinPath(stagingDir(udid), 'data');
+    let versionFiles: string | null = null;
+    if (plan.versionId) {
+      const pendingDir = joinPath(versionsDir(udid), `.pending-${plan.versionId}`);
+      const finalDir = joinPath(versionsDir(udid), plan.versionId);
+      // An earlier roll-forward may have stopped right after publishing the version.
+      const published = !(await this.backend.stat(pendingDir)) && (await this.backend.stat(finalDir)) !== null;
+      versionFiles = joinPath(published ? finalDir : pendingDir, 'files');
+    }
+    const displace = async (rel: string): Promise<void> => {
+      if (!versionFiles) {
+        await this.backend.remove(joinPath(udid, rel));
+        return;
+      }
+      await moveMerging(this.backend, joinPath(udid, rel), joinPath(versionFiles, rel));
+    };
+    const displacedMarker = joinPath(meta, 'commit.displaced');
+    if (!(await this.backend.stat(displacedMarker))) {
+      // Phase 1: move deleted or wholesale-replaced current entries aside (merging makes it repeatable).
+      for (const w of plan.whiteouts) if (await this.backend.stat(joinPath(udid, w))) await displace(w);
+      await writeWhole(this.backend, displacedMarker, new Uint8Array(0));
+    }
+    // Phase 2: staged entries into place. A staged entry still present has not moved yet, so whatever
+    // sits at its target is the old content and goes to the version first.
+    await this.backend.mkdirp(udid);
+    if (await this.backend.stat(data)) {
+      await walk(this.backend, data, '', async (rel, kind) => {
+        const target = joinPath(udid, rel);
+        const existing = await this.backend.stat(target);
+        if (kind === 'directory') {
+          if (existing?.kind === 'file') await displace(rel);
+          await this.backend.mkdirp(target);
+          return;
+        }
+        if (existing) await displace(rel);
+        await this.backend.rename(joinPath(data, rel), target);
+      });
+    }
+    if (plan.versionId) {
+      const pending = joinPath(versionsDir(udid), `.pending-${plan.versionId}`);
+      if (await this.backend.stat(pending)) await this.backend.rename(pending, joinPath(versionsDir(udid), plan.versionId));
+    }
+    const info: CurrentInfo = { seq: plan.seq, date: plan.date };
+    await writeWhole(this.backend, joinPath(meta, 'current.json'), encoder.encode(JSON.stringify(info)));
+    await this.backend.remove(stagingDir(udid));
+    await this.backend.remove(displacedMarker);
+    await this.backend.remove(joinPath(meta, 'commit.json'));
+    await this.prune(udid);
+  }
+
+  private async prune(udid: string): Promise<void> {
+    const infos = await this.versionInfos(udid);
+    for (const old of infos.slice(this.keepVersions)) await this.backend.remove(joinPath(versionsDir(udid), old.id));
+  }
+
+  private async readCurrentInfo(udid: string): Promise<CurrentInfo> {
+    const path = joinPath(metaDir(udid), 'current.json');
+    if (await this.backend.stat(path)) return JSON.parse(decoder.decode(await this.backend.readAll(path))) as CurrentInfo;
+    // A folder made by another tool: date it by its Status.plist.
+    const status = await this.backend.stat(joinPath(udid, 'Status.plist'));
+    return { seq: 0, date: (status?.mtime ?? new Date()).toISOString() };
+  }
+
+  /** Newest first. */
+  private async versionInfos(udid: string): Promise<VersionInfo[]> {
+    const dir = versionsDir(udid);
+    if (!(await this.backend.stat(dir))) return [];
+    const out: VersionInfo[] = [];
+    for (const e of await this.backend.list(dir)) {
+      if (e.kind !== 'directory' || e.name.startsWith('.')) continue;
+      out.push(JSON.parse(decoder.decode(await this.backend.readAll(joinPath(dir, e.name, 'info.json')))) as VersionInfo);
+    }
+    return out.sort((a, b) => b.seq - a.seq);
+  }
+}
+
+function checkUdid(udid: string): void {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(udid)) throw new StoreError('EINVAL', udid, 'not a device identifier');
+}
+
+const metaDir = (udid: string): string => joinPath(META_DIR, udid);
+const stagingDir = (udid: string): string => joinPath(META_DIR, udid, 'staging');
+const versionsDir = (udid: string): string => joinPath(META_DIR, udid, 'versions');
+
+/** Depth-first, parents before children; `rel` is relative to `root`. */
+async function walk(
+  backend: StorageBackend,
+  root: string,
+  rel: string,
+  visit: (rel: string, kind: 'file' | 'directory') => Promise<void>,
+): Promise<void> {
+  for (const e of await backend.list(joinPath(root, rel))) {
+    const child = joinPath(rel, e.name);
+    await visit(child, e.kind);
+    if (e.kind === 'directory') await walk(backend, root, child, visit);
+  }
+}
+
+/** Moves `from` to `to`; when `to` is a directory already (a repeated attempt), merges child by child. */
+async function moveMerging(backend: StorageBackend, from: string, to: string): Promise<void> {
+  const src = await backend.stat(from);
+  if (!src) return;
+  const dst = await backend.stat(to);
+  if (!dst) {
+    await backend.mkdirp(parentPath(to));
+    await backend.rename(from, to);
+    return;
+  }
+  if (src.kind === 'directory' && dst.kind === 'directory') {
+    for (const e of await backend.list(from)) await moveMerging(backend, joinPath(from, e.name), joinPath(to, e.name));
+    await backend.remove(from);
+    return;
+  }
+  // The older copy is already saved; what remains here is a duplicate.
+  await backend.remove(from);
+}
+
+// ---- read views ------------------------------------------------------------------------------
+
+class PlainTree implements BackupTree {
+  constructor(
+    private readonly backend: StorageBackend,
+    private readonly root: string,
+  ) {}
+
+  stat(path: string): Promise<EntryStat | null> {
+    return this.backend.stat(joinPath(this.root, normalizePath(path)));
+  }
+
+  async list(path: string): Promise<(DirectoryEntry & EntryStat)[]> {
+    const dir = joinPath(this.root, normalizePath(path));
+    const out: (DirectoryEntry & EntryStat)[] = [];
+    for (const e of await this.backend.list(dir)) {
+      const st = await this.backend.stat(joinPath(dir, e.name));
+      if (st) out.push({ name: e.name, ...st });
+    }
+    return out;
+  }
+
+  read(path: string, chunkSize = READ_CHUNK): AsyncIterable<Uint8Array> {
+    return this.backend.read(joinPath(this.root, normalizePath(path)), chunkSize);
+  }
+
+  readFile(path: string): Promise<Uint8Array> {
+    return this.backend.readAll(joinPath(this.root, normalizePath(path)));
+  }
+}
+
+interface Layer {
+  filesRoot: string;
+  added: Set<string>;
+}
+
+function hiddenBy(set: Set<string>, path: string): boolean {
+  if (set.size === 0) return false;
+  for (const p of selfAndAncestors(path)) if (set.has(p)) return true;
+  return false;
+}
+
+/** An earlier backup: its displaced files over each newer delta over the current backup. */
+class LayeredTree implements BackupTree {
+  constructor(
+    private readonly backend: StorageBackend,
+    private readonly layers: Layer[],
+    private readonly base: BackupTree,
+  ) {}
+
+  private async resolve(path: string, from = 0): Promise<{ source: string | null; stat: EntryStat } | null> {
+    for (let i = from; i < this.layers.length; i++) {
+      const layer = this.layers[i]!;
+      const st = await this.backend.stat(joinPath(layer.filesRoot, path));
+      if (st) return { source: joinPath(layer.filesRoot, path), stat: st };
+      if (hiddenBy(layer.added, path)) return null;
+    }
+    const st = await this.base.stat(path);
+    return st ? { source: null, stat: st } : null;
+  }
+
+  async stat(path: string): Promise<EntryStat | null> {
+    return (await this.resolve(normalizePath(path)))?.stat ?? null;
+  }
+
+  async list(path: string): Promise<(DirectoryEntry & EntryStat)[]> {
+    const dir = normalizePath(path);
+    const self = await this.resolve(dir);
+    if (!self) throw new StoreError('ENOENT', dir);
+    if (self.stat.kind !== 'directory') throw new StoreError('ENOTDIR', dir);
+    const names = new Set<string>();
+    for (const layer of this.layers) {
+      const d = joinPath(layer.filesRoot, dir);
+      if ((await this.backend.stat(d))?.kind === 'directory') for (const e of await this.backend.list(d)) names.add(e.name);
+    }
+    if ((await this.base.stat(dir))?.kind === 'directory') for (const e of await this.base.list(dir)) names.add(e.name);
+    const out: (DirectoryEntry & EntryStat)[] = [];
+    for (const name of [...names].sort()) {
+      const r = await this.resolve(joinPath(dir, name));
+      if (r) out.push({ name, ...r.stat });
+    }
+    return out;
+  }
+
+  async *read(path: string, chunkSize = READ_CHUNK): AsyncIterable<Uint8Array> {
+    const p = normalizePath(path);
+    const r = await this.resolve(p);
+    if (!r) throw new StoreError('ENOENT', p);
+    yield* r.source === null ? this.base.read(p, chunkSize) : this.backend.read(r.source, chunkSize);
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const p = normalizePath(path);
+    const r = await this.resolve(p);
+    if (!r) throw new StoreError('ENOENT', p);
+    return r.source === null ? this.base.readFile(p) : this.backend.readAll(r.source);
+  }
+}
+
+// ---- the session: a staging overlay on the current backup ------------------------------------
+
+interface SessionHooks {
+  commit(session: StagedSession): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The device's view while backing up: staged entries (written this run) win; a whiteout hides a
+ * current entry and everything under it; anything else falls through to the current backup.
+ * Invariant: the staged entry for view path P lives at staging/data/P.
+ */
+class StagedSession implements BackupSession {
+  private readonly pendingWhiteouts: string[] = [];
+  private tmpCounter = 0;
+  private finished = false;
+
+  constructor(
+    private readonly backend: StorageBackend,
+    readonly udid: string,
+    private readonly whiteouts: Set<string>,
+    private readonly hooks: SessionHooks,
+  ) {}
+
+  whiteoutList(): string[] {
+    return [...this.whiteouts];
+  }
+
+  private staged(p: string): string {
+    return joinPath(stagingDir(this.udid), 'data', p);
+  }
+
+  private cur(p: string): string {
+    return joinPath(this.udid, p);
+  }
+
+  private async visibleCurrent(p: string): Promise<EntryStat | null> {
+    if (hiddenBy(this.whiteouts, p)) return null;
+    return this.backend.stat(this.cur(p));
+  }
+
+  private addWhiteout(p: string): void {
+    if (this.whiteouts.has(p)) return;
+    this.whiteouts.add(p);
+    this.pendingWhiteouts.push(p);
+  }
+
+  private live(): void {
+    if (this.finished) throw new StoreError('EIO', this.udid, 'this backup session has ended');
+  }
+
+  async stat(path: string): Promise<EntryStat | null> {
+    const p = normalizePath(path);
+    return (await this.backend.stat(this.staged(p))) ?? (await this.visibleCurrent(p));
+  }
+
+  async list(path: string): Promise<(DirectoryEntry & EntryStat)[]> {
+    const p = normalizePath(path);
+    const staged = await this.backend.stat(this.staged(p));
+    const current = staged?.kind === 'file' ? null : await this.visibleCurrent(p);
+    if (!staged && !current) throw new StoreError('ENOENT', p);
+    if ((staged ?? current)!.kind !== 'directory') throw new StoreError('ENOTDIR', p);
+    const out = new Map<string, DirectoryEntry & EntryStat>();
+    if (staged) {
+      for (const e of await this.backend.list(this.staged(p))) {
+        const st = await this.backend.stat(joinPath(this.staged(p), e.name));
+        if (st) out.set(e.name, { name: e.name, ...st });
+      }
+    }
+    if (current?.kind === 'directory') {
+      for (const e of await this.backend.list(this.cur(p))) {
+        const child = joinPath(p, e.name);
+        if (out.has(e.name) || hiddenBy(this.whiteouts, child)) continue;
+        const st = await this.backend.stat(this.cur(child));
+        if (st) out.set(e.name, { name: e.name, ...st });
+      }
+    }
+    return [...out.values()];
+  }
+
+  async *read(path: string, chunkSize = READ_CHUNK): AsyncIterable<Uint8Array> {
+    const p = normalizePath(path);
+    const staged = await this.backend.stat(this.staged(p));
+    const source = staged ? this.staged(p) : (await this.visibleCurrent(p)) ? this.cur(p) : null;
+    if (!source) throw new StoreError('ENOENT', p);
+    if ((staged ?? (await this.backend.stat(source)))!.kind === 'directory') throw new StoreError('EISDIR', p);
+    yield* this.backend.read(source, chunkSize);
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for await (const c of this.read(path)) {
+      chunks.push(c);
+      total += c.byteLength;
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
+  }
+
+  async createFile(path: string): Promise<FileSink> {
+    this.live();
+    const p = normalizePath(path);
+    if (p === '') throw new StoreError('EISDIR', p);
+    await this.mkdirp(parentPath(p));
+    const tmp = joinPath(stagingDir(this.udid), 'tmp', String(++this.tmpCounter));
+    const sink = await this.backend.createFile(tmp);
+    return {
+      write: (chunk) => sink.write(chunk),
+      abort: () => sink.abort(),
+      close: async () => {
+        await sink.close();
+        await this.place(p, tmp);
+      },
+    };
+  }
+
+  /** Puts a finished staged file at view path `p`, replacing whatever the view had there. */
+  private async place(p: string, stagedSource: string): Promise<void> {
+    await this.backend.remove(this.staged(p));
+    const current = await this.visibleCurrent(p);
+    // A staged file shadows a current file by itself; a current directory's children need hiding.
+    if (current?.kind === 'directory') this.addWhiteout(p);
+    await this.backend.mkdirp(parentPath(this.staged(p)));
+    await this.backend.rename(stagedSource, this.staged(p));
+  }
+
+  async writeFile(path: string, bytes: Uint8Array): Promise<void> {
+    const sink = await this.createFile(path);
+    try {
+      await sink.write(bytes);
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+    await sink.close();
+  }
+
+  async mkdirp(path: string): Promise<void> {
+    this.live();
+    const p = normalizePath(path);
+    for (const prefix of selfAndAncestors(p)) {
+      if (prefix === '') continue;
+      const st = await this.stat(prefix);
+      if (st?.kind === 'file') throw new StoreError(prefix === p ? 'EEXIST' : 'ENOTDIR', prefix);
+    }
+    await this.backend.mkdirp(this.staged(p));
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    this.live();
+    const src = normalizePath(from);
+    const dst = normalizePath(to);
+    if (src === dst) return;
+    if (dst.startsWith(`${src}/`) || src === '') throw new StoreError('EINVAL', dst, 'cannot move a folder into itself');
+    const stagedSrc = await this.backend.stat(this.staged(src));
+    const currentSrc = stagedSrc?.kind === 'file' ? null : await this.visibleCurrent(src);
+    if (!stagedSrc && !currentSrc) throw new StoreError('ENOENT', src);
+    await this.remove(dst);
+    await this.mkdirp(parentPath(dst));
+    if (stagedSrc) {
+      const currentDst = await this.visibleCurrent(dst);
+      if (currentDst?.kind === 'directory') this.addWhiteout(dst);
+      await this.backend.rename(this.staged(src), this.staged(dst));
+    }
+    if (currentSrc) {
+      // Rare: the device moves something from the last complete backup. That backup must stay intact,
+      // so the moved content is copied into staging and the source hidden.
+      await this.copyCurrentInto(src, dst);
+      this.addWhiteout(src);
+    }
+  }
+
+  private async copyCurrentInto(src: string, dst: string): Promise<void> {
+    const st = await this.visibleCurrent(src);
+    if (!st) return;
+    if (st.kind === 'file') {
+      if (await this.backend.stat(this.staged(dst))) return;
+      await copyFile(this.backend, this.cur(src), this.staged(dst));
+      return;
+    }
+    await this.backend.mkdirp(this.staged(dst));
+    for (const e of await this.backend.list(this.cur(src))) {
+      await this.copyCurrentInto(joinPath(src, e.name), joinPath(dst, e.name));
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    this.live();
+    const p = normalizePath(path);
+    await this.backend.remove(this.staged(p));
+    if (await this.visibleCurrent(p)) this.addWhiteout(p);
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    this.live();
+    const src = normalizePath(from);
+    const dst = normalizePath(to);
+    if (dst === src || dst.startsWith(`${src}/`)) throw new StoreError('EINVAL', dst, 'cannot copy a folder into itself');
+    const st = await this.stat(src);
+    if (!st) throw new StoreError('ENOENT', src);
+    await this.remove(dst);
+    await this.copyView(src, dst);
+  }
+
+  private async copyView(src: string, dst: string): Promise<void> {
+    const st = await this.stat(src);
+    if (!st) return;
+    if (st.kind === 'directory') {
+      await this.mkdirp(dst);
+      for (const e of await this.list(src)) await this.copyView(joinPath(src, e.name), joinPath(dst, e.name));
+      return;
+    }
+    const sink = await this.createFile(dst);
+    try {
+      for await (const chunk of this.read(src)) await sink.write(chunk);
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+    await sink.close();
+  }
+
+  freeSpace(): Promise<number> {
+    return this.backend.freeSpace();
+  }
+
+  async sync(): Promise<void> {
+    if (this.pendingWhiteouts.length === 0) return;
+    const lines = this.pendingWhiteouts.map((p) => `${JSON.stringify(p)}\n`).join('');
+    await this.backend.append(joinPath(stagingDir(this.udid), 'whiteouts.jsonl'), encoder.encode(lines));
+    this.pendingWhiteouts.length = 0;
+  }
+
+  async commit(): Promise<void> {
+    this.live();
+    await this.sync();
+    this.finished = true;
+    try {
+      await this.hooks.commit(this);
+    } finally {
+      this.hooks.close();
+    }
+  }
+
+  async discard(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.backend.remove(stagingDir(this.udid));
+    this.hooks.close();
+  }
+
+  /** Ends the session but keeps staging for a later resume. */
+  async suspend(): Promise<void> {
+    if (this.finished) return;
+    await this.sync();
+    this.finished = true;
+    this.hooks.close();
+  }
+}
+
+async function copyFile(backend: StorageBackend, from: string, to: string): Promise<void> {
+  await backend.mkdirp(parentPath(to));
+  const sink = await backend.createFile(to);
+  try {
+    for await (const chunk of backend.read(from, READ_CHUNK)) await sink.write(chunk);
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+  await sink.close();
+}

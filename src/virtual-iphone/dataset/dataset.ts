@@ -1,0 +1,351 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { encodeBinaryPlist } from '../../plist/index.ts';
+import { appDatabases } from './app-databases.ts';
+import { PrefixedContent, ProceduralContent, StaticContent, type FileContent } from './content.ts';
+import { photoJpeg } from './images.ts';
+import { hashString, Rng } from './prng.ts';
+
+export type DatasetSize = 'small' | 'medium' | 'large';
+export type EntryKind = 'file' | 'dir' | 'symlink';
+
+/** One item of the device file system as BackupAgent2 would enumerate it. */
+export interface DatasetEntry {
+  domain: string;
+  /** Path inside the domain; "" is the domain's root directory. */
+  relativePath: string;
+  kind: EntryKind;
+  size: number;
+  /** POSIX mode including the type bits (0o100644, 0o40755, 0o120755). */
+  mode: number;
+  /** Unix seconds. */
+  mtime: number;
+  /** Data-protection class 1…4 for files, 0 for directories and links. */
+  protectionClass: number;
+  inode: number;
+  /** File bytes (null for directories and links). */
+  content: FileContent | null;
+  /** Symlink target (absolute device path). */
+  target?: string;
+  /** Only backed up when the backup is encrypted (keychain, Health). */
+  encryptedOnly?: boolean;
+}
+
+/** What a finished backup must contain, as written by `--truth` and checked by tests. */
+export interface TruthEntry {
+  domain: string;
+  relativePath: string;
+  kind: EntryKind;
+  size: number;
+  sha256?: string;
+  target?: string;
+}
+
+export interface AppInfo {
+  bundleId: string;
+  name: string;
+  version: string;
+}
+
+export interface MutationSummary {
+  modified: string[];
+  added: string[];
+  removed: string[];
+}
+
+interface Profile {
+  apps: number;
+  filesPerApp: number;
+  /** Upper bound of an ordinary generated file. */
+  maxFileSize: number;
+  photos: number;
+  videos: number;
+  videoSize: number;
+  /** One very large file (the `large` profile's 2 GB movie), 0 for none. */
+  hugeFileSize: number;
+  recordings: number;
+}
+
+const PROFILES: Record<DatasetSize, Profile> = {
+  small: { apps: 4, filesPerApp: 40, maxFileSize: 96 * 1024, photos: 8, videos: 1, videoSize: 300 * 1024, hugeFileSize: 0, recordings: 2 },
+  medium: { apps: 24, filesPerApp: 190, maxFileSize: 256 * 1024, photos: 300, videos: 8, videoSize: 12 * 1024 * 1024, hugeFileSize: 0, recordings: 10 },
+  large: { apps: 110, filesPerApp: 900, maxFileSize: 96 * 1024, photos: 2000, videos: 20, videoSize: 20 * 1024 * 1024, hugeFileSize: 2 * 1024 ** 3, recordings: 40 },
+};
+
+const MODE_FILE = 0o100644;
+const MODE_DIR = 0o40755;
+const MODE_LINK = 0o120755;
+/** 2024-03-01T00:00:00Z: generated timestamps cluster after it. */
+const BASE_TIME = 1709251200;
+
+const APP_WORDS = ['notes', 'photos', 'chat', 'maps', 'fitness', 'reader', 'weather', 'music', 'budget', 'travel', 'recipes', 'scanner'];
+const EXTENSIONS = ['.bin', '.json', '.txt', '.dat', '.plist', '.sqlite', '.cache', '.log'];
+
+function key(domain: string, relativePath: string): string {
+  return `${domain}\u0000${relativePath}`;
+}
+
+function text(rng: Rng, approxBytes: number): Uint8Array {
+  const words = ['lorem', 'ipsum', 'Grüße', 'backup', 'iPhone', 'data', 'café', 'naïve', '数据', 'photo', 'message', 'note'];
+  const parts: string[] = [];
+  let length = 0;
+  while (length < approxBytes) {
+    const w = rng.pick(words);
+    parts.push(w);
+    length += w.length + 1;
+  }
+  return new TextEncoder().encode(parts.join(' ') + '\n');
+}
+
+/** Minimal MPEG-4 audio header so recordings are recognisable as M4A containers. */
+const M4A_HEADER = new Uint8Array([0, 0, 0, 0x1c, 0x66, 0x74, 0x79, 0x70, 0x4d, 0x34, 0x41, 0x20, 0, 0, 0, 0, 0x4d, 0x34, 0x41, 0x20, 0x6d, 0x70, 0x34, 0x32, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 0, 8, 0x66, 0x72, 0x65, 0x65]);
+const MOV_HEADER = new Uint8Array([0, 0, 0, 0x14, 0x66, 0x74, 0x79, 0x70, 0x71, 0x74, 0x20, 0x20, 0, 0, 0, 0, 0x71, 0x74, 0x20, 0x20]);
+
+/**
+ * The virtual iPhone's files: a seeded, deterministic tree of domains (apps, camera roll, SMS,
+ * contacts, notes, …) with real JPEGs and SQLite databases and generated bulk data. Content of
+ * big files is produced on demand, so even the `large` profile (GBs) costs only its index.
+ */
+export class Dataset {
+  private readonly files = new Map<string, DatasetEntry>();
+  private inodeCounter = 1000;
+  /** Bumped by every mutate(); lets caches (e.g. the backup agent's) notice changes. */
+  generation = 0;
+
+  private constructor(
+    readonly size: DatasetSize,
+    readonly seed: number,
+    readonly apps: AppInfo[],
+  ) {}
+
+  static async create(options: { size?: DatasetSize; seed?: number } = {}): Promise<Dataset> {
+    const size = options.size ?? 'small';
+    const seed = (options.seed ?? 1) >>> 0;
+    const profile = PROFILES[size];
+    const rng = new Rng(seed);
+    const apps: AppInfo[] = Array.from({ length: profile.apps }, (_, i) => {
+      const word = APP_WORDS[i % APP_WORDS.length]!;
+      const suffix = i < APP_WORDS.length ? '' : String(Math.floor(i / APP_WORDS.length));
+      return { bundleId: `com.example.${word}${suffix}`, name: `${word[0]!.toUpperCase()}${word.slice(1)}${suffix}`, version: `${1 + rng.int(5)}.${rng.int(10)}` };
+    });
+    const dataset = new Dataset(size, seed, apps);
+    await dataset.populate(profile, rng);
+    return dataset;
+  }
+
+  private addFile(domain: string, relativePath: string, content: FileContent, options: { protectionClass?: number; mtime?: number; encryptedOnly?: boolean } = {}): void {
+    this.files.set(key(domain, relativePath), {
+      domain,
+      relativePath,
+      kind: 'file',
+      size: content.size,
+      mode: MODE_FILE,
+      mtime: options.mtime ?? BASE_TIME,
+      protectionClass: options.protectionClass ?? 3,
+      inode: this.inodeCounter++,
+      content,
+      ...(options.encryptedOnly ? { encryptedOnly: true } : {}),
+    });
+  }
+
+  private addLink(domain: string, relativePath: string, target: string): void {
+    this.files.set(key(domain, relativePath), {
+      domain,
+      relativePath,
+      kind: 'symlink',
+      size: 0,
+      mode: MODE_LINK,
+      mtime: BASE_TIME,
+      protectionClass: 0,
+      inode: this.inodeCounter++,
+      content: null,
+      target,
+    });
+  }
+
+  private procedural(domain: string, relativePath: string, size: number, revision = 0): ProceduralContent {
+    return new ProceduralContent(hashString(`${this.seed}:${domain}/${relativePath}:${revision}`), size);
+  }
+
+  private randomSize(rng: Rng, max: number): number {
+    const roll = rng.int(100);
+    if (roll < 55) return rng.int(4096);
+    if (roll < 90) return 4096 + rng.int(Math.max(1, Math.min(max, 64 * 1024) - 4096));
+    return rng.int(max);
+  }
+
+  private async populate(profile: Profile, rng: Rng): Promise<void> {
+    const t = (offset: number): number => BASE_TIME + offset;
+    // Camera roll: real JPEGs, a video or two, and the Photos library database.
+    const photos: string[] = [];
+    for (let i = 0; i < profile.photos; i++) {
+      const path = `Media/DCIM/${100 + Math.floor(i / 1000)}APPLE/IMG_${String(1 + (i % 9999)).padStart(4, '0')}.JPG`;
+      photos.push(path);
+      this.addFile('CameraRollDomain', path, new StaticContent(photoJpeg(this.seed, i)), { mtime: t(i * 600), protectionClass: 3 });
+    }
+    for (let i = 0; i < profile.videos; i++) {
+      const path = `Media/DCIM/100APPLE/IMG_${String(5000 + i).padStart(4, '0')}.MOV`;
+      this.addFile('CameraRollDomain', path, new PrefixedContent(MOV_HEADER, hashString(`${this.seed}:mov:${i}`), profile.videoSize - i * 4099), { mtime: t(i * 900) });
+    }
+    if (profile.hugeFileSize > 0) {
+      this.addFile('CameraRollDomain', 'Media/DCIM/100APPLE/IMG_9000.MOV', new PrefixedContent(MOV_HEADER, hashString(`${this.seed}:huge`), profile.hugeFileSize), { mtime: t(99999) });
+    }
+    const recordings = Array.from({ length: profile.recordings }, (_, i) => `Media/Recordings/2024030${1 + (i % 9)} ${String(100000 + i * 1111)}.m4a`);
+    recordings.forEach((path, i) => {
+      this.addFile('MediaDomain', path, new PrefixedContent(M4A_HEADER, hashString(`${this.seed}:rec:${i}`), 20000 + rng.int(60000)), { mtime: t(i * 7200) });
+    });
+
+    const dbs = await appDatabases(this.seed, photos, recordings, BASE_TIME);
+    this.addFile('CameraRollDomain', 'Media/PhotoData/Photos.sqlite', new StaticContent(dbs.photosSqlite));
+    this.addFile('MediaDomain', 'Media/Recordings/CloudRecordings.db', new StaticContent(dbs.cloudRecordings));
+    this.addFile('HomeDomain', 'Library/SMS/sms.db', new StaticContent(dbs.smsDb));
+    for (const attachment of dbs.smsAttachments) {
+      this.addFile('HomeDomain', attachment.relativePath, new StaticContent(photoJpeg(this.seed, attachment.photoVariant)));
+    }
+    this.addFile('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb', new StaticContent(dbs.addressBook));
+    this.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', new StaticContent(dbs.callHistory));
+    this.addFile('HomeDomain', 'Library/Safari/History.db', new StaticContent(dbs.safariHistory));
+    this.addFile('HomeDomain', 'Library/Safari/Bookmarks.db', new StaticContent(dbs.safariBookmarks));
+    this.addFile('AppDomainGroup-group.com.apple.notes', 'NoteStore.sqlite', new StaticContent(dbs.noteStore));
+    this.addFile('KeychainDomain', 'keychain-backup.plist', new StaticContent(dbs.keychainPlist), { encryptedOnly: true, protectionClass: 1 });
+    this.addFile('HealthDomain', 'Health/healthdb.sqlite', new StaticContent(dbs.healthDb), { encryptedOnly: true, protectionClass: 1 });
+    this.addFile('HomeDomain', 'Library/Preferences/com.apple.springboard.plist', new StaticContent(encodeBinaryPlist({ SBHomeScreenIconColumns: 4, SBShowBatteryPercentage: true })));
+
+    // Edge cases readers must survive: empty files, block-aligned sizes, non-ASCII names, depth, links.
+    const edge = 'AppDomain-' + this.apps[0]!.bundleId;
+    this.addFile(edge, 'Documents/empty.txt', new StaticContent(new Uint8Array(0)));
+    for (const size of [16, 512, 4096, 65536, 65537, 131072 + 1, 16 * 1024 - 1]) {
+      this.addFile(edge, `Documents/sizes/exact-${size}.bin`, this.procedural(edge, `sizes-${size}`, size));
+    }
+    this.addFile(edge, 'Documents/Grüße 📷.txt', new StaticContent(text(rng, 300)));
+    this.addFile(edge, 'Documents/日本語/メモ.txt', new StaticContent(text(rng, 200)));
+    this.addFile(edge, 'Documents/a/b/c/d/e/f/g/h/i/j/deep.bin', this.procedural(edge, 'deep', 2048));
+    this.addLink(edge, 'Documents/latest-photo', '/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.JPG');
+    this.addLink('HomeDomain', 'Library/Preferences/com.apple.carrier.plist', '/var/mobile/Library/Carrier Bundles/Overlay/carrier.plist');
+
+    // App containers, their shared group containers and extension containers.
+    for (const [i, app] of this.apps.entries()) {
+      const domain = `AppDomain-${app.bundleId}`;
+      this.addFile(domain, `Library/Preferences/${app.bundleId}.plist`, new StaticContent(encodeBinaryPlist({ launchCount: 1 + rng.int(500), onboardingDone: true, lastVersion: app.version })));
+      for (let f = 0; f < profile.filesPerApp; f++) {
+        const folder = rng.pick(['Documents', 'Documents/Inbox', 'Library/Application Support', 'Library/Application Support/Data', 'Library/SplashBoard']);
+        const ext = rng.pick(EXTENSIONS);
+        const path = `${folder}/item-${String(f).padStart(4, '0')}${ext}`;
+        const size = this.randomSize(rng, profile.maxFileSize);
+        const content = ext === '.txt' || ext === '.log' ? new StaticContent(text(rng, Math.min(size, 8192))) : this.procedural(domain, path, size);
+        this.addFile(domain, path, content, { mtime: t(rng.int(86400 * 60)), protectionClass: rng.pick([2, 3, 3, 3, 4]) });
+      }
+      if (i % 2 === 0) {
+        const group = `AppDomainGroup-group.${app.bundleId}`;
+        this.addFile(group, 'Library/Preferences/group.plist', new StaticContent(encodeBinaryPlist({ shared: true, owner: app.bundleId })));
+        this.addFile(group, 'Shared/state.bin', this.procedural(group, 'Shared/state.bin', 1000 + rng.int(20000)));
+      }
+      if (i % 3 === 0) {
+        const plugin = `AppDomainPlugin-${app.bundleId}.widget`;
+        this.addFile(plugin, 'Library/Preferences/widget.plist', new StaticContent(encodeBinaryPlist({ size: 'medium' })));
+        this.addFile(plugin, 'Library/Caches-Snapshot/timeline.dat', this.procedural(plugin, 'timeline', 5000 + rng.int(5000)));
+      }
+    }
+  }
+
+  /** Every entry (files, links, derived directories) sorted by domain and path. */
+  entries(encrypted: boolean): DatasetEntry[] {
+    const out: DatasetEntry[] = [];
+    const dirs = new Map<string, DatasetEntry>();
+    for (const entry of this.files.values()) {
+      if (entry.encryptedOnly && !encrypted) continue;
+      out.push(entry);
+      const parts = entry.relativePath.split('/');
+      for (let depth = parts.length - 1; depth >= 0; depth--) {
+        const dirPath = parts.slice(0, depth).join('/');
+        const k = key(entry.domain, dirPath);
+        if (dirs.has(k)) break;
+        dirs.set(k, {
+          domain: entry.domain,
+          relativePath: dirPath,
+          kind: 'dir',
+          size: 0,
+          mode: MODE_DIR,
+          mtime: BASE_TIME,
+          protectionClass: 0,
+          inode: 100 + (hashString(k) % 900_000_000),
+          content: null,
+        });
+      }
+    }
+    out.push(...dirs.values());
+    out.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
+    return out;
+  }
+
+  get(domain: string, relativePath: string): DatasetEntry | undefined {
+    return this.files.get(key(domain, relativePath));
+  }
+
+  /** Changes the data as days of phone use would: a few files modified, added and removed. */
+  mutate(mutationSeed: number): MutationSummary {
+    const rng = new Rng((mutationSeed ^ 0xa5a5a5a5) >>> 0);
+    this.generation++;
+    const candidates = [...this.files.values()].filter((e) => e.kind === 'file' && e.domain.startsWith('AppDomain-') && !e.relativePath.startsWith('Library/Preferences/'));
+    const summary: MutationSummary = { modified: [], added: [], removed: [] };
+    const pickDistinct = (n: number): DatasetEntry[] => {
+      const chosen = new Set<DatasetEntry>();
+      while (chosen.size < Math.min(n, candidates.length)) chosen.add(candidates[rng.int(candidates.length)]!);
+      return [...chosen];
+    };
+    const picked = pickDistinct(6);
+    for (const entry of picked.slice(0, 3)) {
+      const size = entry.size + 1 + rng.int(5000);
+      const content = new ProceduralContent(hashString(`${this.seed}:${entry.domain}/${entry.relativePath}:m${mutationSeed}:${this.generation}`), size);
+      this.files.set(key(entry.domain, entry.relativePath), { ...entry, content, size, mtime: entry.mtime + 3600 * this.generation });
+      summary.modified.push(`${entry.domain}-${entry.relativePath}`);
+    }
+    for (const entry of picked.slice(3)) {
+      this.files.delete(key(entry.domain, entry.relativePath));
+      summary.removed.push(`${entry.domain}-${entry.relativePath}`);
+    }
+    const domain = `AppDomain-${this.apps[0]!.bundleId}`;
+    for (let i = 0; i < 3; i++) {
+      const path = `Documents/New ${this.generation}/added-${mutationSeed}-${i}.bin`;
+      this.addFile(domain, path, this.procedural(domain, path, 100 + rng.int(30000), this.generation), { mtime: BASE_TIME + 86400 * 90 + i });
+      summary.added.push(`${domain}-${path}`);
+    }
+    return summary;
+  }
+
+  /** What a backup of the current data must contain; content hashed in chunks (no whole file in memory). */
+  async truth(encrypted: boolean): Promise<TruthEntry[]> {
+    const out: TruthEntry[] = [];
+    let sinceYield = 0;
+    for (const entry of this.entries(encrypted)) {
+      const item: TruthEntry = { domain: entry.domain, relativePath: entry.relativePath, kind: entry.kind, size: entry.size };
+      if (entry.content) {
+        const hash = sha256.create();
+        for (let offset = 0; offset < entry.content.size; offset += 1 << 20) {
+          hash.update(entry.content.read(offset, 1 << 20));
+          sinceYield += 1 << 20;
+          if (sinceYield > 64 << 20) {
+            sinceYield = 0;
+            await new Promise((resolve) => setTimeout(resolve, 0));
+          }
+        }
+        item.sha256 = toHex(hash.digest());
+      }
+      if (entry.target !== undefined) item.target = entry.target;
+      out.push(item);
+    }
+    return out;
+  }
+
+  /** Total bytes of file content that a backup in this encryption state carries. */
+  totalBytes(encrypted: boolean): number {
+    let total = 0;
+    for (const entry of this.files.values()) if (!entry.encryptedOnly || encrypted) total += entry.size;
+    return total;
+  }
+}
+
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}

@@ -1,0 +1,38 @@
+import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
+
+type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>;
+export type SqliteDatabase = InstanceType<Sqlite3['oo1']['DB']>;
+
+let modulePromise: Promise<Sqlite3> | undefined;
+
+/** The SQLite WASM module, loaded once per process/worker. */
+export function loadSqlite(): Promise<Sqlite3> {
+  modulePromise ??= sqlite3InitModule();
+  return modulePromise;
+}
+
+/** Builds an in-memory database with `build` and returns its file image. */
+export async function buildDatabase(build: (db: SqliteDatabase) => void): Promise<Uint8Array> {
+  const sqlite3 = await loadSqlite();
+  const db = new sqlite3.oo1.DB(':memory:');
+  try {
+    build(db);
+    return Uint8Array.from(sqlite3.capi.sqlite3_js_db_export(db));
+  } finally {
+    db.close();
+  }
+}
+
+/** Opens a database file image (e.g. a host's Manifest.db) in memory; close it when done. */
+export async function openDatabase(bytes: Uint8Array): Promise<SqliteDatabase> {
+  const sqlite3 = await loadSqlite();
+  const db = new sqlite3.oo1.DB(':memory:');
+  const pointer = sqlite3.wasm.allocFromTypedArray(bytes);
+  const flags = sqlite3.capi.SQLITE_DESERIALIZE_FREEONCLOSE | sqlite3.capi.SQLITE_DESERIALIZE_RESIZEABLE;
+  const rc = sqlite3.capi.sqlite3_deserialize(db.pointer!, 'main', pointer, bytes.byteLength, bytes.byteLength, flags);
+  if (rc !== 0) {
+    db.close();
+    throw new Error(`not a SQLite database (sqlite3_deserialize returned ${rc})`);
+  }
+  return db;
+}

@@ -1,0 +1,53 @@
+import { LifeboatError } from '../../core/errors.ts';
+import { UsbmuxdServer } from '../../usbmux/node/usbmuxd-server.ts';
+import { VirtualIPhone } from '../virtual-iphone.ts';
+import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
+
+/**
+ * `npm run virtual-iphone`: a simulated iPhone that libimobiledevice's tools and Lifeboat's CLI can
+ * reach through USBMUXD_SOCKET_ADDRESS. Serves until SIGINT/SIGTERM, then removes its socket.
+ */
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseVirtualIPhoneArgs(argv);
+  } catch (error) {
+    reportError(error);
+    process.stderr.write(`${virtualIPhoneUsage()}\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${virtualIPhoneUsage()}\n`);
+    return 0;
+  }
+
+  const iphone = new VirtualIPhone(parsed.iphoneOptions);
+  const server = new UsbmuxdServer(parsed.state ? { stateDir: parsed.state } : {});
+  server.attach(iphone);
+  const address = await server.listen(parsed.usbmuxd);
+  process.stdout.write(
+    `Virtual iPhone ${iphone.udid} is serving at ${address} — point tools at it with: USBMUXD_SOCKET_ADDRESS=${address} ideviceinfo\n`,
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+function reportError(error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`error: ${message}\n`);
+  if (error instanceof LifeboatError && error.action) process.stderr.write(`${error.action}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    reportError(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,12 @@
+export { installBackupServices, type BackupServices, type BackupServicesOptions, type BackupServicesHost } from './install.ts';
+export { NotificationCenter, NOTIFICATIONS } from './notification-center.ts';
+export { PasscodeGate } from './passcode-gate.ts';
+export { AfcFilesystem, AFC_SERVICE, AFC_OP, AFC_ERROR, afcHandler, defaultMediaFilesystem } from './afc.ts';
+export { NOTIFICATION_PROXY_SERVICE, notificationProxyHandler } from './notification-proxy.ts';
+export { INSTALLATION_PROXY_SERVICE, installationProxyHandler } from './installation-proxy.ts';
+export { SPRINGBOARD_SERVICE, springboardHandler } from './springboard-services.ts';
+export { encodePng, appIconPng } from './png.ts';
+export { MOBILEBACKUP2_SERVICE, mobileBackup2Handler } from './mobilebackup2/mobilebackup2-service.ts';
+export type { BackupDeviceState, BackupFaults } from './mobilebackup2/backup-state.ts';
+export { fileIdFor, payloadPath } from './mobilebackup2/backup-files.ts';
+export { buildManifestDb, readManifestDb, manifestRow, mbFileBlob, type ManifestRow } from './mobilebackup2/manifest.ts';

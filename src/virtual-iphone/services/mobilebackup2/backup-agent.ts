@@ -1,0 +1,374 @@
+import { decodePlist, encodeBinaryPlist, isPlistDict, PlistReal, type PlistDict, type PlistValue } from '../../../plist/index.ts';
+import type { Dataset, DatasetEntry } from '../../dataset/dataset.ts';
+import { BackupEncryption } from '../../encryption/backup-encryption.ts';
+import { aesCbcDecrypt, aesKeyUnwrap, encryptedSize, randomBytes } from '../../encryption/crypto.ts';
+import { encodeTlv } from '../../encryption/keybag.ts';
+import { payloadPath, fileIdFor } from './backup-files.ts';
+import type { BackupDeviceState } from './backup-state.ts';
+import { DL_CODE, DL_EMPTY, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
+import { buildManifestDb, manifestRow, readManifestDb, type ManifestRow, type PreviousRow } from './manifest.ts';
+
+/** The device refuses to start unless the host reports this much more than the upload. */
+const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
+
+export class BackupFailure extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface UploadItem {
+  /** Device-side name (informational). */
+  deviceName: string;
+  destination: string;
+  /** Plain bytes to send (encrypted on the fly if `key`). */
+  read: (offset: number, length: number) => Uint8Array;
+  size: number;
+  key?: Uint8Array;
+}
+
+function uuid(): string {
+  const b = randomBytes(16);
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('').toUpperCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+/** An unencrypted backup still carries a keybag (device-wrapped class keys, no password KDF). */
+function deviceOnlyKeybag(): Uint8Array {
+  const u32 = (n: number): Uint8Array => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  const items = [
+    { tag: 'VERS', value: u32(5) },
+    { tag: 'TYPE', value: u32(1) },
+    { tag: 'UUID', value: randomBytes(16) },
+    { tag: 'HMCK', value: randomBytes(40) },
+    { tag: 'WRAP', value: u32(1) },
+    { tag: 'SALT', value: randomBytes(20) },
+    { tag: 'ITER', value: u32(10000) },
+  ];
+  for (let clas = 1; clas <= 11; clas++) {
+    items.push({ tag: 'UUID', value: randomBytes(16) }, { tag: 'CLAS', value: u32(clas) }, { tag: 'WRAP', value: u32(1) }, { tag: 'KTYP', value: u32(0) }, { tag: 'WPKY', value: randomBytes(40) });
+  }
+  return encodeTlv(items);
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (!a || !b || a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * One Backup request, driven the way BackupAgent2 drives it: read the host's Status.plist (and
+ * manifest for an incremental), check free space, upload changed files into Snapshot/, move them
+ * into place, remove deleted ones and the Snapshot folder, and mark Status.plist finished.
+ */
+export class BackupRun {
+  private progress = 0;
+  private readonly udid: string;
+
+  constructor(
+    private readonly link: DeviceLinkEndpoint,
+    private readonly state: BackupDeviceState,
+    private readonly request: PlistDict,
+  ) {
+    this.udid = state.udid;
+  }
+
+  async run(): Promise<void> {
+    const options = isPlistDict(this.request['Options']) ? this.request['Options'] : {};
+    const target = this.request['TargetIdentifier'];
+    if (typeof target === 'string' && target.toUpperCase() !== this.udid.toUpperCase()) {
+      throw new BackupFailure(1, `TargetIdentifier ${target} is not this device`);
+    }
+    const faults = this.state.faults;
+    if (this.state.passcode && versionAtLeast(this.state.productVersion(), 16, 1)) {
+      if (!(await this.state.passcode.prompt())) throw new BackupFailure(208, 'Device locked (passcode not entered)');
+    }
+    if (faults.stallMs) await new Promise((resolve) => setTimeout(resolve, faults.stallMs));
+    if (faults.errorCode === 208) throw new BackupFailure(208, 'Device locked (passcode not entered)');
+    if (faults.errorCode !== undefined && faults.errorCode !== 105) throw new BackupFailure(faults.errorCode, `Injected failure ${faults.errorCode}`);
+
+    const dataset = await this.state.dataset();
+    const encryption = this.state.encryption;
+    const encrypted = encryption !== null;
+    const base = `${this.udid}`;
+
+    // 1. What does the host already have?
+    const statusFiles = await this.link.downloadFiles([`${base}/Status.plist`], this.progress);
+    let previous: Map<string, PreviousRow> | null = null;
+    const hostStatus = statusFiles.get(`${base}/Status.plist`);
+    if (hostStatus && options['ForceFullBackup'] !== true && this.statusUsable(hostStatus)) {
+      const manifests = await this.link.downloadFiles([`${base}/Manifest.plist`, `${base}/Manifest.db`], this.progress);
+      previous = await this.previousManifest(manifests.get(`${base}/Manifest.plist`), manifests.get(`${base}/Manifest.db`), encryption);
+    }
+    const isFull = previous === null;
+
+    // 2. Plan: which files go up, which disappear.
+    const entries = dataset.entries(encrypted);
+    const rows: ManifestRow[] = [];
+    const uploads: { entry: DatasetEntry; row: ManifestRow }[] = [];
+    const current = new Set<string>();
+    for (const entry of entries) {
+      const row = manifestRow(entry);
+      current.add(row.fileId);
+      rows.push(row);
+      if (entry.kind !== 'file') continue;
+      const before = previous?.get(row.fileId);
+      if (before && before.flags === row.flags && before.size === entry.size && before.lastModified === entry.mtime && (!encrypted || before.encryptionKey)) {
+        if (before.encryptionKey) row.encryptionKey = before.encryptionKey;
+        continue;
+      }
+      uploads.push({ entry, row });
+    }
+    const removed = previous ? [...previous.entries()].filter(([id, r]) => !current.has(id) && r.flags === 1).map(([id]) => payloadPath(base, id)) : [];
+    const uploadBytes = uploads.reduce((n, u) => n + (encrypted ? encryptedSize(u.entry.size) : u.entry.size), 0);
+
+    // 3. Free space gate.
+    await this.checkFreeSpace(uploadBytes + rows.length * 512);
+
+    const snapshotUuid = uuid();
+    await this.writeStatus('uploading', isFull, snapshotUuid);
+
+    // 4. Upload into Snapshot/.
+    await this.createDirectory(`${base}/Snapshot`);
+    const prefixes = [...new Set(uploads.map((u) => u.row.fileId.slice(0, 2)))].sort();
+    for (const prefix of prefixes) await this.createDirectory(`${base}/Snapshot/${prefix}`);
+    const items: UploadItem[] = [];
+    for (const { entry, row } of uploads) {
+      const content = entry.content!;
+      const item: UploadItem = {
+        deviceName: `${entry.domain}-${entry.relativePath}`,
+        destination: payloadPath(base, row.fileId, true),
+        read: (offset, length) => content.read(offset, length),
+        size: entry.size,
+      };
+      if (encryption) {
+        const key = await encryption.newFileKey(entry.protectionClass);
+        row.encryptionKey = key.encryptionKey;
+        item.key = key.key;
+      }
+      items.push(item);
+    }
+    let sentBytes = 0;
+    for (let i = 0; i < items.length; ) {
+      const batch: UploadItem[] = [];
+      let batchBytes = 0;
+      while (i < items.length && batch.length < this.state.batchFiles && (batch.length === 0 || batchBytes < 64 * 1024 * 1024)) {
+        const item = items[i++]!;
+        batch.push(item);
+        batchBytes += item.key ? encryptedSize(item.size) : item.size;
+      }
+      this.progress = uploadBytes === 0 ? 90 : (sentBytes / uploadBytes) * 90;
+      await this.uploadBatch(batch, batchBytes);
+      sentBytes += batchBytes;
+    }
+
+    // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
+    const manifestDb = await buildManifestDb(rows);
+    const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption, manifestDb);
+    let manifestDbBytes = manifestDb;
+    if (encryption) {
+      const key = (manifestPlist['__manifestKey'] as Uint8Array | undefined)!;
+      delete manifestPlist['__manifestKey'];
+      manifestDbBytes = await BackupEncryption.encryptWhole(key, manifestDb);
+    }
+    const plistBytes = encodeBinaryPlist(manifestPlist);
+    this.progress = 92;
+    await this.uploadBatch(
+      [
+        { deviceName: 'Manifest.db', destination: `${base}/Snapshot/Manifest.db`, read: (o, l) => manifestDbBytes.subarray(o, o + l), size: manifestDbBytes.byteLength },
+        { deviceName: 'Manifest.plist', destination: `${base}/Snapshot/Manifest.plist`, read: (o, l) => plistBytes.subarray(o, o + l), size: plistBytes.byteLength },
+      ],
+      manifestDbBytes.byteLength + plistBytes.byteLength,
+    );
+
+    // 6. Move into place: per file, so unchanged files in the same xx/ folder survive.
+    await this.writeStatus('moving', isFull, snapshotUuid);
+    for (const prefix of prefixes) await this.createDirectory(`${base}/${prefix}`);
+    const moves: [string, string][] = uploads.map((u) => [payloadPath(base, u.row.fileId, true), payloadPath(base, u.row.fileId)]);
+    moves.push([`${base}/Snapshot/Manifest.db`, `${base}/Manifest.db`], [`${base}/Snapshot/Manifest.plist`, `${base}/Manifest.plist`]);
+    for (let i = 0; i < moves.length; i += 1000) {
+      this.progress = 94 + (i / moves.length) * 3;
+      await this.link.send(['DLMessageMoveItems', Object.fromEntries(moves.slice(i, i + 1000)), {}, progressReal(this.progress)]);
+      await this.expectOk('MoveItems');
+    }
+
+    // 7. Remove deleted files and the snapshot folder.
+    await this.writeStatus('removing', isFull, snapshotUuid);
+    const removals = [...removed, `${base}/Snapshot`];
+    for (let i = 0; i < removals.length; i += 1000) {
+      this.progress = 98;
+      await this.link.send(['DLMessageRemoveItems', removals.slice(i, i + 1000), {}, progressReal(this.progress)]);
+      const reply = await this.link.statusResponse();
+      if (reply.status !== 0 && removals.slice(i, i + 1000).includes(`${base}/Snapshot`)) {
+        throw new BackupFailure(104, 'Error removing snapshot directory');
+      }
+    }
+    this.progress = 100;
+    await this.writeStatus('finished', isFull, snapshotUuid);
+  }
+
+  private statusUsable(bytes: Uint8Array): boolean {
+    try {
+      const status = decodePlist(bytes);
+      return isPlistDict(status) && typeof status['Version'] === 'string' && Number.parseFloat(status['Version']) >= 3.3;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The host's previous manifest, or null (→ full backup) if missing, unreadable or from other keys. */
+  private async previousManifest(plistBytes: Uint8Array | undefined, dbBytes: Uint8Array | undefined, encryption: BackupEncryption | null): Promise<Map<string, PreviousRow> | null> {
+    if (!plistBytes || !dbBytes) return null;
+    let manifest: PlistValue;
+    try {
+      manifest = decodePlist(plistBytes);
+    } catch {
+      return null;
+    }
+    if (!isPlistDict(manifest)) return null;
+    const wasEncrypted = manifest['IsEncrypted'] === true;
+    if (wasEncrypted !== (encryption !== null)) return null; // encryption settings changed → full
+    let db = dbBytes;
+    if (encryption) {
+      const keybag = manifest['BackupKeyBag'];
+      const manifestKey = manifest['ManifestKey'];
+      if (!(keybag instanceof Uint8Array) || !sameBytes(keybag, encryption.keybag) || !(manifestKey instanceof Uint8Array)) return null;
+      const key = await encryption.unwrapFileKey(manifestKey);
+      if (!key) return null;
+      try {
+        db = await aesCbcDecrypt(key, dbBytes);
+      } catch {
+        return null;
+      }
+    }
+    return readManifestDb(db);
+  }
+
+  private async manifestPlist(dataset: Dataset, encryption: BackupEncryption | null, _manifestDb: Uint8Array): Promise<PlistDict> {
+    const root = this.state.lockdownRoot();
+    const pick = (k: string): PlistValue | undefined => root[k];
+    const lockdown: PlistDict = {
+      'com.apple.Accessibility': { ClosedCaptioningEnabledByiTunes: false, InvertDisplayEnabledByiTunes: false, MonoAudioEnabledByiTunes: false, SpeakAutoCorrectionsEnabledByiTunes: false, VoiceOverTouchEnabledByiTunes: false, ZoomTouchEnabledByiTunes: false },
+      'com.apple.MobileDeviceCrashCopy': { ShouldSubmit: false },
+      'com.apple.TerminalFlashr': {},
+      'com.apple.mobile.data_sync': {},
+      'com.apple.mobile.iTunes.accessories': {},
+      BuildVersion: pick('BuildVersion') ?? '22G86',
+      DeviceName: pick('DeviceName') ?? 'iPhone',
+      ProductType: pick('ProductType') ?? 'iPhone12,1',
+      ProductVersion: pick('ProductVersion') ?? this.state.productVersion(),
+      SerialNumber: pick('SerialNumber') ?? 'F2LXXXXXXXXX',
+      UniqueDeviceID: this.udid,
+    };
+    const applications: PlistDict = {};
+    for (const app of dataset.apps) {
+      applications[app.bundleId] = {
+        CFBundleIdentifier: app.bundleId,
+        CFBundleVersion: app.version,
+        ContainerContentClass: 'Data/Application',
+        Path: `/private/var/containers/Bundle/Application/${fileIdFor('app', app.bundleId).slice(0, 8).toUpperCase()}/${app.name}.app`,
+      };
+    }
+    const plist: PlistDict = {
+      BackupKeyBag: encryption ? encryption.keybag : deviceOnlyKeybag(),
+      Version: '10.0',
+      SystemDomainsVersion: '24.0',
+      Date: new Date(),
+      IsEncrypted: encryption !== null,
+      WasPasscodeSet: this.state.passcode !== null || root['PasswordProtected'] === true,
+      Lockdown: lockdown,
+      Applications: applications,
+    };
+    if (encryption) {
+      const key = await encryption.manifestKey();
+      plist['ManifestKey'] = key.encryptionKey;
+      plist['__manifestKey'] = key.key;
+    }
+    return plist;
+  }
+
+  private async checkFreeSpace(needed: number): Promise<void> {
+    const ask = async (): Promise<number> => {
+      await this.link.send(['DLMessageGetFreeDiskSpace']);
+      const reply = await this.link.statusResponse();
+      const p = reply.payload;
+      return reply.status === 0 ? (typeof p === 'bigint' ? Number(p) : typeof p === 'number' ? p : 0) : 0;
+    };
+    const required = needed + FREE_SPACE_MARGIN;
+    let free = this.state.faults.errorCode === 105 ? 0 : await ask();
+    if (free >= required) return;
+    await this.link.send(['DLMessagePurgeDiskSpace', required - free + 2 * 1024 ** 3, 4]);
+    await this.link.statusResponse();
+    free = this.state.faults.errorCode === 105 ? 0 : await ask();
+    if (free < required) throw new BackupFailure(105, `Insufficient free disk space on drive to back up (need ${required} bytes, have ${free})`);
+  }
+
+  private async createDirectory(path: string): Promise<void> {
+    await this.link.send(['DLMessageCreateDirectory', path, {}, progressReal(this.progress)]);
+    const reply = await this.link.statusResponse();
+    if (reply.status !== 0 && reply.status !== -7) throw new BackupFailure(100, `Host could not create ${path}: ${reply.message}`);
+  }
+
+  private async expectOk(what: string): Promise<void> {
+    const reply = await this.link.statusResponse();
+    if (reply.status !== 0) throw new BackupFailure(reply.status === -15 ? 105 : 102, `${what} failed on the host: ${reply.message} (${reply.status})`);
+  }
+
+  private async writeStatus(snapshotState: string, isFull: boolean, snapshotUuid: string): Promise<void> {
+    const status = encodeBinaryPlist({ BackupState: 'new', Date: new Date(), IsFullBackup: isFull, SnapshotState: snapshotState, UUID: snapshotUuid, Version: '3.3' });
+    await this.uploadBatch([{ deviceName: 'Status.plist', destination: `${this.udid}/Status.plist`, read: (o, l) => status.subarray(o, o + l), size: status.byteLength }], status.byteLength);
+  }
+
+  private async uploadBatch(items: UploadItem[], batchBytes: number): Promise<void> {
+    await this.link.send(['DLMessageUploadFiles', {}, progressReal(this.progress), batchBytes]);
+    const chunk = this.state.uploadChunkBytes;
+    for (const item of items) {
+      await this.link.writeRaw(lengthPrefixed(item.deviceName));
+      await this.link.writeRaw(lengthPrefixed(item.destination));
+      if (item.key) {
+        const encryptor = await BackupEncryption.encryptor(item.key);
+        for (let offset = 0; offset < item.size; offset += chunk) {
+          const cipher = await encryptor.update(item.read(offset, chunk));
+          if (cipher.byteLength > 0) await this.link.writeRaw(block(DL_CODE.fileData, cipher));
+        }
+        await this.link.writeRaw(block(DL_CODE.fileData, await encryptor.final()));
+      } else {
+        for (let offset = 0; offset < item.size; offset += chunk) {
+          await this.link.writeRaw(block(DL_CODE.fileData, item.read(offset, chunk)));
+        }
+      }
+      await this.link.writeRaw(block(DL_CODE.success, new Uint8Array(0)));
+    }
+    await this.link.writeRaw(new Uint8Array(4)); // end of batch
+    await this.expectOk('UploadFiles');
+  }
+}
+
+function lengthPrefixed(text: string): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  const out = new Uint8Array(4 + bytes.byteLength);
+  new DataView(out.buffer).setUint32(0, bytes.byteLength);
+  out.set(bytes, 4);
+  return out;
+}
+
+/** One file-stream block: u32 BE (len + 1), code, payload. */
+function block(code: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + payload.byteLength);
+  new DataView(out.buffer).setUint32(0, payload.byteLength + 1);
+  out[4] = code;
+  out.set(payload, 5);
+  return out;
+}
+
+export { DL_EMPTY };
+export type { PlistReal };

@@ -1,0 +1,116 @@
+import { archive, decodePlist, encodeBinaryPlist, isPlistDict, unarchive, type PlistDict, type PlistValue } from '../../../plist/index.ts';
+import type { DatasetEntry } from '../../dataset/dataset.ts';
+import { buildDatabase, openDatabase } from '../../dataset/sqlite.ts';
+import { fileIdFor, MANIFEST_FLAGS } from './backup-files.ts';
+
+/** One row of Manifest.db as the device writes it. */
+export interface ManifestRow {
+  fileId: string;
+  domain: string;
+  relativePath: string;
+  flags: number;
+  entry: DatasetEntry;
+  /** MBFile EncryptionKey (encrypted backups, files only). */
+  encryptionKey?: Uint8Array;
+}
+
+/** MBFile metadata read back from a host's Manifest.db (what the incremental diff needs). */
+export interface PreviousRow {
+  fileId: string;
+  flags: number;
+  size: number;
+  lastModified: number;
+  encryptionKey?: Uint8Array;
+}
+
+const MOBILE_UID = 501;
+
+/** The NSKeyedArchiver MBFile blob for one entry. */
+export function mbFileBlob(row: ManifestRow): Uint8Array {
+  const e = row.entry;
+  const object = {
+    $class: 'MBFile',
+    LastModified: e.mtime,
+    Flags: 0,
+    GroupID: MOBILE_UID,
+    LastStatusChange: e.mtime,
+    Birth: e.mtime,
+    Size: e.kind === 'file' ? e.size : 0,
+    InodeNumber: e.inode,
+    Mode: e.mode,
+    UserID: MOBILE_UID,
+    ProtectionClass: e.protectionClass,
+    RelativePath: e.relativePath,
+    ...(e.target !== undefined ? { Target: e.target } : {}),
+    ...(row.encryptionKey ? { EncryptionKey: row.encryptionKey } : {}),
+  };
+  return encodeBinaryPlist(archive(object));
+}
+
+export function manifestRow(entry: DatasetEntry, encryptionKey?: Uint8Array): ManifestRow {
+  return {
+    fileId: fileIdFor(entry.domain, entry.relativePath),
+    domain: entry.domain,
+    relativePath: entry.relativePath,
+    flags: MANIFEST_FLAGS[entry.kind],
+    entry,
+    ...(encryptionKey ? { encryptionKey } : {}),
+  };
+}
+
+/** Manifest.db bytes (plaintext SQLite) with the schema and indexes real backups have. */
+export function buildManifestDb(rows: readonly ManifestRow[]): Promise<Uint8Array> {
+  return buildDatabase((db) => {
+    db.exec(`
+      CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
+      CREATE INDEX FilesDomainIdx ON Files(domain);
+      CREATE INDEX FilesRelativePathIdx ON Files(relativePath);
+      CREATE INDEX FilesFlagsIdx ON Files(flags);
+      CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);
+    `);
+    const stmt = db.prepare('INSERT OR REPLACE INTO Files VALUES (?, ?, ?, ?, ?)');
+    db.exec('BEGIN');
+    try {
+      for (const row of rows) stmt.bind([row.fileId, row.domain, row.relativePath, row.flags, mbFileBlob(row)]).stepReset();
+      db.exec('COMMIT');
+    } finally {
+      stmt.finalize();
+    }
+  });
+}
+
+function numberField(value: PlistValue | undefined): number {
+  return typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : 0;
+}
+
+/** Reads a (decrypted) Manifest.db from the host; null if it is not a usable manifest. */
+export async function readManifestDb(bytes: Uint8Array): Promise<Map<string, PreviousRow> | null> {
+  let db;
+  try {
+    db = await openDatabase(bytes);
+  } catch {
+    return null;
+  }
+  try {
+    const rows = new Map<string, PreviousRow>();
+    const result = db.selectArrays('SELECT fileID, flags, file FROM Files') as unknown[][];
+    for (const [fileId, flags, blob] of result) {
+      if (typeof fileId !== 'string' || !(blob instanceof Uint8Array)) continue;
+      const file = unarchive(decodePlist(blob));
+      if (!isPlistDict(file)) continue;
+      const key = (file as PlistDict)['EncryptionKey'];
+      rows.set(fileId, {
+        fileId,
+        flags: Number(flags),
+        size: numberField(file['Size']),
+        lastModified: numberField(file['LastModified']),
+        ...(key instanceof Uint8Array ? { encryptionKey: key } : {}),
+      });
+    }
+    return rows;
+  } catch {
+    return null;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,91 @@
+import type { ByteStream } from '../../../core/byte-stream.ts';
+import { isPlistDict, PlistReal, type PlistDict } from '../../../plist/index.ts';
+import { BackupEncryption } from '../../encryption/backup-encryption.ts';
+import { NOTIFICATIONS } from '../notification-center.ts';
+import { BackupFailure, BackupRun } from './backup-agent.ts';
+import type { BackupDeviceState } from './backup-state.ts';
+import { DeviceLinkEndpoint, LinkClosedError } from './device-link.ts';
+
+export const MOBILEBACKUP2_SERVICE = 'com.apple.mobilebackup2';
+const PROTOCOL_VERSIONS = [2.0, 2.1];
+
+/** com.apple.mobilebackup2 on the device: DeviceLink handshake, Hello, then one request at a time. */
+export function mobileBackup2Handler(state: BackupDeviceState): (stream: ByteStream) => void {
+  return (stream) => {
+    void serveMobileBackup2(stream, state).catch(() => stream.close());
+  };
+}
+
+function response(errorCode: number, description?: string): PlistDict {
+  return { MessageName: 'Response', ErrorCode: errorCode, ...(description ? { ErrorDescription: description } : {}) };
+}
+
+async function serveMobileBackup2(stream: ByteStream, state: BackupDeviceState): Promise<void> {
+  const link = new DeviceLinkEndpoint(stream, state.faults.unplugAtByte);
+  try {
+    await link.handshake();
+    for (;;) {
+      const message = await link.receive();
+      if (message === null || message[0] === 'DLMessageDisconnect') break;
+      if (message[0] !== 'DLMessageProcessMessage' || !isPlistDict(message[1])) continue;
+      const request = message[1];
+      switch (request['MessageName']) {
+        case 'Hello':
+          await link.processMessage(hello(request));
+          break;
+        case 'Backup':
+          await link.processMessage(await backup(link, state, request));
+          break;
+        case 'ChangePassword':
+          await link.processMessage(await changePassword(state, request));
+          break;
+        case 'Info':
+        case 'List':
+          await link.processMessage({ ...response(0), Content: '' });
+          break;
+        default:
+          await link.processMessage(response(1, `Unsupported request ${String(request['MessageName'])}`));
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof LinkClosedError)) throw error;
+  } finally {
+    await stream.close();
+  }
+}
+
+function hello(request: PlistDict): PlistDict {
+  const offered = request['SupportedProtocolVersions'];
+  const versions = Array.isArray(offered) ? offered.map((v) => (v instanceof PlistReal ? v.value : typeof v === 'number' ? v : NaN)) : [];
+  const common = PROTOCOL_VERSIONS.filter((v) => versions.some((o) => Math.abs(o - v) < 1e-9));
+  if (common.length === 0) return response(1, 'No common protocol version');
+  return { MessageName: 'Response', ErrorCode: 0, ProtocolVersion: new PlistReal(Math.max(...common)) };
+}
+
+async function backup(link: DeviceLinkEndpoint, state: BackupDeviceState, request: PlistDict): Promise<PlistDict> {
+  try {
+    await new BackupRun(link, state, request).run();
+    return response(0);
+  } catch (error) {
+    if (error instanceof BackupFailure) return response(error.errorCode, error.message);
+    throw error;
+  }
+}
+
+/** Enable (NewPassword), disable (OldPassword) or change (both) backup encryption. */
+async function changePassword(state: BackupDeviceState, request: PlistDict): Promise<PlistDict> {
+  const oldPassword = typeof request['OldPassword'] === 'string' ? request['OldPassword'] : undefined;
+  const newPassword = typeof request['NewPassword'] === 'string' ? request['NewPassword'] : undefined;
+  if (oldPassword === undefined && newPassword === undefined) return response(1, 'No password given');
+  if (state.passcode && !(await state.passcode.prompt())) return response(208, 'Device locked (passcode not entered)');
+  const current = state.encryption;
+  if (current) {
+    if (oldPassword === undefined || !(await current.checkPassword(oldPassword))) return response(207, 'Invalid backup password');
+  } else if (oldPassword !== undefined) {
+    return response(207, 'Backup encryption is not enabled');
+  }
+  state.encryption = newPassword !== undefined ? await BackupEncryption.create(newPassword, state.kdf) : null;
+  state.setWillEncrypt(state.encryption !== null);
+  state.notifications.post(NOTIFICATIONS.backupDomainChanged);
+  return response(0);
+}

@@ -1,0 +1,379 @@
+import type { VirtualIPhone } from '../virtual-iphone.ts';
+import type { DeviceMuxOptions } from './device-mux.ts';
+import { createVirtualIPhoneUsbDevice, type FakeUsbDevice, type PluggableUsbDevice } from './fake-usb-device.ts';
+import { buildUsbConfigurations, type UsbDeviceDescriptor } from './usb-descriptors.ts';
+
+/**
+ * Runs the virtual iPhone in a worker while the page keeps a USBDevice-shaped proxy: every USB call
+ * becomes a message on a MessagePort, bulk data travels as transferred ArrayBuffers. Works with the
+ * browser's MessageChannel and with Node's worker_threads one.
+ */
+export interface MessagePortLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+  removeEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+  start?(): void;
+  close(): void;
+}
+
+type Op =
+  | 'open'
+  | 'close'
+  | 'forget'
+  | 'selectConfiguration'
+  | 'claimInterface'
+  | 'releaseInterface'
+  | 'selectAlternateInterface'
+  | 'controlTransferIn'
+  | 'controlTransferOut'
+  | 'clearHalt'
+  | 'transferIn'
+  | 'transferOut'
+  | 'reset'
+  | 'unplug'
+  | 'describe';
+
+interface Request {
+  id: number;
+  op: Op;
+  args: unknown[];
+}
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  /** transferIn: status + data buffer; transferOut: status + bytesWritten; others: undefined. */
+  status?: USBTransferStatus;
+  data?: ArrayBuffer;
+  bytesWritten?: number;
+  descriptor?: UsbDeviceDescriptor;
+  error?: { name: string; message: string };
+}
+
+interface DisconnectNotice {
+  event: 'disconnect';
+}
+
+// ───────────────────────── worker side ─────────────────────────
+
+export interface ServedUsbDevice {
+  readonly device: FakeUsbDevice;
+  /** Stops serving and closes the port. */
+  close(): void;
+}
+
+/** In the worker: exposes the virtual iPhone's USB device on `port`. */
+export function serveUsbDeviceOverPort(
+  port: MessagePortLike,
+  iphone: Pick<VirtualIPhone, 'ports' | 'udid' | 'productId'>,
+  options: { mux?: DeviceMuxOptions } = {},
+): ServedUsbDevice {
+  const device = createVirtualIPhoneUsbDevice(iphone, options);
+  const reply = (message: Reply, transfer: Transferable[] = []): void => port.postMessage(message, transfer);
+  const onMessage = (event: MessageEvent): void => {
+    const request = event.data as Request;
+    void handle(request).then(
+      (result) => reply(result.reply, result.transfer),
+      (error: unknown) => {
+        const e = error as { name?: unknown; message?: unknown };
+        reply({ id: request.id, ok: false, error: { name: String(e?.name ?? 'Error'), message: String(e?.message ?? error) } });
+      },
+    );
+  };
+
+  async function handle({ id, op, args }: Request): Promise<{ reply: Reply; transfer: Transferable[] }> {
+    switch (op) {
+      case 'transferIn': {
+        const result = await device.transferIn(args[0] as number, args[1] as number);
+        const data = result.data ? ownBuffer(result.data) : undefined;
+        return { reply: { id, ok: true, status: result.status, data }, transfer: data ? [data] : [] };
+      }
+      case 'transferOut': {
+        const result = await device.transferOut(args[0] as number, new Uint8Array(args[1] as ArrayBuffer));
+        return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten }, transfer: [] };
+      }
+      case 'controlTransferIn': {
+        const result = await device.controlTransferIn(args[0] as USBControlTransferParameters, args[1] as number);
+        const data = result.data ? ownBuffer(result.data) : undefined;
+        return { reply: { id, ok: true, status: result.status, data }, transfer: data ? [data] : [] };
+      }
+      case 'controlTransferOut': {
+        const data = args[1] as ArrayBuffer | undefined;
+        const result = await device.controlTransferOut(args[0] as USBControlTransferParameters, data ? new Uint8Array(data) : undefined);
+        return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten }, transfer: [] };
+      }
+      case 'describe':
+        return { reply: { id, ok: true, descriptor: device.descriptor }, transfer: [] };
+      case 'unplug':
+        device.unplug();
+        return { reply: { id, ok: true }, transfer: [] };
+      case 'open':
+      case 'close':
+      case 'forget':
+      case 'reset':
+        await device[op]();
+        return { reply: { id, ok: true }, transfer: [] };
+      case 'selectConfiguration':
+      case 'claimInterface':
+      case 'releaseInterface':
+        await device[op](args[0] as number);
+        return { reply: { id, ok: true }, transfer: [] };
+      case 'selectAlternateInterface':
+        await device.selectAlternateInterface(args[0] as number, args[1] as number);
+        return { reply: { id, ok: true }, transfer: [] };
+      case 'clearHalt':
+        await device.clearHalt(args[0] as USBDirection, args[1] as number);
+        return { reply: { id, ok: true }, transfer: [] };
+    }
+  }
+
+  device.onUnplug(() => port.postMessage({ event: 'disconnect' } satisfies DisconnectNotice));
+  port.addEventListener('message', onMessage);
+  port.start?.();
+  return {
+    device,
+    close() {
+      port.removeEventListener('message', onMessage);
+      port.close();
+    },
+  };
+}
+
+/** An ArrayBuffer holding exactly the view's bytes: the packet's own buffer when it is whole (no copy). */
+function ownBuffer(view: DataView): ArrayBuffer {
+  const buffer = view.buffer as ArrayBuffer;
+  if (view.byteOffset === 0 && view.byteLength === buffer.byteLength) return buffer;
+  return buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+}
+
+// ───────────────────────── page side ─────────────────────────
+
+/** The page's stand-in for the worker's device; plug it into a FakeUsb to get `disconnect` events. */
+export interface WorkerUsbDevice extends PluggableUsbDevice {
+  /** Stops listening and closes the port (pending calls reject with NotFoundError). */
+  dispose(): void;
+}
+
+/** Asks the worker for the device's descriptors, then builds the proxy. */
+export async function connectWorkerUsbDevice(port: MessagePortLike): Promise<WorkerUsbDevice> {
+  const descriptor = await new Promise<UsbDeviceDescriptor>((resolve, reject) => {
+    const onMessage = (event: MessageEvent): void => {
+      const reply = event.data as Reply;
+      if (reply.id !== 0) return;
+      port.removeEventListener('message', onMessage);
+      if (reply.ok && reply.descriptor) resolve(reply.descriptor);
+      else reject(new Error(reply.error?.message ?? 'no descriptor'));
+    };
+    port.addEventListener('message', onMessage);
+    port.start?.();
+    port.postMessage({ id: 0, op: 'describe', args: [] } satisfies Request);
+  });
+  return createWorkerUsbDevice(port, descriptor);
+}
+
+/** On the page: a USBDevice whose calls run on the device served at the other end of `port`. */
+export function createWorkerUsbDevice(port: MessagePortLike, descriptor: UsbDeviceDescriptor): WorkerUsbDevice {
+  return new WorkerUsbDeviceProxy(port, descriptor);
+}
+
+interface Pending {
+  resolve: (reply: Reply) => void;
+  reject: (error: unknown) => void;
+}
+
+class WorkerUsbDeviceProxy implements WorkerUsbDevice {
+  readonly usbVersionMajor: number;
+  readonly usbVersionMinor: number;
+  readonly usbVersionSubminor: number;
+  readonly deviceClass: number;
+  readonly deviceSubclass: number;
+  readonly deviceProtocol: number;
+  readonly vendorId: number;
+  readonly productId: number;
+  readonly deviceVersionMajor: number;
+  readonly deviceVersionMinor: number;
+  readonly deviceVersionSubminor: number;
+  readonly manufacturerName: string | null;
+  readonly productName: string | null;
+  readonly serialNumber: string | null;
+  readonly configurations: USBConfiguration[];
+
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private isOpened = false;
+  private activeConfiguration: number;
+  private readonly claimed = new Set<number>();
+  private unplugged = false;
+  private readonly unplugListeners: (() => void)[] = [];
+  private readonly onMessage = (event: MessageEvent): void => {
+    const message = event.data as Reply | DisconnectNotice;
+    if ('event' in message) {
+      this.markUnplugged();
+      return;
+    }
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    this.pending.delete(message.id);
+    if (message.ok) pending.resolve(message);
+    else pending.reject(new DOMException(message.error?.message ?? 'USB error', message.error?.name ?? 'NetworkError'));
+  };
+
+  constructor(
+    private readonly port: MessagePortLike,
+    descriptor: UsbDeviceDescriptor,
+  ) {
+    this.usbVersionMajor = descriptor.usbVersionMajor;
+    this.usbVersionMinor = descriptor.usbVersionMinor;
+    this.usbVersionSubminor = descriptor.usbVersionSubminor;
+    this.deviceClass = descriptor.deviceClass;
+    this.deviceSubclass = descriptor.deviceSubclass;
+    this.deviceProtocol = descriptor.deviceProtocol;
+    this.vendorId = descriptor.vendorId;
+    this.productId = descriptor.productId;
+    this.deviceVersionMajor = descriptor.deviceVersionMajor;
+    this.deviceVersionMinor = descriptor.deviceVersionMinor;
+    this.deviceVersionSubminor = descriptor.deviceVersionSubminor;
+    this.manufacturerName = descriptor.manufacturerName;
+    this.productName = descriptor.productName;
+    this.serialNumber = descriptor.serialNumber;
+    this.activeConfiguration = descriptor.initialConfiguration;
+    this.configurations = buildUsbConfigurations(
+      descriptor,
+      (value, iface) => this.isOpened && value === this.activeConfiguration && this.claimed.has(iface),
+    );
+    port.addEventListener('message', this.onMessage);
+    port.start?.();
+  }
+
+  get opened(): boolean {
+    return this.isOpened;
+  }
+
+  get configuration(): USBConfiguration | null {
+    return this.configurations.find((c) => c.configurationValue === this.activeConfiguration) ?? null;
+  }
+
+  get isUnplugged(): boolean {
+    return this.unplugged;
+  }
+
+  async open(): Promise<void> {
+    await this.call('open', []);
+    this.isOpened = true;
+  }
+
+  async close(): Promise<void> {
+    await this.call('close', []);
+    this.isOpened = false;
+    this.claimed.clear();
+  }
+
+  async forget(): Promise<void> {
+    await this.call('forget', []);
+  }
+
+  async selectConfiguration(configurationValue: number): Promise<void> {
+    await this.call('selectConfiguration', [configurationValue]);
+    if (configurationValue !== this.activeConfiguration) this.claimed.clear();
+    this.activeConfiguration = configurationValue;
+  }
+
+  async claimInterface(interfaceNumber: number): Promise<void> {
+    await this.call('claimInterface', [interfaceNumber]);
+    this.claimed.add(interfaceNumber);
+  }
+
+  async releaseInterface(interfaceNumber: number): Promise<void> {
+    await this.call('releaseInterface', [interfaceNumber]);
+    this.claimed.delete(interfaceNumber);
+  }
+
+  async selectAlternateInterface(interfaceNumber: number, alternateSetting: number): Promise<void> {
+    await this.call('selectAlternateInterface', [interfaceNumber, alternateSetting]);
+  }
+
+  async controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResult> {
+    const reply = await this.call('controlTransferIn', [{ ...setup }, length]);
+    return { status: reply.status ?? 'ok', data: reply.data ? new DataView(reply.data) : undefined };
+  }
+
+  async controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource): Promise<USBOutTransferResult> {
+    const copy = data ? copyBuffer(data) : undefined;
+    const reply = await this.call('controlTransferOut', [{ ...setup }, copy], copy ? [copy] : []);
+    return { status: reply.status ?? 'ok', bytesWritten: reply.bytesWritten ?? 0 };
+  }
+
+  async clearHalt(direction: USBDirection, endpointNumber: number): Promise<void> {
+    await this.call('clearHalt', [direction, endpointNumber]);
+  }
+
+  async transferIn(endpointNumber: number, length: number): Promise<USBInTransferResult> {
+    const reply = await this.call('transferIn', [endpointNumber, length]);
+    return { status: reply.status ?? 'ok', data: reply.data ? new DataView(reply.data) : undefined };
+  }
+
+  async transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
+    // Copy (the caller keeps its buffer, as with real WebUSB), then transfer the copy without another.
+    const copy = copyBuffer(data);
+    const reply = await this.call('transferOut', [endpointNumber, copy], [copy]);
+    return { status: reply.status ?? 'ok', bytesWritten: reply.bytesWritten ?? 0 };
+  }
+
+  async isochronousTransferIn(): Promise<USBIsochronousInTransferResult> {
+    throw new DOMException('The specified endpoint is not an isochronous endpoint of a claimed interface.', 'InvalidAccessError');
+  }
+
+  async isochronousTransferOut(): Promise<USBIsochronousOutTransferResult> {
+    throw new DOMException('The specified endpoint is not an isochronous endpoint of a claimed interface.', 'InvalidAccessError');
+  }
+
+  async reset(): Promise<void> {
+    await this.call('reset', []);
+  }
+
+  /** Pulls the (virtual) cable in the worker; the worker's disconnect notice completes it here. */
+  unplug(): void {
+    if (this.unplugged) return;
+    this.port.postMessage({ id: this.nextId++, op: 'unplug', args: [] } satisfies Request);
+  }
+
+  onUnplug(listener: () => void): void {
+    if (this.unplugged) queueMicrotask(listener);
+    else this.unplugListeners.push(listener);
+  }
+
+  dispose(): void {
+    this.port.removeEventListener('message', this.onMessage);
+    this.port.close();
+    this.markUnplugged('NotFoundError');
+  }
+
+  private call(op: Op, args: unknown[], transfer: Transferable[] = []): Promise<Reply> {
+    if (this.unplugged) return Promise.reject(new DOMException('The device was disconnected.', 'NotFoundError'));
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.port.postMessage({ id, op, args } satisfies Request, transfer);
+    });
+  }
+
+  private markUnplugged(name = 'NetworkError'): void {
+    if (this.unplugged) return;
+    this.unplugged = true;
+    this.isOpened = false;
+    this.claimed.clear();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(new DOMException('A transfer error has occurred.', name));
+    for (const listener of this.unplugListeners.splice(0)) listener();
+  }
+}
+
+function copyBuffer(data: BufferSource): ArrayBuffer {
+  if (ArrayBuffer.isView(data)) {
+    const copy = new Uint8Array(data.byteLength);
+    copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return copy.buffer;
+  }
+  return (data as ArrayBuffer).slice(0);
+}

@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackupEngine, setEncryption, changePassword, type BackupProgress } from '../../src/backup/index.ts';
+import { decodePlist, type PlistDict } from '../../src/plist/index.ts';
+import { NodeFsBackupStore } from '../../src/stores/node/node-fs-backup-store.ts';
+import type { BackupTree } from '../../src/stores/backup-store.ts';
+import { installBackupServices, type BackupServices } from '../../src/virtual-iphone/services/index.ts';
+import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
+import { DirectServiceProvider } from './direct-service-provider.ts';
+
+const FAST_KDF = { dpic: 1000, iter: 10 };
+
+async function device(options: Parameters<typeof installBackupServices>[1] = {}): Promise<{ iphone: VirtualIPhone; services: BackupServices; provider: DirectServiceProvider }> {
+  const iphone = new VirtualIPhone();
+  const services = installBackupServices(iphone, { dataset: 'small', kdf: FAST_KDF as never, ...options });
+  await services.ready;
+  return { iphone, services, provider: new DirectServiceProvider(iphone) };
+}
+
+function valuesOf(iphone: VirtualIPhone) {
+  const backup = iphone.values.domains['com.apple.mobile.backup'];
+  return {
+    root: iphone.values.root,
+    iTunesSettings: iphone.values.domains['com.apple.iTunes'] ?? {},
+    willEncrypt: backup?.['WillEncrypt'] === true,
+  };
+}
+
+async function sha256Of(tree: BackupTree, path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of tree.read(path)) h.update(c);
+  return h.digest('hex');
+}
+
+/** Every file of the device's truth list is in the backup with identical content. */
+async function assertMatchesTruth(tree: BackupTree, services: BackupServices): Promise<number> {
+  const truth = await (await services.dataset()).truth(false);
+  let files = 0;
+  for (const entry of truth) {
+    if (entry.kind !== 'file') continue;
+    const id = createHash('sha1').update(`${entry.domain}-${entry.relativePath}`).digest('hex');
+    const path = `${id.slice(0, 2)}/${id}`;
+    const st = await tree.stat(path);
+    assert.ok(st, `missing ${entry.domain}-${entry.relativePath}`);
+    assert.equal(st.size, entry.size, `size of ${entry.relativePath}`);
+    assert.equal(await sha256Of(tree, path), entry.sha256, `content of ${entry.relativePath}`);
+    files++;
+  }
+  return files;
+}
+
+async function statusOf(tree: BackupTree): Promise<PlistDict> {
+  return decodePlist(await tree.readFile('Status.plist')) as PlistDict;
+}
+
+test('full backup, then incremental after mutate: content equals the device truth, previous kept as a version', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
+  try {
+    const { iphone, services, provider } = await device();
+    const store = await NodeFsBackupStore.open(dir);
+    const events: BackupProgress[] = [];
+    const r1 = await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone), onProgress: (p) => events.push(p) });
+    assert.ok(provider.started.includes('com.apple.mobilebackup2+escrow'));
+    assert.ok(r1.filesReceived > 10 && r1.bytesReceived > 0);
+    assert.equal(r1.isFullBackup, true);
+    const cur = (await store.current(iphone.udid))!;
+    assert.equal((await statusOf(cur)).SnapshotState, 'finished');
+    assert.ok(await cur.stat('Manifest.db'));
+    const files = await assertMatchesTruth(cur, services);
+    assert.ok(files > 10);
+    const info = decodePlist(await cur.readFile('Info.plist')) as PlistDict;
+    assert.match(info.GUID as string, /^[0-9A-F]{32}$/);
+    assert.equal(info['Target Identifier'], iphone.udid);
+    assert.equal(info['Unique Identifier'], iphone.udid.toUpperCase());
+    assert.equal(info['Product Type'], iphone.values.root.ProductType);
+    assert.ok((info['Installed Applications'] as string[]).length > 0);
+    // Progress: stages in order, ending done, throttled.
+    const stages = events.map((e) => e.stage).filter((s, i, a) => a[i - 1] !== s);
+    assert.deepEqual(stages.filter((s) => s !== 'waiting-for-passcode'), ['preparing', 'device-preparing', 'receiving', 'finishing', 'done']);
+    assert.equal(events.at(-1)!.bytesReceived, r1.bytesReceived);
+
+    const dataset = await services.dataset();
+    const summary = dataset.mutate(7);
+    const r2 = await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) });
+    assert.equal(r2.isFullBackup, false);
+    assert.ok(r2.bytesReceived < r1.bytesReceived, 'incremental sends less');
+    const cur2 = (await store.current(iphone.udid))!;
+    await assertMatchesTruth(cur2, services);
+    const removedId = createHash('sha1').update(summary.removed[0]!).digest('hex');
+    assert.equal(await cur2.stat(`${removedId.slice(0, 2)}/${removedId}`), null);
+    const [v] = await store.listVersions(iphone.udid);
+    const old = await store.openVersion(iphone.udid, v!.id);
+    assert.ok(await old.stat(`${removedId.slice(0, 2)}/${removedId}`), 'the previous backup still has the removed file');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('device errors become typed errors; cancel keeps staging for a resume', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
+  try {
+    const { iphone, services, provider } = await device();
+    const store = await NodeFsBackupStore.open(dir);
+    services.state.faults.errorCode = 105;
+    await assert.rejects(BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) }), { code: 'insufficient-space' });
+    services.state.faults.errorCode = 208;
+    await assert.rejects(BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) }), { code: 'passcode-not-entered' });
+    services.state.faults.errorCode = undefined;
+
+    const ac = new AbortController();
+    const run = BackupEngine.run({
+      provider,
+      store,
+      udid: iphone.udid,
+      deviceValues: valuesOf(iphone),
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.bytesReceived > 0) ac.abort();
+      },
+    });
+    await assert.rejects(run, { code: 'cancelled' });
+    assert.equal(await store.current(iphone.udid), null, 'nothing published');
+    assert.ok(await store.hasInterruptedBackup(iphone.udid));
+    const r = await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) });
+    assert.ok(r.filesReceived > 0);
+    await assertMatchesTruth((await store.current(iphone.udid))!, services);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('unplug at random byte offsets: the previous backup still verifies and the next one completes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
+  try {
+    const { iphone, services, provider } = await device();
+    const store = await NodeFsBackupStore.open(dir);
+    await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) });
+    const dataset = await services.dataset();
+    let seed = 12345;
+    for (let round = 0; round < 3; round++) {
+      const before = await dataset.truth(false);
+      dataset.mutate(100 + round);
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      services.state.faults.unplugAtByte = 2000 + (seed % 60000);
+      await assert.rejects(BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) }), (e: Error) =>
+        ['device-disconnected', 'protocol'].includes((e as { code?: string }).code ?? ''),
+      );
+      // The last complete backup is exactly the pre-mutation truth.
+      const cur = (await store.current(iphone.udid))!;
+      for (const entry of before) {
+        if (entry.kind !== 'file') continue;
+        const id = createHash('sha1').update(`${entry.domain}-${entry.relativePath}`).digest('hex');
+        assert.equal(await sha256Of(cur, `${id.slice(0, 2)}/${id}`), entry.sha256);
+      }
+      services.state.faults.unplugAtByte = undefined;
+      await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) });
+      await assertMatchesTruth((await store.current(iphone.udid))!, services);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('encryption on, encrypted backup, password change, encryption off', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
+  try {
+    const { iphone, provider } = await device();
+    const store = await NodeFsBackupStore.open(dir);
+    assert.equal(await setEncryption(provider, { udid: iphone.udid, enable: true, password: 'hunter2', willEncrypt: valuesOf(iphone).willEncrypt }), 'changed');
+    assert.equal(valuesOf(iphone).willEncrypt, true);
+    assert.equal(await setEncryption(provider, { udid: iphone.udid, enable: true, password: 'x', willEncrypt: true }), 'unchanged');
+    const r = await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) });
+    assert.equal(r.encrypted, true);
+    const manifest = decodePlist(await (await store.current(iphone.udid))!.readFile('Manifest.plist')) as PlistDict;
+    assert.equal(manifest.IsEncrypted, true);
+    assert.ok(manifest.ManifestKey instanceof Uint8Array);
+    await assert.rejects(changePassword(provider, { udid: iphone.udid, oldPassword: 'wrong', newPassword: 'new' }), { code: 'wrong-password' });
+    await changePassword(provider, { udid: iphone.udid, oldPassword: 'hunter2', newPassword: 'new' });
+    await setEncryption(provider, { udid: iphone.udid, enable: false, password: 'new', willEncrypt: true });
+    assert.equal(valuesOf(iphone).willEncrypt, false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,270 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
+import { HandleBackend } from '../../src/stores/handle-backend.ts';
+import { VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
+import { OpfsBackupStore } from '../../src/stores/opfs-backup-store.ts';
+import { FolderBackupStore, FOLDER_REPORTED_FREE_SPACE } from '../../src/stores/folder-backup-store.ts';
+import type { BackupTree } from '../../src/stores/backup-store.ts';
+import type { StorageBackend } from '../../src/stores/storage-backend.ts';
+import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
+
+const UDID = '00008030-001A2B3C4D5E802E';
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const text = async (tree: BackupTree, path: string): Promise<string> => dec.decode(await tree.readFile(path));
+
+interface Fixture {
+  backend: StorageBackend;
+  make(options?: { keepVersions?: number }): VersionedBackupStore;
+  cleanup(): Promise<void>;
+}
+
+const fixtures: Record<string, () => Promise<Fixture>> = {
+  'node fs': async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lifeboat-store-'));
+    const backend = new NodeFsBackend(dir);
+    return { backend, make: (o) => new VersionedBackupStore('node-fs', backend, o), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  },
+  'directory handle (in-memory)': async () => {
+    const root = new MemoryDirectoryHandle();
+    const backend = new HandleBackend(root, { freeSpace: async () => 1e12 });
+    return { backend, make: (o) => new VersionedBackupStore('opfs', backend, o), cleanup: async () => undefined };
+  },
+};
+
+/** A backend that fails every rename after the first `budget` ones, to cut a commit short. */
+function failingAfter(backend: StorageBackend, budget: number): StorageBackend {
+  let left = budget;
+  return new Proxy(backend, {
+    get(target, prop, receiver) {
+      if (prop === 'rename') {
+        return async (from: string, to: string) => {
+          if (left-- <= 0) throw new Error('unplugged');
+          return target.rename(from, to);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+async function firstBackup(store: VersionedBackupStore): Promise<void> {
+  const s = await store.openSession(UDID);
+  await s.writeFile('Status.plist', enc.encode('status-1'));
+  await s.writeFile('Manifest.db', enc.encode('manifest-1'));
+  await s.writeFile('ab/abc1', enc.encode('old content'));
+  await s.writeFile('cd/cd22', enc.encode('to be deleted'));
+  await s.writeFile('ef/ef33', enc.encode('unchanged'));
+  await s.commit();
+}
+
+/** The device's usual incremental: upload into Snapshot/, move into place, remove, drop Snapshot. */
+async function incrementalBackup(store: VersionedBackupStore): Promise<void> {
+  const s = await store.openSession(UDID);
+  assert.equal(await text(s, 'Status.plist'), 'status-1', 'the device reads the last Status.plist through the view');
+  await s.mkdirp('Snapshot/ab');
+  await s.writeFile('Snapshot/ab/abc1', enc.encode('new content'));
+  await s.writeFile('Snapshot/ab/abc9', enc.encode('brand new'));
+  await s.writeFile('Snapshot/Manifest.db', enc.encode('manifest-2'));
+  await s.writeFile('Snapshot/Status.plist', enc.encode('status-2'));
+  await s.sync();
+  await s.move('Snapshot/ab/abc1', 'ab/abc1');
+  await s.move('Snapshot/ab/abc9', 'ab/abc9');
+  await s.move('Snapshot/Manifest.db', 'Manifest.db');
+  await s.move('Snapshot/Status.plist', 'Status.plist');
+  await s.remove('cd/cd22');
+  await s.remove('Snapshot');
+  await s.commit();
+}
+
+for (const [name, setup] of Object.entries(fixtures)) {
+  test(`${name}: commit publishes a Finder-layout backup; versions keep the previous one, sharing unchanged files`, async () => {
+    const f = await setup();
+    try {
+      const store = f.make();
+      assert.equal(await store.current(UDID), null);
+      await firstBackup(store);
+      const cur1 = (await store.current(UDID))!;
+      assert.equal(await text(cur1, 'ab/abc1'), 'old content');
+      assert.deepEqual(await store.listDevices(), [UDID]);
+      assert.deepEqual(await store.listVersions(UDID), [], 'no version before the first backup');
+      // The device folder on the backend is the plain layout other tools read.
+      assert.equal(dec.decode(await f.backend.readAll(`${UDID}/ef/ef33`)), 'unchanged');
+
+      await incrementalBackup(store);
+      const cur = (await store.current(UDID))!;
+      assert.equal(await text(cur, 'ab/abc1'), 'new content');
+      assert.equal(await text(cur, 'ab/abc9'), 'brand new');
+      assert.equal(await text(cur, 'Status.plist'), 'status-2');
+      assert.equal(await cur.stat('cd/cd22'), null);
+      assert.equal(await cur.stat('Snapshot'), null);
+
+      const versions = await store.listVersions(UDID);
+      assert.equal(versions.length, 1);
+      const old = await store.openVersion(UDID, versions[0]!.id);
+      assert.equal(await text(old, 'ab/abc1'), 'old content');
+      assert.equal(await text(old, 'cd/cd22'), 'to be deleted');
+      assert.equal(await text(old, 'ef/ef33'), 'unchanged');
+      assert.equal(await text(old, 'Status.plist'), 'status-1');
+      assert.equal(await old.stat('ab/abc9'), null, 'files added later are hidden in the old version');
+      assert.deepEqual((await old.list('ab')).map((e) => e.name), ['abc1']);
+      // Shared, not copied: the version holds only what changed.
+      assert.equal(await f.backend.stat(`.lifeboat/${UDID}/versions/${versions[0]!.id}/files/ef/ef33`), null);
+      assert.ok(await f.backend.stat(`.lifeboat/${UDID}/versions/${versions[0]!.id}/files/ab/abc1`));
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test(`${name}: an interrupted backup leaves the previous one intact, and can be resumed or discarded`, async () => {
+    const f = await setup();
+    try {
+      const store = f.make();
+      await firstBackup(store);
+      const s = await store.openSession(UDID);
+      await s.writeFile('Snapshot/ab/abc1', enc.encode('half way'));
+      await s.remove('ef/ef33');
+      await s.sync();
+      const sink = await s.createFile('Snapshot/partial');
+      await sink.write(enc.encode('torn'));
+      // Unplug: the session object is simply abandoned (no commit, no close).
+      const reopened = f.make();
+      assert.ok(await reopened.hasInterruptedBackup(UDID));
+      const cur = (await reopened.current(UDID))!;
+      assert.equal(await text(cur, 'ef/ef33'), 'unchanged');
+      assert.equal(await text(cur, 'ab/abc1'), 'old content');
+      assert.equal(await cur.stat('Snapshot'), null);
+
+      const resumed = await reopened.openSession(UDID, { resume: true });
+      assert.equal(await text(resumed, 'Snapshot/ab/abc1'), 'half way');
+      assert.equal(await resumed.stat('ef/ef33'), null, 'whiteouts survive the unplug');
+      assert.equal(await resumed.stat('Snapshot/partial'), null, 'a file cut short never appears');
+      await resumed.suspend();
+
+      const fresh = await reopened.openSession(UDID);
+      assert.equal(await fresh.stat('Snapshot'), null, 'without resume the staging is discarded');
+      assert.equal(await text(fresh, 'ef/ef33'), 'unchanged');
+      await fresh.discard();
+      assert.equal(await reopened.hasInterruptedBackup(UDID), false);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test(`${name}: an unplug anywhere inside commit is finished by the next open`, async () => {
+    for (let budget = 0; budget < 12; budget++) {
+      const f = await setup();
+      try {
+        await firstBackup(f.make());
+        const flaky = new VersionedBackupStore('node-fs', failingAfter(f.backend, budget));
+        let failed = false;
+        try {
+          await incrementalBackup(flaky);
+        } catch {
+          failed = true;
+        }
+        const store = f.make();
+        const cur = (await store.current(UDID))!;
+        const status = await text(cur, 'Status.plist');
+        if (status === 'status-1') {
+          // Cut before the switch: the previous backup is exactly as it was.
+          assert.ok(failed);
+          assert.equal(await text(cur, 'ab/abc1'), 'old content');
+          assert.equal(await text(cur, 'cd/cd22'), 'to be deleted');
+          assert.deepEqual(await store.listVersions(UDID), []);
+        } else {
+          assert.equal(status, 'status-2', `budget ${budget}`);
+          assert.equal(await text(cur, 'ab/abc1'), 'new content');
+          assert.equal(await cur.stat('cd/cd22'), null);
+          const [v] = await store.listVersions(UDID);
+          const old = await store.openVersion(UDID, v!.id);
+          assert.equal(await text(old, 'ab/abc1'), 'old content');
+          assert.equal(await text(old, 'cd/cd22'), 'to be deleted');
+          assert.equal(await old.stat('ab/abc9'), null);
+        }
+        assert.equal(await text(cur, 'ef/ef33'), 'unchanged');
+        // And the next backup goes through.
+        const s = await store.openSession(UDID);
+        await s.writeFile('Status.plist', enc.encode('status-3'));
+        await s.commit();
+        assert.equal(await text((await store.current(UDID))!, 'Status.plist'), 'status-3');
+      } finally {
+        await f.cleanup();
+      }
+    }
+  });
+
+  test(`${name}: move replaces trees, remove is recursive, copy copies trees, bad paths are refused`, async () => {
+    const f = await setup();
+    try {
+      const store = f.make();
+      await firstBackup(store);
+      const s = await store.openSession(UDID);
+      await s.writeFile('x/dir/one', enc.encode('1'));
+      await s.writeFile('x/dir/sub/two', enc.encode('2'));
+      await s.copy('x/dir', 'y');
+      assert.equal(await text(s, 'y/sub/two'), '2');
+      await s.move('x/dir', 'ab'); // replaces the current folder ab/ (which held abc1)
+      assert.equal(await s.stat('ab/abc1'), null);
+      assert.equal(await text(s, 'ab/one'), '1');
+      await s.move('ef/ef33', 'moved'); // from the previous backup: copied, previous untouched
+      assert.equal(await text(s, 'moved'), 'unchanged');
+      assert.equal(await s.stat('ef/ef33'), null);
+      await assert.rejects(s.move('nope', 'x'), { errno: 'ENOENT' });
+      await s.remove('y');
+      await s.remove('never');
+      assert.equal(await s.stat('y/sub/two'), null);
+      await assert.rejects(s.writeFile('../escape', enc.encode('x')), { errno: 'EINVAL' });
+      await assert.rejects(s.mkdirp('moved/sub'), { errno: 'ENOTDIR' });
+      assert.equal(await text((await store.current(UDID))!, 'ef/ef33'), 'unchanged');
+      await s.commit();
+      const cur = (await store.current(UDID))!;
+      assert.deepEqual((await cur.list('ab')).map((e) => e.name).sort(), ['one', 'sub']);
+      assert.equal(await cur.stat('ef/ef33'), null);
+      assert.equal(await text(cur, 'moved'), 'unchanged');
+      const [v] = await store.listVersions(UDID);
+      const old = await store.openVersion(UDID, v!.id);
+      assert.equal(await text(old, 'ab/abc1'), 'old content');
+      assert.equal(await old.stat('ab/one'), null);
+      assert.equal(await text(old, 'ef/ef33'), 'unchanged');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test(`${name}: only the newest versions are kept`, async () => {
+    const f = await setup();
+    try {
+      const store = f.make({ keepVersions: 2 });
+      for (let i = 1; i <= 5; i++) {
+        const s = await store.openSession(UDID);
+        await s.writeFile('Status.plist', enc.encode(`status-${i}`));
+        await s.commit();
+      }
+      const versions = await store.listVersions(UDID);
+      assert.equal(versions.length, 2);
+      assert.equal(await text(await store.openVersion(UDID, versions[0]!.id), 'Status.plist'), 'status-4');
+      assert.equal(await text(await store.openVersion(UDID, versions[1]!.id), 'Status.plist'), 'status-3');
+    } finally {
+      await f.cleanup();
+    }
+  });
+}
+
+test('free-space policy: OPFS reports quota minus usage; a picked folder reports the documented figure', async () => {
+  const opfs = await OpfsBackupStore.open({ root: new MemoryDirectoryHandle(), estimate: async () => ({ quota: 5e9, usage: 1e9 }) });
+  const s1 = await opfs.openSession(UDID);
+  assert.equal(await s1.freeSpace(), 4e9);
+  await s1.discard();
+  const folder = await FolderBackupStore.open(new MemoryDirectoryHandle('Backups'));
+  const s2 = await folder.openSession(UDID);
+  assert.equal(await s2.freeSpace(), FOLDER_REPORTED_FREE_SPACE);
+  await s2.discard();
+  const denied = Object.assign(new MemoryDirectoryHandle('Locked'), { queryPermission: async () => 'prompt' as PermissionState });
+  await assert.rejects(FolderBackupStore.open(denied), { errno: 'EACCES' });
+});
