@@ -25,6 +25,18 @@ export type PairingStep =
   | { step: 'denied' }
   | { step: 'trusted' };
 
+export type { BackupProgress, BackupStage } from '../backup/progress.ts';
+import type { BackupProgress } from '../backup/progress.ts';
+
+export interface BackupOutcome {
+  filesReceived: number;
+  bytesReceived: number;
+  durationMs: number;
+  isFullBackup: boolean;
+  encrypted: boolean;
+  warnings: string[];
+}
+
 export interface DeviceWorkerApi {
   /** Connect to the demo device: `port` reaches the virtual iPhone worker's fake USB device. */
   connectVirtual(port: MessagePort): Promise<DeviceCardInfo>;
@@ -37,4 +49,11 @@ export interface DeviceWorkerApi {
   disconnect(): Promise<void>;
   /** Called (via a Comlink proxy) when the cable is pulled. */
   onDisconnect(callback: () => void): void;
+  /** Back up into the browser's storage (OPFS). Progress arrives at most 10 times a second. */
+  backup(options: { full?: boolean }, onProgress: (progress: BackupProgress) => void): Promise<BackupOutcome>;
+  /** Stops a running backup; what was received is kept so the next backup resumes. */
+  cancelBackup(): Promise<void>;
+  /** Turn backup encryption on (the new password) or off (the current password). Resolves with the updated card. */
+  setEncryption(enable: boolean, password: string, onPasscodePrompt: (shown: boolean) => void): Promise<DeviceCardInfo>;
+  changeBackupPassword(oldPassword: string, newPassword: string, onPasscodePrompt: (shown: boolean) => void): Promise<void>;
 }

@@ -11,6 +11,8 @@ export type PortHandler = (stream: ByteStream) => void;
  */
 export class VirtualDevicePorts {
   private readonly handlers = new Map<number, PortHandler>();
+  /** Device ends of open connections, so a reboot can drop them all. */
+  private readonly open = new Set<ByteStream>();
   private nextEphemeral = 49152;
 
   listen(port: number, handler: PortHandler): void {
@@ -35,7 +37,32 @@ export class VirtualDevicePorts {
     const handler = this.handlers.get(port);
     if (!handler) return null;
     const [hostEnd, deviceEnd] = createStreamPair(highWaterMark);
-    handler(deviceEnd);
+    handler(this.track(deviceEnd));
     return hostEnd;
+  }
+
+  /** Closes every open connection (the device rebooted); listeners stay, so it comes back at once. */
+  dropConnections(): void {
+    const open = [...this.open];
+    this.open.clear();
+    for (const stream of open) void stream.close();
+  }
+
+  private track(stream: ByteStream): ByteStream {
+    const open = this.open;
+    const tracked: ByteStream = {
+      read: async () => {
+        const chunk = await stream.read();
+        if (chunk === null) open.delete(tracked);
+        return chunk;
+      },
+      write: (bytes) => stream.write(bytes),
+      close: () => {
+        open.delete(tracked);
+        return stream.close();
+      },
+    };
+    open.add(tracked);
+    return tracked;
   }
 }

@@ -2,6 +2,7 @@ import type { ByteStream } from '../core/byte-stream.ts';
 import { VirtualDevicePorts } from './virtual-device.ts';
 import { VirtualLockdownd } from './lockdownd/lockdownd.ts';
 import type { TrustOptions } from './lockdownd/trust.ts';
+import type { DeviceKey } from './lockdownd/device-key.ts';
 import { buildDeviceValues, resolveProfile, type DeviceProfile, type DeviceValues } from './profile.ts';
 import { installBackupServices, type BackupServices, type BackupServicesOptions } from './services/install.ts';
 
@@ -21,6 +22,8 @@ export interface VirtualIPhoneOptions extends BackupServicesOptions {
   deviceName?: string;
   /** How the Trust dialog and passcode lock behave (default: Trust tapped at once, unlocked). */
   trust?: TrustOptions;
+  /** The device's RSA identity (default: one shared per process); a remembered phone passes its own. */
+  deviceKey?: Promise<DeviceKey>;
 }
 
 /**
@@ -52,9 +55,33 @@ export class VirtualIPhone {
     this.profile = resolveProfile(profileOptions);
     this.values = buildDeviceValues(this.profile, profileOptions);
     this.productId = options.productId ?? this.profile.model.usbProductId;
-    this.lockdownd = new VirtualLockdownd(this, { trust: options.trust });
+    this.lockdownd = new VirtualLockdownd(this, { trust: options.trust, ...(options.deviceKey ? { deviceKey: options.deviceKey } : {}) });
     this.lockdownd.listen();
     this.backup = installBackupServices(this, options);
+  }
+
+  private readonly rebootListeners = new Set<() => void>();
+  private boots = 0;
+
+  /** Reboots since this object was made (a restore without reboot blocks the next restore until one). */
+  get bootCount(): number {
+    return this.boots;
+  }
+
+  /**
+   * Restarts the phone (after a restore with RestoreShouldReboot): every open connection drops, and
+   * transports that care (a usbmuxd front) hear about it to show a detach/attach; services listen again at once.
+   */
+  reboot(): void {
+    this.boots++;
+    this.ports.dropConnections();
+    for (const listener of [...this.rebootListeners]) listener();
+  }
+
+  /** Calls `listener` after each reboot; returns the unsubscribe function. */
+  onReboot(listener: () => void): () => void {
+    this.rebootListeners.add(listener);
+    return () => this.rebootListeners.delete(listener);
   }
 
   /** The person types the passcode on the phone (answers a pending passcode sheet). */

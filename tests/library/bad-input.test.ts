@@ -115,7 +115,7 @@ test('zip that lies about sizes → CorruptBackupError naming the entry (stored 
       view.setUint32(i + 24, 5000, true);
     }
   }
-  const source = await ZipSource.open(new Blob([bytes]), 'test.zip');
+  const source = await ZipSource.open(new Blob([bytes as Uint8Array<ArrayBuffer>]), 'test.zip');
   assert.equal(new TextDecoder().decode(await source.readFile('dir/honest.txt')), 'honest');
   await assert.rejects(source.readFile('dir/liar.txt'), (e: unknown) => e instanceof CorruptBackupError && /dir\/liar\.txt/.test((e as Error).message));
 

@@ -3,8 +3,8 @@ import { openDevice } from '../device.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { LockdownClient } from '../../lockdown/lockdown-client.ts';
 import { UsbmuxdPairingStore } from '../../lockdown/pairing-store.ts';
-import { isPlistDict, type PlistValue } from '../../plist/index.ts';
-import { BackupEngine, type BackupDeviceValues, type BackupProgress } from '../../backup/index.ts';
+import { BackupEngine, type BackupProgress } from '../../backup/index.ts';
+import { readBackupValues } from '../../backup/device-values.ts';
 import { NodeFsBackupStore } from '../../stores/node/node-fs-backup-store.ts';
 
 /** A paired lockdown session on the chosen device; the caller closes it. */
@@ -17,28 +17,6 @@ export async function openPairedLockdown(args: ParsedArgs): Promise<{ lockdown: 
   }
   await lockdown.startSession();
   return { lockdown, udid: connector.device.udid };
-}
-
-async function optionalValue(lockdown: LockdownClient, domain: string, key?: string): Promise<PlistValue | undefined> {
-  try {
-    return await lockdown.getValue(domain, key);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Lockdown values the backup needs (backup.md §4.2 step 1). */
-export async function readBackupValues(lockdown: LockdownClient): Promise<BackupDeviceValues> {
-  const root = await lockdown.getValue();
-  const iTunes = await optionalValue(lockdown, 'com.apple.iTunes');
-  const minITunes = await optionalValue(lockdown, 'com.apple.mobile.iTunes', 'MinITunesVersion');
-  const willEncrypt = await optionalValue(lockdown, 'com.apple.mobile.backup', 'WillEncrypt');
-  return {
-    root: isPlistDict(root) ? root : {},
-    iTunesSettings: isPlistDict(iTunes) ? iTunes : {},
-    minITunesVersion: typeof minITunes === 'string' ? minITunes : undefined,
-    willEncrypt: willEncrypt === true,
-  };
 }
 
 function mb(bytes: number): string {

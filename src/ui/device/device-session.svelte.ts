@@ -1,8 +1,9 @@
 import * as Comlink from 'comlink';
-import type { DeviceCardInfo, DeviceWorkerApi, PairingStep } from '../../device/device-api.ts';
+import type { BackupOutcome, BackupProgress, DeviceCardInfo, DeviceWorkerApi, PairingStep } from '../../device/device-api.ts';
+import type { VirtualIPhoneControl } from '../../virtual-iphone/control.ts';
 import { installErrorTransfer } from '../../core/comlink-errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
-import { startVirtualIPhone } from './virtual-iphone.ts';
+import { startVirtualIPhone, type VirtualIPhoneHandle } from './virtual-iphone.ts';
 
 installErrorTransfer();
 
@@ -20,11 +21,24 @@ export const environment = {
   webUsb: typeof navigator !== 'undefined' && 'usb' in navigator,
 };
 
-export const session = $state<{ screen: DeviceScreen }>({ screen: { kind: 'idle' } });
+export type BackupView =
+  | { kind: 'idle' }
+  | { kind: 'running'; progress: BackupProgress; cancelling: boolean }
+  | { kind: 'done'; outcome: BackupOutcome }
+  | { kind: 'failed'; code: ErrorCode | 'unknown'; message: string; action?: string };
+
+export const session = $state<{
+  screen: DeviceScreen;
+  backup: BackupView;
+  /** The demo device's controls (the person's hands on the simulated phone), when it is connected. */
+  virtualPhone: Comlink.Remote<VirtualIPhoneControl> | undefined;
+  /** The iPhone asks for its passcode to confirm an encryption change. */
+  encryptionPasscodePrompt: boolean;
+}>({ screen: { kind: 'idle' }, backup: { kind: 'idle' }, virtualPhone: undefined, encryptionPasscodePrompt: false });
 
 let worker: Worker | undefined;
 let api: Comlink.Remote<DeviceWorkerApi> | undefined;
-let stopVirtual: (() => void) | undefined;
+let virtualHandle: VirtualIPhoneHandle | undefined;
 
 function deviceWorker(): Comlink.Remote<DeviceWorkerApi> {
   if (!api) {
@@ -53,8 +67,10 @@ function showError(error: unknown, card?: DeviceCardInfo): void {
 export async function connectVirtual(): Promise<void> {
   session.screen = { kind: 'connecting', virtual: true };
   try {
-    const { port, stop } = startVirtualIPhone();
-    stopVirtual = stop;
+    virtualHandle?.stop();
+    virtualHandle = startVirtualIPhone();
+    session.virtualPhone = virtualHandle.control;
+    const port = virtualHandle.port;
     const card = await deviceWorker().connectVirtual(Comlink.transfer(port, [port]));
     session.screen = { kind: 'connected', card };
   } catch (error) {
@@ -69,7 +85,7 @@ export async function connectUsb(): Promise<void> {
     const card = await deviceWorker().connectUsb({
       vendorId: device.vendorId,
       productId: device.productId,
-      serialNumber: device.serialNumber,
+      serialNumber: device.serialNumber ?? undefined,
     });
     session.screen = { kind: 'connected', card };
   } catch (error) {
@@ -104,7 +120,72 @@ export async function forget(): Promise<void> {
 
 export async function disconnect(): Promise<void> {
   await api?.disconnect();
-  stopVirtual?.();
-  stopVirtual = undefined;
+  virtualHandle?.stop();
+  virtualHandle = undefined;
+  session.virtualPhone = undefined;
+  session.backup = { kind: 'idle' };
   session.screen = { kind: 'idle' };
+}
+
+function errorFields(error: unknown): { code: ErrorCode | 'unknown'; message: string; action?: string } {
+  const e = error as { code?: ErrorCode; message?: string; action?: string };
+  return { code: e.code ?? 'unknown', message: e.message ?? String(error), ...(e.action ? { action: e.action } : {}) };
+}
+
+export async function startBackup(full: boolean): Promise<void> {
+  if (session.backup.kind === 'running') return;
+  session.backup = {
+    kind: 'running',
+    cancelling: false,
+    progress: { stage: 'preparing', bytesReceived: 0, filesReceived: 0, bytesPerSecond: 0, percent: null, etaSeconds: null, warnings: 0 },
+  };
+  try {
+    const outcome = await deviceWorker().backup(
+      { full },
+      Comlink.proxy((progress: BackupProgress) => {
+        if (session.backup.kind === 'running') session.backup = { ...session.backup, progress };
+      }),
+    );
+    session.backup = { kind: 'done', outcome };
+  } catch (error) {
+    session.backup = { kind: 'failed', ...errorFields(error) };
+  }
+}
+
+export async function cancelBackup(): Promise<void> {
+  if (session.backup.kind !== 'running') return;
+  session.backup = { ...session.backup, cancelling: true };
+  await deviceWorker().cancelBackup();
+}
+
+/** Turns encryption on or off; returns an error to show next to the form, or undefined on success. */
+export async function changeEncryption(
+  enable: boolean,
+  password: string,
+): Promise<{ code: ErrorCode | 'unknown'; message: string; action?: string } | undefined> {
+  const onPrompt = Comlink.proxy((shown: boolean) => (session.encryptionPasscodePrompt = shown));
+  try {
+    const card = await deviceWorker().setEncryption(enable, password, onPrompt);
+    if (session.screen.kind === 'connected') session.screen = { kind: 'connected', card };
+    return undefined;
+  } catch (error) {
+    return errorFields(error);
+  } finally {
+    session.encryptionPasscodePrompt = false;
+  }
+}
+
+export async function changeBackupPassword(
+  oldPassword: string,
+  newPassword: string,
+): Promise<{ code: ErrorCode | 'unknown'; message: string; action?: string } | undefined> {
+  const onPrompt = Comlink.proxy((shown: boolean) => (session.encryptionPasscodePrompt = shown));
+  try {
+    await deviceWorker().changeBackupPassword(oldPassword, newPassword, onPrompt);
+    return undefined;
+  } catch (error) {
+    return errorFields(error);
+  } finally {
+    session.encryptionPasscodePrompt = false;
+  }
 }

@@ -1,7 +1,42 @@
-// Placeholder replaced when the virtual iPhone worker lands.
-export function startVirtualIPhone(): { port: MessagePort; stop(): void } {
+import * as Comlink from 'comlink';
+import type { ControlMessage, ServeUsbMessage } from '../../../workers/virtual-iphone.worker.ts';
+import type { VirtualIPhoneControl } from '../../virtual-iphone/control.ts';
+import type { VirtualIPhoneOptions } from '../../virtual-iphone/virtual-iphone.ts';
+
+/**
+ * The demo device as a person meets it: an iPhone 14 Pro on iOS 18 with a passcode (so backups ask for it)
+ * whose Trust dialog waits for a tap on the simulated screen. KDF rounds are lower than a real device's
+ * 10 million so unlocking an encrypted demo backup takes a second, not ten.
+ */
+const DEMO_DEVICE: VirtualIPhoneOptions = {
+  productType: 'iPhone15,2',
+  productVersion: '18.6',
+  deviceName: 'Ada’s iPhone',
+  trust: { response: 'manual' },
+  passcode: { timeoutMs: 10 * 60_000 },
+  dataset: 'small',
+  seed: 7,
+  kdf: { dpic: 1_000_000, iter: 10_000 },
+};
+
+export interface VirtualIPhoneHandle {
+  /** Goes to the device worker: the fake USB device's wire. */
+  port: MessagePort;
+  control: Comlink.Remote<VirtualIPhoneControl>;
+  stop(): void;
+}
+
+/**
+ * Demo mode: the virtual iPhone runs in its own worker behind a fake USB device; the port is handed to
+ * the device worker, whose real WebUSB/mux/lockdown stack talks to it.
+ */
+export function startVirtualIPhone(options: VirtualIPhoneOptions = DEMO_DEVICE): VirtualIPhoneHandle {
   const worker = new Worker(new URL('../../../workers/virtual-iphone.worker.ts', import.meta.url), { type: 'module', name: 'virtual-iphone' });
-  const channel = new MessageChannel();
-  worker.postMessage({ type: 'connect', port: channel.port1 }, [channel.port1]);
-  return { port: channel.port2, stop: () => worker.terminate() };
+  const usb = new MessageChannel();
+  const serve: ServeUsbMessage = { type: 'lifeboat/serve-usb', port: usb.port1, options };
+  worker.postMessage(serve, [usb.port1]);
+  const controlChannel = new MessageChannel();
+  const control: ControlMessage = { type: 'lifeboat/control', port: controlChannel.port1 };
+  worker.postMessage(control, [controlChannel.port1]);
+  return { port: usb.port2, control: Comlink.wrap<VirtualIPhoneControl>(controlChannel.port2), stop: () => worker.terminate() };
 }

@@ -44,6 +44,17 @@ export interface AppInfo {
   bundleId: string;
   name: string;
   version: string;
+  /** UIDeviceFamily: 1 iPhone, 2 iPad. Absent means both. */
+  deviceFamilies?: number[];
+}
+
+/** Generated apps built for one kind of device only (the rest run on both). */
+const APP_FAMILIES: Readonly<Record<string, number[]>> = { chat: [1], maps: [2] };
+
+/** UIDeviceFamily of a generated app: `com.example.maps` is iPad-only, `com.example.chat` iPhone-only. */
+export function appDeviceFamilies(bundleId: string): number[] {
+  const word = /^com\.example\.([a-z]+)\d*$/.exec(bundleId)?.[1];
+  return (word && APP_FAMILIES[word]) || [1, 2];
 }
 
 export interface MutationSummary {
@@ -125,7 +136,8 @@ export class Dataset {
     const apps: AppInfo[] = Array.from({ length: profile.apps }, (_, i) => {
       const word = APP_WORDS[i % APP_WORDS.length]!;
       const suffix = i < APP_WORDS.length ? '' : String(Math.floor(i / APP_WORDS.length));
-      return { bundleId: `com.example.${word}${suffix}`, name: `${word[0]!.toUpperCase()}${word.slice(1)}${suffix}`, version: `${1 + rng.int(5)}.${rng.int(10)}` };
+      const bundleId = `com.example.${word}${suffix}`;
+      return { bundleId, name: `${word[0]!.toUpperCase()}${word.slice(1)}${suffix}`, version: `${1 + rng.int(5)}.${rng.int(10)}`, deviceFamilies: appDeviceFamilies(bundleId) };
     });
     const dataset = new Dataset(size, seed, apps);
     await dataset.populate(profile, rng);
@@ -275,6 +287,17 @@ export class Dataset {
     out.push(...dirs.values());
     out.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
     return out;
+  }
+
+  /**
+   * After a restore: the device's files become `entries` (files and links; directories are derived)
+   * and, when given, its apps become `apps` (the phone reinstalls what the backup lists).
+   */
+  replaceFromRestore(entries: readonly DatasetEntry[], apps?: readonly AppInfo[]): void {
+    this.files.clear();
+    for (const entry of entries) if (entry.kind !== 'dir') this.files.set(key(entry.domain, entry.relativePath), entry);
+    if (apps) this.apps.splice(0, this.apps.length, ...apps);
+    this.generation++;
   }
 
   get(domain: string, relativePath: string): DatasetEntry | undefined {

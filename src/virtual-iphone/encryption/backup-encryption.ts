@@ -26,6 +26,16 @@ export class BackupEncryption {
     return new BackupEncryption(keybag.bytes, keybag.classKeys);
   }
 
+  /** Rebuilds the device's encryption state remembered from an earlier run. */
+  static fromParts(keybag: Uint8Array, classKeys: Iterable<[number, Uint8Array]>): BackupEncryption {
+    return new BackupEncryption(keybag, new Map(classKeys));
+  }
+
+  /** What a simulated phone needs to remember to keep encrypting with the same keybag. */
+  parts(): { keybag: Uint8Array; classKeys: [number, Uint8Array][] } {
+    return { keybag: this.keybag, classKeys: [...this.classKeys] };
+  }
+
   /** True if `password` unlocks this keybag (what ChangePassword checks for OldPassword). */
   async checkPassword(password: string): Promise<boolean> {
     return (await unlockBackupKeybag(this.keybag, password)) !== null;

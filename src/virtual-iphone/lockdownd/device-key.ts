@@ -30,6 +30,21 @@ export async function generateDeviceKey(): Promise<DeviceKey> {
   };
 }
 
+/** Rebuilds a device key remembered from an earlier run (the simulated phone keeps its identity across reloads). */
+export async function importDeviceKey(pkcs8: Uint8Array, spki: Uint8Array): Promise<DeviceKey> {
+  const subtle = globalThis.crypto.subtle;
+  const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const privateKey = await subtle.importKey('pkcs8', pkcs8 as Uint8Array<ArrayBuffer>, algorithm, true, ['sign']);
+  const publicKey = await subtle.importKey('spki', spki as Uint8Array<ArrayBuffer>, algorithm, true, ['verify']);
+  return {
+    privateKey,
+    publicKey,
+    spki,
+    pkcs8,
+    devicePublicKeyPem: new TextEncoder().encode(encodePem('RSA PUBLIC KEY', spkiToPkcs1PublicKey(spki))),
+  };
+}
+
 let cached: Promise<DeviceKey> | undefined;
 
 /**

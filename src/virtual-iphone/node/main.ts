@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { LifeboatError } from '../../core/errors.ts';
 import { UsbmuxdServer } from '../../usbmux/node/usbmuxd-server.ts';
 import { VirtualIPhone } from '../virtual-iphone.ts';
@@ -22,6 +23,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const iphone = new VirtualIPhone(parsed.iphoneOptions);
+  if (parsed.truth) {
+    const dataset = await iphone.backup.dataset();
+    const truth = await dataset.truth(iphone.backup.state.encryption !== null || parsed.iphoneOptions.backupPassword !== undefined);
+    writeFileSync(parsed.truth, JSON.stringify(truth, null, 1));
+    process.stdout.write(`Wrote ${truth.length} truth entries to ${parsed.truth}\n`);
+  }
   const server = new UsbmuxdServer(parsed.state ? { stateDir: parsed.state } : {});
   server.attach(iphone);
   const address = await server.listen(parsed.usbmuxd);

@@ -33,12 +33,19 @@ export const VIRTUAL_IPHONE_OPTIONS: VirtualIPhoneCliOption[] = [
   { name: 'model', value: 'PRODUCT_TYPE', description: 'Model identifier, e.g. iPhone15,2', iphoneOption: 'productType', parse: parseProductType },
   { name: 'ios', value: 'VERSION', description: 'iOS version, e.g. 17.5', iphoneOption: 'productVersion', parse: parseIosVersion },
   { name: 'name', value: 'DEVICE_NAME', description: 'DeviceName, e.g. "Ada’s iPhone"', iphoneOption: 'deviceName' },
+  { name: 'dataset', value: 'SIZE', description: 'Device data: small (tests), medium (~5k files, 200 MB) or large (100k+ files, 4 GB)', iphoneOption: 'dataset', parse: parseDatasetSize },
+  { name: 'seed', value: 'N', description: 'Seed of the generated data (default 1)', iphoneOption: 'seed', parse: parseCount },
+  { name: 'mutate', value: 'N', description: 'Change the data as if used for a while (mutation seed N) before serving', iphoneOption: 'mutate', parse: parseCount },
+  { name: 'password', value: 'PASSWORD', description: 'Turn backup encryption on with this password', iphoneOption: 'backupPassword' },
+  { name: 'truth', value: 'FILE', description: 'Write the JSON list of what a backup must contain to FILE' },
   { name: 'help', description: 'Show this help' },
 ];
 
 export interface ParsedVirtualIPhoneArgs {
   usbmuxd: string;
   state: string | undefined;
+  /** `--truth FILE`: where to write the backup truth JSON. */
+  truth?: string;
   help: boolean;
   iphoneOptions: VirtualIPhoneOptions;
 }
@@ -77,6 +84,7 @@ export function parseVirtualIPhoneArgs(
   return {
     usbmuxd: (values.get('usbmuxd') as string | undefined) ?? DEFAULT_VIRTUAL_USBMUXD_ADDRESS,
     state: values.get('state') as string | undefined,
+    ...(values.has('truth') ? { truth: values.get('truth') as string } : {}),
     help: values.get('help') === true,
     iphoneOptions: iphoneOptions as VirtualIPhoneOptions,
   };
@@ -113,4 +121,14 @@ function parseProductType(raw: string): string {
 function parseIosVersion(raw: string): string {
   if (!/^\d+\.\d+(\.\d+)?$/.test(raw)) throw new Error(`"${raw}" is not an iOS version such as 17.5`);
   return raw;
+}
+
+function parseDatasetSize(raw: string): string {
+  if (raw !== 'small' && raw !== 'medium' && raw !== 'large') throw new Error(`"${raw}" is not a dataset size (small, medium, large)`);
+  return raw;
+}
+
+function parseCount(raw: string): number {
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 0xffffffff) throw new Error(`"${raw}" is not a whole number`);
+  return Number(raw);
 }

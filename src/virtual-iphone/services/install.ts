@@ -16,6 +16,8 @@ export interface BackupServicesOptions {
   /** Dataset profile (default "small") or a ready Dataset. */
   dataset?: DatasetSize | Dataset;
   seed?: number;
+  /** Apply `dataset.mutate(N)` once after the dataset is generated (`--mutate N`). */
+  mutate?: number;
   /** Backup encryption on from the start, with this password. */
   backupPassword?: string;
   /** KDF rounds for keybags the device creates (default: DPIC 10,000,000 / ITER 10,000). */
@@ -30,6 +32,8 @@ export interface BackupServicesHost {
   readonly udid: string;
   readonly values?: { root: PlistDict; domains: Record<string, PlistDict> };
   registerService(name: string, handler: ServiceHandler): void;
+  reboot?(): void;
+  readonly bootCount?: number;
 }
 
 export interface BackupServices {
@@ -50,7 +54,10 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
   let datasetPromise: Promise<Dataset> | undefined;
   const dataset = (): Promise<Dataset> => {
     const given = options.dataset;
-    datasetPromise ??= given instanceof Dataset ? Promise.resolve(given) : Dataset.create({ size: given ?? 'small', seed: options.seed ?? 1 });
+    datasetPromise ??= (given instanceof Dataset ? Promise.resolve(given) : Dataset.create({ size: given ?? 'small', seed: options.seed ?? 1 })).then((d) => {
+      if (options.mutate !== undefined) d.mutate(options.mutate);
+      return d;
+    });
     return datasetPromise;
   };
   const backupDomain = (): PlistDict | undefined => {
@@ -78,6 +85,9 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
     },
     uploadChunkBytes: 64 * 1024,
     batchFiles: 128,
+    lockdownDomains: () => iphone.values?.domains ?? {},
+    reboot: () => iphone.reboot?.(),
+    bootCount: () => iphone.bootCount ?? 0,
   };
   if (state.faults.syncLockHeldMs) afc.externalLockUntil = Date.now() + state.faults.syncLockHeldMs;
   const ready = options.backupPassword

@@ -6,7 +6,8 @@ export const INSTALLATION_PROXY_SERVICE = 'com.apple.mobile.installation_proxy';
 const PAGE_SIZE = 20;
 
 export function appRecord(app: AppInfo): PlistDict {
-  const itunesMetadata = encodeXmlPlist({ itemName: app.name, bundleVersion: app.version, softwareVersionBundleId: app.bundleId, artistName: 'Example Developer', genre: 'Utilities' });
+  const families = app.deviceFamilies ?? [1, 2];
+  const itunesMetadata = encodeXmlPlist({ itemName: app.name, bundleVersion: app.version, softwareVersionBundleId: app.bundleId, artistName: 'Example Developer', genre: 'Utilities', UIDeviceFamily: families });
   return {
     ApplicationType: 'User',
     CFBundleIdentifier: app.bundleId,
@@ -19,6 +20,7 @@ export function appRecord(app: AppInfo): PlistDict {
     Container: `/private/var/mobile/Containers/Data/Application/${app.bundleId}`,
     ApplicationSINF: new TextEncoder().encode(`sinf:${app.bundleId}`),
     iTunesMetadata: itunesMetadata,
+    UIDeviceFamily: families,
   };
 }
 

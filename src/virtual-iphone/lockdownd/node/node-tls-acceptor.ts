@@ -112,6 +112,13 @@ class TlsSocketByteStream implements ByteStream {
   }
 }
 
+/** Waits for `promise`, but no longer than `ms` (a peer that never answers must not hang the device). */
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 const pem = (label: string, der: Uint8Array): string =>
   `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`;
 
@@ -159,12 +166,14 @@ export const nodeTlsAcceptor: DeviceTlsAcceptor = {
       stream: plain,
       async stop() {
         // The host sends close_notify first (libimobiledevice waits for ours); answer it, then let go.
-        await Promise.race([plain.waitForEnd(), new Promise((r) => setTimeout(r, 2000))]);
-        await new Promise<void>((resolve) => {
-          if (socket.destroyed) return resolve();
-          socket.end(() => resolve());
-          setTimeout(resolve, 500);
-        });
+        await withTimeout(plain.waitForEnd(), 2000);
+        await withTimeout(
+          new Promise<void>((resolve) => {
+            if (socket.destroyed) resolve();
+            else socket.end(() => resolve());
+          }),
+          500,
+        );
         socket.destroy();
       },
     };

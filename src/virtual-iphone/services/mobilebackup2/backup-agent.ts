@@ -1,11 +1,11 @@
-import { decodePlist, encodeBinaryPlist, isPlistDict, PlistReal, type PlistDict, type PlistValue } from '../../../plist/index.ts';
+import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type PlistValue } from '../../../plist/index.ts';
 import type { Dataset, DatasetEntry } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
-import { aesCbcDecrypt, aesKeyUnwrap, encryptedSize, randomBytes } from '../../encryption/crypto.ts';
+import { aesCbcDecrypt, encryptedSize, randomBytes } from '../../encryption/crypto.ts';
 import { encodeTlv } from '../../encryption/keybag.ts';
 import { payloadPath, fileIdFor } from './backup-files.ts';
 import type { BackupDeviceState } from './backup-state.ts';
-import { DL_CODE, DL_EMPTY, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
+import { DL_CODE, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
 import { buildManifestDb, manifestRow, readManifestDb, type ManifestRow, type PreviousRow } from './manifest.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
@@ -173,7 +173,7 @@ export class BackupRun {
 
     // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
     const manifestDb = await buildManifestDb(rows);
-    const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption, manifestDb);
+    const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption);
     let manifestDbBytes = manifestDb;
     if (encryption) {
       const key = (manifestPlist['__manifestKey'] as Uint8Array | undefined)!;
@@ -253,7 +253,7 @@ export class BackupRun {
     return readManifestDb(db);
   }
 
-  private async manifestPlist(dataset: Dataset, encryption: BackupEncryption | null, _manifestDb: Uint8Array): Promise<PlistDict> {
+  private async manifestPlist(dataset: Dataset, encryption: BackupEncryption | null): Promise<PlistDict> {
     const root = this.state.lockdownRoot();
     const pick = (k: string): PlistValue | undefined => root[k];
     const lockdown: PlistDict = {
@@ -370,5 +370,3 @@ function block(code: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-export { DL_EMPTY };
-export type { PlistReal };

@@ -31,7 +31,14 @@ export interface BackupDeviceState {
   lockdownRoot: () => PlistDict;
   setWillEncrypt: (on: boolean) => void;
   productVersion: () => string;
-  /** Free space the device itself would need for a restore (unused for backup). */
+  /** Size of each FILE_DATA block in uploads. */
   uploadChunkBytes: number;
+  /** Files per UploadFiles batch (BackupAgent2 uses 128). */
   batchFiles: number;
+  /** Named lockdown domains (restore reads com.apple.fmip and com.apple.disk_usage). */
+  lockdownDomains?: () => Record<string, PlistDict>;
+  /** Restarts the device: drops every connection (after a restore with RestoreShouldReboot). */
+  reboot?: () => void;
+  /** How often the device rebooted (a second restore needs a reboot in between, else error 102). */
+  bootCount?: () => number;
 }

@@ -5,6 +5,7 @@ import { NOTIFICATIONS } from '../notification-center.ts';
 import { BackupFailure, BackupRun } from './backup-agent.ts';
 import type { BackupDeviceState } from './backup-state.ts';
 import { DeviceLinkEndpoint, LinkClosedError } from './device-link.ts';
+import { RestoreRun } from './restore-agent.ts';
 
 export const MOBILEBACKUP2_SERVICE = 'com.apple.mobilebackup2';
 const PROTOCOL_VERSIONS = [2.0, 2.1];
@@ -36,6 +37,13 @@ async function serveMobileBackup2(stream: ByteStream, state: BackupDeviceState):
         case 'Backup':
           await link.processMessage(await backup(link, state, request));
           break;
+        case 'Restore': {
+          const { reply, reboot } = await restore(link, state, request);
+          await link.processMessage(reply);
+          // The phone restarts once the host has its answer: every connection drops, then it is back.
+          if (reboot && state.reboot) setTimeout(state.reboot, 50);
+          break;
+        }
         case 'ChangePassword':
           await link.processMessage(await changePassword(state, request));
           break;
@@ -68,6 +76,16 @@ async function backup(link: DeviceLinkEndpoint, state: BackupDeviceState, reques
     return response(0);
   } catch (error) {
     if (error instanceof BackupFailure) return response(error.errorCode, error.message);
+    throw error;
+  }
+}
+
+async function restore(link: DeviceLinkEndpoint, state: BackupDeviceState, request: PlistDict): Promise<{ reply: PlistDict; reboot: boolean }> {
+  try {
+    const outcome = await new RestoreRun(link, state, request).run();
+    return { reply: response(0), reboot: outcome.reboot };
+  } catch (error) {
+    if (error instanceof BackupFailure) return { reply: response(error.errorCode, error.message), reboot: false };
     throw error;
   }
 }

@@ -1,0 +1,89 @@
+import type { BackupSummary } from '../../library/library-api.ts';
+import type { LibraryEntry } from './library-db.ts';
+import { openInWorker, updateSummary } from './library-state.svelte.ts';
+import { libraryWorker, toUiError, type UiError } from './library-worker.ts';
+import { exportState } from './exports.svelte.ts';
+
+export type TabId =
+  | 'overview'
+  | 'messages'
+  | 'photos'
+  | 'contacts'
+  | 'notes'
+  | 'calls'
+  | 'safari'
+  | 'voice-memos'
+  | 'apps'
+  | 'files'
+  | 'search';
+
+export const TABS: { id: TabId; label: string }[] = [
+  { id: 'overview', label: 'Overview' },
+  { id: 'messages', label: 'Messages' },
+  { id: 'photos', label: 'Photos' },
+  { id: 'contacts', label: 'Contacts' },
+  { id: 'notes', label: 'Notes' },
+  { id: 'calls', label: 'Calls' },
+  { id: 'safari', label: 'Safari' },
+  { id: 'voice-memos', label: 'Voice Memos' },
+  { id: 'apps', label: 'Apps' },
+  { id: 'files', label: 'Files' },
+  { id: 'search', label: 'Search' },
+];
+
+/** The backup open in the worker: opening → (locked →) ready, or failed with a reason. */
+class BackupSession {
+  entry = $state.raw<LibraryEntry | undefined>();
+  summary = $state.raw<BackupSummary | undefined>();
+  phase = $state<'opening' | 'locked' | 'unlocking' | 'ready' | 'failed'>('opening');
+  error = $state.raw<UiError | undefined>();
+  unlockError = $state.raw<UiError | undefined>();
+  tab = $state<TabId>('overview');
+  /** Set by Search so Messages/Contacts open on the chosen item. */
+  focusChat = $state<number | undefined>();
+  focusContact = $state<number | undefined>();
+  /** Bumped on every (re)open, so views reload what they show. */
+  generation = $state(0);
+}
+
+export const backup = new BackupSession();
+
+export async function openSession(entry: LibraryEntry): Promise<void> {
+  backup.entry = entry;
+  backup.summary = entry.summary;
+  backup.phase = 'opening';
+  backup.error = undefined;
+  backup.unlockError = undefined;
+  backup.tab = 'overview';
+  exportState.finished = undefined;
+  exportState.error = undefined;
+  try {
+    const summary = await openInWorker(entry);
+    backup.summary = summary;
+    backup.phase = summary.locked ? 'locked' : 'ready';
+    if (!summary.locked) backup.entry = await updateSummary(entry, summary);
+    backup.generation++;
+  } catch (error) {
+    backup.error = toUiError(error);
+    backup.phase = 'failed';
+  }
+}
+
+export async function unlock(password: string): Promise<void> {
+  backup.phase = 'unlocking';
+  backup.unlockError = undefined;
+  try {
+    const summary = await libraryWorker().unlock(password);
+    backup.summary = summary;
+    backup.phase = 'ready';
+    backup.generation++;
+    if (backup.entry) backup.entry = await updateSummary(backup.entry, summary);
+  } catch (error) {
+    const e = toUiError(error);
+    backup.unlockError =
+      e.code === 'wrong-password'
+        ? { code: e.code, message: 'Wrong password: this backup was encrypted with a different one.', action: 'Check it and try again — it is the password set in Finder or iTunes (or in Lifeboat) when encryption was turned on, not the iPhone passcode.' }
+        : e;
+    backup.phase = 'locked';
+  }
+}

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { MessageChannel } from 'node:worker_threads';
+import { DeviceDisconnectedError } from '../../src/core/errors.ts';
+import { MuxDeviceConnector } from '../../src/usbmux/mux-device-connector.ts';
+import { FakeUsb } from '../../src/virtual-iphone/usb/fake-usb-device.ts';
+import { connectWorkerUsbDevice, serveUsbDeviceOverPort, type MessagePortLike } from '../../src/virtual-iphone/usb/worker-bridge.ts';
+import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
+import { readAll } from './harness.ts';
+import { ECHO_PORT, SOURCE_PORT, lengthHeader, registerTestServices } from './test-services.ts';
+
+function bridge() {
+  const channel = new MessageChannel();
+  const iphone = new VirtualIPhone();
+  const services = registerTestServices(iphone.ports);
+  const served = serveUsbDeviceOverPort(channel.port2 as unknown as MessagePortLike, iphone);
+  return { channel, iphone, services, served };
+}
+
+test('worker bridge: the page-side proxy carries the mux end to end', async () => {
+  const { channel, services, served } = bridge();
+  const device = await connectWorkerUsbDevice(channel.port1 as unknown as MessagePortLike);
+  try {
+    assert.equal(device.serialNumber, '00008030001A2B3C4D5E802E');
+    assert.equal(device.configurations.length, 4);
+    const usb = new FakeUsb([device]);
+    const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {} });
+    assert.equal(connector.device.udid, '00008030-001A2B3C4D5E802E');
+    assert.equal(device.configuration?.configurationValue, 4);
+    assert.equal(served.device.configuration?.configurationValue, 4);
+
+    const echo = await connector.connect(ECHO_PORT);
+    await echo.write(new TextEncoder().encode('through the worker'));
+    assert.equal(new TextDecoder().decode((await echo.read())!), 'through the worker');
+
+    const source = await connector.connect(SOURCE_PORT);
+    const total = 8 * 1024 * 1024;
+    await source.write(lengthHeader(total));
+    const hash = createHash('sha256');
+    assert.equal(await readAll(source, (c) => void hash.update(c)), total);
+    assert.equal(hash.digest('hex'), services.sent[0]!.sha256);
+    await connector.close();
+  } finally {
+    device.dispose();
+    served.close();
+  }
+});
+
+test('worker bridge: unplug in the worker reaches the page as disconnect + DeviceDisconnectedError', async () => {
+  const { channel, served } = bridge();
+  const device = await connectWorkerUsbDevice(channel.port1 as unknown as MessagePortLike);
+  try {
+    const usb = new FakeUsb([device]);
+    let disconnects = 0;
+    usb.addEventListener('disconnect', () => disconnects++);
+    const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {} });
+    const source = await connector.connect(SOURCE_PORT);
+    await source.write(lengthHeader(64 * 1024 * 1024));
+    let received = 0;
+    const reading = readAll(source, (c) => {
+      received += c.byteLength;
+      if (received >= 512 * 1024 && !served.device.isUnplugged) served.device.unplug();
+    });
+    await assert.rejects(reading, DeviceDisconnectedError);
+    assert.equal(disconnects, 1);
+    assert.equal(device.isUnplugged, true);
+    await assert.rejects(device.transferIn(5, 512), { name: 'NotFoundError' });
+    await connector.close();
+  } finally {
+    device.dispose();
+    served.close();
+  }
+});

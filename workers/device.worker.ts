@@ -1,0 +1,207 @@
+/// <reference lib="webworker" />
+// The device engine off the main thread: USB → mux → lockdown (→ services → backup). The UI reaches it
+// through Comlink with the DeviceWorkerApi from src/device/device-api.ts.
+import * as Comlink from 'comlink';
+import { installErrorTransfer } from '../src/core/comlink-errors.ts';
+import { DeviceDisconnectedError, DeviceLockedError, LifeboatError } from '../src/core/errors.ts';
+import type { BackupOutcome, BackupProgress, DeviceCardInfo, DeviceWorkerApi, PairingStep } from '../src/device/device-api.ts';
+import { BackupEngine, changePassword, readBackupValues, setEncryption } from '../src/backup/index.ts';
+import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
+import { LockdownClient, readDeviceInfo, type DeviceInfo, type PairingStore } from '../src/lockdown/index.ts';
+import { createIndexedDbPairingStore } from '../src/lockdown/indexeddb-pairing-database.ts';
+import { MuxDeviceConnector } from '../src/usbmux/index.ts';
+import { APPLE_VENDOR_ID } from '../src/usb/index.ts';
+import { FakeUsb } from '../src/virtual-iphone/usb/fake-usb-device.ts';
+import { connectWorkerUsbDevice, type MessagePortLike } from '../src/virtual-iphone/usb/worker-bridge.ts';
+
+installErrorTransfer();
+
+const LOCKED_RETRY_MS = 1000;
+const LOCKED_GIVE_UP_MS = 5 * 60_000;
+
+class DeviceWorker implements DeviceWorkerApi {
+  private connector: MuxDeviceConnector | undefined;
+  private lockdown: LockdownClient | undefined;
+  private virtual = false;
+  private store: PairingStore | undefined;
+  private disconnectListeners: (() => void)[] = [];
+  private backupAbort: AbortController | undefined;
+  private store_: OpfsBackupStore | undefined;
+
+  private pairingStore(): PairingStore {
+    this.store ??= createIndexedDbPairingStore();
+    return this.store;
+  }
+
+  async connectVirtual(port: MessagePort): Promise<DeviceCardInfo> {
+    const device = await connectWorkerUsbDevice(port as unknown as MessagePortLike);
+    const usb = new FakeUsb([device]);
+    return this.attach(device, usb, true);
+  }
+
+  async connectUsb(match: { vendorId: number; productId: number; serialNumber: string | undefined }): Promise<DeviceCardInfo> {
+    const usb = (self.navigator as Navigator & { usb?: USB }).usb;
+    if (!usb) throw new LifeboatError('unsupported', 'This browser does not offer WebUSB to workers.', { action: 'Use a current version of Chrome or Edge.' });
+    const devices = await usb.getDevices();
+    const device = devices.find(
+      (d) => d.vendorId === APPLE_VENDOR_ID && d.productId === match.productId && (match.serialNumber === undefined || d.serialNumber === match.serialNumber),
+    );
+    if (!device) throw new DeviceDisconnectedError('The device is no longer available. Reconnect it and choose it again.');
+    return this.attach(device, usb, false);
+  }
+
+  private async attach(device: USBDevice, usb: EventTarget, virtual: boolean): Promise<DeviceCardInfo> {
+    await this.disconnect();
+    this.virtual = virtual;
+    usb.addEventListener('disconnect', (event) => {
+      if ((event as USBConnectionEvent).device !== device) return;
+      void this.disconnect();
+      for (const listener of this.disconnectListeners) listener();
+    });
+    this.connector = await MuxDeviceConnector.fromUsbDevice(device, { usb });
+    this.lockdown = await LockdownClient.connect(this.connector, { store: this.pairingStore(), label: 'lifeboat' });
+    // A device that already trusts us shows everything; one that forgot us falls back to the reduced set.
+    if (await this.lockdown.loadPairing()) {
+      try {
+        await this.lockdown.startSession();
+      } catch (error) {
+        if ((error as LifeboatError).code !== 'pairing-invalid') throw error;
+      }
+    }
+    return this.card();
+  }
+
+  private async card(): Promise<DeviceCardInfo> {
+    const lockdown = this.requireLockdown();
+    return toCard(await readDeviceInfo(lockdown), lockdown.inSession, this.virtual);
+  }
+
+  async pair(onStep: (step: PairingStep) => void): Promise<DeviceCardInfo> {
+    const lockdown = this.requireLockdown();
+    const started = Date.now();
+    for (;;) {
+      try {
+        await lockdown.pair((progress) => {
+          if (progress === 'waiting-for-trust') onStep({ step: 'waiting-for-trust' });
+        });
+        break;
+      } catch (error) {
+        // A locked phone cannot show the Trust dialog: wait for the person to unlock it.
+        if (!(error instanceof DeviceLockedError) || Date.now() - started > LOCKED_GIVE_UP_MS) throw error;
+        onStep({ step: 'locked' });
+        await new Promise((resolve) => setTimeout(resolve, LOCKED_RETRY_MS));
+      }
+    }
+    await lockdown.startSession();
+    onStep({ step: 'trusted' });
+    return this.card();
+  }
+
+  async forget(): Promise<void> {
+    const lockdown = this.lockdown;
+    if (!lockdown) return;
+    try {
+      await lockdown.unpair();
+    } catch {
+      // The device may refuse or be gone; forgetting it here is what the person asked for.
+      await this.pairingStore().remove(lockdown.udid);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    const lockdown = this.lockdown;
+    const connector = this.connector;
+    this.lockdown = undefined;
+    this.connector = undefined;
+    await lockdown?.close().catch(() => undefined);
+    await connector?.close().catch(() => undefined);
+  }
+
+  onDisconnect(callback: () => void): void {
+    this.disconnectListeners.push(callback);
+  }
+
+  async backup(options: { full?: boolean }, onProgress: (progress: BackupProgress) => void): Promise<BackupOutcome> {
+    const lockdown = await this.requireSession();
+    if (this.backupAbort) throw new LifeboatError('device-busy', 'A backup is already running.');
+    this.store_ ??= await OpfsBackupStore.open();
+    const abort = new AbortController();
+    this.backupAbort = abort;
+    try {
+      const result = await BackupEngine.run({
+        provider: lockdown,
+        store: this.store_,
+        udid: lockdown.udid,
+        deviceValues: await readBackupValues(lockdown),
+        full: options.full ?? false,
+        signal: abort.signal,
+        onProgress,
+      });
+      return {
+        filesReceived: result.filesReceived,
+        bytesReceived: result.bytesReceived,
+        durationMs: result.durationMs,
+        isFullBackup: result.isFullBackup,
+        encrypted: result.encrypted,
+        warnings: result.warnings,
+      };
+    } finally {
+      this.backupAbort = undefined;
+    }
+  }
+
+  async cancelBackup(): Promise<void> {
+    this.backupAbort?.abort();
+  }
+
+  async setEncryption(enable: boolean, password: string, onPasscodePrompt: (shown: boolean) => void): Promise<DeviceCardInfo> {
+    const lockdown = await this.requireSession();
+    const willEncrypt = (await lockdown.getValue('com.apple.mobile.backup', 'WillEncrypt').catch(() => undefined)) === true;
+    await setEncryption(lockdown, { udid: lockdown.udid, enable, password, willEncrypt, onPasscodePrompt });
+    return this.card();
+  }
+
+  async changeBackupPassword(oldPassword: string, newPassword: string, onPasscodePrompt: (shown: boolean) => void): Promise<void> {
+    const lockdown = await this.requireSession();
+    await changePassword(lockdown, { udid: lockdown.udid, oldPassword, newPassword, onPasscodePrompt });
+  }
+
+  /** Backups and encryption need the trusted session; say so plainly when the device does not trust us yet. */
+  private async requireSession(): Promise<LockdownClient> {
+    const lockdown = this.requireLockdown();
+    if (!lockdown.inSession) {
+      if (!(await lockdown.loadPairing())) {
+        throw new LifeboatError('pairing-invalid', 'This computer is not trusted by the device yet.', { action: 'Tap “Trust this computer” first.' });
+      }
+      await lockdown.startSession();
+    }
+    return lockdown;
+  }
+
+  private requireLockdown(): LockdownClient {
+    if (!this.lockdown) throw new DeviceDisconnectedError('No device is connected.');
+    return this.lockdown;
+  }
+}
+
+function toCard(info: DeviceInfo, trusted: boolean, virtual: boolean): DeviceCardInfo {
+  return {
+    udid: info.udid,
+    deviceName: info.deviceName,
+    productType: info.productType,
+    marketingName: info.productName,
+    deviceClass: info.deviceClass,
+    productVersion: info.productVersion,
+    buildVersion: info.buildVersion,
+    ...(info.serialNumber ? { serialNumber: info.serialNumber } : {}),
+    ...(info.totalCapacity !== undefined && info.availableCapacity !== undefined
+      ? { storage: { total: info.totalCapacity, available: info.availableCapacity } }
+      : {}),
+    ...(info.batteryLevel !== undefined ? { battery: { level: info.batteryLevel, charging: info.batteryCharging ?? false } } : {}),
+    ...(info.willEncrypt !== undefined ? { willEncrypt: info.willEncrypt } : {}),
+    trusted,
+    virtual,
+  };
+}
+
+Comlink.expose(new DeviceWorker());
