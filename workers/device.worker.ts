@@ -4,7 +4,21 @@
 import * as Comlink from 'comlink';
 import { installErrorTransfer } from '../src/core/comlink-errors.ts';
 import { DeviceDisconnectedError, DeviceLockedError, LifeboatError } from '../src/core/errors.ts';
-import type { BackupOutcome, BackupProgress, DeviceCardInfo, DeviceWorkerApi, PairingStep } from '../src/device/device-api.ts';
+import type {
+  BackupOutcome,
+  BackupProgress,
+  DeviceCardInfo,
+  DeviceWorkerApi,
+  PairingStep,
+  RestorableBackup,
+  RestorePlanView,
+  RestoreProgress,
+  RestoreRequest,
+} from '../src/device/device-api.ts';
+import { RestoreEngine, checkRestore, readRestoreValues, restoreSourceFromTree, type RestorePlan, type RestoreSource } from '../src/restore/index.ts';
+import { decodePlist, isPlistDict, type PlistDict } from '../src/plist/index.ts';
+import type { BackupTree } from '../src/stores/backup-store.ts';
+import { productName } from '../src/lockdown/product-names.ts';
 import { BackupEngine, changePassword, readBackupValues, setEncryption } from '../src/backup/index.ts';
 import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
 import { LockdownClient, readDeviceInfo, type DeviceInfo, type PairingStore } from '../src/lockdown/index.ts';
@@ -26,6 +40,7 @@ class DeviceWorker implements DeviceWorkerApi {
   private store: PairingStore | undefined;
   private disconnectListeners: (() => void)[] = [];
   private backupAbort: AbortController | undefined;
+  private restoreAbort: AbortController | undefined;
   private store_: OpfsBackupStore | undefined;
 
   private pairingStore(): PairingStore {
@@ -124,13 +139,14 @@ class DeviceWorker implements DeviceWorkerApi {
   async backup(options: { full?: boolean }, onProgress: (progress: BackupProgress) => void): Promise<BackupOutcome> {
     const lockdown = await this.requireSession();
     if (this.backupAbort) throw new LifeboatError('device-busy', 'A backup is already running.');
-    this.store_ ??= await OpfsBackupStore.open();
+    if (this.restoreAbort) throw new LifeboatError('device-busy', 'A restore is running.');
+    const store = await this.opfsStore();
     const abort = new AbortController();
     this.backupAbort = abort;
     try {
       const result = await BackupEngine.run({
         provider: lockdown,
-        store: this.store_,
+        store,
         udid: lockdown.udid,
         deviceValues: await readBackupValues(lockdown),
         full: options.full ?? false,
@@ -166,6 +182,79 @@ class DeviceWorker implements DeviceWorkerApi {
     await changePassword(lockdown, { udid: lockdown.udid, oldPassword, newPassword, onPasscodePrompt });
   }
 
+  private async opfsStore(): Promise<OpfsBackupStore> {
+    this.store_ ??= await OpfsBackupStore.open();
+    return this.store_;
+  }
+
+  async listRestorableBackups(): Promise<RestorableBackup[]> {
+    const store = await this.opfsStore();
+    const backups: RestorableBackup[] = [];
+    for (const udid of await store.listDevices()) {
+      const tree = await store.current(udid);
+      if (!tree) continue;
+      const info = await readTreePlist(tree, 'Info.plist');
+      const manifest = await readTreePlist(tree, 'Manifest.plist');
+      const productType = typeof info['Product Type'] === 'string' ? info['Product Type'] : '';
+      const date = info['Last Backup Date'];
+      backups.push({
+        sourceUdid: udid,
+        deviceName: typeof info['Device Name'] === 'string' ? info['Device Name'] : udid,
+        productType,
+        marketingName: productName(productType),
+        productVersion: typeof info['Product Version'] === 'string' ? info['Product Version'] : '',
+        date: date instanceof Date ? date.toISOString() : undefined,
+        encrypted: manifest['IsEncrypted'] === true,
+      });
+    }
+    return backups;
+  }
+
+  async checkRestore(request: RestoreRequest): Promise<RestorePlanView> {
+    const lockdown = await this.requireSession();
+    const plan = await checkRestore({ source: await this.restoreSource(request.sourceUdid), values: await readRestoreValues(lockdown), password: request.password });
+    return planView(plan);
+  }
+
+  async restore(request: RestoreRequest, onProgress: (progress: RestoreProgress) => void): Promise<{ filesSent: number; bytesSent: number; durationMs: number }> {
+    const lockdown = await this.requireSession();
+    if (this.restoreAbort || this.backupAbort) throw new LifeboatError('device-busy', 'Another backup or restore is running.');
+    const abort = new AbortController();
+    this.restoreAbort = abort;
+    try {
+      const result = await RestoreEngine.run({
+        provider: lockdown,
+        source: await this.restoreSource(request.sourceUdid),
+        targetUdid: lockdown.udid,
+        sourceIdentifier: request.sourceUdid,
+        deviceValues: await readRestoreValues(lockdown),
+        options: {
+          password: request.password,
+          settings: request.settings ?? false,
+          removeItemsNotRestored: request.removeItemsNotRestored ?? false,
+          reboot: true,
+        },
+        onProgress,
+        signal: abort.signal,
+      });
+      // The phone restarts: this connection is over, as when Finder finishes a restore.
+      await this.disconnect();
+      return { filesSent: result.filesSent, bytesSent: result.bytesSent, durationMs: result.durationMs };
+    } finally {
+      this.restoreAbort = undefined;
+    }
+  }
+
+  async cancelRestore(): Promise<void> {
+    this.restoreAbort?.abort();
+  }
+
+  private async restoreSource(sourceUdid: string): Promise<RestoreSource> {
+    const tree = await (await this.opfsStore()).current(sourceUdid);
+    if (!tree) throw new LifeboatError('corrupt-backup', 'That backup is no longer in this browser’s storage.');
+    return restoreSourceFromTree(tree, sourceUdid);
+  }
+
   /** Backups and encryption need the trusted session; say so plainly when the device does not trust us yet. */
   private async requireSession(): Promise<LockdownClient> {
     const lockdown = this.requireLockdown();
@@ -182,6 +271,29 @@ class DeviceWorker implements DeviceWorkerApi {
     if (!this.lockdown) throw new DeviceDisconnectedError('No device is connected.');
     return this.lockdown;
   }
+}
+
+async function readTreePlist(tree: BackupTree, path: string): Promise<PlistDict> {
+  try {
+    const value = decodePlist(await tree.readFile(path));
+    return isPlistDict(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+function planView(plan: RestorePlan): RestorePlanView {
+  return {
+    encrypted: plan.encrypted,
+    fileCount: plan.fileCount,
+    totalBytes: plan.totalBytes,
+    backupVersion: plan.backupVersion,
+    deviceVersion: plan.deviceVersion,
+    crossDevice: plan.crossDevice,
+    leftOut: plan.leftOut.map((l) => ({ description: l.description, files: l.files, bytes: l.bytes })),
+    appsNotBuiltForTarget: plan.appsNotBuiltForTarget,
+    warnings: plan.warnings,
+  };
 }
 
 function toCard(info: DeviceInfo, trusted: boolean, virtual: boolean): DeviceCardInfo {

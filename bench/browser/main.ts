@@ -5,11 +5,7 @@ import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { connectWorkerUsbDevice, type MessagePortLike } from '../../src/virtual-iphone/usb/worker-bridge.ts';
 import { measureDownload, registerBenchServices } from './bench-services.ts';
 
-declare global {
-  interface Window {
-    __muxBench?: { runs: number[] } | { error: string };
-  }
-}
+import type {} from './harness-types.ts';
 
 async function run(): Promise<number[]> {
   const params = new URLSearchParams(location.search);
@@ -21,7 +17,11 @@ async function run(): Promise<number[]> {
   worker.postMessage({ type: 'serve', port: channel.port2 }, [channel.port2]);
   const device = await connectWorkerUsbDevice(channel.port1 as unknown as MessagePortLike);
   const usb = new FakeUsb([device]);
-  const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, transfersInFlight: 8, log: () => {} });
+  const tuning = {
+    ...(params.has('window') ? { receiveWindow: Number(params.get('window')) } : {}),
+    ...(params.has('inflight') ? { transfersInFlight: Number(params.get('inflight')) } : {}),
+  };
+  const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {}, ...tuning });
   await measureDownload((p) => connector.connect(p), 16 * 1024 * 1024); // warm-up
   const runs: number[] = [];
   for (let i = 0; i < iterations; i++) runs.push(await measureDownload((p) => connector.connect(p), total));
@@ -45,6 +45,6 @@ async function runInline(total: number, iterations: number): Promise<number[]> {
 }
 
 run().then(
-  (runs) => (window.__muxBench = { runs }),
-  (error: unknown) => (window.__muxBench = { error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error) }),
+  (runs) => (window.__benchOutcome = { runs }),
+  (error: unknown) => (window.__benchOutcome = { error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error) }),
 );

@@ -37,6 +37,44 @@ export interface BackupOutcome {
   warnings: string[];
 }
 
+export type { RestoreProgress, RestoreStage } from '../restore/restore-engine.ts';
+import type { RestoreProgress } from '../restore/restore-engine.ts';
+
+/** A complete backup in the browser's storage that can be restored to the connected device. */
+export interface RestorableBackup {
+  /** Folder name: the UDID of the device the backup was made from. */
+  sourceUdid: string;
+  deviceName: string;
+  productType: string;
+  marketingName: string;
+  productVersion: string;
+  date: string | undefined;
+  encrypted: boolean;
+}
+
+/** What the pre-checks found: everything a person must know before risking their phone. */
+export interface RestorePlanView {
+  encrypted: boolean;
+  fileCount: number;
+  totalBytes: number;
+  backupVersion: string | undefined;
+  deviceVersion: string | undefined;
+  crossDevice: boolean;
+  /** What will not transfer to another kind of device. */
+  leftOut: { description: string; files: number; bytes: number }[];
+  appsNotBuiltForTarget: string[];
+  warnings: string[];
+}
+
+export interface RestoreRequest {
+  sourceUdid: string;
+  password?: string;
+  /** Take the backup's settings instead of keeping the device's. */
+  settings?: boolean;
+  /** Delete items on the device that the backup does not have. */
+  removeItemsNotRestored?: boolean;
+}
+
 export interface DeviceWorkerApi {
   /** Connect to the demo device: `port` reaches the virtual iPhone worker's fake USB device. */
   connectVirtual(port: MessagePort): Promise<DeviceCardInfo>;
@@ -56,4 +94,10 @@ export interface DeviceWorkerApi {
   /** Turn backup encryption on (the new password) or off (the current password). Resolves with the updated card. */
   setEncryption(enable: boolean, password: string, onPasscodePrompt: (shown: boolean) => void): Promise<DeviceCardInfo>;
   changeBackupPassword(oldPassword: string, newPassword: string, onPasscodePrompt: (shown: boolean) => void): Promise<void>;
+  listRestorableBackups(): Promise<RestorableBackup[]>;
+  /** Runs every pre-check (Find My, iOS version, free space, verification, password) without touching the phone's data. */
+  checkRestore(request: RestoreRequest): Promise<RestorePlanView>;
+  /** Restores, then the device restarts and the connection ends. */
+  restore(request: RestoreRequest, onProgress: (progress: RestoreProgress) => void): Promise<{ filesSent: number; bytesSent: number; durationMs: number }>;
+  cancelRestore(): Promise<void>;
 }

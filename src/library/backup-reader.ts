@@ -4,7 +4,7 @@ import { decryptStream, decryptWhole } from './crypto/aes-cbc.ts';
 import { parseKeybag, unlockKeybag, unwrapFileKey, type ClassKeys, type Keybag } from './crypto/keybag.ts';
 import { BackupLockedError, MissingBackupFileError } from './errors.ts';
 import { ManifestDb, type ManifestEntry } from './manifest-db.ts';
-import { decodeMbFile, type EntryKind, type MbFile } from './mbfile.ts';
+import type { EntryKind, MbFile } from './mbfile.ts';
 import type { BackupSource } from './source/backup-source.ts';
 import { openDatabaseBytes, type Database } from './sqlite.ts';
 
@@ -149,15 +149,7 @@ export class BackupReader {
   }
 
   private totals(): { fileCount: number; totalSize: number } {
-    if (this.cachedTotals) return this.cachedTotals;
-    let fileCount = 0;
-    let totalSize = 0;
-    for (const row of this.manifest.rows()) {
-      if (row.kind !== 'file') continue;
-      fileCount++;
-      totalSize += row.blob ? sizeOfBlob(row.blob) : 0;
-    }
-    this.cachedTotals = { fileCount, totalSize };
+    this.cachedTotals ??= this.manifest.totals();
     return this.cachedTotals;
   }
 
@@ -282,13 +274,5 @@ export class BackupReader {
     this.manifestDb?.close();
     this.manifestDb = undefined;
     this.classKeys = undefined;
-  }
-}
-
-function sizeOfBlob(blob: Uint8Array): number {
-  try {
-    return decodeMbFile(blob).size;
-  } catch {
-    return 0;
   }
 }

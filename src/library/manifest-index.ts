@@ -46,7 +46,7 @@ export class ManifestIndex {
     private readonly domainIds: Map<string, number>,
     private readonly domainNames: string[],
     private readonly domainCounts: number[],
-    private readonly groupKeys: Map<string, number>,
+    private readonly foldersByDomain: Map<string, number>[],
     /** Rows of group g are groupRows[groupStarts[g] .. groupStarts[g + 1]), in rowid order. */
     private readonly groupStarts: Uint32Array,
     private readonly groupRows: Uint32Array,
@@ -66,7 +66,9 @@ export class ManifestIndex {
     const domainIds = new Map<string, number>();
     const domainNames: string[] = [];
     const domainCounts: number[] = [];
-    const groupKeys = new Map<string, number>();
+    /** Per domain: folder key ("" or "a/b/") → group number. */
+    const foldersByDomain: Map<string, number>[] = [];
+    let groupCount = 0;
     const chunks: SearchChunk[] = [];
     let chunkPaths: string[] = [];
     let fileCount = 0;
@@ -109,6 +111,7 @@ export class ManifestIndex {
             domainIds.set(domain, id);
             domainNames.push(domain);
             domainCounts.push(0);
+            foldersByDomain.push(new Map());
           }
           domainId = id;
           lastDomainId = id;
@@ -120,11 +123,12 @@ export class ManifestIndex {
         if (relativePath === '') {
           groups[n] = NO_GROUP; // the domain's own row is nobody's child
         } else {
-          const key = `${domainId}\u0000${relativePath.slice(0, relativePath.lastIndexOf('/') + 1)}`;
-          let g = groupKeys.get(key);
+          const folders = foldersByDomain[domainId]!;
+          const parent = relativePath.slice(0, relativePath.lastIndexOf('/') + 1);
+          let g = folders.get(parent);
           if (g === undefined) {
-            g = groupKeys.size;
-            groupKeys.set(key, g);
+            g = groupCount++;
+            folders.set(parent, g);
           }
           groups[n] = g;
         }
@@ -176,7 +180,6 @@ export class ManifestIndex {
     if (chunkPaths.length) chunks.push(searchChunk(chunkPaths, n - chunkPaths.length));
 
     // Counting sort of rows by group: one contiguous, rowid-ordered run per folder.
-    const groupCount = groupKeys.size;
     const groupStarts = new Uint32Array(groupCount + 1);
     for (let i = 0; i < n; i++) {
       const g = groups[i]!;
@@ -189,7 +192,7 @@ export class ManifestIndex {
       const g = groups[i]!;
       if (g !== NO_GROUP) groupRows[fill[g]!++] = i;
     }
-    return new ManifestIndex(n, rowids.slice(0, n), kinds.slice(0, n), domainIds, domainNames, domainCounts, groupKeys, groupStarts, groupRows, chunks, fileCount, totalSize);
+    return new ManifestIndex(n, rowids.slice(0, n), kinds.slice(0, n), domainIds, domainNames, domainCounts, foldersByDomain, groupStarts, groupRows, chunks, fileCount, totalSize);
   }
 
   /** Domains with their row counts, sorted by name. */
@@ -203,7 +206,7 @@ export class ManifestIndex {
   children(domain: string, parent: string): number[] {
     const id = this.domainIds.get(domain);
     if (id === undefined) return [];
-    const g = this.groupKeys.get(`${id}\u0000${parent}`);
+    const g = this.foldersByDomain[id]!.get(parent);
     if (g === undefined) return [];
     const out: number[] = [];
     for (let i = this.groupStarts[g]!; i < this.groupStarts[g + 1]!; i++) out.push(this.groupRows[i]!);

@@ -60,8 +60,9 @@ export class MbFileFieldReader {
     this.size = 0;
     this.mode = 0;
     // Walk the root's keys once; the last duplicate wins, as in the full decoder.
-    const [n, keysAt] = this.lengthOf(root);
+    const n = this.lengthOf(root);
     if (n < 0) return false;
+    const keysAt = this.payload;
     const valuesAt = keysAt + n * this.refSize;
     if (valuesAt + n * this.refSize > this.base + this.tableStart) return false;
     for (let i = 0; i < n; i++) {
@@ -104,22 +105,30 @@ export class MbFileFieldReader {
     return this.uintAt(at, this.refSize);
   }
 
-  /** [count, absolute start of the payload] of an array/dict/string/data object; [-1, 0] if malformed. */
-  private lengthOf(at: number): [number, number] {
+  /** Payload start of the last lengthOf() object (kept in a field: no tuple allocated per call). */
+  private payload = 0;
+
+  /** Count of an array/dict/string/data object, its payload start in `payload`; -1 if malformed. */
+  private lengthOf(at: number): number {
     const low = this.bytes[at]! & 0x0f;
-    if (low !== 0x0f) return [low, at + 1];
+    if (low !== 0x0f) {
+      this.payload = at + 1;
+      return low;
+    }
     const intMarker = this.bytes[at + 1]!;
-    if ((intMarker & 0xf0) !== 0x10 || (intMarker & 0x0f) > 2) return [-1, 0];
+    if ((intMarker & 0xf0) !== 0x10 || (intMarker & 0x0f) > 2) return -1;
     const size = 1 << (intMarker & 0x0f);
-    if (at + 2 + size > this.base + this.tableStart) return [-1, 0];
-    return [this.uintAt(at + 2, size), at + 2 + size];
+    if (at + 2 + size > this.base + this.tableStart) return -1;
+    this.payload = at + 2 + size;
+    return this.uintAt(at + 2, size);
   }
 
   /** Absolute offset of the value stored under ASCII `key` in the dict at `dict` (last wins), or -1. */
   private dictValue(dict: number, key: string): number {
     if (this.bytes[dict]! >> 4 !== 0xd) return -1;
-    const [n, keysAt] = this.lengthOf(dict);
+    const n = this.lengthOf(dict);
     if (n < 0) return -1;
+    const keysAt = this.payload;
     const valuesAt = keysAt + n * this.refSize;
     if (valuesAt + n * this.refSize > this.base + this.tableStart) return -1;
     let found = -1;
@@ -134,7 +143,8 @@ export class MbFileFieldReader {
   }
 
   private asciiEquals(at: number, text: string): boolean {
-    const [n, start] = this.lengthOf(at);
+    const n = this.lengthOf(at);
+    const start = this.payload;
     if (n !== text.length || start + n > this.base + this.tableStart) return false;
     for (let i = 0; i < n; i++) if (this.bytes[start + i] !== text.charCodeAt(i)) return false;
     return true;
@@ -158,7 +168,8 @@ export class MbFileFieldReader {
   /** Absolute offset of `$objects[index]`, or -1. */
   private arrayElement(array: number, index: number): number {
     if (index < 0 || this.bytes[array]! >> 4 !== 0xa) return -1;
-    const [n, at] = this.lengthOf(array);
+    const n = this.lengthOf(array);
+    const at = this.payload;
     if (n < 0 || index >= n || at + n * this.refSize > this.base + this.tableStart) return -1;
     return this.offsetOf(this.refAt(at + index * this.refSize));
   }

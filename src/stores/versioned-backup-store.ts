@@ -1,7 +1,8 @@
 import { StoreError } from './errors.ts';
 import { joinPath, normalizePath, parentPath, selfAndAncestors } from './paths.ts';
 import type { BackupSession, BackupStore, BackupTree, BackupVersion } from './backup-store.ts';
-import { writeWhole, type DirectoryEntry, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
+import { writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
+import { OwnedTreeIndex, ReadOnlyTreeIndex } from './tree-index.ts';
 
 /** Hidden bookkeeping folder next to the device folders (Finder ignores it). See README.md for the shape. */
 export const META_DIR = '.lifeboat';
@@ -56,10 +57,12 @@ export class VersionedBackupStore implements BackupStore {
     if (this.openSessions.has(udid)) throw new StoreError('EEXIST', udid, 'a backup of this device is already running');
     await this.recover(udid);
     const staging = stagingDir(udid);
+    const resuming = options.resume === true && (await this.backend.stat(joinPath(staging, 'data'))) !== null;
     if (!options.resume) await this.backend.remove(staging);
     await this.backend.remove(joinPath(staging, 'tmp'));
     await this.backend.mkdirp(joinPath(staging, 'data'));
     await this.backend.mkdirp(joinPath(staging, 'tmp'));
+    const stagedIndex = resuming ? await OwnedTreeIndex.load(this.backend, joinPath(staging, 'data')) : new OwnedTreeIndex();
     const whiteouts = new Set<string>();
     const journal = joinPath(staging, 'whiteouts.jsonl');
     if (await this.backend.stat(journal)) {
@@ -73,7 +76,7 @@ export class VersionedBackupStore implements BackupStore {
       }
     }
     this.openSessions.add(udid);
-    return new StagedSession(this.backend, udid, whiteouts, {
+    return new StagedSession(this.backend, udid, whiteouts, stagedIndex, {
       commit: async (session) => {
         await this.commitStaging(udid, session.whiteoutList());
         this.openSessions.delete(udid);
@@ -145,15 +148,17 @@ export class VersionedBackupStore implements BackupStore {
       await this.backend.mkdirp(joinPath(pending, 'files'));
       // Paths the new backup adds: an older view must hide them.
       const added: string[] = [];
+      const current = new ReadOnlyTreeIndex(this.backend, udid);
       await walk(this.backend, joinPath(stagingDir(udid), 'data'), '', async (rel) => {
-        if (!(await this.backend.stat(joinPath(udid, rel)))) added.push(rel);
+        if (!(await current.kind(rel))) added.push(rel);
       });
       await writeWhole(this.backend, joinPath(pending, 'added.json'), encoder.encode(JSON.stringify(added)));
       const info: VersionInfo = { id: versionId, seq: currentInfo.seq, date: currentInfo.date };
       await writeWhole(this.backend, joinPath(pending, 'info.json'), encoder.encode(JSON.stringify(info)));
     }
     const liveWhiteouts: string[] = [];
-    for (const w of whiteouts) if (await this.backend.stat(joinPath(udid, w))) liveWhiteouts.push(w);
+    const current = new ReadOnlyTreeIndex(this.backend, udid);
+    for (const w of whiteouts) if (await current.kind(w)) liveWhiteouts.push(w);
     const plan: CommitPlan = { versionId, whiteouts: liveWhiteouts, seq, date: new Date().toISOString() };
     // The switch: once commit.json exists the staged backup is the current one; recover() finishes the job.
     await writeWhole(this.backend, joinPath(meta, 'commit.json.tmp'), encoder.encode(JSON.stringify(plan)));
@@ -189,12 +194,13 @@ export class VersionedBackupStore implements BackupStore {
       const published = !(await this.backend.stat(pendingDir)) && (await this.backend.stat(finalDir)) !== null;
       versionFiles = joinPath(published ? finalDir : pendingDir, 'files');
     }
+    const versionDirs = new Set<string>();
     const displace = async (rel: string): Promise<void> => {
       if (!versionFiles) {
         await this.backend.remove(joinPath(udid, rel));
         return;
       }
-      await moveMerging(this.backend, joinPath(udid, rel), joinPath(versionFiles, rel));
+      await moveMerging(this.backend, joinPath(udid, rel), joinPath(versionFiles, rel), versionDirs);
     };
     const displacedMarker = joinPath(meta, 'commit.displaced');
     if (!(await this.backend.stat(displacedMarker))) {
@@ -203,21 +209,25 @@ export class VersionedBackupStore implements BackupStore {
       await writeWhole(this.backend, displacedMarker, new Uint8Array(0));
     }
     // Phase 2: staged entries into place. A staged entry still present has not moved yet, so whatever
-    // sits at its target is the old content and goes to the version first.
+    // sits at its target is the old content and goes to the version first. One listing per folder
+    // says what sits there: only this loop changes those folders while it runs.
     await this.backend.mkdirp(udid);
-    if (await this.backend.stat(data)) {
-      await walk(this.backend, data, '', async (rel, kind) => {
-        const target = joinPath(udid, rel);
-        const existing = await this.backend.stat(target);
-        if (kind === 'directory') {
-          if (existing?.kind === 'file') await displace(rel);
-          await this.backend.mkdirp(target);
-          return;
+    const placeFolder = async (rel: string): Promise<void> => {
+      const there = await listKinds(this.backend, joinPath(udid, rel));
+      for (const e of await this.backend.list(joinPath(data, rel))) {
+        const child = joinPath(rel, e.name);
+        const existing = there.get(e.name);
+        if (e.kind === 'directory') {
+          if (existing === 'file') await displace(child);
+          if (existing !== 'directory') await this.backend.mkdirp(joinPath(udid, child));
+          await placeFolder(child);
+          continue;
         }
-        if (existing) await displace(rel);
-        await this.backend.rename(joinPath(data, rel), target);
-      });
-    }
+        if (existing) await displace(child);
+        await this.backend.rename(joinPath(data, child), joinPath(udid, child));
+      }
+    };
+    if (await this.backend.stat(data)) await placeFolder('');
     if (plan.versionId) {
       const pending = joinPath(versionsDir(udid), `.pending-${plan.versionId}`);
       if (await this.backend.stat(pending)) await this.backend.rename(pending, joinPath(versionsDir(udid), plan.versionId));
@@ -278,18 +288,35 @@ async function walk(
   }
 }
 
-/** Moves `from` to `to`; when `to` is a directory already (a repeated attempt), merges child by child. */
-async function moveMerging(backend: StorageBackend, from: string, to: string): Promise<void> {
+/** One folder's names and kinds; empty when it does not exist. */
+async function listKinds(backend: StorageBackend, dir: string): Promise<Map<string, EntryKind>> {
+  try {
+    return new Map((await backend.list(dir)).map((e) => [e.name, e.kind]));
+  } catch (e) {
+    if (e instanceof StoreError && (e.errno === 'ENOENT' || e.errno === 'ENOTDIR')) return new Map();
+    throw e;
+  }
+}
+
+/**
+ * Moves `from` to `to`; when `to` is a directory already (a repeated attempt), merges child by child.
+ * `madeDirs` remembers parents already created during this roll-forward.
+ */
+async function moveMerging(backend: StorageBackend, from: string, to: string, madeDirs = new Set<string>()): Promise<void> {
   const src = await backend.stat(from);
   if (!src) return;
   const dst = await backend.stat(to);
   if (!dst) {
-    await backend.mkdirp(parentPath(to));
+    const parent = parentPath(to);
+    if (!madeDirs.has(parent)) {
+      await backend.mkdirp(parent);
+      madeDirs.add(parent);
+    }
     await backend.rename(from, to);
     return;
   }
   if (src.kind === 'directory' && dst.kind === 'directory') {
-    for (const e of await backend.list(from)) await moveMerging(backend, joinPath(from, e.name), joinPath(to, e.name));
+    for (const e of await backend.list(from)) await moveMerging(backend, joinPath(from, e.name), joinPath(to, e.name), madeDirs);
     await backend.remove(from);
     return;
   }
@@ -406,19 +433,24 @@ interface SessionHooks {
 /**
  * The device's view while backing up: staged entries (written this run) win; a whiteout hides a
  * current entry and everything under it; anything else falls through to the current backup.
- * Invariant: the staged entry for view path P lives at staging/data/P.
+ * Invariant: the staged entry for view path P lives at staging/data/P. Which entries exist is
+ * answered from memory (tree-index.ts): the backend is asked only for sizes, dates and data.
  */
 class StagedSession implements BackupSession {
   private readonly pendingWhiteouts: string[] = [];
   private tmpCounter = 0;
   private finished = false;
+  private readonly currentIndex: ReadOnlyTreeIndex;
 
   constructor(
     private readonly backend: StorageBackend,
     readonly udid: string,
     private readonly whiteouts: Set<string>,
+    private readonly stagedIndex: OwnedTreeIndex,
     private readonly hooks: SessionHooks,
-  ) {}
+  ) {
+    this.currentIndex = new ReadOnlyTreeIndex(backend, udid);
+  }
 
   whiteoutList(): string[] {
     return [...this.whiteouts];
@@ -432,9 +464,13 @@ class StagedSession implements BackupSession {
     return joinPath(this.udid, p);
   }
 
-  private async visibleCurrent(p: string): Promise<EntryStat | null> {
+  private async visibleCurrent(p: string): Promise<EntryKind | null> {
     if (hiddenBy(this.whiteouts, p)) return null;
-    return this.backend.stat(this.cur(p));
+    return this.currentIndex.kind(p);
+  }
+
+  private async viewKind(p: string): Promise<EntryKind | null> {
+    return this.stagedIndex.kind(p) ?? (await this.visibleCurrent(p));
   }
 
   private addWhiteout(p: string): void {
@@ -449,24 +485,25 @@ class StagedSession implements BackupSession {
 
   async stat(path: string): Promise<EntryStat | null> {
     const p = normalizePath(path);
-    return (await this.backend.stat(this.staged(p))) ?? (await this.visibleCurrent(p));
+    if (this.stagedIndex.kind(p)) return this.backend.stat(this.staged(p));
+    return (await this.visibleCurrent(p)) ? this.backend.stat(this.cur(p)) : null;
   }
 
   async list(path: string): Promise<(DirectoryEntry & EntryStat)[]> {
     const p = normalizePath(path);
-    const staged = await this.backend.stat(this.staged(p));
-    const current = staged?.kind === 'file' ? null : await this.visibleCurrent(p);
+    const staged = this.stagedIndex.kind(p);
+    const current = staged === 'file' ? null : await this.visibleCurrent(p);
     if (!staged && !current) throw new StoreError('ENOENT', p);
-    if ((staged ?? current)!.kind !== 'directory') throw new StoreError('ENOTDIR', p);
+    if ((staged ?? current) !== 'directory') throw new StoreError('ENOTDIR', p);
     const out = new Map<string, DirectoryEntry & EntryStat>();
     if (staged) {
-      for (const e of await this.backend.list(this.staged(p))) {
+      for (const e of this.stagedIndex.children(p)) {
         const st = await this.backend.stat(joinPath(this.staged(p), e.name));
         if (st) out.set(e.name, { name: e.name, ...st });
       }
     }
-    if (current?.kind === 'directory') {
-      for (const e of await this.backend.list(this.cur(p))) {
+    if (current === 'directory') {
+      for (const e of (await this.currentIndex.children(p)) ?? []) {
         const child = joinPath(p, e.name);
         if (out.has(e.name) || hiddenBy(this.whiteouts, child)) continue;
         const st = await this.backend.stat(this.cur(child));
@@ -478,11 +515,11 @@ class StagedSession implements BackupSession {
 
   async *read(path: string, chunkSize = READ_CHUNK): AsyncIterable<Uint8Array> {
     const p = normalizePath(path);
-    const staged = await this.backend.stat(this.staged(p));
-    const source = staged ? this.staged(p) : (await this.visibleCurrent(p)) ? this.cur(p) : null;
-    if (!source) throw new StoreError('ENOENT', p);
-    if ((staged ?? (await this.backend.stat(source)))!.kind === 'directory') throw new StoreError('EISDIR', p);
-    yield* this.backend.read(source, chunkSize);
+    const staged = this.stagedIndex.kind(p);
+    const kind = staged ?? (await this.visibleCurrent(p));
+    if (!kind) throw new StoreError('ENOENT', p);
+    if (kind === 'directory') throw new StoreError('EISDIR', p);
+    yield* this.backend.read(staged ? this.staged(p) : this.cur(p), chunkSize);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -520,12 +557,19 @@ class StagedSession implements BackupSession {
 
   /** Puts a finished staged file at view path `p`, replacing whatever the view had there. */
   private async place(p: string, stagedSource: string): Promise<void> {
-    await this.backend.remove(this.staged(p));
-    const current = await this.visibleCurrent(p);
+    if (this.stagedIndex.kind(p)) {
+      await this.backend.remove(this.staged(p));
+      this.stagedIndex.delete(p);
+    }
     // A staged file shadows a current file by itself; a current directory's children need hiding.
-    if (current?.kind === 'directory') this.addWhiteout(p);
-    await this.backend.mkdirp(parentPath(this.staged(p)));
+    if ((await this.visibleCurrent(p)) === 'directory') this.addWhiteout(p);
+    const parent = parentPath(p);
+    if (this.stagedIndex.kind(parent) !== 'directory') {
+      await this.backend.mkdirp(this.staged(parent));
+      this.stagedIndex.addDirectories(parent);
+    }
     await this.backend.rename(stagedSource, this.staged(p));
+    this.stagedIndex.addFile(p);
   }
 
   async writeFile(path: string, bytes: Uint8Array): Promise<void> {
@@ -542,12 +586,14 @@ class StagedSession implements BackupSession {
   async mkdirp(path: string): Promise<void> {
     this.live();
     const p = normalizePath(path);
+    // A staged directory's ancestors are staged directories too, and staged entries win in the view.
+    if (this.stagedIndex.kind(p) === 'directory') return;
     for (const prefix of selfAndAncestors(p)) {
       if (prefix === '') continue;
-      const st = await this.stat(prefix);
-      if (st?.kind === 'file') throw new StoreError(prefix === p ? 'EEXIST' : 'ENOTDIR', prefix);
+      if ((await this.viewKind(prefix)) === 'file') throw new StoreError(prefix === p ? 'EEXIST' : 'ENOTDIR', prefix);
     }
     await this.backend.mkdirp(this.staged(p));
+    this.stagedIndex.addDirectories(p);
   }
 
   async move(from: string, to: string): Promise<void> {
@@ -556,15 +602,15 @@ class StagedSession implements BackupSession {
     const dst = normalizePath(to);
     if (src === dst) return;
     if (dst.startsWith(`${src}/`) || src === '') throw new StoreError('EINVAL', dst, 'cannot move a folder into itself');
-    const stagedSrc = await this.backend.stat(this.staged(src));
-    const currentSrc = stagedSrc?.kind === 'file' ? null : await this.visibleCurrent(src);
+    const stagedSrc = this.stagedIndex.kind(src);
+    const currentSrc = stagedSrc === 'file' ? null : await this.visibleCurrent(src);
     if (!stagedSrc && !currentSrc) throw new StoreError('ENOENT', src);
     await this.remove(dst);
     await this.mkdirp(parentPath(dst));
     if (stagedSrc) {
-      const currentDst = await this.visibleCurrent(dst);
-      if (currentDst?.kind === 'directory') this.addWhiteout(dst);
+      if ((await this.visibleCurrent(dst)) === 'directory') this.addWhiteout(dst);
       await this.backend.rename(this.staged(src), this.staged(dst));
+      this.stagedIndex.move(src, dst);
     }
     if (currentSrc) {
       // Rare: the device moves something from the last complete backup. That backup must stay intact,
@@ -575,15 +621,17 @@ class StagedSession implements BackupSession {
   }
 
   private async copyCurrentInto(src: string, dst: string): Promise<void> {
-    const st = await this.visibleCurrent(src);
-    if (!st) return;
-    if (st.kind === 'file') {
-      if (await this.backend.stat(this.staged(dst))) return;
+    const kind = await this.visibleCurrent(src);
+    if (!kind) return;
+    if (kind === 'file') {
+      if (this.stagedIndex.kind(dst)) return;
       await copyFile(this.backend, this.cur(src), this.staged(dst));
+      this.stagedIndex.addFile(dst);
       return;
     }
     await this.backend.mkdirp(this.staged(dst));
-    for (const e of await this.backend.list(this.cur(src))) {
+    this.stagedIndex.addDirectories(dst);
+    for (const e of (await this.currentIndex.children(src)) ?? []) {
       await this.copyCurrentInto(joinPath(src, e.name), joinPath(dst, e.name));
     }
   }
@@ -591,7 +639,11 @@ class StagedSession implements BackupSession {
   async remove(path: string): Promise<void> {
     this.live();
     const p = normalizePath(path);
-    await this.backend.remove(this.staged(p));
+    if (this.stagedIndex.kind(p)) {
+      await this.backend.remove(this.staged(p));
+      this.stagedIndex.delete(p);
+      if (p === '') await this.backend.mkdirp(this.staged(''));
+    }
     if (await this.visibleCurrent(p)) this.addWhiteout(p);
   }
 
@@ -600,16 +652,15 @@ class StagedSession implements BackupSession {
     const src = normalizePath(from);
     const dst = normalizePath(to);
     if (dst === src || dst.startsWith(`${src}/`)) throw new StoreError('EINVAL', dst, 'cannot copy a folder into itself');
-    const st = await this.stat(src);
-    if (!st) throw new StoreError('ENOENT', src);
+    if (!(await this.viewKind(src))) throw new StoreError('ENOENT', src);
     await this.remove(dst);
     await this.copyView(src, dst);
   }
 
   private async copyView(src: string, dst: string): Promise<void> {
-    const st = await this.stat(src);
-    if (!st) return;
-    if (st.kind === 'directory') {
+    const kind = await this.viewKind(src);
+    if (!kind) return;
+    if (kind === 'directory') {
       await this.mkdirp(dst);
       for (const e of await this.list(src)) await this.copyView(joinPath(src, e.name), joinPath(dst, e.name));
       return;

@@ -36,6 +36,9 @@ export interface MuxSessionOptions {
   log?: (message: string) => void;
 }
 
+/** usbmuxd2's receive window per connection (usbmuxd's is 128 KiB). */
+export const DEFAULT_RECEIVE_WINDOW = 512 * 1024;
+
 const CONTROL_KINDS: Record<number, string> = { 3: 'error', 5: 'warning', 7: 'info' };
 
 /**
@@ -68,7 +71,7 @@ export class MuxSession {
     readonly transport: UsbMuxTransport,
     options: MuxSessionOptions,
   ) {
-    this.receiveWindow = Math.max(256, (options.receiveWindow ?? 512 * 1024) & ~0xff);
+    this.receiveWindow = Math.max(256, (options.receiveWindow ?? DEFAULT_RECEIVE_WINDOW) & ~0xff);
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.ackDelayMs = options.ackDelayMs ?? 10;
     this.log = options.log ?? ((message) => console.debug(`[usbmux] ${message}`));

@@ -151,7 +151,9 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
 
   // Verify the unencrypted one from the list.
   await plainCard.locator('[data-testid="verify-backup"]').click();
-  await plainCard.locator('[data-testid="verify-ok"]').waitFor({ timeout: 15000 });
+  await plainCard.locator('[data-testid="verify-ok"]').waitFor({ timeout: 30000 }).catch(async (e) => {
+    throw new Error(`${e}\n${await page.innerText('main')}`);
+  });
   await shot(page, 'library-list');
 
   // The encrypted one: a wrong password first, said plainly; then the right one.
@@ -167,6 +169,7 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
   await page.fill('[data-testid="password-input"]', PASSWORD);
   await page.click('[data-testid="unlock"]');
   await page.waitForSelector('[data-testid="overview-categories"]', { timeout: 20000 });
+  await shot(page, 'overview');
   const overview = await page.innerText('[data-testid="overview-categories"]');
   assert.match(overview, /Messages/);
   assert.ok(
@@ -183,7 +186,9 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
   assert.match(await bubbles.nth(0).innerText(), /Hi <there> & welcome/);
   assert.match(await bubbles.nth(1).innerText(), /Thanks!/);
   assert.equal(await page.locator('.message.me').count(), 1, 'my message is on my side');
-  await bubbles.nth(2).locator('.attachment.image').waitFor();
+  // The generator's attachment is a 22-byte JPEG with no picture in it: the browser cannot decode it,
+  // so it is offered as a file to save instead of a broken image.
+  await bubbles.nth(2).locator('.attachment.file:has-text("IMG_0001.jpeg") button:has-text("Save")').waitFor();
   await shot(page, 'messages');
 
   // Photos: the grid, then the real PNG full size (decoded from the decrypted bytes).
@@ -226,6 +231,7 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
   await page.click('[data-testid="file-list"] button:has-text("Documents")');
   await page.click('[data-testid="file-list"] button:has-text("hello.txt")');
   await page.waitForSelector('[data-testid="file-preview"] pre:has-text("hello from the app")');
+  await shot(page, 'files');
 
   // The list persists in IndexedDB: after a reload both backups are still there, now with counts.
   await page.reload();

@@ -72,3 +72,35 @@ test('worker bridge: unplug in the worker reaches the page as disconnect + Devic
     served.close();
   }
 });
+
+test('worker bridge: transfers issued or settled in the same task share one message', async () => {
+  const { channel, services, served } = bridge();
+  const device = await connectWorkerUsbDevice(channel.port1 as unknown as MessagePortLike);
+  let transfersIn = 0;
+  const transferIn = device.transferIn.bind(device);
+  device.transferIn = (endpoint, length) => {
+    transfersIn++;
+    return transferIn(endpoint, length);
+  };
+  let toWorker = 0;
+  let toPage = 0;
+  channel.port2.on('message', () => toWorker++);
+  channel.port1.on('message', () => toPage++);
+  try {
+    const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb: new FakeUsb([device]), log: () => {} });
+    const source = await connector.connect(SOURCE_PORT);
+    const total = 8 * 1024 * 1024;
+    await source.write(lengthHeader(total));
+    const hash = createHash('sha256');
+    assert.equal(await readAll(source, (c) => void hash.update(c)), total);
+    assert.equal(hash.digest('hex'), services.sent[0]!.sha256, 'batching keeps the bytes and their order');
+    await connector.close();
+    // 8 MiB is at least 128 IN transfers of 64 KiB; one message per transfer was the old cost.
+    assert.ok(transfersIn >= 128, `${transfersIn} IN transfers`);
+    assert.ok(toWorker * 2 < transfersIn, `${toWorker} messages to the worker for ${transfersIn} IN transfers`);
+    assert.ok(toPage * 2 < transfersIn, `${toPage} messages to the page for ${transfersIn} IN transfers`);
+  } finally {
+    device.dispose();
+    served.close();
+  }
+});

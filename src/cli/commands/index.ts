@@ -8,6 +8,7 @@ import { extractCommand } from './extract.ts';
 import { backupCommand } from './backup.ts';
 import { encryptionCommand } from './encryption.ts';
 import { changepwCommand } from './changepw.ts';
+import { restoreCommand } from './restore.ts';
 
 /** Every CLI command, in the order `help` lists them. Add a command with one import and one entry. */
 export const COMMANDS: readonly CliCommand[] = [
@@ -20,4 +21,5 @@ export const COMMANDS: readonly CliCommand[] = [
   backupCommand,
   encryptionCommand,
   changepwCommand,
+  restoreCommand,
 ];

@@ -1,5 +1,15 @@
 import * as Comlink from 'comlink';
-import type { BackupOutcome, BackupProgress, DeviceCardInfo, DeviceWorkerApi, PairingStep } from '../../device/device-api.ts';
+import type {
+  BackupOutcome,
+  BackupProgress,
+  DeviceCardInfo,
+  DeviceWorkerApi,
+  PairingStep,
+  RestorableBackup,
+  RestorePlanView,
+  RestoreProgress,
+  RestoreRequest,
+} from '../../device/device-api.ts';
 import type { VirtualIPhoneControl } from '../../virtual-iphone/control.ts';
 import { installErrorTransfer } from '../../core/comlink-errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
@@ -27,14 +37,33 @@ export type BackupView =
   | { kind: 'done'; outcome: BackupOutcome }
   | { kind: 'failed'; code: ErrorCode | 'unknown'; message: string; action?: string };
 
+type Failure = { code: ErrorCode | 'unknown'; message: string; action?: string };
+
+export type RestoreView =
+  | { kind: 'idle' }
+  | { kind: 'checking' }
+  | { kind: 'checked'; plan: RestorePlanView }
+  | { kind: 'running'; progress: RestoreProgress; cancelling: boolean }
+  | { kind: 'done'; filesSent: number; bytesSent: number; durationMs: number }
+  | ({ kind: 'failed' } & Failure);
+
 export const session = $state<{
+  restore: RestoreView;
+  restorable: RestorableBackup[];
   screen: DeviceScreen;
   backup: BackupView;
   /** The demo device's controls (the person's hands on the simulated phone), when it is connected. */
   virtualPhone: Comlink.Remote<VirtualIPhoneControl> | undefined;
   /** The iPhone asks for its passcode to confirm an encryption change. */
   encryptionPasscodePrompt: boolean;
-}>({ screen: { kind: 'idle' }, backup: { kind: 'idle' }, virtualPhone: undefined, encryptionPasscodePrompt: false });
+}>({
+  screen: { kind: 'idle' },
+  backup: { kind: 'idle' },
+  restore: { kind: 'idle' },
+  restorable: [],
+  virtualPhone: undefined,
+  encryptionPasscodePrompt: false,
+});
 
 let worker: Worker | undefined;
 let api: Comlink.Remote<DeviceWorkerApi> | undefined;
@@ -124,6 +153,7 @@ export async function disconnect(): Promise<void> {
   virtualHandle = undefined;
   session.virtualPhone = undefined;
   session.backup = { kind: 'idle' };
+  session.restore = { kind: 'idle' };
   session.screen = { kind: 'idle' };
 }
 
@@ -147,6 +177,7 @@ export async function startBackup(full: boolean): Promise<void> {
       }),
     );
     session.backup = { kind: 'done', outcome };
+    void loadRestorableBackups();
   } catch (error) {
     session.backup = { kind: 'failed', ...errorFields(error) };
   }
@@ -188,4 +219,46 @@ export async function changeBackupPassword(
   } finally {
     session.encryptionPasscodePrompt = false;
   }
+}
+
+export async function loadRestorableBackups(): Promise<void> {
+  try {
+    session.restorable = await deviceWorker().listRestorableBackups();
+  } catch {
+    session.restorable = [];
+  }
+}
+
+export async function checkRestore(request: RestoreRequest): Promise<void> {
+  session.restore = { kind: 'checking' };
+  try {
+    session.restore = { kind: 'checked', plan: await deviceWorker().checkRestore(request) };
+  } catch (error) {
+    session.restore = { kind: 'failed', ...errorFields(error) };
+  }
+}
+
+export async function runRestore(request: RestoreRequest): Promise<void> {
+  session.restore = {
+    kind: 'running',
+    cancelling: false,
+    progress: { stage: 'checking', bytesSent: 0, filesSent: 0, bytesPerSecond: 0, percent: null, etaSeconds: null, warnings: 0 },
+  };
+  try {
+    const result = await deviceWorker().restore(
+      request,
+      Comlink.proxy((progress: RestoreProgress) => {
+        if (session.restore.kind === 'running') session.restore = { ...session.restore, progress };
+      }),
+    );
+    session.restore = { kind: 'done', ...result };
+  } catch (error) {
+    session.restore = { kind: 'failed', ...errorFields(error) };
+  }
+}
+
+export async function cancelRestore(): Promise<void> {
+  if (session.restore.kind !== 'running') return;
+  session.restore = { ...session.restore, cancelling: true };
+  await deviceWorker().cancelRestore();
 }

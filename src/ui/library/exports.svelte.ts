@@ -61,12 +61,17 @@ async function track(label: string, unit: 'bytes' | 'files', work: (progress: (d
   exportState.error = undefined;
   exportState.finished = undefined;
   exportState.running = { label, done: 0, total: 0, unit };
+  // Progress calls come over their own MessagePort, so one can land after the result: ignore it then.
+  let live = true;
   try {
-    const message = await work((done, total) => (exportState.running = { label, done, total, unit }));
+    const message = await work((done, total) => {
+      if (live) exportState.running = { label, done, total, unit };
+    });
     exportState.finished = message ?? undefined;
   } catch (error) {
     if (!isAbort(error)) exportState.error = toUiError(error);
   } finally {
+    live = false;
     exportState.running = undefined;
   }
 }

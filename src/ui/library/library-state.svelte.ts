@@ -281,13 +281,18 @@ export function verifyEntry(entry: LibraryEntry): Promise<void> {
 
 /** Verifies the backup open in the worker, with the list's progress bar. */
 export async function runVerify(entryId: string): Promise<VerifyReport> {
-  const report = await libraryWorker().verify(
-    Comlink.proxy((done: number, total: number) => {
-      library.task = { label: 'Verifying…', done, total, unit: 'files', entryId };
-    }),
-  );
-  library.task = undefined;
-  return report;
+  // Progress calls come over their own MessagePort, so one can land after the result: ignore it then.
+  let live = true;
+  try {
+    return await libraryWorker().verify(
+      Comlink.proxy((done: number, total: number) => {
+        if (live) library.task = { label: 'Verifying…', done, total, unit: 'files', entryId };
+      }),
+    );
+  } finally {
+    live = false;
+    library.task = undefined;
+  }
 }
 
 export function openEntry(entry: LibraryEntry): void {

@@ -5,8 +5,14 @@ import { buildUsbConfigurations, type UsbDeviceDescriptor } from './usb-descript
 
 /**
  * Runs the virtual iPhone in a worker while the page keeps a USBDevice-shaped proxy: every USB call
- * becomes a message on a MessagePort, bulk data travels as transferred ArrayBuffers. Works with the
+ * becomes a request on a MessagePort, bulk data travels as transferred ArrayBuffers. Works with the
  * browser's MessageChannel and with Node's worker_threads one.
+ *
+ * Throughput comes from batching, not from bending USB semantics: the device in the worker still sees
+ * every transferIn/transferOut with its length (babble, ZLP and unplug rules apply there), but all calls
+ * made during one task travel as one message, and all results that settle during one task go back as
+ * one message. A message costs far more than a call, so a 64 KiB transfer per message would cap the
+ * link at a few dozen MB/s on a loaded machine.
  */
 export interface MessagePortLike {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -54,6 +60,94 @@ interface DisconnectNotice {
   event: 'disconnect';
 }
 
+/** What travels page → worker: every request issued during one task. */
+interface RequestBatch {
+  requests: Request[];
+}
+
+/** What travels worker → page: every reply that settled during one task. */
+interface ReplyBatch {
+  replies: Reply[];
+}
+
+/**
+ * Collects items during one task and posts them as one message at the end of it. "End of task" is the
+ * next macrotask (setImmediate in Node, scheduler.postTask or a MessageChannel hop in browsers): a
+ * microtask would fire between the continuations of promises settled together and split the batch.
+ */
+class Outbox<T> {
+  private items: T[] = [];
+  private transfer: Transferable[] = [];
+  private scheduled = false;
+  private disposed = false;
+  private readonly runFlush = (): void => this.flush();
+
+  constructor(
+    private readonly post: (items: T[], transfer: Transferable[]) => void,
+    private readonly schedule: (task: () => void) => void,
+  ) {}
+
+  add(item: T, transfer?: Transferable): void {
+    if (this.disposed) return;
+    this.items.push(item);
+    if (transfer) this.transfer.push(transfer);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.schedule(this.runFlush);
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.items.length === 0 || this.disposed) return;
+    const items = this.items;
+    // A buffer may be listed once only; replies never share one, but a duplicate must not throw.
+    const transfer = this.transfer.length > 1 ? [...new Set(this.transfer)] : this.transfer;
+    this.items = [];
+    this.transfer = [];
+    this.post(items, transfer);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.items = [];
+    this.transfer = [];
+  }
+}
+
+interface PostTaskScheduler {
+  postTask(task: () => void, options?: { priority?: 'user-blocking' | 'user-visible' | 'background' }): Promise<unknown>;
+}
+
+/** Runs a task at the end of the current one; the returned dispose releases any channel it holds. */
+function createTaskScheduler(): { schedule: (task: () => void) => void; dispose: () => void } {
+  const g = globalThis as { setImmediate?: (task: () => void) => unknown; scheduler?: PostTaskScheduler };
+  if (typeof g.setImmediate === 'function') {
+    const setImmediate = g.setImmediate;
+    return { schedule: (task) => void setImmediate(task), dispose: () => {} };
+  }
+  const scheduler = g.scheduler;
+  if (scheduler && typeof scheduler.postTask === 'function') {
+    return { schedule: (task) => void scheduler.postTask(task, { priority: 'user-blocking' }).catch(() => {}), dispose: () => {} };
+  }
+  if (typeof MessageChannel === 'function') {
+    const channel = new MessageChannel();
+    const queue: (() => void)[] = [];
+    channel.port1.onmessage = () => queue.shift()?.();
+    return {
+      schedule: (task) => {
+        queue.push(task);
+        channel.port2.postMessage(null);
+      },
+      dispose: () => {
+        channel.port1.close();
+        channel.port2.close();
+      },
+    };
+  }
+  return { schedule: (task) => void setTimeout(task, 0), dispose: () => {} };
+}
+
 // ───────────────────────── worker side ─────────────────────────
 
 export interface ServedUsbDevice {
@@ -69,9 +163,10 @@ export function serveUsbDeviceOverPort(
   options: { mux?: DeviceMuxOptions } = {},
 ): ServedUsbDevice {
   const device = createVirtualIPhoneUsbDevice(iphone, options);
-  const reply = (message: Reply, transfer: Transferable[] = []): void => port.postMessage(message, transfer);
-  const onMessage = (event: MessageEvent): void => {
-    const request = event.data as Request;
+  const tasks = createTaskScheduler();
+  const outbox = new Outbox<Reply>((replies, transfer) => port.postMessage({ replies } satisfies ReplyBatch, transfer), tasks.schedule);
+  const reply = (message: Reply, transfer?: ArrayBuffer): void => outbox.add(message, transfer);
+  const serve = (request: Request): void => {
     void handle(request).then(
       (result) => reply(result.reply, result.transfer),
       (error: unknown) => {
@@ -80,59 +175,70 @@ export function serveUsbDeviceOverPort(
       },
     );
   };
+  const onMessage = (event: MessageEvent): void => {
+    const message = event.data as RequestBatch | Request;
+    if ('requests' in message) for (const request of message.requests) serve(request);
+    else serve(message);
+  };
 
-  async function handle({ id, op, args }: Request): Promise<{ reply: Reply; transfer: Transferable[] }> {
+  async function handle({ id, op, args }: Request): Promise<{ reply: Reply; transfer?: ArrayBuffer }> {
     switch (op) {
       case 'transferIn': {
         const result = await device.transferIn(args[0] as number, args[1] as number);
         const data = result.data ? ownBuffer(result.data) : undefined;
-        return { reply: { id, ok: true, status: result.status, data }, transfer: data ? [data] : [] };
+        return { reply: { id, ok: true, status: result.status, data }, transfer: data };
       }
       case 'transferOut': {
         const result = await device.transferOut(args[0] as number, new Uint8Array(args[1] as ArrayBuffer));
-        return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten }, transfer: [] };
+        return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten } };
       }
       case 'controlTransferIn': {
         const result = await device.controlTransferIn(args[0] as USBControlTransferParameters, args[1] as number);
         const data = result.data ? ownBuffer(result.data) : undefined;
-        return { reply: { id, ok: true, status: result.status, data }, transfer: data ? [data] : [] };
+        return { reply: { id, ok: true, status: result.status, data }, transfer: data };
       }
       case 'controlTransferOut': {
         const data = args[1] as ArrayBuffer | undefined;
         const result = await device.controlTransferOut(args[0] as USBControlTransferParameters, data ? new Uint8Array(data) : undefined);
-        return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten }, transfer: [] };
+        return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten } };
       }
       case 'describe':
-        return { reply: { id, ok: true, descriptor: device.descriptor }, transfer: [] };
+        return { reply: { id, ok: true, descriptor: device.descriptor } };
       case 'unplug':
         device.unplug();
-        return { reply: { id, ok: true }, transfer: [] };
+        return { reply: { id, ok: true } };
       case 'open':
       case 'close':
       case 'forget':
       case 'reset':
         await device[op]();
-        return { reply: { id, ok: true }, transfer: [] };
+        return { reply: { id, ok: true } };
       case 'selectConfiguration':
       case 'claimInterface':
       case 'releaseInterface':
         await device[op](args[0] as number);
-        return { reply: { id, ok: true }, transfer: [] };
+        return { reply: { id, ok: true } };
       case 'selectAlternateInterface':
         await device.selectAlternateInterface(args[0] as number, args[1] as number);
-        return { reply: { id, ok: true }, transfer: [] };
+        return { reply: { id, ok: true } };
       case 'clearHalt':
         await device.clearHalt(args[0] as USBDirection, args[1] as number);
-        return { reply: { id, ok: true }, transfer: [] };
+        return { reply: { id, ok: true } };
     }
   }
 
-  device.onUnplug(() => port.postMessage({ event: 'disconnect' } satisfies DisconnectNotice));
+  device.onUnplug(() => {
+    // Results that settled before the cable was pulled still arrive first, as with real hardware.
+    outbox.flush();
+    port.postMessage({ event: 'disconnect' } satisfies DisconnectNotice);
+  });
   port.addEventListener('message', onMessage);
   port.start?.();
   return {
     device,
     close() {
+      outbox.dispose();
+      tasks.dispose();
       port.removeEventListener('message', onMessage);
       port.close();
     },
@@ -158,8 +264,9 @@ export interface WorkerUsbDevice extends PluggableUsbDevice {
 export async function connectWorkerUsbDevice(port: MessagePortLike): Promise<WorkerUsbDevice> {
   const descriptor = await new Promise<UsbDeviceDescriptor>((resolve, reject) => {
     const onMessage = (event: MessageEvent): void => {
-      const reply = event.data as Reply;
-      if (reply.id !== 0) return;
+      const message = event.data as ReplyBatch | DisconnectNotice;
+      const reply = 'replies' in message ? message.replies.find((r) => r.id === 0) : undefined;
+      if (!reply) return;
       port.removeEventListener('message', onMessage);
       if (reply.ok && reply.descriptor) resolve(reply.descriptor);
       else reject(new Error(reply.error?.message ?? 'no descriptor'));
@@ -200,22 +307,20 @@ class WorkerUsbDeviceProxy implements WorkerUsbDevice {
 
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly tasks = createTaskScheduler();
+  private readonly outbox: Outbox<Request>;
   private isOpened = false;
   private activeConfiguration: number;
   private readonly claimed = new Set<number>();
   private unplugged = false;
   private readonly unplugListeners: (() => void)[] = [];
   private readonly onMessage = (event: MessageEvent): void => {
-    const message = event.data as Reply | DisconnectNotice;
+    const message = event.data as ReplyBatch | DisconnectNotice;
     if ('event' in message) {
       this.markUnplugged();
       return;
     }
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
-    this.pending.delete(message.id);
-    if (message.ok) pending.resolve(message);
-    else pending.reject(new DOMException(message.error?.message ?? 'USB error', message.error?.name ?? 'NetworkError'));
+    for (const reply of message.replies) this.settle(reply);
   };
 
   constructor(
@@ -241,6 +346,7 @@ class WorkerUsbDeviceProxy implements WorkerUsbDevice {
       descriptor,
       (value, iface) => this.isOpened && value === this.activeConfiguration && this.claimed.has(iface),
     );
+    this.outbox = new Outbox<Request>((requests, transfer) => port.postMessage({ requests } satisfies RequestBatch, transfer), this.tasks.schedule);
     port.addEventListener('message', this.onMessage);
     port.start?.();
   }
@@ -299,7 +405,7 @@ class WorkerUsbDeviceProxy implements WorkerUsbDevice {
 
   async controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource): Promise<USBOutTransferResult> {
     const copy = data ? copyBuffer(data) : undefined;
-    const reply = await this.call('controlTransferOut', [{ ...setup }, copy], copy ? [copy] : []);
+    const reply = await this.call('controlTransferOut', [{ ...setup }, copy], copy);
     return { status: reply.status ?? 'ok', bytesWritten: reply.bytesWritten ?? 0 };
   }
 
@@ -315,7 +421,7 @@ class WorkerUsbDeviceProxy implements WorkerUsbDevice {
   async transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
     // Copy (the caller keeps its buffer, as with real WebUSB), then transfer the copy without another.
     const copy = copyBuffer(data);
-    const reply = await this.call('transferOut', [endpointNumber, copy], [copy]);
+    const reply = await this.call('transferOut', [endpointNumber, copy], copy);
     return { status: reply.status ?? 'ok', bytesWritten: reply.bytesWritten ?? 0 };
   }
 
@@ -334,7 +440,8 @@ class WorkerUsbDeviceProxy implements WorkerUsbDevice {
   /** Pulls the (virtual) cable in the worker; the worker's disconnect notice completes it here. */
   unplug(): void {
     if (this.unplugged) return;
-    this.port.postMessage({ id: this.nextId++, op: 'unplug', args: [] } satisfies Request);
+    this.outbox.add({ id: this.nextId++, op: 'unplug', args: [] });
+    this.outbox.flush();
   }
 
   onUnplug(listener: () => void): void {
@@ -343,18 +450,28 @@ class WorkerUsbDeviceProxy implements WorkerUsbDevice {
   }
 
   dispose(): void {
+    this.outbox.dispose();
+    this.tasks.dispose();
     this.port.removeEventListener('message', this.onMessage);
     this.port.close();
     this.markUnplugged('NotFoundError');
   }
 
-  private call(op: Op, args: unknown[], transfer: Transferable[] = []): Promise<Reply> {
+  private call(op: Op, args: unknown[], transfer?: ArrayBuffer): Promise<Reply> {
     if (this.unplugged) return Promise.reject(new DOMException('The device was disconnected.', 'NotFoundError'));
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.port.postMessage({ id, op, args } satisfies Request, transfer);
+      this.outbox.add({ id, op, args }, transfer);
     });
+  }
+
+  private settle(reply: Reply): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    if (reply.ok) pending.resolve(reply);
+    else pending.reject(new DOMException(reply.error?.message ?? 'USB error', reply.error?.name ?? 'NetworkError'));
   }
 
   private markUnplugged(name = 'NetworkError'): void {

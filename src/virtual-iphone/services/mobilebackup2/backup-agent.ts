@@ -1,4 +1,5 @@
 import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type PlistValue } from '../../../plist/index.ts';
+import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import type { Dataset, DatasetEntry } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
 import { aesCbcDecrypt, encryptedSize, randomBytes } from '../../encryption/crypto.ts';
@@ -25,10 +26,34 @@ interface UploadItem {
   deviceName: string;
   destination: string;
   /** Plain bytes to send (encrypted on the fly if `key`). */
-  read: (offset: number, length: number) => Uint8Array;
+  content: Pick<FileContent, 'readInto'>;
   size: number;
   key?: Uint8Array;
 }
+
+/** Whole-buffer content (Status.plist, Manifest.db, Manifest.plist). */
+function bytesContent(bytes: Uint8Array): Pick<FileContent, 'readInto'> {
+  return new StaticContent(bytes);
+}
+
+/**
+ * An unencrypted backup's Manifest.db depends only on the dataset's state (no per-backup keys), so
+ * it is built once per dataset generation: building it (an NSKeyedArchiver blob and a SQLite insert
+ * per file) was a large share of a simulated backup, which a real device pays on its own CPU.
+ */
+const plainManifestCache = new WeakMap<Dataset, { generation: number; bytes: Uint8Array }>();
+
+async function plainManifestDb(dataset: Dataset, rows: readonly ManifestRow[]): Promise<Uint8Array> {
+  const cached = plainManifestCache.get(dataset);
+  if (cached && cached.generation === dataset.generation) return cached.bytes;
+  const generation = dataset.generation;
+  const bytes = await buildManifestDb(rows);
+  plainManifestCache.set(dataset, { generation, bytes });
+  return bytes;
+}
+
+/** Writes of at most this size are gathered into one: per-file headers and small files travel together. */
+const COALESCE_BYTES = 256 * 1024;
 
 function uuid(): string {
   const b = randomBytes(16);
@@ -147,7 +172,7 @@ export class BackupRun {
       const item: UploadItem = {
         deviceName: `${entry.domain}-${entry.relativePath}`,
         destination: payloadPath(base, row.fileId, true),
-        read: (offset, length) => content.read(offset, length),
+        content,
         size: entry.size,
       };
       if (encryption) {
@@ -172,7 +197,7 @@ export class BackupRun {
     }
 
     // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
-    const manifestDb = await buildManifestDb(rows);
+    const manifestDb = encryption ? await buildManifestDb(rows) : await plainManifestDb(dataset, rows);
     const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption);
     let manifestDbBytes = manifestDb;
     if (encryption) {
@@ -184,8 +209,8 @@ export class BackupRun {
     this.progress = 92;
     await this.uploadBatch(
       [
-        { deviceName: 'Manifest.db', destination: `${base}/Snapshot/Manifest.db`, read: (o, l) => manifestDbBytes.subarray(o, o + l), size: manifestDbBytes.byteLength },
-        { deviceName: 'Manifest.plist', destination: `${base}/Snapshot/Manifest.plist`, read: (o, l) => plistBytes.subarray(o, o + l), size: plistBytes.byteLength },
+        { deviceName: 'Manifest.db', destination: `${base}/Snapshot/Manifest.db`, content: bytesContent(manifestDbBytes), size: manifestDbBytes.byteLength },
+        { deviceName: 'Manifest.plist', destination: `${base}/Snapshot/Manifest.plist`, content: bytesContent(plistBytes), size: plistBytes.byteLength },
       ],
       manifestDbBytes.byteLength + plistBytes.byteLength,
     );
@@ -325,31 +350,82 @@ export class BackupRun {
 
   private async writeStatus(snapshotState: string, isFull: boolean, snapshotUuid: string): Promise<void> {
     const status = encodeBinaryPlist({ BackupState: 'new', Date: new Date(), IsFullBackup: isFull, SnapshotState: snapshotState, UUID: snapshotUuid, Version: '3.3' });
-    await this.uploadBatch([{ deviceName: 'Status.plist', destination: `${this.udid}/Status.plist`, read: (o, l) => status.subarray(o, o + l), size: status.byteLength }], status.byteLength);
+    await this.uploadBatch([{ deviceName: 'Status.plist', destination: `${this.udid}/Status.plist`, content: bytesContent(status), size: status.byteLength }], status.byteLength);
   }
 
   private async uploadBatch(items: UploadItem[], batchBytes: number): Promise<void> {
     await this.link.send(['DLMessageUploadFiles', {}, progressReal(this.progress), batchBytes]);
     const chunk = this.state.uploadChunkBytes;
+    const out = new CoalescingWriter((bytes) => this.link.writeRaw(bytes));
     for (const item of items) {
-      await this.link.writeRaw(lengthPrefixed(item.deviceName));
-      await this.link.writeRaw(lengthPrefixed(item.destination));
+      await out.write(lengthPrefixed(item.deviceName));
+      await out.write(lengthPrefixed(item.destination));
       if (item.key) {
         const encryptor = await BackupEncryption.encryptor(item.key);
+        const plain = new Uint8Array(Math.min(chunk, item.size));
         for (let offset = 0; offset < item.size; offset += chunk) {
-          const cipher = await encryptor.update(item.read(offset, chunk));
-          if (cipher.byteLength > 0) await this.link.writeRaw(block(DL_CODE.fileData, cipher));
+          const n = item.content.readInto(offset, plain.subarray(0, Math.min(chunk, item.size - offset)));
+          const cipher = await encryptor.update(plain.subarray(0, n));
+          if (cipher.byteLength > 0) await out.write(block(DL_CODE.fileData, cipher));
         }
-        await this.link.writeRaw(block(DL_CODE.fileData, await encryptor.final()));
+        await out.write(block(DL_CODE.fileData, await encryptor.final()));
       } else {
         for (let offset = 0; offset < item.size; offset += chunk) {
-          await this.link.writeRaw(block(DL_CODE.fileData, item.read(offset, chunk)));
+          // The block header and the data share one buffer, filled in place.
+          const length = Math.min(chunk, item.size - offset);
+          const frame = new Uint8Array(5 + length);
+          new DataView(frame.buffer).setUint32(0, length + 1);
+          frame[4] = DL_CODE.fileData;
+          item.content.readInto(offset, frame.subarray(5));
+          await out.write(frame);
         }
       }
-      await this.link.writeRaw(block(DL_CODE.success, new Uint8Array(0)));
+      await out.write(block(DL_CODE.success, new Uint8Array(0)));
     }
-    await this.link.writeRaw(new Uint8Array(4)); // end of batch
+    await out.write(new Uint8Array(4)); // end of batch
+    await out.flush();
     await this.expectOk('UploadFiles');
+  }
+}
+
+/**
+ * Gathers small writes (per-file headers, small files) into one transport write: one stream write
+ * per piece was most of the cost of a small file. Large pieces go straight through.
+ */
+class CoalescingWriter {
+  private parts: Uint8Array[] = [];
+  private pending = 0;
+
+  constructor(private readonly sink: (bytes: Uint8Array) => Promise<void>) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.byteLength >= COALESCE_BYTES) {
+      await this.flush();
+      await this.sink(bytes);
+      return;
+    }
+    this.parts.push(bytes);
+    this.pending += bytes.byteLength;
+    if (this.pending >= COALESCE_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending === 0) return;
+    const parts = this.parts;
+    let joined: Uint8Array;
+    if (parts.length === 1) {
+      joined = parts[0]!;
+    } else {
+      joined = new Uint8Array(this.pending);
+      let at = 0;
+      for (const p of parts) {
+        joined.set(p, at);
+        at += p.byteLength;
+      }
+    }
+    this.parts = [];
+    this.pending = 0;
+    await this.sink(joined);
   }
 }
 

@@ -1,0 +1,133 @@
+import { StoreError } from './errors.ts';
+import { baseName, joinPath, parentPath } from './paths.ts';
+import type { EntryKind, StorageBackend } from './storage-backend.ts';
+
+/*
+ * Why these exist: a backup writes thousands of small files, and asking the file system "is there
+ * a folder here? a file there?" several times per file cost more than writing the files (every
+ * question is a thread-pool round trip on Node, a promise per path segment in OPFS). A session is
+ * the only writer of its staging folder and the current backup is never written during a session,
+ * so both can be answered from memory: exactly for staging, one directory listing at a time for
+ * the current backup.
+ */
+
+interface IndexNode {
+  kind: EntryKind;
+  children?: Map<string, IndexNode>;
+}
+
+/** An exact in-memory mirror of the kinds under one folder that only its owner writes. */
+export class OwnedTreeIndex {
+  private root: IndexNode = { kind: 'directory', children: new Map() };
+
+  /** Mirrors what is on the backend under `dir` now (a resumed staging). */
+  static async load(backend: StorageBackend, dir: string): Promise<OwnedTreeIndex> {
+    const index = new OwnedTreeIndex();
+    const fill = async (node: IndexNode, path: string): Promise<void> => {
+      for (const e of await backend.list(path)) {
+        const child: IndexNode = e.kind === 'directory' ? { kind: 'directory', children: new Map() } : { kind: 'file' };
+        node.children!.set(e.name, child);
+        if (e.kind === 'directory') await fill(child, joinPath(path, e.name));
+      }
+    };
+    await fill(index.root, dir);
+    return index;
+  }
+
+  private node(path: string): IndexNode | null {
+    if (path === '') return this.root;
+    let node: IndexNode | undefined = this.root;
+    for (const part of path.split('/')) {
+      node = node.children?.get(part);
+      if (!node) return null;
+    }
+    return node;
+  }
+
+  kind(path: string): EntryKind | null {
+    return this.node(path)?.kind ?? null;
+  }
+
+  /** Names and kinds one level below `path` (empty for a file or nothing). */
+  children(path: string): { name: string; kind: EntryKind }[] {
+    const node = this.node(path);
+    return node?.children ? [...node.children].map(([name, n]) => ({ name, kind: n.kind })) : [];
+  }
+
+  /** `path` and its ancestors are directories now (anything else in the way was replaced on disk). */
+  addDirectories(path: string): void {
+    if (path === '') return;
+    let node = this.root;
+    for (const part of path.split('/')) {
+      let next = node.children!.get(part);
+      if (!next || next.kind !== 'directory') {
+        next = { kind: 'directory', children: new Map() };
+        node.children!.set(part, next);
+      }
+      node = next;
+    }
+  }
+
+  addFile(path: string): void {
+    this.addDirectories(parentPath(path));
+    this.node(parentPath(path))!.children!.set(baseName(path), { kind: 'file' });
+  }
+
+  /** Forgets `path` and everything below it ('' empties the whole tree). */
+  delete(path: string): void {
+    if (path === '') {
+      this.root = { kind: 'directory', children: new Map() };
+      return;
+    }
+    this.node(parentPath(path))?.children?.delete(baseName(path));
+  }
+
+  /** Moves a subtree; `to` must be free and its parent a directory. */
+  move(from: string, to: string): void {
+    const node = this.node(from);
+    if (!node || from === '') return;
+    this.node(parentPath(from))!.children!.delete(baseName(from));
+    this.addDirectories(parentPath(to));
+    this.node(parentPath(to))!.children!.set(baseName(to), node);
+  }
+}
+
+/**
+ * Kinds of entries in a folder nobody writes while we look (the current backup during a session),
+ * learnt one directory listing at a time and remembered.
+ */
+export class ReadOnlyTreeIndex {
+  private readonly listings = new Map<string, Map<string, EntryKind> | null>();
+
+  constructor(
+    private readonly backend: StorageBackend,
+    private readonly root: string,
+  ) {}
+
+  async kind(path: string): Promise<EntryKind | null> {
+    if (path === '') return (await this.listing('')) ? 'directory' : null;
+    return (await this.listing(parentPath(path)))?.get(baseName(path)) ?? null;
+  }
+
+  /** Names and kinds one level below `path`; null if it is not a directory. */
+  async children(path: string): Promise<{ name: string; kind: EntryKind }[] | null> {
+    const listing = await this.listing(path);
+    return listing ? [...listing].map(([name, kind]) => ({ name, kind })) : null;
+  }
+
+  private async listing(dir: string): Promise<Map<string, EntryKind> | null> {
+    const known = this.listings.get(dir);
+    if (known !== undefined) return known;
+    let result: Map<string, EntryKind> | null = null;
+    // Only list what the parent's listing says is a folder: a missing path costs no call.
+    if (dir === '' || (await this.kind(dir)) === 'directory') {
+      try {
+        result = new Map((await this.backend.list(joinPath(this.root, dir))).map((e) => [e.name, e.kind]));
+      } catch (e) {
+        if (!(e instanceof StoreError) || (e.errno !== 'ENOENT' && e.errno !== 'ENOTDIR')) throw e;
+      }
+    }
+    this.listings.set(dir, result);
+    return result;
+  }
+}

@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeFsSource } from '../../src/library/node/fs-source.ts';
+import { BackupReader } from '../../src/library/backup-reader.ts';
+import { decodeMbFile } from '../../src/library/mbfile.ts';
+import { MbFileFieldReader } from '../../src/library/mbfile-fields.ts';
+import { archive, encodeBinaryPlist, encodeXmlPlist, PlistUid } from '../../src/plist/index.ts';
+
+const MVT = '/work/shared/fixtures/mvt-ios-backup';
+
+function fullSizeMode(blob: Uint8Array): { size: number; mode: number } {
+  try {
+    const m = decodeMbFile(blob);
+    return { size: m.size, mode: m.mode };
+  } catch {
+    return { size: 0, mode: 0 };
+  }
+}
+
+test('MbFileFieldReader agrees with decodeMbFile on every MVT row, or declines', async () => {
+  const reader = await BackupReader.open(new NodeFsSource(MVT));
+  try {
+    const fields = new MbFileFieldReader();
+    let read = 0;
+    for (const row of reader.manifest.rows()) {
+      if (!row.blob) continue;
+      // Inside a larger buffer, as the index reads it straight from SQLite's memory.
+      const padded = new Uint8Array(row.blob.length + 7);
+      padded.set(row.blob, 3);
+      if (fields.read(padded, 3, row.blob.length)) {
+        read++;
+        assert.deepEqual({ size: fields.size, mode: fields.mode }, fullSizeMode(row.blob), row.relativePath);
+      }
+    }
+    assert.ok(read > 3000, `read ${read} blobs the fast way`);
+  } finally {
+    reader.close();
+  }
+});
+
+test('MbFileFieldReader: UID-referenced values, $null, XML and damaged blobs', () => {
+  const fields = new MbFileFieldReader();
+  const shaped = encodeBinaryPlist({
+    $version: 100000,
+    $archiver: 'NSKeyedArchiver',
+    $top: { root: new PlistUid(1) },
+    $objects: ['$null', { Size: new PlistUid(2), Mode: new PlistUid(0), $class: new PlistUid(3) }, 123456789012, { $classname: 'MBFile', $classes: ['MBFile', 'NSObject'] }],
+  });
+  assert.equal(fields.read(shaped, 0, shaped.length), true);
+  assert.deepEqual({ size: fields.size, mode: fields.mode }, { size: 123456789012, mode: 0 });
+  assert.deepEqual(fullSizeMode(shaped), { size: 123456789012, mode: 0 });
+
+  const plain = encodeBinaryPlist(archive({ $class: 'MBFile', Size: 70000, Mode: 0o100644, RelativePath: 'a/b' }));
+  assert.equal(fields.read(plain, 0, plain.length), true);
+  assert.deepEqual({ size: fields.size, mode: fields.mode }, { size: 70000, mode: 0o100644 });
+
+  const xml = encodeXmlPlist(archive({ $class: 'MBFile', Size: 5, Mode: 0o100644 }));
+  assert.equal(fields.read(xml, 0, xml.length), false, 'XML goes to the full decoder');
+  for (let cut = 1; cut < plain.length; cut += 7) {
+    const damaged = plain.slice();
+    damaged[cut] = damaged[cut]! ^ 0xff;
+    if (fields.read(damaged, 0, damaged.length)) {
+      // Whatever it reads must be what the full decoder reads, when that one reads anything.
+      const full = fullSizeMode(damaged);
+      if (full.size || full.mode) assert.deepEqual({ size: fields.size, mode: fields.mode }, full);
+    }
+  }
+  assert.equal(fields.read(plain, 0, 20), false);
+});
+
+test('index-backed list, search, domains and totals match what SQL says', async () => {
+  const reader = await BackupReader.open(new NodeFsSource(MVT));
+  try {
+    const m = reader.manifest;
+    const sql = (q: string, bind: (string | number)[] = []) => m.db.selectObjects(q, bind) as Record<string, unknown>[];
+    // domains
+    const expectedDomains = sql('SELECT domain, count(*) AS n FROM Files GROUP BY domain ORDER BY domain').map((r) => ({ domain: r['domain'], count: r['n'] }));
+    assert.deepEqual(m.domains(), expectedDomains);
+    // every folder of HomeDomain lists exactly its direct children, sorted
+    const home = sql("SELECT relativePath FROM Files WHERE domain = 'HomeDomain' AND flags = 2").map((r) => String(r['relativePath']));
+    for (const folder of ['', ...home]) {
+      const prefix = folder === '' ? '' : `${folder}/`;
+      const expected = sql(
+        `SELECT fileID FROM Files WHERE domain = 'HomeDomain' AND relativePath <> '' AND substr(relativePath, 1, ?) = ?
+         AND instr(substr(relativePath, ? + 1), '/') = 0 ORDER BY relativePath`,
+        [prefix.length, prefix, prefix.length],
+      ).map((r) => r['fileID']);
+      assert.deepEqual(m.list('HomeDomain', folder).map((e) => e.fileID), expected, folder);
+    }
+    // search: same rows, same order as a LIKE scan, limit honoured
+    for (const q of ['sms', 'Library/Preferences', '.PLIST', 'a', '']) {
+      const expected = sql("SELECT fileID FROM Files WHERE relativePath LIKE ? ESCAPE '\\' ORDER BY rowid LIMIT 40", [`%${q}%`]).map((r) => r['fileID']);
+      assert.deepEqual(m.search(q, 40).map((e) => e.fileID), expected, q);
+    }
+    assert.equal(m.search('.plist', -1).length, Number(m.db.selectValue("SELECT count(*) FROM Files WHERE relativePath LIKE '%.plist%'")));
+    // totals = full decode of every file row
+    let fileCount = 0;
+    let totalSize = 0;
+    for (const row of m.rows()) {
+      if (row.kind !== 'file') continue;
+      fileCount++;
+      totalSize += row.blob ? fullSizeMode(row.blob).size : 0;
+    }
+    assert.deepEqual(m.totals(), { fileCount, totalSize });
+  } finally {
+    reader.close();
+  }
+});
