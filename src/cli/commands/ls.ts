@@ -21,7 +21,9 @@ export const lsCommand: CliCommand = {
       for (const row of reader.manifest.rows()) {
         const size = row.kind === 'file' ? (reader.manifest.metadata(row.fileID)?.size ?? 0) : 0;
         const suffix = row.kind === 'directory' ? '/' : row.kind === 'symlink' ? ' ->' : '';
-        args.io.out(`${row.domain}/${row.relativePath}${suffix}\t${size}\n`);
+        // A domain's own folder has an empty relativePath: print "HomeDomain/", not "HomeDomain//".
+        const path = row.relativePath === '' ? row.domain : `${row.domain}/${row.relativePath}`;
+        args.io.out(`${path}${suffix}\t${size}\n`);
       }
       return 0;
     } finally {

@@ -82,13 +82,16 @@ export class NodeFsSource implements BackupSource {
       throw error;
     }
     try {
+      // Buffers sized to what is left: most payloads are a few KB, and a fresh 4 MiB buffer per
+      // read (zero-filled, then pinned by the returned view) cost more than the read itself.
+      const { size } = await handle.stat();
       let position = 0;
-      for (;;) {
-        const buf = new Uint8Array(chunkSize);
-        const { bytesRead } = await handle.read(buf, 0, chunkSize, position);
+      while (position < size) {
+        const buf = new Uint8Array(Math.min(chunkSize, size - position));
+        const { bytesRead } = await handle.read(buf, 0, buf.length, position);
         if (bytesRead === 0) return;
         position += bytesRead;
-        yield buf.subarray(0, bytesRead);
+        yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
       }
     } finally {
       await handle.close();

@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import type { ByteSink, ExportTarget } from '../export/byte-sink.ts';
 import { normalisePath } from '../errors.ts';
 
-/** A Node file as a ByteSink, with back-pressure. */
-export function fileSink(path: string): ByteSink {
+/** A Node file as a ByteSink, with back-pressure; abort() closes it and removes the partial file. */
+export function fileSink(path: string): ByteSink & { abort(): Promise<void> } {
   const stream = createWriteStream(path);
   return {
     write: (bytes) =>
@@ -13,6 +13,10 @@ export function fileSink(path: string): ByteSink {
         stream.write(bytes, (error) => (error ? reject(error) : resolve()));
       }),
     close: () => new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve()))),
+    abort: async () => {
+      if (!stream.closed) await new Promise<void>((resolve) => stream.destroy().once('close', () => resolve()));
+      await rm(path, { force: true });
+    },
   };
 }
 
@@ -35,8 +39,15 @@ export class NodeFsTarget implements ExportTarget {
     const full = this.full(path);
     await mkdir(dirname(full), { recursive: true });
     const sink = fileSink(full);
-    if (data instanceof Uint8Array) await sink.write(data);
-    else for await (const chunk of data) await sink.write(chunk);
-    await sink.close();
+    try {
+      if (data instanceof Uint8Array) await sink.write(data);
+      else for await (const chunk of data) await sink.write(chunk);
+      await sink.close();
+    } catch (error) {
+      // A payload that fails half-way (damaged, cancelled) must not leave an open descriptor or a
+      // truncated file that looks like a good copy.
+      await sink.abort();
+      throw error;
+    }
   }
 }

@@ -1,0 +1,150 @@
+import { openDatabase, type Dataset, type TruthEntry } from '../../src/virtual-iphone/dataset/index.ts';
+
+/**
+ * What the virtual iPhone put into its databases, read straight from the dataset's own file images
+ * with plain SQL (not through the library), so interop tests can compare the library's categories
+ * against the device's side of the story.
+ */
+
+export interface ExpectedChat {
+  identifier: string;
+  service: string;
+  /** Message texts in date order. */
+  texts: string[];
+  /** Attachment device paths ("~/Library/SMS/Attachments/…") in message order. */
+  attachments: string[];
+}
+
+export interface ExpectedContact {
+  first: string;
+  last: string;
+  organization: string | undefined;
+  phone: string;
+  email: string;
+}
+
+export interface ExpectedNote {
+  title: string;
+  body: string;
+}
+
+export interface ExpectedCall {
+  address: string;
+  duration: number;
+  originated: boolean;
+  answered: boolean;
+}
+
+export interface ExpectedCategories {
+  chats: ExpectedChat[];
+  messageCount: number;
+  contacts: ExpectedContact[];
+  notes: ExpectedNote[];
+  calls: ExpectedCall[];
+  historyUrls: Map<string, number>;
+  historyVisits: number;
+  bookmarks: { title: string; url: string }[];
+  apps: { bundleId: string; version: string }[];
+}
+
+type Row = Record<string, unknown>;
+
+async function rows(dataset: Dataset, domain: string, relativePath: string, sql: string): Promise<Row[]> {
+  const entry = dataset.get(domain, relativePath);
+  if (!entry?.content) throw new Error(`the dataset has no ${domain}/${relativePath}`);
+  const db = await openDatabase(entry.content.read(0, entry.content.size));
+  try {
+    return db.selectObjects(sql) as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : String(v ?? ''));
+const num = (v: unknown): number => Number(v ?? 0);
+
+export async function expectedCategories(dataset: Dataset): Promise<ExpectedCategories> {
+  const chatRows = await rows(dataset, 'HomeDomain', 'Library/SMS/sms.db', 'SELECT ROWID AS id, chat_identifier, service_name FROM chat ORDER BY ROWID');
+  const messageRows = await rows(
+    dataset,
+    'HomeDomain',
+    'Library/SMS/sms.db',
+    `SELECT cmj.chat_id AS chat, m.text AS text, a.filename AS filename FROM message m
+     JOIN chat_message_join cmj ON cmj.message_id = m.ROWID
+     LEFT JOIN message_attachment_join maj ON maj.message_id = m.ROWID
+     LEFT JOIN attachment a ON a.ROWID = maj.attachment_id
+     ORDER BY m.date, m.ROWID`,
+  );
+  const chats = chatRows.map((c) => {
+    const mine = messageRows.filter((m) => num(m['chat']) === num(c['id']));
+    return {
+      identifier: str(c['chat_identifier']),
+      service: str(c['service_name']),
+      texts: mine.map((m) => str(m['text'])),
+      attachments: mine.filter((m) => m['filename'] != null).map((m) => str(m['filename'])),
+    };
+  });
+
+  const contacts = (
+    await rows(
+      dataset,
+      'HomeDomain',
+      'Library/AddressBook/AddressBook.sqlitedb',
+      `SELECT p.First, p.Last, p.Organization,
+              (SELECT value FROM ABMultiValue WHERE record_id = p.ROWID AND property = 3) AS phone,
+              (SELECT value FROM ABMultiValue WHERE record_id = p.ROWID AND property = 4) AS email
+       FROM ABPerson p ORDER BY p.ROWID`,
+    )
+  ).map((r) => ({
+    first: str(r['First']),
+    last: str(r['Last']),
+    organization: r['Organization'] == null ? undefined : str(r['Organization']),
+    phone: str(r['phone']),
+    email: str(r['email']),
+  }));
+
+  const notes = (
+    await rows(
+      dataset,
+      'AppDomainGroup-group.com.apple.notes',
+      'NoteStore.sqlite',
+      'SELECT o.ZTITLE1 AS title, n.ZDATA AS data FROM ZICNOTEDATA n JOIN ZICCLOUDSYNCINGOBJECT o ON o.Z_PK = n.ZNOTE ORDER BY n.Z_PK',
+    )
+  ).map((r) => ({ title: str(r['title']), body: new TextDecoder().decode(r['data'] as Uint8Array) }));
+
+  const calls = (
+    await rows(dataset, 'HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', 'SELECT ZADDRESS, ZDURATION, ZORIGINATED, ZANSWERED FROM ZCALLRECORD ORDER BY ZDATE DESC')
+  ).map((r) => ({ address: str(r['ZADDRESS']), duration: num(r['ZDURATION']), originated: num(r['ZORIGINATED']) === 1, answered: num(r['ZANSWERED']) === 1 }));
+
+  const history = await rows(
+    dataset,
+    'HomeDomain',
+    'Library/Safari/History.db',
+    'SELECT i.url AS url, count(v.id) AS visits FROM history_items i JOIN history_visits v ON v.history_item = i.id GROUP BY i.id',
+  );
+  const bookmarks = (await rows(dataset, 'HomeDomain', 'Library/Safari/Bookmarks.db', 'SELECT title, url FROM bookmarks WHERE type = 0 ORDER BY id')).map((r) => ({
+    title: str(r['title']),
+    url: str(r['url']),
+  }));
+
+  return {
+    chats,
+    messageCount: messageRows.length,
+    contacts,
+    notes,
+    calls,
+    historyUrls: new Map(history.map((r) => [str(r['url']), num(r['visits'])])),
+    historyVisits: history.reduce((n, r) => n + num(r['visits']), 0),
+    bookmarks,
+    apps: dataset.apps.map((a) => ({ bundleId: a.bundleId, version: a.version })),
+  };
+}
+
+/** Names of the direct children of `folder` in `domain`, as the truth lists them. */
+export function truthChildren(truth: readonly TruthEntry[], domain: string, folder: string): string[] {
+  const prefix = folder === '' ? '' : `${folder}/`;
+  return truth
+    .filter((e) => e.domain === domain && e.relativePath !== '' && e.relativePath.startsWith(prefix) && !e.relativePath.slice(prefix.length).includes('/'))
+    .map((e) => e.relativePath.slice(prefix.length))
+    .sort();
+}
