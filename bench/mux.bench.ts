@@ -2,6 +2,10 @@
 // (a) in Node, host stack + fake USB + virtual iPhone in one process;
 // (b) in headless Chromium, host stack on the page and the virtual iPhone in a Worker (the app's layout);
 // (c) in headless Chromium with both on the page (isolates the worker bridge's cost).
+// In Chromium every IN transfer is a fresh 64 KiB ArrayBuffer (as with real WebUSB), and Chromium hands
+// freed ArrayBuffer pages back to the OS, so each transfer costs 16 page faults. Where page faults are
+// slow (a loaded VM: ~100 µs each was measured) that, not the mux, sets the Chromium figures: with the
+// device reusing its packet buffers (a diagnostic only, unsafe for real consumers) (c) ran at 670–2350 MB/s.
 import { median, type BenchResult } from './bench-result.ts';
 import { runBrowserBench } from './browser/harness.ts';
 import { registerBenchServices, measureDownload } from './browser/bench-services.ts';
