@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { openDatabase, type Dataset, type TruthEntry } from '../../src/virtual-iphone/dataset/index.ts';
 
 /**
@@ -110,7 +111,7 @@ export async function expectedCategories(dataset: Dataset): Promise<ExpectedCate
       'NoteStore.sqlite',
       'SELECT o.ZTITLE1 AS title, n.ZDATA AS data FROM ZICNOTEDATA n JOIN ZICCLOUDSYNCINGOBJECT o ON o.Z_PK = n.ZNOTE ORDER BY n.Z_PK',
     )
-  ).map((r) => ({ title: str(r['title']), body: new TextDecoder().decode(r['data'] as Uint8Array) }));
+  ).map((r) => ({ title: str(r['title']), body: noteText(r['data'] as Uint8Array) }));
 
   const calls = (
     await rows(dataset, 'HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', 'SELECT ZADDRESS, ZDURATION, ZORIGINATED, ZANSWERED FROM ZCALLRECORD ORDER BY ZDATE DESC')
@@ -147,4 +148,36 @@ export function truthChildren(truth: readonly TruthEntry[], domain: string, fold
     .filter((e) => e.domain === domain && e.relativePath !== '' && e.relativePath.startsWith(prefix) && !e.relativePath.slice(prefix.length).includes('/'))
     .map((e) => e.relativePath.slice(prefix.length))
     .sort();
+}
+
+/** Independent reading of iOS's ZDATA: gunzip (node:zlib), then NoteStoreProto field 2 → 3 → 2. */
+function noteText(zdata: Uint8Array): string {
+  let message: Uint8Array = gunzipSync(zdata);
+  for (const wanted of [2, 3, 2]) {
+    let offset = 0;
+    let found: Uint8Array | undefined;
+    const readVarint = (): number => {
+      let value = 0;
+      let scale = 1;
+      for (;;) {
+        const b = message[offset++]!;
+        value += (b & 0x7f) * scale;
+        if (b < 0x80) return value;
+        scale *= 128;
+      }
+    };
+    while (offset < message.length && !found) {
+      const key = readVarint();
+      const wire = key & 7;
+      if (wire === 0) readVarint();
+      else if (wire === 2) {
+        const length = readVarint();
+        if (key >> 3 === wanted) found = message.subarray(offset, offset + length);
+        offset += length;
+      } else throw new Error(`unexpected wire type ${wire} in a note body`);
+    }
+    if (!found) throw new Error(`note body has no field ${wanted}`);
+    message = found;
+  }
+  return new TextDecoder().decode(message);
 }

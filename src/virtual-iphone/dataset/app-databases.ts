@@ -1,5 +1,6 @@
 import { encodeBinaryPlist } from '../../plist/index.ts';
 import { Rng } from './prng.ts';
+import { encodeNoteBody } from './note-body.ts';
 import { buildDatabase, type SqliteDatabase } from './sqlite.ts';
 
 /** Seconds between the Unix epoch and Apple's reference date (2001-01-01). */
@@ -155,7 +156,7 @@ function noteStore(rng: Rng): Promise<Uint8Array> {
       insertRows(db, 'INSERT INTO ZICCLOUDSYNCINGOBJECT (Z_PK, Z_ENT, Z_OPT, ZNOTEDATA, ZFOLDER, ZCREATIONDATE1, ZMODIFICATIONDATE1, ZTITLE1, ZSNIPPET, ZIDENTIFIER) VALUES (?, 12, 1, ?, 1, ?, ?, ?, ?, ?)', [
         [i + 2, i + 1, 700000000 + i * 86400, 700000000 + i * 90000, title, body.split('\n')[1] ?? '', guid(rng)],
       ]);
-      insertRows(db, 'INSERT INTO ZICNOTEDATA VALUES (?, 11, 1, ?, ?)', [[i + 1, i + 2, new TextEncoder().encode(body)]]);
+      insertRows(db, 'INSERT INTO ZICNOTEDATA VALUES (?, 11, 1, ?, ?)', [[i + 1, i + 2, encodeNoteBody(body)]]);
     });
   });
 }
