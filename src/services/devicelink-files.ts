@@ -57,9 +57,147 @@ export interface UploadBatchResult {
   hostError: unknown;
 }
 
+/** Files whose storage work may still be pending while the next ones are parsed. */
+const MAX_FILES_IN_FLIGHT = 32;
+/** Received bytes not yet handed to storage, across files; past it parsing waits for storage. */
+const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+
+/**
+ * Storage work (create, writes, close) for the files of one batch, pipelined: each file's steps run
+ * in order, but the next file is parsed while earlier ones are still being created or closed. In a
+ * browser every create/close/move is a round trip to the storage process; overlapping them is what
+ * makes thousands of small files fast. Memory stays bounded by the limits above.
+ */
+class UploadPipeline {
+  private readonly pending: Promise<void>[] = [];
+  private readonly byPath = new Map<string, Promise<void>>();
+  queuedBytes = 0;
+
+  constructor(
+    private readonly target: UploadTarget,
+    private readonly result: UploadBatchResult,
+    private readonly observer: UploadObserver,
+  ) {}
+
+  start(path: string): PipelinedFile {
+    // Two uploads of one path in a batch must land in order: the second waits for the first.
+    const before = this.byPath.get(path) ?? Promise.resolve();
+    const file = new PipelinedFile(path, before.then(() => this.target.createFile(path)), this);
+    this.byPath.set(path, file.done);
+    return file;
+  }
+
+  /** The file was received whole: close it in the background and count it once stored. */
+  finish(file: PipelinedFile, bytes: number): void {
+    this.pending.push(
+      file.close().then((stored) => {
+        if (stored) {
+          this.result.files++;
+          this.observer.onFileDone?.(file.path, bytes);
+        }
+        this.report(file);
+      }),
+    );
+  }
+
+  /** The file was cut short (device error or end of batch): drop it in the background. */
+  drop(file: PipelinedFile): void {
+    this.pending.push(file.abort().then(() => this.report(file)));
+  }
+
+  private report(file: PipelinedFile): void {
+    if (file.error === undefined) return;
+    this.result.hostError ??= file.error;
+    this.observer.onWarning?.(`Could not save ${file.path}: ${errorText(file.error)}`);
+  }
+
+  /** Waits while too many files or received bytes are pending (`current` is the file being parsed). */
+  async throttle(current: PipelinedFile | null): Promise<void> {
+    while (this.pending.length > MAX_FILES_IN_FLIGHT) await this.pending.shift();
+    while (this.queuedBytes > MAX_BYTES_IN_FLIGHT) {
+      if (this.pending.length > 0) await this.pending.shift();
+      else if (current) await current.drained();
+      else break;
+    }
+  }
+
+  async settle(): Promise<void> {
+    while (this.pending.length > 0) await this.pending.shift();
+  }
+}
+
+class PipelinedFile {
+  error: unknown;
+  private sink: UploadSink | null = null;
+  private chain: Promise<void>;
+  private resolveDone!: () => void;
+  /** Settles (never rejects) once the file is closed or dropped. */
+  readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+
+  constructor(
+    readonly path: string,
+    sink: Promise<UploadSink>,
+    private readonly pipeline: UploadPipeline,
+  ) {
+    this.chain = sink.then(
+      (s) => void (this.sink = s),
+      (e: unknown) => void (this.error = e),
+    );
+  }
+
+  /** Settles when every write queued so far has been handed to storage. */
+  drained(): Promise<void> {
+    return this.chain;
+  }
+
+  write(piece: Uint8Array): void {
+    this.pipeline.queuedBytes += piece.byteLength;
+    this.chain = this.chain.then(async () => {
+      this.pipeline.queuedBytes -= piece.byteLength;
+      if (!this.sink || this.error !== undefined) return;
+      try {
+        await this.sink.write(piece);
+      } catch (e) {
+        this.error = e;
+      }
+    });
+  }
+
+  /** True when the file is complete in storage. */
+  async close(): Promise<boolean> {
+    await this.chain;
+    try {
+      if (!this.sink) return false;
+      if (this.error !== undefined) {
+        await this.sink.abort().catch(() => undefined);
+        return false;
+      }
+      try {
+        await this.sink.close();
+        return true;
+      } catch (e) {
+        this.error = e;
+        return false;
+      }
+    } finally {
+      this.resolveDone();
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.chain;
+    try {
+      await this.sink?.abort().catch(() => undefined);
+    } finally {
+      this.resolveDone();
+    }
+  }
+}
+
 /**
  * Receives one DLMessageUploadFiles batch: per file a device name, a destination path and blocks,
- * until a zero length. Data is streamed to the target block by block, never held whole.
+ * until a zero length. Data is streamed to the target block by block, never held whole; storage
+ * work overlaps parsing (see UploadPipeline) and has all finished when this returns or throws.
  */
 export async function receiveUploadBatch(
   reader: BufferedReader,
@@ -67,80 +205,67 @@ export async function receiveUploadBatch(
   observer: UploadObserver = {},
 ): Promise<UploadBatchResult> {
   const result: UploadBatchResult = { files: 0, bytes: 0, hostError: undefined };
-  for (;;) {
-    const nameLength = await reader.readUint32BE();
-    if (nameLength === 0) return result;
-    if (nameLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload name of ${nameLength} bytes`);
-    await reader.readExactly(nameLength); // device-side name: informational only
-    const pathLength = await reader.readUint32BE();
-    if (pathLength === 0) return result;
-    if (pathLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload path of ${pathLength} bytes`);
-    const path = decoder.decode(await reader.readExactly(pathLength));
+  const pipeline = new UploadPipeline(target, result, observer);
+  let current: PipelinedFile | null = null;
+  try {
+    for (;;) {
+      const nameLength = await reader.readUint32BE();
+      if (nameLength === 0) return result;
+      if (nameLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload name of ${nameLength} bytes`);
+      await reader.readExactly(nameLength); // device-side name: informational only
+      const pathLength = await reader.readUint32BE();
+      if (pathLength === 0) return result;
+      if (pathLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload path of ${pathLength} bytes`);
+      const path = decoder.decode(await reader.readExactly(pathLength));
 
-    let sink: UploadSink | null = null;
-    let writeError: unknown;
-    try {
-      sink = await target.createFile(path);
-    } catch (e) {
-      writeError = e;
-    }
-    let fileBytes = 0;
-    let complete = false;
-    let batchEnded = false;
-    while (!complete) {
-      const blockLength = await reader.readUint32BE();
-      if (blockLength === 0) {
-        batchEnded = true;
-        break;
-      }
-      const code = (await reader.readExactly(1))[0]!;
-      let remaining = blockLength - 1;
-      if (code === FILE_CODE.FILE_DATA) {
-        while (remaining > 0) {
-          const piece = await reader.readAvailable(remaining);
-          if (piece === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
-          remaining -= piece.byteLength;
-          fileBytes += piece.byteLength;
-          result.bytes += piece.byteLength;
-          observer.onBytes?.(piece.byteLength);
-          if (sink && writeError === undefined) {
-            try {
-              await sink.write(piece);
-            } catch (e) {
-              writeError = e;
-            }
+      const file = pipeline.start(path);
+      current = file;
+      let fileBytes = 0;
+      let complete = false;
+      let batchEnded = false;
+      while (!complete) {
+        const blockLength = await reader.readUint32BE();
+        if (blockLength === 0) {
+          batchEnded = true;
+          break;
+        }
+        const code = (await reader.readExactly(1))[0]!;
+        let remaining = blockLength - 1;
+        if (code === FILE_CODE.FILE_DATA) {
+          while (remaining > 0) {
+            const piece = await reader.readAvailable(remaining);
+            if (piece === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
+            remaining -= piece.byteLength;
+            fileBytes += piece.byteLength;
+            result.bytes += piece.byteLength;
+            observer.onBytes?.(piece.byteLength);
+            file.write(piece);
+            await pipeline.throttle(file);
           }
+        } else if (code === FILE_CODE.SUCCESS) {
+          if (remaining > 0) await reader.readExactly(remaining);
+          complete = true;
+        } else if (code === FILE_CODE.ERROR_REMOTE || code === FILE_CODE.ERROR_LOCAL) {
+          if (remaining > MAX_PATH_BYTES * 16) throw new ProtocolError('devicelink', `error text of ${remaining} bytes`);
+          const text = decoder.decode(await reader.readExactly(remaining));
+          observer.onWarning?.(`The device could not send ${path}: ${text}`);
+          break;
+        } else {
+          throw new ProtocolError('devicelink', `unknown file block code 0x${code.toString(16)}`);
         }
-      } else if (code === FILE_CODE.SUCCESS) {
-        if (remaining > 0) await reader.readExactly(remaining);
-        complete = true;
-      } else if (code === FILE_CODE.ERROR_REMOTE || code === FILE_CODE.ERROR_LOCAL) {
-        if (remaining > MAX_PATH_BYTES * 16) throw new ProtocolError('devicelink', `error text of ${remaining} bytes`);
-        const text = decoder.decode(await reader.readExactly(remaining));
-        observer.onWarning?.(`The device could not send ${path}: ${text}`);
-        break;
-      } else {
-        throw new ProtocolError('devicelink', `unknown file block code 0x${code.toString(16)}`);
       }
+      current = null;
+      if (complete) pipeline.finish(file, fileBytes);
+      else pipeline.drop(file);
+      await pipeline.throttle(null);
+      if (batchEnded) return result;
     }
-    if (sink) {
-      if (complete && writeError === undefined) {
-        try {
-          await sink.close();
-          result.files++;
-          observer.onFileDone?.(path, fileBytes);
-        } catch (e) {
-          writeError = e;
-        }
-      } else {
-        await sink.abort().catch(() => undefined);
-      }
-    }
-    if (writeError !== undefined) {
-      result.hostError ??= writeError;
-      observer.onWarning?.(`Could not save ${path}: ${errorText(writeError)}`);
-    }
-    if (batchEnded) return result;
+  } catch (e) {
+    // A file cut off mid-stream is dropped, never published.
+    if (current) pipeline.drop(current);
+    throw e;
+  } finally {
+    await pipeline.settle();
   }
 }
 

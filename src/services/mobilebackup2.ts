@@ -208,14 +208,9 @@ export class MobileBackup2Client {
       case 'DLMessageMoveItems':
       case 'DLMessageMoveFiles': {
         reportProgress(msg[3], observer);
-        const pairs = isPlistDict(msg[1]) ? msg[1] : {};
-        let failure: unknown;
-        for (const [from, to] of Object.entries(pairs)) {
-          if (typeof to !== 'string') continue;
-          failure = await attempt(() => fs.move(from, to));
-          if (failure !== undefined) break;
-        }
-        await this.replyAfterChange(fs, failure);
+        const dict = isPlistDict(msg[1]) ? msg[1] : {};
+        const pairs = Object.entries(dict).filter((p): p is [string, string] => typeof p[1] === 'string');
+        await this.replyAfterChange(fs, await movePairs(fs, pairs));
         return;
       }
       case 'DLMessageRemoveItems':
@@ -253,6 +248,45 @@ export class MobileBackup2Client {
   disconnect(): Promise<void> {
     return this.link.disconnect();
   }
+}
+
+/** Moves in flight at once when a MoveItems batch is independent (each is a round trip in a browser store). */
+const MOVE_CONCURRENCY = 16;
+
+/**
+ * Performs a MoveItems batch; the first failure (or undefined). The device's batches are a thousand
+ * Snapshot/xx/id → xx/id moves: when no path appears twice or inside another, order cannot matter and
+ * the moves overlap; otherwise they run one by one, stopping at the first failure.
+ */
+async function movePairs(fs: DeviceLinkFileSystem, pairs: [string, string][]): Promise<unknown> {
+  if (!independentPaths(pairs.flat())) {
+    for (const [from, to] of pairs) {
+      const failure = await attempt(() => fs.move(from, to));
+      if (failure !== undefined) return failure;
+    }
+    return undefined;
+  }
+  let failure: unknown;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < pairs.length && failure === undefined) {
+      const [from, to] = pairs[next++]!;
+      failure ??= await attempt(() => fs.move(from, to));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MOVE_CONCURRENCY, pairs.length) }, lane));
+  return failure;
+}
+
+/** True when no path repeats and none lies inside another. */
+function independentPaths(paths: string[]): boolean {
+  const normal = paths.map((p) => p.replace(/\/+$/, ''));
+  const all = new Set(normal);
+  if (all.size !== normal.length) return false;
+  for (const p of normal) {
+    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) if (all.has(p.slice(0, i))) return false;
+  }
+  return true;
 }
 
 async function attempt(fn: () => Promise<void>): Promise<unknown> {

@@ -92,7 +92,10 @@ export class NotificationProxyClient {
   async close(): Promise<void> {
     try {
       await this.conn.send({ Command: 'Shutdown' }, 'binary');
-      await Promise.race([this.ended, new Promise((r) => setTimeout(r, 1000))]);
+      // Wait up to a second for ProxyDeath; the timer is cleared so it never keeps a CLI process alive.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.ended, new Promise((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
     } catch {
       // already gone
     }

@@ -1,4 +1,5 @@
 import { StoreError, type StoreErrno } from './errors.ts';
+import { forEachConcurrently } from './concurrency.ts';
 import { splitPath } from './paths.ts';
 import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from './storage-backend.ts';
 
@@ -66,9 +67,22 @@ export interface HandleBackendOptions {
   preferSyncAccess?: boolean;
 }
 
+/** Moves in flight at once when a folder is moved file by file. */
+const RENAME_CONCURRENCY = 16;
+
 /** StorageBackend over a directory handle. */
 export class HandleBackend implements StorageBackend {
   private syncAccessWorks: boolean;
+  /**
+   * Directory handles by path. Every lookup used to walk from the root, one promise per path
+   * segment (six for a staged payload file); entries are dropped when we remove or move the folder.
+   */
+  private readonly dirs = new Map<string, DirHandleLike>();
+  /**
+   * Handles of files this backend created or moved, by path: a staged upload is created once and
+   * moved twice, and each lookup is a round trip to the browser's storage process.
+   */
+  private readonly files = new Map<string, FileHandleLike>();
 
   constructor(
     private readonly root: DirHandleLike,
@@ -79,8 +93,39 @@ export class HandleBackend implements StorageBackend {
 
   private async dir(parts: string[], create = false): Promise<DirHandleLike> {
     let d = this.root;
-    for (const part of parts) d = await d.getDirectoryHandle(part, { create });
+    let i = parts.length;
+    for (; i > 0; i--) {
+      const known = this.dirs.get(parts.slice(0, i).join('/'));
+      if (known) {
+        d = known;
+        break;
+      }
+    }
+    for (; i < parts.length; i++) {
+      d = await d.getDirectoryHandle(parts[i]!, { create });
+      this.dirs.set(parts.slice(0, i + 1).join('/'), d);
+    }
     return d;
+  }
+
+  /** Forgets cached handles at or below `path` (it was removed or moved). */
+  private forgetDirs(path: string): void {
+    const key = splitPath(path).join('/');
+    this.files.delete(key);
+    if (key === '') {
+      this.dirs.clear();
+      this.files.clear();
+      return;
+    }
+    const prefix = `${key}/`;
+    for (const k of this.dirs.keys()) if (k === key || k.startsWith(prefix)) this.dirs.delete(k);
+    for (const k of this.files.keys()) if (k.startsWith(prefix)) this.files.delete(k);
+  }
+
+  private rememberFile(path: string, handle: FileHandleLike): void {
+    // A bound, not an LRU: past it the cache only starts over (lookups still work, just slower).
+    if (this.files.size >= 100_000) this.files.clear();
+    this.files.set(splitPath(path).join('/'), handle);
   }
 
   private async parentAndName(path: string, create = false): Promise<[DirHandleLike, string]> {
@@ -147,7 +192,9 @@ export class HandleBackend implements StorageBackend {
     } catch (e) {
       throw mapError(e, path);
     }
+    this.rememberFile(path, handle);
     const drop = async (): Promise<void> => {
+      this.files.delete(splitPath(path).join('/'));
       await parent.removeEntry(name).catch(() => undefined);
     };
     if (this.syncAccessWorks && handle.createSyncAccessHandle) {
@@ -169,7 +216,8 @@ export class HandleBackend implements StorageBackend {
           close: async () => {
             if (closed) return;
             closed = true;
-            access.flush();
+            // No flush(): it is an fsync per file (the Node backend does not fsync either). The store's
+            // guarantees are about unplugs, which the staging and journal handle, not power loss.
             access.close();
           },
           abort: async () => {
@@ -250,24 +298,32 @@ export class HandleBackend implements StorageBackend {
   }
 
   async rename(from: string, to: string): Promise<void> {
-    const src = await this.entry(from);
+    const fromKey = splitPath(from).join('/');
+    const src = this.files.get(fromKey) ?? (await this.entry(from));
     if (!src) throw new StoreError('ENOENT', from);
-    if (await this.entry(to)) throw new StoreError('EEXIST', to);
     try {
       const [dstParent, dstName] = await this.parentAndName(to);
       if (src.kind === 'file') {
+        // Like rename(2) on Node, a file move does not look before it leaps: the store never moves onto
+        // an existing path, and the check was a round trip per file.
         if (src.move) {
           await src.move(dstParent, dstName);
+          this.files.delete(fromKey);
+          this.rememberFile(to, src);
           return;
         }
+        if (await this.has(dstParent, dstName)) throw new StoreError('EEXIST', to);
         await this.copyFileHandle(src, dstParent, dstName);
+        this.files.delete(fromKey);
       } else {
-        // Directory moves are not available everywhere; moving each file keeps it a metadata operation
-        // where FileSystemFileHandle.move exists.
+        if (await this.has(dstParent, dstName)) throw new StoreError('EEXIST', to);
+        // Directory moves are not available everywhere (not in Chromium's OPFS); moving each file keeps
+        // it a metadata operation where FileSystemFileHandle.move exists. Children move concurrently:
+        // each move is a round trip, and they do not depend on each other.
         await dstParent.getDirectoryHandle(dstName, { create: true });
         const names: string[] = [];
         for await (const child of src.values()) names.push(child.name);
-        for (const name of names) await this.rename(`${from}/${name}`, `${to}/${name}`);
+        await forEachConcurrently(names, RENAME_CONCURRENCY, (name) => this.rename(`${from}/${name}`, `${to}/${name}`));
       }
       const [srcParent, srcName] = await this.parentAndName(from);
       await srcParent.removeEntry(srcName, { recursive: true }).catch((e: unknown) => {
@@ -275,7 +331,24 @@ export class HandleBackend implements StorageBackend {
       });
     } catch (e) {
       throw mapError(e, from);
+    } finally {
+      if (src.kind === 'directory') this.forgetDirs(from);
     }
+  }
+
+  /** Whether `parent` has an entry `name` (one lookup for the common case: a file). */
+  private async has(parent: DirHandleLike, name: string): Promise<boolean> {
+    for (const getter of ['getFileHandle', 'getDirectoryHandle'] as const) {
+      try {
+        await parent[getter](name);
+        return true;
+      } catch (e) {
+        const n = (e as { name?: string }).name;
+        if (n !== 'NotFoundError' && n !== 'TypeMismatchError') throw e;
+        if (n === 'NotFoundError') return false;
+      }
+    }
+    return false;
   }
 
   private async copyFileHandle(src: FileHandleLike, parent: DirHandleLike, name: string): Promise<void> {
@@ -291,6 +364,7 @@ export class HandleBackend implements StorageBackend {
 
   async remove(path: string): Promise<void> {
     const parts = splitPath(path);
+    this.forgetDirs(path);
     if (parts.length === 0) {
       const names: string[] = [];
       for await (const child of this.root.values()) names.push(child.name);

@@ -3,10 +3,13 @@ import { joinPath, normalizePath, parentPath, selfAndAncestors } from './paths.t
 import type { BackupSession, BackupStore, BackupTree, BackupVersion } from './backup-store.ts';
 import { writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
 import { OwnedTreeIndex, ReadOnlyTreeIndex } from './tree-index.ts';
+import { forEachConcurrently } from './concurrency.ts';
 
 /** Hidden bookkeeping folder next to the device folders (Finder ignores it). See README.md for the shape. */
 export const META_DIR = '.lifeboat';
 const READ_CHUNK = 256 * 1024;
+/** File moves in flight at once during a commit's roll-forward. */
+const MOVE_CONCURRENCY = 16;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -211,23 +214,33 @@ export class VersionedBackupStore implements BackupStore {
     // Phase 2: staged entries into place. A staged entry still present has not moved yet, so whatever
     // sits at its target is the old content and goes to the version first. One listing per folder
     // says what sits there: only this loop changes those folders while it runs.
-    await this.backend.mkdirp(udid);
     const placeFolder = async (rel: string): Promise<void> => {
       const there = await listKinds(this.backend, joinPath(udid, rel));
+      const files: string[] = [];
       for (const e of await this.backend.list(joinPath(data, rel))) {
         const child = joinPath(rel, e.name);
-        const existing = there.get(e.name);
-        if (e.kind === 'directory') {
-          if (existing === 'file') await displace(child);
-          if (existing !== 'directory') await this.backend.mkdirp(joinPath(udid, child));
-          await placeFolder(child);
+        if (e.kind === 'file') {
+          files.push(e.name);
           continue;
         }
-        if (existing) await displace(child);
-        await this.backend.rename(joinPath(data, child), joinPath(udid, child));
+        const existing = there.get(e.name);
+        if (existing === 'file') await displace(child);
+        if (existing !== 'directory') await this.backend.mkdirp(joinPath(udid, child));
+        await placeFolder(child);
       }
+      // Files of one folder are independent: their moves overlap (each is a round trip in OPFS).
+      await forEachConcurrently(files, MOVE_CONCURRENCY, async (name) => {
+        const child = joinPath(rel, name);
+        if (there.get(name)) await displace(child);
+        await this.backend.rename(joinPath(data, child), joinPath(udid, child));
+      });
     };
-    if (await this.backend.stat(data)) await placeFolder('');
+    if (await this.backend.stat(data)) {
+      // The device's first backup here: the staged tree is the whole backup and moves in one rename.
+      if (!(await this.backend.stat(udid))) await this.backend.rename(data, udid);
+      else await placeFolder('');
+    }
+    await this.backend.mkdirp(udid);
     if (plan.versionId) {
       const pending = joinPath(versionsDir(udid), `.pending-${plan.versionId}`);
       if (await this.backend.stat(pending)) await this.backend.rename(pending, joinPath(versionsDir(udid), plan.versionId));

@@ -13,6 +13,11 @@ export interface FileContent {
    * written: lets the backup agent generate straight into an outgoing block instead of copying.
    */
   readInto(offset: number, target: Uint8Array): number;
+  /**
+   * The bytes [offset, offset + length) as a view of memory the content already holds, when it has
+   * them in one piece (null otherwise): the agent then sends them without copying. Never mutated.
+   */
+  view?(offset: number, length: number): Uint8Array | null;
 }
 
 export class StaticContent implements FileContent {
@@ -30,6 +35,10 @@ export class StaticContent implements FileContent {
     const bytes = this.read(offset, target.byteLength);
     target.set(bytes);
     return bytes.byteLength;
+  }
+
+  view(offset: number, length: number): Uint8Array {
+    return this.read(offset, length);
   }
 }
 

@@ -26,13 +26,13 @@ interface UploadItem {
   deviceName: string;
   destination: string;
   /** Plain bytes to send (encrypted on the fly if `key`). */
-  content: Pick<FileContent, 'readInto'>;
+  content: Pick<FileContent, 'readInto' | 'view'>;
   size: number;
   key?: Uint8Array;
 }
 
 /** Whole-buffer content (Status.plist, Manifest.db, Manifest.plist). */
-function bytesContent(bytes: Uint8Array): Pick<FileContent, 'readInto'> {
+function bytesContent(bytes: Uint8Array): Pick<FileContent, 'readInto' | 'view'> {
   return new StaticContent(bytes);
 }
 
@@ -52,8 +52,10 @@ async function plainManifestDb(dataset: Dataset, rows: readonly ManifestRow[]): 
   return bytes;
 }
 
-/** Writes of at most this size are gathered into one: per-file headers and small files travel together. */
+/** Pending small writes are sent once they add up to this much. */
 const COALESCE_BYTES = 256 * 1024;
+/** Pieces at least this big are sent as they are: copying them into a joined buffer costs more than a write. */
+const DIRECT_WRITE_BYTES = 16 * 1024;
 
 function uuid(): string {
   const b = randomBytes(16);
@@ -371,8 +373,15 @@ export class BackupRun {
         await out.write(block(DL_CODE.fileData, await encryptor.final()));
       } else {
         for (let offset = 0; offset < item.size; offset += chunk) {
-          // The block header and the data share one buffer, filled in place.
           const length = Math.min(chunk, item.size - offset);
+          const view = item.content.view?.(offset, length);
+          if (view && view.byteLength === length) {
+            // Content already in memory goes out as it is, behind its own 5-byte header.
+            await out.write(blockHeader(DL_CODE.fileData, length));
+            await out.write(view);
+            continue;
+          }
+          // Generated content: the block header and the data share one buffer, filled in place.
           const frame = new Uint8Array(5 + length);
           new DataView(frame.buffer).setUint32(0, length + 1);
           frame[4] = DL_CODE.fileData;
@@ -399,7 +408,7 @@ class CoalescingWriter {
   constructor(private readonly sink: (bytes: Uint8Array) => Promise<void>) {}
 
   async write(bytes: Uint8Array): Promise<void> {
-    if (bytes.byteLength >= COALESCE_BYTES) {
+    if (bytes.byteLength >= DIRECT_WRITE_BYTES) {
       await this.flush();
       await this.sink(bytes);
       return;
@@ -434,6 +443,14 @@ function lengthPrefixed(text: string): Uint8Array {
   const out = new Uint8Array(4 + bytes.byteLength);
   new DataView(out.buffer).setUint32(0, bytes.byteLength);
   out.set(bytes, 4);
+  return out;
+}
+
+/** The 5 bytes before a block's payload: u32 BE (len + 1), code. */
+function blockHeader(code: number, payloadLength: number): Uint8Array {
+  const out = new Uint8Array(5);
+  new DataView(out.buffer).setUint32(0, payloadLength + 1);
+  out[4] = code;
   return out;
 }
 

@@ -1,0 +1,90 @@
+// Node side of the OPFS backup bench: builds this folder with Vite's JS API, serves it on loopback,
+// opens it in headless Chromium and collects what the worker reports.
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { BackupRunFigures, BenchDatasetKind } from './protocol.ts';
+
+const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+
+function serve(root: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    const file = path.startsWith(root) && existsSync(path) && statSync(path).isFile() ? path : join(root, 'index.html');
+    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+export interface OpfsBenchSession {
+  run(dataset: BenchDatasetKind, runs: number, extraQuery?: string): Promise<{ runs: BackupRunFigures[]; store: string }>;
+  close(): Promise<void>;
+}
+
+/** Builds the page once and keeps one headless Chromium for several measurements. */
+export async function openOpfsBench(): Promise<OpfsBenchSession> {
+  const { build } = await import('vite');
+  const { chromium } = await import('playwright-core');
+  const root = fileURLToPath(new URL('./', import.meta.url));
+  const outDir = mkdtempSync(join(tmpdir(), 'lifeboat-opfs-bench-'));
+  let server: Server | undefined;
+  // A persistent profile, not launch()'s default incognito context: incognito OPFS lives in memory,
+  // and the point is the real on-disk origin file system the app uses.
+  const profileDir = mkdtempSync(join(tmpdir(), 'lifeboat-opfs-profile-'));
+  let browser: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
+  let port = 0;
+  const close = async (): Promise<void> => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    rmSync(outDir, { recursive: true, force: true });
+    rmSync(profileDir, { recursive: true, force: true });
+  };
+  try {
+    await build({
+      root,
+      base: './',
+      logLevel: 'error',
+      configFile: false,
+      publicDir: false,
+      optimizeDeps: { exclude: ['@sqlite.org/sqlite-wasm'] },
+      build: { outDir, emptyOutDir: true, target: 'es2022', minify: false },
+      worker: { format: 'es' },
+    });
+    server = await serve(outDir);
+    port = (server.address() as AddressInfo).port;
+    browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  const b = browser;
+  return {
+    async run(dataset, runs, extraQuery) {
+      const page = await b.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+        else if (extraQuery) console.log(`  [page] ${m.text()}`);
+      });
+      try {
+        await page.goto(`http://127.0.0.1:${port}/index.html?dataset=${dataset}&runs=${runs}${extraQuery ? `&${extraQuery}` : ''}`);
+        await page.waitForFunction(() => window.__backupBenchOutcome !== undefined, undefined, { timeout: 570_000, polling: 250 });
+        const outcome = await page.evaluate(() => window.__backupBenchOutcome!);
+        if ('error' in outcome) throw new Error(`OPFS bench (${dataset}) failed: ${outcome.error} ${errors.join('; ')}`);
+        return outcome;
+      } finally {
+        await page.close();
+      }
+    },
+    close,
+  };
+}

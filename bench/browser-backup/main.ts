@@ -1,0 +1,25 @@
+// Page half of the OPFS backup bench: starts the dedicated worker (sync access handles exist only
+// there) and publishes what it reports for the Node harness.
+import type { BackupBenchOutcome, BenchRequest } from './protocol.ts';
+
+function start(): void {
+  const params = new URLSearchParams(location.search);
+  const request: BenchRequest = {
+    dataset: params.get('dataset') === 'small-files' ? 'small-files' : 'large-files',
+    runs: Number(params.get('runs') ?? 3),
+    profile: params.has('profile'),
+    discard: params.has('discard'),
+  };
+  const worker = new Worker(new URL('./backup-worker.ts', import.meta.url), { type: 'module' });
+  worker.addEventListener('message', (event: MessageEvent<BackupBenchOutcome>) => {
+    window.__backupBenchOutcome = event.data;
+    // `keep` leaves the worker alive for a profiler attached to it.
+    if (!params.has('keep')) worker.terminate();
+  });
+  worker.addEventListener('error', (event) => {
+    window.__backupBenchOutcome = { error: `worker error: ${event.message}` };
+  });
+  worker.postMessage(request);
+}
+
+start();

@@ -1,0 +1,26 @@
+// Messages between the Node harness, the page and the backup worker of the OPFS backup bench.
+
+export type BenchDatasetKind = 'large-files' | 'small-files';
+
+export interface BenchRequest {
+  dataset: BenchDatasetKind;
+  runs: number;
+  /** Log backend time per method to the console (diagnosis). */
+  profile?: boolean;
+  /** Store into memory and drop large files' bytes: the cost of everything except storage. */
+  discard?: boolean;
+}
+
+export interface BackupRunFigures {
+  seconds: number;
+  files: number;
+  bytes: number;
+}
+
+export type BackupBenchOutcome = { runs: BackupRunFigures[]; store: string } | { error: string };
+
+declare global {
+  interface Window {
+    __backupBenchOutcome?: BackupBenchOutcome;
+  }
+}

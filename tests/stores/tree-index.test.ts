@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HandleBackend } from '../../src/stores/handle-backend.ts';
+import { OwnedTreeIndex, ReadOnlyTreeIndex } from '../../src/stores/tree-index.ts';
+import { writeWhole, type StorageBackend } from '../../src/stores/storage-backend.ts';
+import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
+
+/** Counts the backend calls made through it. */
+function counting(backend: StorageBackend): { backend: StorageBackend; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(backend, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { backend: proxy, calls };
+}
+
+test('OwnedTreeIndex mirrors adds, moves of subtrees and deletes; load() reads a folder back', async () => {
+  const index = new OwnedTreeIndex();
+  index.addFile('Snapshot/ab/abc');
+  index.addDirectories('Snapshot/cd');
+  assert.equal(index.kind('Snapshot'), 'directory');
+  assert.equal(index.kind('Snapshot/ab/abc'), 'file');
+  assert.equal(index.kind('Snapshot/ab/abc/deeper'), null);
+  index.move('Snapshot/ab', 'ab');
+  assert.equal(index.kind('ab/abc'), 'file');
+  assert.equal(index.kind('Snapshot/ab'), null);
+  assert.deepEqual(index.children('Snapshot'), [{ name: 'cd', kind: 'directory' }]);
+  index.addFile('ab'); // a file replaces the folder
+  assert.equal(index.kind('ab/abc'), null);
+  index.delete('Snapshot');
+  assert.equal(index.kind('Snapshot/cd'), null);
+  index.delete('');
+  assert.deepEqual(index.children(''), []);
+
+  const backend = new HandleBackend(new MemoryDirectoryHandle(), { freeSpace: async () => 0 });
+  await backend.mkdirp('data/x/y');
+  await writeWhole(backend, 'data/x/y/f', new Uint8Array([1]));
+  await writeWhole(backend, 'data/g', new Uint8Array([2]));
+  const loaded = await OwnedTreeIndex.load(backend, 'data');
+  assert.equal(loaded.kind('x/y/f'), 'file');
+  assert.equal(loaded.kind('x/y'), 'directory');
+  assert.equal(loaded.kind('g'), 'file');
+});
+
+test('ReadOnlyTreeIndex answers from one listing per folder and never lists what does not exist', async () => {
+  const raw = new HandleBackend(new MemoryDirectoryHandle(), { freeSpace: async () => 0 });
+  await raw.mkdirp('U/ab');
+  for (let i = 0; i < 50; i++) await writeWhole(raw, `U/ab/f${i}`, new Uint8Array([i]));
+  await writeWhole(raw, 'U/Status.plist', new Uint8Array([1]));
+  const { backend, calls } = counting(raw);
+  const index = new ReadOnlyTreeIndex(backend, 'U');
+  for (let i = 0; i < 50; i++) assert.equal(await index.kind(`ab/f${i}`), 'file');
+  assert.equal(await index.kind('ab/missing'), null);
+  assert.equal(await index.kind('zz/deep/missing'), null);
+  assert.equal(await index.kind('Status.plist/child'), null);
+  assert.equal(await index.kind(''), 'directory');
+  assert.equal(calls.get('list'), 2, 'the root and ab/, each once');
+  assert.equal(calls.get('stat'), undefined);
+  assert.equal(await new ReadOnlyTreeIndex(raw, 'none').kind(''), null, 'a missing root is no directory');
+});
