@@ -5,9 +5,10 @@ import { NodeFsSource } from '../../src/library/node/fs-source.ts';
 import { BackupReader } from '../../src/library/backup-reader.ts';
 import { decodeMbFile } from '../../src/library/mbfile.ts';
 import { parseKeybag } from '../../src/library/crypto/keybag.ts';
+import { MVT_BACKUP, PYIOSBACKUP_ENCRYPTED } from '../helpers/fixtures.ts';
 
-const MVT = '/work/shared/fixtures/mvt-ios-backup';
-const PYIOS = '/work/shared/fixtures/pyiosbackup-encrypted-0000';
+const MVT = MVT_BACKUP;
+const PYIOS = PYIOSBACKUP_ENCRYPTED;
 
 test('MVT fixture: opens, 3,721 rows, folders, search, MBFile fields', async () => {
   const reader = await BackupReader.open(new NodeFsSource(MVT));

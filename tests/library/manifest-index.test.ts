@@ -5,8 +5,9 @@ import { BackupReader } from '../../src/library/backup-reader.ts';
 import { decodeMbFile } from '../../src/library/mbfile.ts';
 import { MbFileFieldReader } from '../../src/library/mbfile-fields.ts';
 import { archive, encodeBinaryPlist, encodeXmlPlist, PlistUid } from '../../src/plist/index.ts';
+import { MVT_BACKUP } from '../helpers/fixtures.ts';
 
-const MVT = '/work/shared/fixtures/mvt-ios-backup';
+const MVT = MVT_BACKUP;
 
 function fullSizeMode(blob: Uint8Array): { size: number; mode: number } {
   try {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { MVT_BACKUP } from '../helpers/fixtures.ts';
 import {
   PlistReal,
   PlistUid,
@@ -14,7 +16,7 @@ import {
   type PlistValue,
 } from '../../src/plist/index.ts';
 
-const MANIFEST = '/work/shared/fixtures/mvt-ios-backup/Manifest.db';
+const MANIFEST = join(MVT_BACKUP, 'Manifest.db');
 
 interface Row {
   relativePath: string;
