@@ -10,7 +10,7 @@ import {
   WrongPasswordError,
 } from '../core/errors.ts';
 import { decodePlist, encodeXmlPlist, isPlistDict, type PlistDict } from '../plist/index.ts';
-import { AFC_LOCK, AFC_MODE, AfcClient } from '../services/afc.ts';
+import { AfcClient } from '../services/afc.ts';
 import { InstallationProxyClient } from '../services/installation-proxy.ts';
 import { MobileBackup2Client, type DeviceLinkFileSystem, type MobileBackup2Result } from '../services/mobilebackup2.ts';
 import { NOTIFICATIONS, NotificationProxyClient } from '../services/notification-proxy.ts';
@@ -21,6 +21,7 @@ import { StoreError } from '../stores/errors.ts';
 import { buildInfoPlist, readITunesFiles, type BackupDeviceValues } from './info-plist.ts';
 import { ProgressTracker, type BackupProgress } from './progress.ts';
 import { SessionFileSystem } from './session-file-system.ts';
+import { acquireSyncLock, releaseSyncLock } from './sync-lock.ts';
 
 export interface BackupRunOptions {
   provider: ServiceProvider;
@@ -51,7 +52,6 @@ export interface BackupResult {
   encrypted: boolean;
 }
 
-const LOCK_FILE = '/com.apple.itunes.lock_sync';
 
 /** Device error code from a final ProcessMessage → the error a person sees. */
 export function errorForDeviceCode(code: number, description?: string): LifeboatError {
@@ -135,11 +135,7 @@ export class BackupEngine {
       s.throwIfAborted();
       mb2 = await MobileBackup2Client.start(provider, s);
 
-      await np.post(NOTIFICATIONS.syncWillStart);
-      lockHandle = await afc.open(LOCK_FILE, AFC_MODE.READ_WRITE);
-      await np.post(NOTIFICATIONS.syncLockRequest);
-      await afc.lockExclusiveWithRetry(lockHandle, { signal: s });
-      await np.post(NOTIFICATIONS.syncDidStart);
+      lockHandle = await acquireSyncLock(np, afc, s);
 
       session = await store.openSession(udid, { resume: this.options.resume ?? true });
       const info = await this.collectInfoPlist(afc);
@@ -202,7 +198,7 @@ export class BackupEngine {
     } finally {
       signal?.removeEventListener('abort', onCallerAbort);
       this.tracker.dispose();
-      await this.releaseLock(np, afc, lockHandle);
+      await releaseSyncLock(np, afc, lockHandle);
       if (mb2) await mb2.disconnect().catch(() => undefined);
       if (np) await np.close().catch(() => undefined);
       if (afc) await afc.disconnect().catch(() => undefined);
@@ -283,14 +279,6 @@ export class BackupEngine {
       this.warn(`Could not read iTunes files: ${(e as Error).message}`);
     }
     return buildInfoPlist({ udid, values: deviceValues, apps, icons, iTunesFiles, iBooksData });
-  }
-
-  private async releaseLock(np?: NotificationProxyClient, afc?: AfcClient, handle?: bigint): Promise<void> {
-    if (afc && handle !== undefined) {
-      await afc.lock(handle, AFC_LOCK.UNLOCK).catch(() => undefined);
-      await afc.close(handle).catch(() => undefined);
-    }
-    if (np) await np.post(NOTIFICATIONS.syncDidFinish).catch(() => undefined);
   }
 }
 
