@@ -1,5 +1,6 @@
 import { GLOBAL_OPTIONS_USAGE, type CliCommand, type ParsedArgs } from '../args.ts';
 import { openDevice } from '../device.ts';
+import { longRunning, megabytes, transferLine } from '../progress.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { LockdownClient } from '../../lockdown/lockdown-client.ts';
 import { UsbmuxdPairingStore } from '../../lockdown/pairing-store.ts';
@@ -19,25 +20,14 @@ export async function openPairedLockdown(args: ParsedArgs): Promise<{ lockdown: 
   return { lockdown, udid: connector.device.udid };
 }
 
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
-}
-
-function progressLine(p: BackupProgress): string {
-  const stage: Record<BackupProgress['stage'], string> = {
-    preparing: 'Preparing',
-    'waiting-for-passcode': 'Enter your passcode on the iPhone',
-    'device-preparing': 'iPhone is preparing the backup',
-    receiving: 'Receiving',
-    finishing: 'Finishing',
-    done: 'Done',
-  };
-  const parts = [stage[p.stage]];
-  if (p.percent !== null) parts.push(`${p.percent.toFixed(0)}%`);
-  if (p.bytesReceived > 0) parts.push(`${mb(p.bytesReceived)} in ${p.filesReceived} files`, `${mb(p.bytesPerSecond)}/s`);
-  if (p.etaSeconds !== null && p.stage === 'receiving') parts.push(`about ${Math.ceil(p.etaSeconds)} s left`);
-  return parts.join(' · ');
-}
+const BACKUP_STAGES: Record<BackupProgress['stage'], string> = {
+  preparing: 'Preparing',
+  'waiting-for-passcode': 'Enter your passcode on the iPhone',
+  'device-preparing': 'iPhone is preparing the backup',
+  receiving: 'Receiving',
+  finishing: 'Finishing',
+  done: 'Done',
+};
 
 export const backupCommand: CliCommand = {
   name: 'backup',
@@ -59,10 +49,7 @@ export const backupCommand: CliCommand = {
     }
     const store = await NodeFsBackupStore.open(out);
     const { lockdown, udid } = await openPairedLockdown(args);
-    const ac = new AbortController();
-    const onSigint = (): void => ac.abort();
-    process.once('SIGINT', onSigint);
-    let last = '';
+    const run = longRunning(args);
     try {
       const values = await readBackupValues(lockdown);
       if (values.willEncrypt) args.io.out('Backup encryption is on: the iPhone encrypts this backup with its backup password.\n');
@@ -72,22 +59,28 @@ export const backupCommand: CliCommand = {
         udid,
         deviceValues: values,
         full: args.flag('full'),
-        signal: ac.signal,
+        signal: run.signal,
         onWarning: (w) => args.io.err(`warning: ${w}\n`),
-        onProgress: (p) => {
-          const line = progressLine(p);
-          if (line !== last) args.io.err(`\r${line.padEnd(last.length)}`);
-          last = line;
-        },
+        onProgress: (p) =>
+          run.status(
+            transferLine({
+              stageText: BACKUP_STAGES[p.stage],
+              percent: p.percent,
+              bytes: p.bytesReceived,
+              files: p.filesReceived,
+              bytesPerSecond: p.bytesPerSecond,
+              etaSeconds: p.stage === 'receiving' ? p.etaSeconds : null,
+            }),
+          ),
       });
-      args.io.err('\n');
+      run.done();
       args.io.out(
-        `Backup complete: ${result.filesReceived} files, ${mb(result.bytesReceived)} in ${(result.durationMs / 1000).toFixed(1)} s` +
+        `Backup complete: ${result.filesReceived} files, ${megabytes(result.bytesReceived)} in ${(result.durationMs / 1000).toFixed(1)} s` +
           `${result.isFullBackup ? ' (full)' : ' (incremental)'}${result.encrypted ? ', encrypted' : ''} → ${store.root}/${udid}\n`,
       );
       return 0;
     } finally {
-      process.off('SIGINT', onSigint);
+      run.done();
       await lockdown.close();
     }
   },

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GLOBAL_OPTIONS_USAGE, UsageError, type CliCommand, type ParsedArgs } from '../args.ts';
 import { openPairedLockdown } from './backup.ts';
+import { longRunning, megabytes, transferLine } from '../progress.ts';
 import { NodeFsSource } from '../../library/node/fs-source.ts';
 import { META_DIR } from '../../stores/versioned-backup-store.ts';
 import { NodeFsBackupStore } from '../../stores/node/node-fs-backup-store.ts';
@@ -53,25 +54,15 @@ async function openSource(root: string, identifier: string): Promise<RestoreSour
   return restoreSourceFromLibrary(new NodeFsSource(join(root, identifier)));
 }
 
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
-}
-
-function progressLine(p: RestoreProgress): string {
-  const stage: Record<RestoreProgress['stage'], string> = {
-    checking: 'Checking the backup',
-    preparing: 'Preparing',
-    'waiting-for-passcode': 'Enter your passcode on the iPhone',
-    'device-preparing': 'iPhone is preparing the restore',
-    sending: 'Sending',
-    finishing: 'Finishing',
-    done: 'Done',
-  };
-  const parts = [stage[p.stage]];
-  if (p.percent !== null) parts.push(`${p.percent.toFixed(0)}%`);
-  if (p.bytesSent > 0) parts.push(`${mb(p.bytesSent)} in ${p.filesSent} files`, `${mb(p.bytesPerSecond)}/s`);
-  return parts.join(' · ');
-}
+const RESTORE_STAGES: Record<RestoreProgress['stage'], string> = {
+  checking: 'Checking the backup',
+  preparing: 'Preparing',
+  'waiting-for-passcode': 'Enter your passcode on the iPhone',
+  'device-preparing': 'iPhone is preparing the restore',
+  sending: 'Sending',
+  finishing: 'Finishing',
+  done: 'Done',
+};
 
 export const restoreCommand: CliCommand = {
   name: 'restore',
@@ -101,10 +92,7 @@ export const restoreCommand: CliCommand = {
       return 2;
     }
     const { lockdown, udid } = await openPairedLockdown(args);
-    const ac = new AbortController();
-    const onSigint = (): void => ac.abort();
-    process.once('SIGINT', onSigint);
-    let last = '';
+    const run = longRunning(args);
     try {
       const { root, identifier } = resolveBackupFolder(dir, args.string('source'), udid);
       const source = await openSource(root, identifier);
@@ -125,22 +113,21 @@ export const restoreCommand: CliCommand = {
           skipApps: args.flag('skip-apps'),
           ...(password !== undefined ? { password } : {}),
         },
-        signal: ac.signal,
+        signal: run.signal,
         onWarning: (w) => args.io.err(`warning: ${w}\n`),
-        onProgress: (p) => {
-          const line = progressLine(p);
-          if (line !== last) args.io.err(`\r${line.padEnd(last.length)}`);
-          last = line;
-        },
+        onProgress: (p) =>
+          run.status(
+            transferLine({ stageText: RESTORE_STAGES[p.stage], percent: p.percent, bytes: p.bytesSent, files: p.filesSent, bytesPerSecond: p.bytesPerSecond }),
+          ),
       });
-      args.io.err('\n');
+      run.done();
       args.io.out(
-        `Restore complete: ${result.filesSent} files, ${mb(result.bytesSent)} from ${join(root, identifier)} in ${(result.durationMs / 1000).toFixed(1)} s` +
+        `Restore complete: ${result.filesSent} files, ${megabytes(result.bytesSent)} from ${join(root, identifier)} in ${(result.durationMs / 1000).toFixed(1)} s` +
           `${result.plan.crossDevice ? ` (from an ${result.plan.backupProductType})` : ''}.${result.rebooting ? ' The iPhone restarts now.' : ''}\n`,
       );
       return 0;
     } finally {
-      process.off('SIGINT', onSigint);
+      run.done();
       await lockdown.close().catch(() => undefined);
     }
   },
