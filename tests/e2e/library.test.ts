@@ -144,7 +144,7 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
   assert.equal(await cards.filter({ hasText: 'Test iPhone' }).count(), 2);
   const plainCard = cards.filter({ hasText: 'Not encrypted' });
   const lockedCard = cards.filter({ has: page.locator('.badge.enc') });
-  assert.match(await plainCard.innerText(), /iPhone14,5 · iOS 17\.4/);
+  assert.match(await plainCard.innerText(), /iPhone 13 · iOS 17\.4/);
   assert.match(await plainCard.innerText(), /Complete/);
   assert.match(await lockedCard.innerText(), /shown after unlocking/);
   assert.match(await plainCard.innerText(), /read in place/);
