@@ -41,11 +41,13 @@ scope.addEventListener('message', (event: MessageEvent) => {
   const port = message.port;
   if (message.type === 'lifeboat/serve-usb') {
     phone ??= buildPhone((message as ServeUsbMessage).options);
+    // A second serve-usb is a replug: the same phone (its data, its trusted hosts) on a fresh USB device.
     void phone.then(({ iphone, served }) => {
+      served.current?.close();
       served.current = serveUsbDeviceOverPort(port as unknown as MessagePortLike, iphone);
     });
   } else if (message.type === 'lifeboat/control') {
     if (!phone) throw new Error('serve the device before asking for its controls');
-    void phone.then(({ iphone, served }) => Comlink.expose(new VirtualIPhoneControl(iphone, () => served.current?.device.unplug()), port));
+    void phone.then(({ iphone, served }) => Comlink.expose(new VirtualIPhoneControl(iphone, () => served.current?.device), port));
   }
 });

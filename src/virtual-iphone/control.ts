@@ -18,12 +18,17 @@ export interface VirtualIPhoneScreenState {
  * The person's hands on the virtual iPhone: tap Trust, type the passcode, unplug the cable. Exposed
  * from the virtual iPhone worker to the demo's phone panel and to Playwright.
  */
-export class VirtualIPhoneControl {
-  private plugged = true;
+/** The cable end the control can pull: the USB device currently served to the host. */
+export interface VirtualCable {
+  readonly isUnplugged: boolean;
+  unplug(): void;
+}
 
+export class VirtualIPhoneControl {
   constructor(
     private readonly iphone: VirtualIPhone,
-    private readonly unplugCable: () => void,
+    /** The USB device plugged in right now (a replug serves a new one). */
+    private readonly cable: () => VirtualCable | undefined,
   ) {}
 
   state(): VirtualIPhoneScreenState {
@@ -35,7 +40,7 @@ export class VirtualIPhoneControl {
       locked: trust.locked,
       passcodePrompt: this.iphone.backup.passcode?.presented ?? false,
       findMy: this.iphone.values.domains['com.apple.fmip']?.['IsAssociated'] === true,
-      plugged: this.plugged,
+      plugged: this.cable()?.isUnplugged === false,
     };
   }
 
@@ -63,7 +68,6 @@ export class VirtualIPhoneControl {
   }
 
   unplug(): void {
-    this.plugged = false;
-    this.unplugCable();
+    this.cable()?.unplug();
   }
 }

@@ -130,5 +130,37 @@ test('restore: Find My on is blocked with an explanation; off, the pre-checks pa
   if ((await passcode.getAttribute('data-testid')) === 'phone-passcode') await page.click('[data-testid="phone-enter-passcode"]');
   await page.waitForSelector('[data-testid="restore-done"]', { timeout: 180000 });
   assert.match(await text('restore-done'), /Restore complete: \d+ files/);
+  // The phone restarted; connecting again finds the same phone, still trusting us.
+  await page.click('[data-testid="try-virtual"]');
+  await page.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 30000 });
+  assert.deepEqual(errors, []);
+});
+
+test('pull the cable mid-backup: the last backup stays whole and the next backup completes', async () => {
+  const backupFolder = () =>
+    page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const folder = await (await root.getDirectoryHandle('backups')).getDirectoryHandle('00008120-001A2B3C4D5E802E');
+      const names: string[] = [];
+      for await (const [name] of (folder as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) names.push(name);
+      const status = await (await (await folder.getFileHandle('Status.plist')).getFile()).arrayBuffer();
+      return { names: names.sort(), statusBytes: status.byteLength };
+    });
+  const before = await backupFolder();
+  await page.click('[data-testid="backup-now"]');
+  await page.waitForSelector('[data-testid="backup-stage"][data-stage="waiting-for-passcode"]', { timeout: 30000 });
+  await page.click('[data-testid="phone-enter-passcode"]');
+  await page.waitForSelector('[data-testid="backup-stage"][data-stage="receiving"], [data-testid="backup-stage"][data-stage="device-preparing"]', { timeout: 60000 });
+  await page.click('[data-testid="phone-unplug"]');
+  await page.waitForSelector('[data-testid="disconnected"]', { timeout: 30000 });
+  assert.deepEqual(await backupFolder(), before, 'the last complete backup is untouched');
+
+  await page.click('[data-testid="try-virtual"]');
+  await page.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 30000 });
+  await page.click('[data-testid="backup-now"]');
+  await page.waitForSelector('[data-testid="backup-stage"][data-stage="waiting-for-passcode"]', { timeout: 30000 });
+  await page.click('[data-testid="phone-enter-passcode"]');
+  await page.waitForSelector('[data-testid="backup-done"]', { timeout: 120000 });
+  assert.match(await text('backup-done'), /Backup complete: \d+ files/);
   assert.deepEqual(errors, []);
 });

@@ -23,7 +23,8 @@ export type DeviceScreen =
   | { kind: 'connected'; card: DeviceCardInfo }
   | { kind: 'pairing'; card: DeviceCardInfo; step: PairingStep['step'] }
   | { kind: 'error'; code: ErrorCode | 'unknown'; message: string; action?: string; card?: DeviceCardInfo }
-  | { kind: 'disconnected' };
+  /** `restored`: the phone restarts after a restore, so the connection ends on purpose. */
+  | { kind: 'disconnected'; restored?: { filesSent: number; bytesSent: number; durationMs: number } };
 
 /** Browser capabilities the first screen must explain when missing. */
 export const environment = {
@@ -96,10 +97,10 @@ function showError(error: unknown, card?: DeviceCardInfo): void {
 export async function connectVirtual(): Promise<void> {
   session.screen = { kind: 'connecting', virtual: true };
   try {
-    virtualHandle?.stop();
-    virtualHandle = startVirtualIPhone();
+    // The same demo phone stays on the desk across disconnects and restores: connecting again replugs it.
+    virtualHandle ??= startVirtualIPhone();
     session.virtualPhone = virtualHandle.control;
-    const port = virtualHandle.port;
+    const port = virtualHandle.plug();
     const card = await deviceWorker().connectVirtual(Comlink.transfer(port, [port]));
     session.screen = { kind: 'connected', card };
   } catch (error) {
@@ -252,6 +253,8 @@ export async function runRestore(request: RestoreRequest): Promise<void> {
       }),
     );
     session.restore = { kind: 'done', ...result };
+    // The phone restarts after a restore: the device worker has already let go of it.
+    session.screen = { kind: 'disconnected', restored: result };
   } catch (error) {
     session.restore = { kind: 'failed', ...errorFields(error) };
   }

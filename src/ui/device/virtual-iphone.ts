@@ -20,8 +20,8 @@ const DEMO_DEVICE: VirtualIPhoneOptions = {
 };
 
 export interface VirtualIPhoneHandle {
-  /** Goes to the device worker: the fake USB device's wire. */
-  port: MessagePort;
+  /** Plugs the cable (again): a port to a fresh fake USB device of the same phone, for the device worker. */
+  plug(): MessagePort;
   control: Comlink.Remote<VirtualIPhoneControl>;
   stop(): void;
 }
@@ -32,11 +32,20 @@ export interface VirtualIPhoneHandle {
  */
 export function startVirtualIPhone(options: VirtualIPhoneOptions = DEMO_DEVICE): VirtualIPhoneHandle {
   const worker = new Worker(new URL('../../../workers/virtual-iphone.worker.ts', import.meta.url), { type: 'module', name: 'virtual-iphone' });
-  const usb = new MessageChannel();
-  const serve: ServeUsbMessage = { type: 'lifeboat/serve-usb', port: usb.port1, options };
-  worker.postMessage(serve, [usb.port1]);
+  const plug = (): MessagePort => {
+    const usb = new MessageChannel();
+    const serve: ServeUsbMessage = { type: 'lifeboat/serve-usb', port: usb.port1, options };
+    worker.postMessage(serve, [usb.port1]);
+    return usb.port2;
+  };
+  const first = plug();
+  let plugged = false;
   const controlChannel = new MessageChannel();
   const control: ControlMessage = { type: 'lifeboat/control', port: controlChannel.port1 };
   worker.postMessage(control, [controlChannel.port1]);
-  return { port: usb.port2, control: Comlink.wrap<VirtualIPhoneControl>(controlChannel.port2), stop: () => worker.terminate() };
+  return {
+    plug: () => (plugged ? plug() : ((plugged = true), first)),
+    control: Comlink.wrap<VirtualIPhoneControl>(controlChannel.port2),
+    stop: () => worker.terminate(),
+  };
 }
