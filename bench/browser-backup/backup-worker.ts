@@ -8,6 +8,7 @@ import { createStreamPair } from '../../src/core/stream-pair.ts';
 import type { ByteStream } from '../../src/core/byte-stream.ts';
 import type { ServiceProvider } from '../../src/services/service-provider.ts';
 import { OpfsBackupStore } from '../../src/stores/opfs-backup-store.ts';
+import { FolderBackupStore } from '../../src/stores/folder-backup-store.ts';
 import { HandleBackend, type DirHandleLike } from '../../src/stores/handle-backend.ts';
 import { VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
 import type { FileSink } from '../../src/stores/storage-backend.ts';
@@ -44,7 +45,9 @@ async function runBench(request: BenchRequest): Promise<BackupBenchOutcome> {
       ? new VersionedBackupStore('opfs', new DiscardBackend())
       : request.profile
         ? await profiledStore(origin, folder)
-        : await OpfsBackupStore.open({ folder });
+        : request.folderStore
+          ? await FolderBackupStore.open(await origin.getDirectoryHandle(folder, { create: true }), { interactive: false })
+          : await OpfsBackupStore.open({ folder });
     storeKind = store.kind;
     const started = performance.now();
     const result = await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: { root: iphone.values.root }, full: true });

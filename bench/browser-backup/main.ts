@@ -9,6 +9,7 @@ function start(): void {
     runs: Number(params.get('runs') ?? 3),
     profile: params.has('profile'),
     discard: params.has('discard'),
+    folderStore: params.get('store') === 'folder',
   };
   const worker = new Worker(new URL('./backup-worker.ts', import.meta.url), { type: 'module' });
   worker.addEventListener('message', (event: MessageEvent<BackupBenchOutcome>) => {

@@ -9,6 +9,11 @@ export interface BenchRequest {
   profile?: boolean;
   /** Store into memory and drop large files' bytes: the cost of everything except storage. */
   discard?: boolean;
+  /**
+   * Use FolderBackupStore (createWritable per file, what a picked folder offers) over an OPFS directory:
+   * headless Chromium shows no folder picker, so this is how the folder store's per-file cost is measured.
+   */
+  folderStore?: boolean;
 }
 
 export interface BackupRunFigures {
