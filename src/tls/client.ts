@@ -13,7 +13,7 @@ import {
   ExtensionType,
   OFFERED_SIGNATURE_SCHEMES,
   type TlsHandshakeInfo,
-  asTlsError,
+  runHandshake,
   deriveSessionKeys,
   ecdhSharedSecret,
   encodeCertificateList,
@@ -59,16 +59,8 @@ interface CertificateRequest {
 }
 
 /** TLS 1.2 client handshake over `stream`; resolves once Finished messages are exchanged. */
-export async function connectTls(stream: ByteStream, options: TlsClientOptions): Promise<TlsConnection> {
-  const records = new RecordLayer(stream);
-  try {
-    return await clientHandshake(records, options);
-  } catch (error) {
-    const failure = asTlsError(error);
-    if (failure.alert !== undefined && !failure.fromPeer) await records.sendAlert(2, failure.alert).catch(() => undefined);
-    await stream.close().catch(() => undefined);
-    throw failure;
-  }
+export function connectTls(stream: ByteStream, options: TlsClientOptions): Promise<TlsConnection> {
+  return runHandshake(stream, (records) => clientHandshake(records, options));
 }
 
 async function clientHandshake(records: RecordLayer, options: TlsClientOptions): Promise<TlsConnection> {

@@ -1,4 +1,6 @@
+import type { ByteStream } from '../core/byte-stream.ts';
 import { ByteReader, ByteWriter, bs, concat } from './bytes.ts';
+import { RecordLayer } from './record-layer.ts';
 import type { CipherSuite } from './cipher-suites.ts';
 import { NAMED_GROUPS, RSA_PKCS1_SIGNATURES, signatureSchemeFor } from './cipher-suites.ts';
 import { Alert, TlsError, fatal } from './errors.ts';
@@ -182,6 +184,22 @@ export async function ecdhSharedSecret(own: EcdhKeyPair, peerPoint: Uint8Array):
   }
   const bits = g.pointLength === 65 ? 256 : 384;
   return new Uint8Array(await subtle().deriveBits({ name: 'ECDH', public: peer }, own.privateKey, bits));
+}
+
+/**
+ * Runs one side's handshake on a fresh record layer. On failure the peer gets our fatal alert (unless the
+ * failure was its alert), the stream is closed so nothing hangs, and the caller sees a TlsError.
+ */
+export async function runHandshake<T>(stream: ByteStream, handshake: (records: RecordLayer) => Promise<T>): Promise<T> {
+  const records = new RecordLayer(stream);
+  try {
+    return await handshake(records);
+  } catch (error) {
+    const failure = asTlsError(error);
+    if (failure.alert !== undefined && !failure.fromPeer) await records.sendAlert(2, failure.alert).catch(() => undefined);
+    await stream.close().catch(() => undefined);
+    throw failure;
+  }
 }
 
 /** Wraps anything thrown in a handshake as a TlsError (WebCrypto failures become internal_error). */

@@ -8,7 +8,7 @@ import {
   ExtensionType,
   OFFERED_SIGNATURE_SCHEMES,
   type TlsHandshakeInfo,
-  asTlsError,
+  runHandshake,
   deriveSessionKeys,
   ecdhSharedSecret,
   encodeCertificateList,
@@ -52,16 +52,8 @@ interface ClientHello {
 }
 
 /** TLS 1.2 server handshake over `stream`; resolves once Finished messages are exchanged. */
-export async function acceptTls(stream: ByteStream, options: TlsServerOptions): Promise<TlsConnection> {
-  const records = new RecordLayer(stream);
-  try {
-    return await serverHandshake(records, options);
-  } catch (error) {
-    const failure = asTlsError(error);
-    if (failure.alert !== undefined && !failure.fromPeer) await records.sendAlert(2, failure.alert).catch(() => undefined);
-    await stream.close().catch(() => undefined);
-    throw failure;
-  }
+export function acceptTls(stream: ByteStream, options: TlsServerOptions): Promise<TlsConnection> {
+  return runHandshake(stream, (records) => serverHandshake(records, options));
 }
 
 async function serverHandshake(records: RecordLayer, options: TlsServerOptions): Promise<TlsConnection> {
