@@ -3,6 +3,7 @@ import { DeviceMux, type DeviceMuxOptions, type UsbDeviceFunction } from './devi
 import {
   IPHONE_MUX_IN_ENDPOINT,
   IPHONE_MUX_OUT_ENDPOINT,
+  DescribedUsbDevice,
   buildUsbConfigurations,
   virtualIPhoneUsbDescriptor,
   type UsbDeviceDescriptor,
@@ -43,21 +44,7 @@ const outResult = (status: USBTransferStatus, bytesWritten: number): USBOutTrans
  * number of max-size packets), and unplug failing pending transfers with NetworkError, later ones with
  * NotFoundError.
  */
-export class FakeUsbDevice implements PluggableUsbDevice {
-  readonly usbVersionMajor: number;
-  readonly usbVersionMinor: number;
-  readonly usbVersionSubminor: number;
-  readonly deviceClass: number;
-  readonly deviceSubclass: number;
-  readonly deviceProtocol: number;
-  readonly vendorId: number;
-  readonly productId: number;
-  readonly deviceVersionMajor: number;
-  readonly deviceVersionMinor: number;
-  readonly deviceVersionSubminor: number;
-  readonly manufacturerName: string | null;
-  readonly productName: string | null;
-  readonly serialNumber: string | null;
+export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDevice {
   readonly configurations: USBConfiguration[];
 
   /** OUT transfers that ended without completing a USB transfer (waiting for a short packet or ZLP). */
@@ -82,20 +69,7 @@ export class FakeUsbDevice implements PluggableUsbDevice {
     readonly deviceFunction: UsbDeviceFunction,
     options: FakeUsbDeviceOptions = {},
   ) {
-    this.usbVersionMajor = descriptor.usbVersionMajor;
-    this.usbVersionMinor = descriptor.usbVersionMinor;
-    this.usbVersionSubminor = descriptor.usbVersionSubminor;
-    this.deviceClass = descriptor.deviceClass;
-    this.deviceSubclass = descriptor.deviceSubclass;
-    this.deviceProtocol = descriptor.deviceProtocol;
-    this.vendorId = descriptor.vendorId;
-    this.productId = descriptor.productId;
-    this.deviceVersionMajor = descriptor.deviceVersionMajor;
-    this.deviceVersionMinor = descriptor.deviceVersionMinor;
-    this.deviceVersionSubminor = descriptor.deviceVersionSubminor;
-    this.manufacturerName = descriptor.manufacturerName;
-    this.productName = descriptor.productName;
-    this.serialNumber = descriptor.serialNumber;
+    super(descriptor);
     this.activeConfiguration = descriptor.initialConfiguration;
     this.inEndpoint = options.inEndpoint ?? IPHONE_MUX_IN_ENDPOINT;
     this.outEndpoint = options.outEndpoint ?? IPHONE_MUX_OUT_ENDPOINT;

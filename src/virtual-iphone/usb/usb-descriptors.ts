@@ -49,6 +49,44 @@ export interface UsbDeviceDescriptor {
   initialConfiguration: number;
 }
 
+/**
+ * The device-descriptor half of a USBDevice, copied from a UsbDeviceDescriptor: shared by the in-process
+ * fake device and the page-side proxy of a device served from a worker.
+ */
+export abstract class DescribedUsbDevice {
+  readonly usbVersionMajor: number;
+  readonly usbVersionMinor: number;
+  readonly usbVersionSubminor: number;
+  readonly deviceClass: number;
+  readonly deviceSubclass: number;
+  readonly deviceProtocol: number;
+  readonly vendorId: number;
+  readonly productId: number;
+  readonly deviceVersionMajor: number;
+  readonly deviceVersionMinor: number;
+  readonly deviceVersionSubminor: number;
+  readonly manufacturerName: string | null;
+  readonly productName: string | null;
+  readonly serialNumber: string | null;
+
+  constructor(descriptor: UsbDeviceDescriptor) {
+    this.usbVersionMajor = descriptor.usbVersionMajor;
+    this.usbVersionMinor = descriptor.usbVersionMinor;
+    this.usbVersionSubminor = descriptor.usbVersionSubminor;
+    this.deviceClass = descriptor.deviceClass;
+    this.deviceSubclass = descriptor.deviceSubclass;
+    this.deviceProtocol = descriptor.deviceProtocol;
+    this.vendorId = descriptor.vendorId;
+    this.productId = descriptor.productId;
+    this.deviceVersionMajor = descriptor.deviceVersionMajor;
+    this.deviceVersionMinor = descriptor.deviceVersionMinor;
+    this.deviceVersionSubminor = descriptor.deviceVersionSubminor;
+    this.manufacturerName = descriptor.manufacturerName;
+    this.productName = descriptor.productName;
+    this.serialNumber = descriptor.serialNumber;
+  }
+}
+
 /** The usbmux pipe's endpoints on an iPhone: bulk IN 0x85, bulk OUT 0x04, high-speed 512-byte packets. */
 export const IPHONE_MUX_IN_ENDPOINT = 5;
 export const IPHONE_MUX_OUT_ENDPOINT = 4;

@@ -1,7 +1,7 @@
 import type { VirtualIPhone } from '../virtual-iphone.ts';
 import type { DeviceMuxOptions } from './device-mux.ts';
 import { createVirtualIPhoneUsbDevice, type FakeUsbDevice, type PluggableUsbDevice } from './fake-usb-device.ts';
-import { buildUsbConfigurations, type UsbDeviceDescriptor } from './usb-descriptors.ts';
+import { DescribedUsbDevice, buildUsbConfigurations, type UsbDeviceDescriptor } from './usb-descriptors.ts';
 
 /**
  * Runs the virtual iPhone in a worker while the page keeps a USBDevice-shaped proxy: every USB call
@@ -287,21 +287,7 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-class WorkerUsbDeviceProxy implements WorkerUsbDevice {
-  readonly usbVersionMajor: number;
-  readonly usbVersionMinor: number;
-  readonly usbVersionSubminor: number;
-  readonly deviceClass: number;
-  readonly deviceSubclass: number;
-  readonly deviceProtocol: number;
-  readonly vendorId: number;
-  readonly productId: number;
-  readonly deviceVersionMajor: number;
-  readonly deviceVersionMinor: number;
-  readonly deviceVersionSubminor: number;
-  readonly manufacturerName: string | null;
-  readonly productName: string | null;
-  readonly serialNumber: string | null;
+class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice {
   readonly configurations: USBConfiguration[];
 
   private nextId = 1;
@@ -326,20 +312,7 @@ class WorkerUsbDeviceProxy implements WorkerUsbDevice {
     private readonly port: MessagePortLike,
     descriptor: UsbDeviceDescriptor,
   ) {
-    this.usbVersionMajor = descriptor.usbVersionMajor;
-    this.usbVersionMinor = descriptor.usbVersionMinor;
-    this.usbVersionSubminor = descriptor.usbVersionSubminor;
-    this.deviceClass = descriptor.deviceClass;
-    this.deviceSubclass = descriptor.deviceSubclass;
-    this.deviceProtocol = descriptor.deviceProtocol;
-    this.vendorId = descriptor.vendorId;
-    this.productId = descriptor.productId;
-    this.deviceVersionMajor = descriptor.deviceVersionMajor;
-    this.deviceVersionMinor = descriptor.deviceVersionMinor;
-    this.deviceVersionSubminor = descriptor.deviceVersionSubminor;
-    this.manufacturerName = descriptor.manufacturerName;
-    this.productName = descriptor.productName;
-    this.serialNumber = descriptor.serialNumber;
+    super(descriptor);
     this.activeConfiguration = descriptor.initialConfiguration;
     this.configurations = buildUsbConfigurations(
       descriptor,
