@@ -5,6 +5,7 @@ import * as Comlink from 'comlink';
 import { installErrorTransfer } from '../src/core/comlink-errors.ts';
 import { DeviceDisconnectedError, DeviceLockedError, LifeboatError } from '../src/core/errors.ts';
 import type {
+  BackupOptions,
   BackupOutcome,
   BackupProgress,
   DeviceCardInfo,
@@ -136,11 +137,12 @@ class DeviceWorker implements DeviceWorkerApi {
     this.disconnectListeners.push(callback);
   }
 
-  async backup(options: { full?: boolean }, onProgress: (progress: BackupProgress) => void): Promise<BackupOutcome> {
+  async backup(options: BackupOptions, onProgress: (progress: BackupProgress) => void): Promise<BackupOutcome> {
     const lockdown = await this.requireSession();
     if (this.backupAbort) throw new LifeboatError('device-busy', 'A backup is already running.');
     if (this.restoreAbort) throw new LifeboatError('device-busy', 'A restore is running.');
     const store = await this.opfsStore();
+    if (options.keepVersions !== undefined) store.setKeepVersions(options.keepVersions);
     const abort = new AbortController();
     this.backupAbort = abort;
     try {
@@ -205,14 +207,26 @@ class DeviceWorker implements DeviceWorkerApi {
         productVersion: typeof info['Product Version'] === 'string' ? info['Product Version'] : '',
         date: date instanceof Date ? date.toISOString() : undefined,
         encrypted: manifest['IsEncrypted'] === true,
+        versions: await Promise.all(
+          (await store.listVersions(udid)).map(async (v) => ({
+            id: v.id,
+            date: v.date.toISOString(),
+            encrypted: (await readTreePlist(await store.openVersion(udid, v.id), 'Manifest.plist'))['IsEncrypted'] === true,
+          })),
+        ),
       });
     }
     return backups;
   }
 
+  async deleteBackup(sourceUdid: string): Promise<void> {
+    if (this.backupAbort || this.restoreAbort) throw new LifeboatError('device-busy', 'Wait for the running backup or restore to finish, then delete.');
+    await (await this.opfsStore()).deleteDevice(sourceUdid);
+  }
+
   async checkRestore(request: RestoreRequest): Promise<RestorePlanView> {
     const lockdown = await this.requireSession();
-    const plan = await checkRestore({ source: await this.restoreSource(request.sourceUdid), values: await readRestoreValues(lockdown), password: request.password });
+    const plan = await checkRestore({ source: await this.restoreSource(request), values: await readRestoreValues(lockdown), password: request.password });
     return planView(plan);
   }
 
@@ -224,7 +238,7 @@ class DeviceWorker implements DeviceWorkerApi {
     try {
       const result = await RestoreEngine.run({
         provider: lockdown,
-        source: await this.restoreSource(request.sourceUdid),
+        source: await this.restoreSource(request),
         targetUdid: lockdown.udid,
         sourceIdentifier: request.sourceUdid,
         deviceValues: await readRestoreValues(lockdown),
@@ -249,8 +263,16 @@ class DeviceWorker implements DeviceWorkerApi {
     this.restoreAbort?.abort();
   }
 
-  private async restoreSource(sourceUdid: string): Promise<RestoreSource> {
-    const tree = await (await this.opfsStore()).current(sourceUdid);
+  private async restoreSource(request: RestoreRequest): Promise<RestoreSource> {
+    const store = await this.opfsStore();
+    const { sourceUdid, versionId } = request;
+    if (versionId !== undefined) {
+      if (!(await store.listVersions(sourceUdid)).some((v) => v.id === versionId)) {
+        throw new LifeboatError('corrupt-backup', 'That earlier backup is no longer kept in this browser’s storage.');
+      }
+      return restoreSourceFromTree(await store.openVersion(sourceUdid, versionId), `${sourceUdid} (earlier backup)`);
+    }
+    const tree = await store.current(sourceUdid);
     if (!tree) throw new LifeboatError('corrupt-backup', 'That backup is no longer in this browser’s storage.');
     return restoreSourceFromTree(tree, sourceUdid);
   }

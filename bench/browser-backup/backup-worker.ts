@@ -56,6 +56,8 @@ async function runBench(request: BenchRequest): Promise<BackupBenchOutcome> {
     // The backup must really be there before it counts.
     const tree = await store.current(iphone.udid);
     if (!tree || !(await tree.stat('Manifest.db'))) throw new Error('the backup is missing after commit');
+    // The packed store holds sync access handles: release them or the folder cannot be deleted.
+    if (store instanceof OpfsBackupStore) await store.close();
     await origin.removeEntry(folder, { recursive: true }).catch(() => undefined);
   }
   return { runs, store: storeKind };

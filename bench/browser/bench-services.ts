@@ -26,18 +26,44 @@ async function source(stream: ByteStream, block: Uint8Array): Promise<void> {
   await stream.close();
 }
 
+/** A stream that can copy into the consumer's buffer (MuxConnection): its transfers get reused. */
+interface CopyingStream extends ByteStream {
+  readInto(target: Uint8Array): Promise<number | null>;
+}
+
+/**
+ * How the bench consumer takes bytes: 'read' owns every chunk (ByteStream's contract, so each transfer
+ * is fresh memory), 'readInto' copies into one reused buffer (a hasher's or file writer's pattern).
+ */
+export type ConsumerMode = 'read' | 'readInto';
+
 /** Reads `total` bytes from a fresh connection to the source; returns MB/s (10^6 bytes per second). */
-export async function measureDownload(connect: (port: number) => Promise<ByteStream>, total: number): Promise<number> {
+export async function measureDownload(
+  connect: (port: number) => Promise<ByteStream>,
+  total: number,
+  mode: ConsumerMode = 'read',
+): Promise<number> {
   const stream = await connect(BENCH_SOURCE_PORT);
+  const copying = mode === 'readInto' ? (stream as Partial<CopyingStream>) : undefined;
+  if (copying && typeof copying.readInto !== 'function') throw new Error('this stream cannot readInto');
+  const target = new Uint8Array(256 * 1024);
   const header = new Uint8Array(8);
   new DataView(header.buffer).setBigUint64(0, BigInt(total));
   const start = performance.now();
   await stream.write(header);
   let received = 0;
-  for (;;) {
-    const chunk = await stream.read();
-    if (chunk === null) break;
-    received += chunk.byteLength;
+  if (copying) {
+    for (;;) {
+      const n = await copying.readInto!(target);
+      if (n === null) break;
+      received += n;
+    }
+  } else {
+    for (;;) {
+      const chunk = await stream.read();
+      if (chunk === null) break;
+      received += chunk.byteLength;
+    }
   }
   const seconds = (performance.now() - start) / 1000;
   await stream.close();

@@ -3,7 +3,7 @@ import { MuxDeviceConnector } from '../../src/usbmux/mux-device-connector.ts';
 import { FakeUsb, createFakeUsbWithIPhone } from '../../src/virtual-iphone/usb/fake-usb-device.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { connectWorkerUsbDevice, type MessagePortLike } from '../../src/virtual-iphone/usb/worker-bridge.ts';
-import { measureDownload, registerBenchServices } from './bench-services.ts';
+import { measureDownload, registerBenchServices, type ConsumerMode } from './bench-services.ts';
 
 import type {} from './harness-types.ts';
 
@@ -11,7 +11,8 @@ async function run(): Promise<number[]> {
   const params = new URLSearchParams(location.search);
   const total = Number(params.get('bytes') ?? 256 * 1024 * 1024);
   const iterations = Number(params.get('runs') ?? 3);
-  if (params.get('mode') === 'inline') return runInline(total, iterations);
+  const consumer: ConsumerMode = params.get('consumer') === 'readInto' ? 'readInto' : 'read';
+  if (params.get('mode') === 'inline') return runInline(total, iterations, consumer);
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   const channel = new MessageChannel();
   worker.postMessage({ type: 'serve', port: channel.port2 }, [channel.port2]);
@@ -22,9 +23,9 @@ async function run(): Promise<number[]> {
     ...(params.has('inflight') ? { transfersInFlight: Number(params.get('inflight')) } : {}),
   };
   const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {}, ...tuning });
-  await measureDownload((p) => connector.connect(p), 16 * 1024 * 1024); // warm-up
+  await measureDownload((p) => connector.connect(p), 16 * 1024 * 1024, consumer); // warm-up
   const runs: number[] = [];
-  for (let i = 0; i < iterations; i++) runs.push(await measureDownload((p) => connector.connect(p), total));
+  for (let i = 0; i < iterations; i++) runs.push(await measureDownload((p) => connector.connect(p), total, consumer));
   await connector.close();
   device.dispose();
   worker.terminate();
@@ -32,14 +33,14 @@ async function run(): Promise<number[]> {
 }
 
 /** Same measurement with the virtual iPhone on the page itself (isolates the worker bridge's cost). */
-async function runInline(total: number, iterations: number): Promise<number[]> {
+async function runInline(total: number, iterations: number, consumer: ConsumerMode): Promise<number[]> {
   const iphone = new VirtualIPhone();
   registerBenchServices(iphone.ports);
   const { usb, device } = createFakeUsbWithIPhone(iphone);
   const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {} });
-  await measureDownload((p) => connector.connect(p), 16 * 1024 * 1024);
+  await measureDownload((p) => connector.connect(p), 16 * 1024 * 1024, consumer);
   const runs: number[] = [];
-  for (let i = 0; i < iterations; i++) runs.push(await measureDownload((p) => connector.connect(p), total));
+  for (let i = 0; i < iterations; i++) runs.push(await measureDownload((p) => connector.connect(p), total, consumer));
   await connector.close();
   return runs;
 }

@@ -50,6 +50,8 @@ export interface RestorableBackup {
   productVersion: string;
   date: string | undefined;
   encrypted: boolean;
+  /** Earlier backups of the same device kept beside the latest, newest first. */
+  versions: { id: string; date: string; encrypted: boolean }[];
 }
 
 /** What the pre-checks found: everything a person must know before risking their phone. */
@@ -68,11 +70,19 @@ export interface RestorePlanView {
 
 export interface RestoreRequest {
   sourceUdid: string;
+  /** An earlier backup of that device (RestorableBackup.versions); the latest when absent. */
+  versionId?: string;
   password?: string;
   /** Take the backup's settings instead of keeping the device's. */
   settings?: boolean;
   /** Delete items on the device that the backup does not have. */
   removeItemsNotRestored?: boolean;
+}
+
+export interface BackupOptions {
+  full?: boolean;
+  /** Earlier backups of this device to keep beside the new one (snapshots share unchanged files). */
+  keepVersions?: number;
 }
 
 export interface DeviceWorkerApi {
@@ -88,13 +98,15 @@ export interface DeviceWorkerApi {
   /** Called (via a Comlink proxy) when the cable is pulled. */
   onDisconnect(callback: () => void): void;
   /** Back up into the browser's storage (OPFS). Progress arrives at most 10 times a second. */
-  backup(options: { full?: boolean }, onProgress: (progress: BackupProgress) => void): Promise<BackupOutcome>;
+  backup(options: BackupOptions, onProgress: (progress: BackupProgress) => void): Promise<BackupOutcome>;
   /** Stops a running backup; what was received is kept so the next backup resumes. */
   cancelBackup(): Promise<void>;
   /** Turn backup encryption on (the new password) or off (the current password). Resolves with the updated card. */
   setEncryption(enable: boolean, password: string, onPasscodePrompt: (shown: boolean) => void): Promise<DeviceCardInfo>;
   changeBackupPassword(oldPassword: string, newPassword: string, onPasscodePrompt: (shown: boolean) => void): Promise<void>;
   listRestorableBackups(): Promise<RestorableBackup[]>;
+  /** Deletes a device's backups from the browser's storage (latest, earlier versions, interrupted). The store's only writer does it. */
+  deleteBackup(sourceUdid: string): Promise<void>;
   /** Runs every pre-check (Find My, iOS version, free space, verification, password) without touching the phone's data. */
   checkRestore(request: RestoreRequest): Promise<RestorePlanView>;
   /** Restores, then the device restarts and the connection ends. */

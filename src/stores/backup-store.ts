@@ -12,6 +12,8 @@ export interface BackupTree {
   read(path: string, chunkSize?: number): AsyncIterable<Uint8Array>;
   /** Whole file; for small files such as plists. */
   readFile(path: string): Promise<Uint8Array>;
+  /** Bytes [start, end) of a file, clamped to its size (random access for the library's SQLite reads). */
+  readRange(path: string, start: number, end: number): Promise<Uint8Array>;
 }
 
 /**
@@ -56,6 +58,8 @@ export interface BackupStore {
   openSession(udid: string, options?: { resume?: boolean }): Promise<BackupSession>;
   hasInterruptedBackup(udid: string): Promise<boolean>;
   discardInterrupted(udid: string): Promise<void>;
+  /** Deletes the device's current backup, its earlier versions and any interrupted backup. */
+  deleteDevice(udid: string): Promise<void>;
   /** The last complete backup, or null if there is none. */
   current(udid: string): Promise<BackupTree | null>;
   /** Earlier complete backups, newest first. */

@@ -38,3 +38,17 @@ function describe(errno: StoreErrno): string {
       return 'Invalid path';
   }
 }
+
+/** Another tab or window already has this browser's backup store open for writing. */
+export class StoreBusyError extends StoreError {
+  constructor(path: string, cause?: unknown) {
+    super('EACCES', path, 'the backup store is open in another tab or window; close it and try again', cause);
+  }
+}
+
+/** A read-only view met a backup in the middle of being saved (its commit has not finished yet). */
+export class BackupBeingSavedError extends StoreError {
+  constructor(udid: string) {
+    super('EIO', udid, 'this backup is being saved right now; try again in a moment');
+  }
+}

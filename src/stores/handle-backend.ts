@@ -35,6 +35,7 @@ export interface WritableLike {
 }
 
 export interface SyncAccessHandleLike {
+  read(buffer: Uint8Array, options?: { at?: number }): number;
   write(buffer: Uint8Array, options?: { at?: number }): number;
   getSize(): number;
   truncate(size: number): void;
@@ -42,7 +43,7 @@ export interface SyncAccessHandleLike {
   close(): void;
 }
 
-function mapError(e: unknown, path: string): StoreError {
+export function mapError(e: unknown, path: string): StoreError {
   if (e instanceof StoreError) return e;
   const name = (e as { name?: string }).name;
   const errno: StoreErrno =

@@ -1,5 +1,8 @@
 import { HandleBackend, type DirHandleLike } from './handle-backend.ts';
 import { VersionedBackupStore, type VersionedBackupStoreOptions } from './versioned-backup-store.ts';
+import { PackedBackend, type PackedBackendOptions } from './packed/packed-backend.ts';
+import { PackedReader } from './packed/packed-reader.ts';
+import type { StorageBackend } from './storage-backend.ts';
 
 export interface OpfsBackupStoreOptions extends VersionedBackupStoreOptions {
   /** Folder inside the origin's private file system (default "backups"). */
@@ -8,29 +11,57 @@ export interface OpfsBackupStoreOptions extends VersionedBackupStoreOptions {
   root?: DirHandleLike;
   /** Tests pass a quota; the app leaves it out and gets navigator.storage.estimate(). */
   estimate?: () => Promise<{ quota?: number; usage?: number }>;
+  /** Tests shrink packs and thresholds to exercise rolls, blobs and compaction with little data. */
+  packed?: Omit<PackedBackendOptions, 'freeSpace'>;
+}
+
+async function folderOf(options: { folder?: string; root?: DirHandleLike }, create: boolean): Promise<DirHandleLike> {
+  const origin = options.root ?? ((await navigator.storage.getDirectory()) as unknown as DirHandleLike);
+  return origin.getDirectoryHandle(options.folder ?? 'backups', { create });
 }
 
 /**
- * Backups in the origin private file system. In a dedicated worker files are written through
- * createSyncAccessHandle() (the fast path); elsewhere through createWritable().
+ * Backups in the origin private file system. In a dedicated worker (sync access handles) the
+ * folder is a packed store (packed/: a journal plus pack files, the only way to thousands of
+ * small files a second in OPFS); elsewhere it is a plain Finder-layout tree via createWritable().
  * Free space = quota − usage from navigator.storage.estimate(): the browser's own limit is the real one.
  */
 export class OpfsBackupStore extends VersionedBackupStore {
-  private constructor(backend: HandleBackend, options: VersionedBackupStoreOptions) {
+  private constructor(
+    backend: StorageBackend,
+    options: VersionedBackupStoreOptions,
+    /** The packed backend, when this store uses one (closing it releases its OPFS locks). */
+    readonly packed: PackedBackend | null,
+  ) {
     super('opfs', backend, options);
   }
 
   static async open(options: OpfsBackupStoreOptions = {}): Promise<OpfsBackupStore> {
-    const origin = options.root ?? ((await navigator.storage.getDirectory()) as unknown as DirHandleLike);
-    const root = await origin.getDirectoryHandle(options.folder ?? 'backups', { create: true });
+    const root = await folderOf(options, true);
     const estimate = options.estimate ?? (() => navigator.storage.estimate());
-    const backend = new HandleBackend(root, {
-      preferSyncAccess: true,
-      freeSpace: async () => {
-        const { quota = 0, usage = 0 } = await estimate();
-        return Math.max(0, quota - usage);
-      },
-    });
-    return new OpfsBackupStore(backend, options);
+    const freeSpace = async (): Promise<number> => {
+      const { quota = 0, usage = 0 } = await estimate();
+      return Math.max(0, quota - usage);
+    };
+    if (await PackedBackend.supported(root)) {
+      const packed = await PackedBackend.open(root, { ...options.packed, freeSpace });
+      return new OpfsBackupStore(packed, options, packed);
+    }
+    return new OpfsBackupStore(new HandleBackend(root, { preferSyncAccess: true, freeSpace }), options, null);
+  }
+
+  /**
+   * A second, read-only view of the packed store for another worker (the library) while the device
+   * worker writes: listDevices/current/listVersions/openVersion, no writes and no locks. Each of
+   * those calls first catches up with the writer's journal; trees read one consistent moment.
+   */
+  static async openReadOnly(options: Pick<OpfsBackupStoreOptions, 'folder' | 'root'> = {}): Promise<VersionedBackupStore> {
+    const reader = await PackedReader.open(await folderOf(options, true));
+    return new VersionedBackupStore('opfs', reader, { readOnly: reader });
+  }
+
+  /** Releases the packed store's sync access handles (another writer can then open it). */
+  async close(): Promise<void> {
+    await this.packed?.close();
   }
 }

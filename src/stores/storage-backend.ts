@@ -38,12 +38,16 @@ export interface StorageBackend {
   /** Streams the file in chunks of at most `chunkSize` bytes. */
   read(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
   readAll(path: string): Promise<Uint8Array>;
+  /** Bytes [start, end) of a file, clamped to its size; backends without it are read through `read`. */
+  readRange?(path: string, start: number, end: number): Promise<Uint8Array>;
   /** Appends to (or creates) a small file; used for journals. */
   append(path: string, bytes: Uint8Array): Promise<void>;
   /** Renames a file or directory; `to` must not exist and its parent must. */
   rename(from: string, to: string): Promise<void>;
   /** Deletes a file or directory tree; a missing path is not an error. */
   remove(path: string): Promise<void>;
+  /** Writes out anything the backend buffers, so it survives an unplug (the packed store batches writes). */
+  flush?(): Promise<void>;
   /** Bytes the device may assume it can write (policy per backend; see README). */
   freeSpace(): Promise<number>;
 }
@@ -57,4 +61,29 @@ export async function writeWhole(backend: StorageBackend, path: string, bytes: U
     throw e;
   }
   await sink.close();
+}
+
+/** Bytes [start, end) of `path` through `readRange` when the backend has it, else by streaming. */
+export async function readRangeOf(backend: StorageBackend, path: string, start: number, end: number): Promise<Uint8Array> {
+  if (backend.readRange) return backend.readRange(path, start, end);
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  let total = 0;
+  for await (const chunk of backend.read(path, 1024 * 1024)) {
+    const from = Math.max(start - at, 0);
+    const to = Math.min(end - at, chunk.byteLength);
+    if (to > from) {
+      chunks.push(chunk.subarray(from, to));
+      total += to - from;
+    }
+    at += chunk.byteLength;
+    if (at >= end) break;
+  }
+  const out = new Uint8Array(total);
+  let put = 0;
+  for (const c of chunks) {
+    out.set(c, put);
+    put += c.byteLength;
+  }
+  return out;
 }

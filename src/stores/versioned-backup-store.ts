@@ -1,7 +1,7 @@
-import { StoreError } from './errors.ts';
+import { BackupBeingSavedError, StoreError } from './errors.ts';
 import { joinPath, normalizePath, parentPath, selfAndAncestors } from './paths.ts';
 import type { BackupSession, BackupStore, BackupTree, BackupVersion } from './backup-store.ts';
-import { writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
+import { readRangeOf, writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
 import { OwnedTreeIndex, ReadOnlyTreeIndex } from './tree-index.ts';
 import { forEachConcurrently } from './concurrency.ts';
 
@@ -36,6 +36,12 @@ interface VersionInfo {
 export interface VersionedBackupStoreOptions {
   /** Earlier complete backups kept per device (default 3). */
   keepVersions?: number;
+  /**
+   * A view for a second reader (the library worker) while the writer works: nothing is written,
+   * interrupted commits are not finished (a backup mid-commit is a BackupBeingSavedError), and
+   * `refresh` (the backend catching up with the writer) runs before each store-level call.
+   */
+  readOnly?: { refresh(): Promise<void> };
 }
 
 /**
@@ -44,8 +50,9 @@ export interface VersionedBackupStoreOptions {
  * through a StorageBackend.
  */
 export class VersionedBackupStore implements BackupStore {
-  private readonly keepVersions: number;
+  private keepVersions: number;
   private readonly openSessions = new Set<string>();
+  private readonly readOnly: { refresh(): Promise<void> } | undefined;
 
   constructor(
     readonly kind: BackupStore['kind'],
@@ -53,10 +60,29 @@ export class VersionedBackupStore implements BackupStore {
     options: VersionedBackupStoreOptions = {},
   ) {
     this.keepVersions = options.keepVersions ?? 3;
+    this.readOnly = options.readOnly;
+  }
+
+  private writable(udid: string): void {
+    if (this.readOnly) throw new StoreError('EACCES', udid, 'this view of the backup store is read-only');
+  }
+
+  /** Writer: finishes an interrupted commit. Reader: catches up, and refuses a backup mid-commit. */
+  private async settle(udid: string): Promise<void> {
+    if (!this.readOnly) return this.recover(udid);
+    await this.readOnly.refresh();
+    if (await this.backend.stat(joinPath(metaDir(udid), 'commit.json'))) throw new BackupBeingSavedError(udid);
+  }
+
+  /** How many earlier backups each device keeps from the next commit on (the person's choice). */
+  setKeepVersions(count: number): void {
+    if (!Number.isInteger(count) || count < 0 || count > 100) throw new StoreError('EINVAL', String(count), 'keep between 0 and 100 earlier backups');
+    this.keepVersions = count;
   }
 
   async openSession(udid: string, options: { resume?: boolean } = {}): Promise<BackupSession> {
     checkUdid(udid);
+    this.writable(udid);
     if (this.openSessions.has(udid)) throw new StoreError('EEXIST', udid, 'a backup of this device is already running');
     await this.recover(udid);
     const staging = stagingDir(udid);
@@ -90,30 +116,44 @@ export class VersionedBackupStore implements BackupStore {
 
   async hasInterruptedBackup(udid: string): Promise<boolean> {
     checkUdid(udid);
-    await this.recover(udid);
+    if (this.readOnly) await this.readOnly.refresh();
+    else await this.recover(udid);
     return (await this.backend.stat(stagingDir(udid))) !== null && !this.openSessions.has(udid);
+  }
+
+  /** Deletes everything kept for `udid`: the current backup, earlier versions and any interrupted one. */
+  async deleteDevice(udid: string): Promise<void> {
+    checkUdid(udid);
+    this.writable(udid);
+    if (this.openSessions.has(udid)) throw new StoreError('EEXIST', udid, 'a backup of this device is running');
+    // Bookkeeping first: a device folder without it is a plain backup again; the reverse would be a half-state.
+    await this.backend.remove(metaDir(udid));
+    await this.backend.remove(udid);
+    await this.backend.flush?.();
   }
 
   async discardInterrupted(udid: string): Promise<void> {
     checkUdid(udid);
+    this.writable(udid);
     if (this.openSessions.has(udid)) throw new StoreError('EEXIST', udid, 'a backup of this device is running');
     await this.backend.remove(stagingDir(udid));
   }
 
   async current(udid: string): Promise<BackupTree | null> {
     checkUdid(udid);
-    await this.recover(udid);
+    await this.settle(udid);
     const st = await this.backend.stat(udid);
     return st?.kind === 'directory' ? new PlainTree(this.backend, udid) : null;
   }
 
   async listVersions(udid: string): Promise<BackupVersion[]> {
+    if (this.readOnly) await this.readOnly.refresh();
     return (await this.versionInfos(udid)).map((v) => ({ id: v.id, date: new Date(v.date) }));
   }
 
   async openVersion(udid: string, id: string): Promise<BackupTree> {
     checkUdid(udid);
-    await this.recover(udid);
+    await this.settle(udid);
     const infos = await this.versionInfos(udid);
     const target = infos.find((v) => v.id === id);
     if (!target) throw new StoreError('ENOENT', `${udid} version ${id}`);
@@ -128,6 +168,7 @@ export class VersionedBackupStore implements BackupStore {
   }
 
   async listDevices(): Promise<string[]> {
+    if (this.readOnly) await this.readOnly.refresh();
     const out: string[] = [];
     for (const entry of await this.backend.list('')) {
       if (entry.kind !== 'directory' || entry.name.startsWith('.')) continue;
@@ -251,6 +292,7 @@ export class VersionedBackupStore implements BackupStore {
     await this.backend.remove(displacedMarker);
     await this.backend.remove(joinPath(meta, 'commit.json'));
     await this.prune(udid);
+    await this.backend.flush?.();
   }
 
   private async prune(udid: string): Promise<void> {
@@ -366,6 +408,10 @@ class PlainTree implements BackupTree {
   readFile(path: string): Promise<Uint8Array> {
     return this.backend.readAll(joinPath(this.root, normalizePath(path)));
   }
+
+  readRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    return readRangeOf(this.backend, joinPath(this.root, normalizePath(path)), start, end);
+  }
 }
 
 interface Layer {
@@ -433,6 +479,13 @@ class LayeredTree implements BackupTree {
     const r = await this.resolve(p);
     if (!r) throw new StoreError('ENOENT', p);
     return r.source === null ? this.base.readFile(p) : this.backend.readAll(r.source);
+  }
+
+  async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    const p = normalizePath(path);
+    const r = await this.resolve(p);
+    if (!r) throw new StoreError('ENOENT', p);
+    return r.source === null ? this.base.readRange(p, start, end) : readRangeOf(this.backend, r.source, start, end);
   }
 }
 
@@ -533,6 +586,15 @@ class StagedSession implements BackupSession {
     if (!kind) throw new StoreError('ENOENT', p);
     if (kind === 'directory') throw new StoreError('EISDIR', p);
     yield* this.backend.read(staged ? this.staged(p) : this.cur(p), chunkSize);
+  }
+
+  async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    const p = normalizePath(path);
+    const staged = this.stagedIndex.kind(p);
+    const kind = staged ?? (await this.visibleCurrent(p));
+    if (!kind) throw new StoreError('ENOENT', p);
+    if (kind === 'directory') throw new StoreError('EISDIR', p);
+    return readRangeOf(this.backend, staged ? this.staged(p) : this.cur(p), start, end);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -693,10 +755,12 @@ class StagedSession implements BackupSession {
   }
 
   async sync(): Promise<void> {
-    if (this.pendingWhiteouts.length === 0) return;
-    const lines = this.pendingWhiteouts.map((p) => `${JSON.stringify(p)}\n`).join('');
-    await this.backend.append(joinPath(stagingDir(this.udid), 'whiteouts.jsonl'), encoder.encode(lines));
-    this.pendingWhiteouts.length = 0;
+    if (this.pendingWhiteouts.length > 0) {
+      const lines = this.pendingWhiteouts.map((p) => `${JSON.stringify(p)}\n`).join('');
+      await this.backend.append(joinPath(stagingDir(this.udid), 'whiteouts.jsonl'), encoder.encode(lines));
+      this.pendingWhiteouts.length = 0;
+    }
+    await this.backend.flush?.();
   }
 
   async commit(): Promise<void> {

@@ -9,6 +9,11 @@ export interface UsbMuxTransport {
   write(packet: Uint8Array): Promise<void>;
   /** Next chunk of the IN stream; null once the transport was closed by us. */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Optional: the host holds no view into this chunk (one `read` result, whole) any more, so its memory
+   * may be reused. Never required; chunks nobody releases are left to the garbage collector.
+   */
+  release?(chunk: Uint8Array): void;
   /** Releases the interface and closes the device. Idempotent. */
   close(): Promise<void>;
   /** The raw USB serial-number string (the UDID without its dash on new devices). */

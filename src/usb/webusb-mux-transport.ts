@@ -4,6 +4,7 @@ import { deviceBusyError, type HostOs } from './device-busy.ts';
 import { findMuxInterface, type MuxInterfaceLocation } from './mux-interface.ts';
 import { domErrorName, isDisconnectError, UnsupportedDeviceError } from './usb-errors.ts';
 import type { UsbMuxTransport } from './usb-mux-transport.ts';
+import { canRecycleTransfers, type TransferRecyclingDevice } from './transfer-recycling.ts';
 
 /** Whatever fires WebUSB's `disconnect` events: `navigator.usb`, or the fake's FakeUsb. */
 export type UsbEventSource = Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
@@ -42,6 +43,8 @@ export class WebUsbMuxTransport implements UsbMuxTransport {
 
   private readonly inFlight: Promise<USBInTransferResult>[] = [];
   private readonly transferSize: number;
+  /** The device when it takes transfer buffers back (our simulated ones); real WebUSB never does. */
+  private readonly recycler: TransferRecyclingDevice | undefined;
   private failure: LifeboatError | undefined;
   private closed = false;
   /** Settles every transfer we await at once on unplug or close (no long-lived Promise.race). */
@@ -60,6 +63,7 @@ export class WebUsbMuxTransport implements UsbMuxTransport {
     this.serialNumber = device.serialNumber ?? '';
     this.udid = udidFromSerialNumber(this.serialNumber);
     this.productId = device.productId;
+    this.recycler = canRecycleTransfers(device) ? device : undefined;
     const packet = location.inPacketSize;
     const wanted = Math.min(65536, Math.max(16384, options.transferSize ?? 65536));
     this.transferSize = Math.max(packet, Math.floor(wanted / packet) * packet);
@@ -119,6 +123,10 @@ export class WebUsbMuxTransport implements UsbMuxTransport {
       }
       throw this.failWith(new ProtocolError('usb', `IN transfer overflowed (babble) on endpoint ${this.location.inEndpoint}`));
     }
+  }
+
+  release(chunk: Uint8Array): void {
+    if (this.recycler && !this.failure && !this.closed) this.recycler.recycleTransferBuffer(chunk.buffer as ArrayBuffer);
   }
 
   async write(packet: Uint8Array): Promise<void> {

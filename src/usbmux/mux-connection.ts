@@ -3,6 +3,7 @@ import { ConnectionRefusedError, LifeboatError, ProtocolError, TimeoutError } fr
 import { MuxConnectionClosedError } from './mux-errors.ts';
 import { MAX_HOST_PAYLOAD, TCP_ACK, TCP_RST, TCP_SYN, flagNames, type TcpHeader } from './mux-packet.ts';
 import type { MuxSession } from './mux-session.ts';
+import type { TransferLease } from './transfer-lease.ts';
 
 type State = 'new' | 'connecting' | 'connected' | 'closed';
 const noop = (): void => {};
@@ -31,6 +32,8 @@ export class MuxConnection implements ByteStream {
   private consumedAck = 0;
   private advertisedAck = 0;
   private readonly queue: Uint8Array[] = [];
+  /** The IN transfer each queued payload is a view of, when the transport reuses transfers. */
+  private readonly queueLeases: (TransferLease | undefined)[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
   private readWaiter: (() => void) | undefined;
@@ -76,8 +79,11 @@ export class MuxConnection implements ByteStream {
     }
   }
 
-  /** Demultiplexed from the session's read loop. `payload` is a view into the transfer buffer. */
-  handlePacket(tcp: TcpHeader, payload: Uint8Array): void {
+  /**
+   * Demultiplexed from the session's read loop. `payload` is a view into the transfer buffer, which
+   * `lease` (when given) keeps from reuse until the payload was copied out or handed to the consumer.
+   */
+  handlePacket(tcp: TcpHeader, payload: Uint8Array, lease?: TransferLease): void {
     if (this.state === 'connecting') {
       if (tcp.flags === (TCP_SYN | TCP_ACK)) {
         this.state = 'connected';
@@ -122,7 +128,9 @@ export class MuxConnection implements ByteStream {
       return;
     }
     this.expectedSeq = (this.expectedSeq + length) >>> 0;
+    lease?.hold();
     this.queue.push(payload);
+    this.queueLeases.push(lease);
     this.queuedBytes += length;
     if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
     const reader = this.readWaiter;
@@ -136,20 +144,71 @@ export class MuxConnection implements ByteStream {
     for (;;) {
       if (this.queueHead < this.queue.length) {
         const chunk = this.queue[this.queueHead]!;
-        this.queue[this.queueHead++] = EMPTY;
-        if (this.queueHead > 64 && this.queueHead * 2 > this.queue.length) {
-          this.queue.splice(0, this.queueHead);
-          this.queueHead = 0;
-        }
-        this.queuedBytes -= chunk.byteLength;
-        this.consumedAck = (this.consumedAck + chunk.byteLength) >>> 0;
-        this.windowOpened();
+        // The caller owns what read() returns, so its transfer can never be reused.
+        this.shiftQueue(true);
+        this.consumed(chunk.byteLength);
         return chunk;
       }
       if (this.failure) throw this.failure;
       if (this.state === 'closed') return null;
       await new Promise<void>((resolve) => (this.readWaiter = resolve));
     }
+  }
+
+  /**
+   * Copies the next bytes in order into `target` (as many as are queued, up to its length) and returns
+   * how many, or null once the peer has closed. Unlike read(), the consumer keeps no view of ours, so
+   * the transfer memory can go back to the device for reuse (see TransferLease) — the fast path for
+   * consumers that copy anyway (hashing, file writes).
+   */
+  async readInto(target: Uint8Array): Promise<number | null> {
+    const room = target.byteLength;
+    for (;;) {
+      if (this.queueHead < this.queue.length) {
+        let filled = 0;
+        while (filled < room && this.queueHead < this.queue.length) {
+          const chunk = this.queue[this.queueHead]!;
+          const take = Math.min(chunk.byteLength, room - filled);
+          if (take === chunk.byteLength) {
+            target.set(chunk, filled);
+            this.shiftQueue(false);
+          } else {
+            target.set(chunk.subarray(0, take), filled);
+            this.queue[this.queueHead] = chunk.subarray(take);
+          }
+          filled += take;
+        }
+        this.consumed(filled);
+        return filled;
+      }
+      if (this.failure) throw this.failure;
+      if (this.state === 'closed') return null;
+      if (room === 0) return 0;
+      await new Promise<void>((resolve) => (this.readWaiter = resolve));
+    }
+  }
+
+  /** Drops the queue's head; its transfer is pinned when the consumer got the payload itself. */
+  private shiftQueue(pin: boolean): void {
+    const lease = this.queueLeases[this.queueHead];
+    this.queue[this.queueHead] = EMPTY;
+    this.queueLeases[this.queueHead] = undefined;
+    this.queueHead++;
+    if (this.queueHead > 64 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueLeases.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    if (lease) {
+      if (pin) lease.pin();
+      lease.drop();
+    }
+  }
+
+  private consumed(bytes: number): void {
+    this.queuedBytes -= bytes;
+    this.consumedAck = (this.consumedAck + bytes) >>> 0;
+    this.windowOpened();
   }
 
   write(data: Uint8Array): Promise<void> {

@@ -94,18 +94,24 @@ export function encodeVersionPacket(major: number, minor: number): Uint8Array {
   return packet;
 }
 
-/** One TCP packet: header(s) plus a copy of `payload` (the one copy the OUT path makes). */
+/**
+ * One TCP packet: header(s) plus a copy of `payload` (the one copy the OUT path makes). With `into`
+ * (at least the packet's length, e.g. a pooled transfer buffer) the packet is written at its start and
+ * returned as a view of it instead of in fresh memory.
+ */
 export function encodeTcpPacket(
   headerLength: number,
   txSeq: number,
   rxSeq: number,
   tcp: TcpHeader,
   payload?: Uint8Array,
+  into?: Uint8Array,
 ): Uint8Array {
   const payloadLength = payload?.byteLength ?? 0;
   const length = headerLength + TCP_HEADER_LENGTH + payloadLength;
-  const packet = new Uint8Array(length);
-  const view = new DataView(packet.buffer);
+  const packet = into ? into.subarray(0, length) : new Uint8Array(length);
+  if (packet.byteLength < length) throw new RangeError(`packet of ${length} bytes does not fit a ${packet.byteLength}-byte buffer`);
+  const view = new DataView(packet.buffer, packet.byteOffset, length);
   writeMuxHeader(view, headerLength, MUX_PROTO_TCP, length, txSeq, rxSeq);
   writeTcpHeader(view, headerLength, tcp);
   if (payload && payloadLength > 0) packet.set(payload, headerLength + TCP_HEADER_LENGTH);

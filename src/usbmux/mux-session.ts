@@ -2,6 +2,7 @@ import { DeviceDisconnectedError, LifeboatError, ProtocolError, TimeoutError } f
 import type { UsbMuxTransport } from '../usb/usb-mux-transport.ts';
 import { MuxConnection } from './mux-connection.ts';
 import { MuxPacketAssembler } from './mux-packet-assembler.ts';
+import { TransferLease } from './transfer-lease.ts';
 import {
   MAX_DEVICE_PACKET,
   MUX_HEADER_V1,
@@ -66,6 +67,9 @@ export class MuxSession {
   /** One delayed-ACK timer for all connections (a timer per connection costs more than the ACKs). */
   private readonly ackPending = new Set<MuxConnection>();
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The transfer being cut into packets, when the transport takes transfers back for reuse. */
+  private lease: TransferLease | undefined;
+  private leaseBuffer: ArrayBufferLike | undefined;
 
   private constructor(
     readonly transport: UsbMuxTransport,
@@ -185,11 +189,23 @@ export class MuxSession {
 
   private async readLoop(): Promise<void> {
     const onPacket = (packet: Uint8Array): void => this.handlePacket(packet);
+    const transport = this.transport;
+    const release = transport.release ? (chunk: Uint8Array): void => transport.release!(chunk) : undefined;
     try {
       for (;;) {
-        const chunk = await this.transport.read();
+        const chunk = await transport.read();
         if (chunk === null) break;
+        if (!release) {
+          this.assembler.push(chunk, onPacket);
+          continue;
+        }
+        const lease = new TransferLease(chunk, release);
+        this.lease = lease;
+        this.leaseBuffer = chunk.buffer;
         this.assembler.push(chunk, onPacket);
+        this.lease = undefined;
+        this.leaseBuffer = undefined;
+        lease.drop();
       }
       this.shutDown(new DeviceDisconnectedError('The connection to the device was closed.'));
     } catch (error) {
@@ -245,7 +261,8 @@ export class MuxSession {
     const payload = packet.subarray(headerLength + TCP_HEADER_LENGTH);
     const connection = this.connections.get(tcp.destinationPort);
     if (connection && connection.remotePort === tcp.sourcePort) {
-      connection.handlePacket(tcp, payload);
+      // Packets reassembled across transfers live in their own memory and need no lease.
+      connection.handlePacket(tcp, payload, payload.buffer === this.leaseBuffer ? this.lease : undefined);
       return;
     }
     if (tcp.flags & TCP_RST) return;

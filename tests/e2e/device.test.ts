@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { serveApp, launchChromium, openApp, type AppServer } from './harness.ts';
+import { packedListingScript } from './packed-listing.ts';
 
 let server: AppServer;
 let browser: Browser;
@@ -62,6 +63,13 @@ test('reloading the page keeps the pairing', async () => {
 });
 
 test('back up the demo device into OPFS, with the passcode step and progress visible', async () => {
+  // The person's choice of earlier backups to keep survives a reload (the default is 3).
+  assert.equal(await page.inputValue('[data-testid="keep-versions"]'), '3');
+  await page.selectOption('[data-testid="keep-versions"]', '5');
+  await page.reload();
+  await page.click('[data-testid="try-virtual"]');
+  await page.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 30000 });
+  assert.equal(await page.inputValue('[data-testid="keep-versions"]'), '5');
   await page.click('[data-testid="backup-now"]');
   await page.waitForSelector('[data-testid="backup-stage"]', { timeout: 20000 });
   // iOS ≥ 16.1 with a passcode asks on the phone before it sends anything.
@@ -70,20 +78,9 @@ test('back up the demo device into OPFS, with the passcode step and progress vis
   await page.waitForSelector('[data-testid="backup-stage"][data-stage="receiving"], [data-testid="backup-done"]', { timeout: 60000 });
   await page.waitForSelector('[data-testid="backup-done"]', { timeout: 120000 });
   assert.match(await text('backup-done'), /Backup complete: \d+ files/);
-  const layout = await page.evaluate(async () => {
-    const root = await navigator.storage.getDirectory();
-    const backups = await root.getDirectoryHandle('backups');
-    const udid = (await (async () => {
-      for await (const [name, handle] of (backups as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries())
-        if (handle.kind === 'directory' && !name.startsWith('.')) return name;
-      return '';
-    })());
-    const folder = await backups.getDirectoryHandle(udid);
-    const names: string[] = [];
-    for await (const [name] of (folder as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) names.push(name);
-    return { udid, names: names.sort() };
-  });
-  assert.equal(layout.udid, '00008120-001A2B3C4D5E802E');
+  // OPFS holds a packed store (src/stores/packed): its catalogue says what the device folder holds.
+  const layout = (await page.evaluate(packedListingScript('backups', '00008120-001A2B3C4D5E802E'))) as { devices: string[]; names: string[] };
+  assert.deepEqual(layout.devices, ['00008120-001A2B3C4D5E802E']);
   for (const name of ['Info.plist', 'Manifest.db', 'Manifest.plist', 'Status.plist', '3d']) assert.ok(layout.names.includes(name), `${name} in the backup folder`);
   assert.deepEqual(errors, []);
 });
@@ -106,8 +103,36 @@ test('turn on encryption (the phone asks for its passcode), then an encrypted ba
   assert.deepEqual(errors, []);
 });
 
+test('the library lists the Lifeboat backup with its earlier version, and opens that version', async () => {
+  await page.click('nav button:has-text("Library")');
+  const card = page.locator('[data-testid="backup-card"][data-kind="lifeboat"]');
+  await card.waitFor({ timeout: 30000 });
+  assert.match((await card.textContent()) ?? '', /Encrypted/);
+  const options = await card.locator('[data-testid="backup-version"] option').allTextContents();
+  assert.equal(options.length, 2, 'latest + the plain backup made before encryption was turned on');
+  await card.locator('[data-testid="backup-version"]').selectOption({ index: 1 });
+  await card.locator('[data-testid="open-backup"]').click();
+  // The earlier backup is not encrypted: it opens straight to its contents.
+  await page.waitForSelector('[data-testid="earlier-backup"]', { timeout: 30000 });
+  await page.waitForSelector('[data-testid="overview-categories"]', { timeout: 30000 });
+  assert.match((await page.textContent('[data-testid="backup-view"]')) ?? '', /Not encrypted/);
+  await page.click('[data-testid="back-to-library"]');
+  await page.click('nav button:has-text("Device")');
+  await page.waitForSelector('[data-testid="restore-source"]', { timeout: 30000 });
+  assert.deepEqual(errors, []);
+});
+
 test('restore: Find My on is blocked with an explanation; off, the pre-checks pass and the restore completes', async () => {
   await page.waitForSelector('[data-testid="restore-source"]', { timeout: 10000 });
+  // Two backups so far: the encrypted latest and the plain one before it, kept as an earlier version.
+  const versions = await page.$$eval('[data-testid="restore-version"] option', (options) => options.map((o) => o.textContent ?? ''));
+  assert.equal(versions.length, 2);
+  assert.match(versions[0]!, /^Latest/);
+  assert.match(versions[1]!, /^Earlier — /);
+  assert.doesNotMatch(versions[1]!, /encrypted/);
+  await page.selectOption('[data-testid="restore-version"]', { index: 1 });
+  assert.equal(await page.$('[data-testid="restore-password"]'), null, 'the earlier backup is not encrypted: no password asked');
+  await page.selectOption('[data-testid="restore-version"]', { index: 0 });
   await page.check('[data-testid="phone-find-my"]');
   await page.fill('[data-testid="restore-password"]', 'correct horse');
   await page.click('[data-testid="restore-check"]');
@@ -137,15 +162,10 @@ test('restore: Find My on is blocked with an explanation; off, the pre-checks pa
 });
 
 test('pull the cable mid-backup: the last backup stays whole and the next backup completes', async () => {
-  const backupFolder = () =>
-    page.evaluate(async () => {
-      const root = await navigator.storage.getDirectory();
-      const folder = await (await root.getDirectoryHandle('backups')).getDirectoryHandle('00008120-001A2B3C4D5E802E');
-      const names: string[] = [];
-      for await (const [name] of (folder as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) names.push(name);
-      const status = await (await (await folder.getFileHandle('Status.plist')).getFile()).arrayBuffer();
-      return { names: names.sort(), statusBytes: status.byteLength };
-    });
+  const backupFolder = async () => {
+    const { names, statusBytes } = (await page.evaluate(packedListingScript('backups', '00008120-001A2B3C4D5E802E'))) as { names: string[]; statusBytes: number };
+    return { names, statusBytes };
+  };
   const before = await backupFolder();
   await page.click('[data-testid="backup-now"]');
   await page.waitForSelector('[data-testid="backup-stage"][data-stage="waiting-for-passcode"]', { timeout: 30000 });

@@ -5,7 +5,8 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
-const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
+// LIFEBOAT_DIST lets a second build be tested beside the default one (`vite build --outDir …`).
+const dist = process.env['LIFEBOAT_DIST'] ? `${normalize(process.env['LIFEBOAT_DIST'])}/` : fileURLToPath(new URL('../../dist/', import.meta.url));
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

@@ -11,6 +11,7 @@ import { FolderBackupStore, FOLDER_REPORTED_FREE_SPACE } from '../../src/stores/
 import type { BackupTree } from '../../src/stores/backup-store.ts';
 import type { StorageBackend } from '../../src/stores/storage-backend.ts';
 import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
+import { PackedBackend } from '../../src/stores/packed/packed-backend.ts';
 
 const UDID = '00008030-001A2B3C4D5E802E';
 const enc = new TextEncoder();
@@ -33,6 +34,11 @@ const fixtures: Record<string, () => Promise<Fixture>> = {
     const root = new MemoryDirectoryHandle();
     const backend = new HandleBackend(root, { freeSpace: async () => 1e12 });
     return { backend, make: (o) => new VersionedBackupStore('opfs', backend, o), cleanup: async () => undefined };
+  },
+  // Tiny packs and a tiny large-file threshold, so rolls, blobs and pack deletion all happen here.
+  'packed (in-memory OPFS)': async () => {
+    const backend = await PackedBackend.open(new MemoryDirectoryHandle(), { freeSpace: async () => 1e12, packSize: 64, largeFileThreshold: 12 });
+    return { backend, make: (o) => new VersionedBackupStore('opfs', backend, o), cleanup: () => backend.close() };
   },
 };
 

@@ -1,6 +1,10 @@
-import type { DirHandleLike, FileHandleLike, WritableLike } from '../../src/stores/handle-backend.ts';
+import type { DirHandleLike, FileHandleLike, SyncAccessHandleLike, WritableLike } from '../../src/stores/handle-backend.ts';
 
-/** An in-memory FileSystemDirectoryHandle with the DOMException names real browsers use. */
+/**
+ * An in-memory FileSystemDirectoryHandle with the DOMException names real browsers use, including
+ * what OPFS does in a dedicated worker: exclusive sync access handles, and File snapshots that go
+ * stale (NotReadableError) once the file changes after getFile().
+ */
 function domError(name: string, message: string): Error {
   const e = new Error(message);
   e.name = name;
@@ -9,18 +13,68 @@ function domError(name: string, message: string): Error {
 
 export class MemoryFileHandle implements FileHandleLike {
   readonly kind = 'file' as const;
-  data = new Uint8Array(0);
+  private bytes: Uint8Array = new Uint8Array(0);
+  private length = 0;
+  /** Bumped on every change: a File snapshot taken before it is stale. */
+  version = 0;
   lastModified = Date.now();
+  /** Whether a sync access handle is open on this file. */
+  locked = false;
   constructor(
     public name: string,
     public parent: MemoryDirectoryHandle,
   ) {}
 
+  get data(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+
+  set data(value: Uint8Array) {
+    this.bytes = value;
+    this.length = value.byteLength;
+    this.touch();
+  }
+
+  private touch(): void {
+    this.version++;
+    this.lastModified = Date.now();
+  }
+
+  /** Writes at `at`, growing the buffer geometrically (packs grow by many small appends). */
+  private put(src: Uint8Array, at: number): void {
+    const end = at + src.byteLength;
+    if (end > this.bytes.byteLength) {
+      const grown = new Uint8Array(Math.max(end, this.bytes.byteLength * 2, 1024));
+      grown.set(this.data);
+      this.bytes = grown;
+    }
+    this.bytes.set(src, at);
+    if (end > this.length) this.length = end;
+    this.touch();
+  }
+
   async getFile(): Promise<Blob & { lastModified: number }> {
-    return new File([this.data.slice()], this.name, { lastModified: this.lastModified });
+    const version = this.version;
+    const size = this.length;
+    const check = (): void => {
+      if (this.version !== version) throw domError('NotReadableError', 'the file changed since getFile()');
+    };
+    const view = (start: number, end: number) => ({
+      size: end - start,
+      arrayBuffer: async () => {
+        check();
+        return this.bytes.slice(start, end).buffer;
+      },
+    });
+    return {
+      ...view(0, size),
+      lastModified: this.lastModified,
+      slice: (start = 0, end = size) => view(Math.min(start, size), Math.min(end, size)),
+    } as unknown as Blob & { lastModified: number };
   }
 
   async createWritable(options?: { keepExistingData?: boolean }): Promise<WritableLike> {
+    if (this.locked) throw domError('NoModificationAllowedError', 'a sync access handle is open');
     let buf = options?.keepExistingData ? this.data.slice() : new Uint8Array(0);
     let pos = 0;
     const put = (bytes: Uint8Array, at: number): void => {
@@ -46,9 +100,48 @@ export class MemoryFileHandle implements FileHandleLike {
       },
       close: async () => {
         this.data = buf;
-        this.lastModified = Date.now();
       },
       abort: async () => undefined,
+    };
+  }
+
+  async createSyncAccessHandle(): Promise<SyncAccessHandleLike> {
+    if (this.locked) throw domError('NoModificationAllowedError', 'a sync access handle is already open');
+    this.locked = true;
+    let open = true;
+    const live = (): void => {
+      if (!open) throw domError('InvalidStateError', 'the access handle was closed');
+    };
+    return {
+      read: (buffer, options) => {
+        live();
+        const at = options?.at ?? 0;
+        const n = Math.max(0, Math.min(buffer.byteLength, this.length - at));
+        buffer.set(this.bytes.subarray(at, at + n));
+        return n;
+      },
+      write: (buffer, options) => {
+        live();
+        this.put(buffer, options?.at ?? 0);
+        return buffer.byteLength;
+      },
+      getSize: () => {
+        live();
+        return this.length;
+      },
+      truncate: (size) => {
+        live();
+        if (size < this.length) {
+          this.bytes.fill(0, size, this.length);
+          this.length = size;
+          this.touch();
+        } else if (size > this.length) this.put(new Uint8Array(size - this.length), this.length);
+      },
+      flush: () => live(),
+      close: () => {
+        if (open) this.locked = false;
+        open = false;
+      },
     };
   }
 
@@ -93,10 +186,26 @@ export class MemoryDirectoryHandle implements DirHandleLike {
     if (child.kind === 'directory' && child.children.size > 0 && !options?.recursive) {
       throw domError('InvalidModificationError', 'directory not empty');
     }
+    if (child.kind === 'file' && child.locked) throw domError('NoModificationAllowedError', `${name} has an open access handle`);
     this.children.delete(name);
   }
 
   async *values(): AsyncIterable<DirHandleLike | FileHandleLike> {
     yield* [...this.children.values()];
+  }
+
+  /** What a worker's death does: every sync access handle below here is released. */
+  releaseLocks(): void {
+    for (const child of this.children.values()) {
+      if (child.kind === 'file') child.locked = false;
+      else child.releaseLocks();
+    }
+  }
+
+  /** Bytes held by files below here (what OPFS would charge the origin). */
+  bytesUsed(): number {
+    let total = 0;
+    for (const child of this.children.values()) total += child.kind === 'file' ? child.data.byteLength : child.bytesUsed();
+    return total;
   }
 }

@@ -70,7 +70,8 @@ let worker: Worker | undefined;
 let api: Comlink.Remote<DeviceWorkerApi> | undefined;
 let virtualHandle: VirtualIPhoneHandle | undefined;
 
-function deviceWorker(): Comlink.Remote<DeviceWorkerApi> {
+/** The device worker (created on first use): the only writer of the browser's backup store. */
+export function deviceWorker(): Comlink.Remote<DeviceWorkerApi> {
   if (!api) {
     worker = new Worker(new URL('../../../workers/device.worker.ts', import.meta.url), { type: 'module', name: 'device' });
     api = Comlink.wrap<DeviceWorkerApi>(worker);
@@ -163,6 +164,19 @@ function errorFields(error: unknown): { code: ErrorCode | 'unknown'; message: st
   return { code: e.code ?? 'unknown', message: e.message ?? String(error), ...(e.action ? { action: e.action } : {}) };
 }
 
+const KEEP_VERSIONS_KEY = 'lifeboat.keepVersions';
+export const KEEP_VERSIONS_CHOICES = [0, 1, 2, 3, 5, 10] as const;
+
+/** Earlier backups kept per device (the person's choice; 3 unless they changed it). */
+export function keptVersions(): number {
+  const saved = Number(globalThis.localStorage?.getItem(KEEP_VERSIONS_KEY));
+  return Number.isInteger(saved) && saved >= 0 && saved <= 100 && globalThis.localStorage?.getItem(KEEP_VERSIONS_KEY) !== null ? saved : 3;
+}
+
+export function setKeptVersions(count: number): void {
+  globalThis.localStorage?.setItem(KEEP_VERSIONS_KEY, String(count));
+}
+
 export async function startBackup(full: boolean): Promise<void> {
   if (session.backup.kind === 'running') return;
   session.backup = {
@@ -172,7 +186,7 @@ export async function startBackup(full: boolean): Promise<void> {
   };
   try {
     const outcome = await deviceWorker().backup(
-      { full },
+      { full, keepVersions: keptVersions() },
       Comlink.proxy((progress: BackupProgress) => {
         if (session.backup.kind === 'running') session.backup = { ...session.backup, progress };
       }),

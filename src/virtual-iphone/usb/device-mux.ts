@@ -20,6 +20,7 @@ import {
   type TcpHeader,
 } from '../../usbmux/mux-packet.ts';
 import type { VirtualDevicePorts } from '../virtual-device.ts';
+import { TransferBufferPool } from './transfer-buffer-pool.ts';
 
 /** The device half of a USB function: gets completed OUT transfers, emits IN transfers. */
 export interface UsbDeviceFunction {
@@ -29,7 +30,15 @@ export interface UsbDeviceFunction {
   attach(sendIn: (transfer: Uint8Array) => void): void;
   /** Unplug / bus reset: every connection is gone. */
   reset(): void;
+  /**
+   * Takes back the buffer of an IN transfer the host no longer references, for reuse (optional: the
+   * fake USB device only calls it for transfers it handed out whole).
+   */
+  recycle?(buffer: ArrayBuffer): void;
 }
+
+/** Data packets at least this large are built in pooled buffers; small ones get exact-size memory. */
+const POOLED_PAYLOAD = 16 * 1024;
 
 export interface DeviceMuxOptions {
   /** Mux version the device answers with (default 2; 1 = old iOS, 8-byte headers throughout). */
@@ -86,6 +95,8 @@ export class DeviceMux implements UsbDeviceFunction {
   readonly receiveWindow: number;
   readonly maxPayload: number;
   readonly ackDelayMs: number;
+  /** Where bulk data packets are built; buffers come back through `recycle`. */
+  readonly pool: TransferBufferPool;
   private readonly version: 1 | 2;
 
   private sendIn: (transfer: Uint8Array) => void = noop;
@@ -108,6 +119,7 @@ export class DeviceMux implements UsbDeviceFunction {
     this.receiveWindow = Math.max(256, (options.receiveWindow ?? 512 * 1024) & ~0xff);
     const maxPacket = Math.min(MAX_DEVICE_PACKET, options.maxPacket ?? MAX_DEVICE_PACKET);
     this.maxPayload = maxPacket - MUX_HEADER_V2 - TCP_HEADER_LENGTH;
+    this.pool = new TransferBufferPool(maxPacket);
     this.ackDelayMs = options.ackDelayMs ?? 5;
   }
 
@@ -144,9 +156,14 @@ export class DeviceMux implements UsbDeviceFunction {
     this.expectedHostSeq = undefined;
   }
 
+  recycle(buffer: ArrayBuffer): void {
+    this.pool.give(buffer);
+  }
+
   /** Sends one TCP packet to the host (used by connections). */
   sendTcp(tcp: TcpHeader, payload?: Uint8Array): void {
-    const packet = encodeTcpPacket(this.headerLength, this.txSeq, this.rxSeq, tcp, payload);
+    const into = payload && payload.byteLength >= POOLED_PAYLOAD ? this.pool.take() : undefined;
+    const packet = encodeTcpPacket(this.headerLength, this.txSeq, this.rxSeq, tcp, payload, into);
     this.txSeq = (this.txSeq + 1) & 0xffff;
     this.sendIn(packet);
   }

@@ -1,3 +1,4 @@
+import type { TransferRecyclingDevice } from '../../usb/transfer-recycling.ts';
 import type { VirtualIPhone } from '../virtual-iphone.ts';
 import { DeviceMux, type DeviceMuxOptions, type UsbDeviceFunction } from './device-mux.ts';
 import {
@@ -44,7 +45,7 @@ const outResult = (status: USBTransferStatus, bytesWritten: number): USBOutTrans
  * number of max-size packets), and unplug failing pending transfers with NetworkError, later ones with
  * NotFoundError.
  */
-export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDevice {
+export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDevice, TransferRecyclingDevice {
   readonly configurations: USBConfiguration[];
 
   /** OUT transfers that ended without completing a USB transfer (waiting for a short packet or ZLP). */
@@ -63,6 +64,11 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
   private readonly outEndpoint: number;
   private claimFailure: string | undefined;
   private readonly inPacketSize: number;
+  /**
+   * Buffers of packets handed out whole in one IN transfer: only these may come back for reuse (a
+   * packet split across transfers has pieces the host may still hold, so it is never recycled).
+   */
+  private readonly handedOutWhole = new WeakSet<ArrayBuffer>();
 
   constructor(
     readonly descriptor: UsbDeviceDescriptor,
@@ -233,6 +239,24 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
     this.resetFunction();
   }
 
+  /** The host is done with a transfer it got whole: its buffer goes back to the device function. */
+  recycleTransferBuffer(buffer: ArrayBuffer): void {
+    if (this.handedOutWhole.delete(buffer)) this.deviceFunction.recycle?.(buffer);
+  }
+
+  /**
+   * For a bridge that moves a transfer's buffer elsewhere (postMessage transfer): true, and the device
+   * forgets it, when the buffer holds exactly one packet handed out whole — no other view needs it.
+   */
+  releaseWholeTransfer(buffer: ArrayBuffer): boolean {
+    return this.handedOutWhole.delete(buffer);
+  }
+
+  /** A buffer that came back by transfer (so nobody else can see it): straight to the device function. */
+  adoptTransferBuffer(buffer: ArrayBuffer): void {
+    this.deviceFunction.recycle?.(buffer);
+  }
+
   /** Pulls the cable: pending transfers fail with NetworkError, everything after with NotFoundError. */
   unplug(): void {
     if (this.unplugged) return;
@@ -270,6 +294,7 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
       const packet = this.inQueue[this.inHead]!;
       if (waiter.length >= packet.byteLength) {
         this.takeIn();
+        if (packet.byteOffset === 0) this.handedOutWhole.add(packet.buffer as ArrayBuffer);
         waiter.resolve(inResult('ok', packet));
       } else if (waiter.length % this.inPacketSize === 0) {
         // A whole number of max-size packets: the transfer ends full and the rest stays queued.

@@ -1,3 +1,4 @@
+import type { TransferRecyclingDevice } from '../../usb/transfer-recycling.ts';
 import type { VirtualIPhone } from '../virtual-iphone.ts';
 import type { DeviceMuxOptions } from './device-mux.ts';
 import { createVirtualIPhoneUsbDevice, type FakeUsbDevice, type PluggableUsbDevice } from './fake-usb-device.ts';
@@ -12,6 +13,11 @@ import { DescribedUsbDevice, buildUsbConfigurations, type UsbDeviceDescriptor } 
  * transferIn/transferOut with its length (babble, ZLP and unplug rules apply there), but all calls made
  * during one task travel as one message, and all results that settle during one task go back as one
  * message (a bulk download needs about 7 times fewer messages than one per transfer).
+ *
+ * Buffers: an IN transfer holding one whole packet travels as the device's own buffer (transferred,
+ * so the worker can no longer touch it); once the host stack is done with it, the page transfers it
+ * back with its next requests ('recycle') and the device builds later packets in it. A buffer the
+ * host keeps (the consumer owns what it read) simply never comes back.
  */
 export interface MessagePortLike {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -36,7 +42,8 @@ type Op =
   | 'transferOut'
   | 'reset'
   | 'unplug'
-  | 'describe';
+  | 'describe'
+  | 'recycle';
 
 interface Request {
   id: number;
@@ -50,6 +57,8 @@ interface Reply {
   /** transferIn: status + data buffer; transferOut: status + bytesWritten; others: undefined. */
   status?: USBTransferStatus;
   data?: ArrayBuffer;
+  /** transferIn: bytes of `data` that are the transfer (from offset 0); all of it when absent. */
+  length?: number;
   bytesWritten?: number;
   descriptor?: UsbDeviceDescriptor;
   error?: { name: string; message: string };
@@ -174,17 +183,28 @@ export function serveUsbDeviceOverPort(
       },
     );
   };
+  const take = (request: Request): void => {
+    // A buffer handed back for reuse: it arrived by transfer, so nothing else can see it. No reply.
+    if (request.op === 'recycle') device.adoptTransferBuffer(request.args[0] as ArrayBuffer);
+    else serve(request);
+  };
   const onMessage = (event: MessageEvent): void => {
     const message = event.data as RequestBatch | Request;
-    if ('requests' in message) for (const request of message.requests) serve(request);
-    else serve(message);
+    if ('requests' in message) for (const request of message.requests) take(request);
+    else take(message);
   };
 
   async function handle({ id, op, args }: Request): Promise<{ reply: Reply; transfer?: ArrayBuffer }> {
     switch (op) {
       case 'transferIn': {
         const result = await device.transferIn(args[0] as number, args[1] as number);
-        const data = result.data ? ownBuffer(result.data) : undefined;
+        const view = result.data;
+        if (view && device.releaseWholeTransfer(view.buffer as ArrayBuffer)) {
+          // One whole packet at the start of its (pooled) buffer: move the buffer itself, no copy.
+          const buffer = view.buffer as ArrayBuffer;
+          return { reply: { id, ok: true, status: result.status, data: buffer, length: view.byteLength }, transfer: buffer };
+        }
+        const data = view ? ownBuffer(view) : undefined;
         return { reply: { id, ok: true, status: result.status, data }, transfer: data };
       }
       case 'transferOut': {
@@ -223,6 +243,8 @@ export function serveUsbDeviceOverPort(
       case 'clearHalt':
         await device.clearHalt(args[0] as USBDirection, args[1] as number);
         return { reply: { id, ok: true } };
+      case 'recycle':
+        return { reply: { id, ok: true } }; // handled in `take`, never here
     }
   }
 
@@ -287,7 +309,7 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice {
+class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice, TransferRecyclingDevice {
   readonly configurations: USBConfiguration[];
 
   private nextId = 1;
@@ -299,6 +321,8 @@ class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice
   private readonly claimed = new Set<number>();
   private unplugged = false;
   private readonly unplugListeners: (() => void)[] = [];
+  /** IN transfer buffers that arrived from the worker and may go back once (never twice: aliasing). */
+  private readonly returnable = new WeakSet<ArrayBuffer>();
   private readonly onMessage = (event: MessageEvent): void => {
     const message = event.data as ReplyBatch | DisconnectNotice;
     if ('event' in message) {
@@ -387,7 +411,15 @@ class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice
 
   async transferIn(endpointNumber: number, length: number): Promise<USBInTransferResult> {
     const reply = await this.call('transferIn', [endpointNumber, length]);
-    return { status: reply.status ?? 'ok', data: reply.data ? new DataView(reply.data) : undefined };
+    const data = reply.data;
+    if (!data) return { status: reply.status ?? 'ok', data: undefined };
+    this.returnable.add(data);
+    return { status: reply.status ?? 'ok', data: new DataView(data, 0, reply.length ?? data.byteLength) };
+  }
+
+  recycleTransferBuffer(buffer: ArrayBuffer): void {
+    if (this.unplugged || !this.returnable.delete(buffer)) return;
+    this.outbox.add({ id: 0, op: 'recycle', args: [buffer] }, buffer);
   }
 
   async transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {

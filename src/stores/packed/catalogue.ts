@@ -1,0 +1,247 @@
+import { StoreError } from '../errors.ts';
+import { splitPath } from '../paths.ts';
+import type { DirectoryEntry, EntryStat } from '../storage-backend.ts';
+
+/*
+ * The whole namespace of a packed store, in memory. Compactness matters (a 300k-file backup keeps
+ * one FileNode per file alive for the whole session): a file is four small integers, so V8 keeps
+ * them inline as Smis; names are the only strings, and directories are Maps of their children.
+ */
+
+/** File dates are whole seconds since 2020 so they stay small integers (Smis) until 2054. */
+const EPOCH_MS = Date.UTC(2020, 0, 1);
+export const toStoredTime = (ms: number): number => Math.round((ms - EPOCH_MS) / 1000);
+const fromStoredTime = (s: number): Date => new Date(EPOCH_MS + s * 1000);
+
+export class FileNode {
+  constructor(
+    /** Pack or blob id: blobs (files too large to pack) hold the whole file at offset 0. */
+    public store: number,
+    public offset: number,
+    public size: number,
+    public mtime: number,
+    /** Whether `store` names a blob file rather than a pack. */
+    public blob: boolean,
+  ) {}
+}
+
+export class DirNode {
+  readonly children = new Map<string, DirNode | FileNode>();
+}
+
+export type Node = DirNode | FileNode;
+
+/** What a file's bytes occupy, for space accounting. */
+export interface Extent {
+  store: number;
+  size: number;
+  blob: boolean;
+}
+
+/** Called for every file that leaves the namespace (removed or replaced). */
+export type ReleaseFn = (extent: Extent) => void;
+
+/** Journal records: each is one catalogue change, replayed in order on open. */
+export type CatalogueRecord =
+  | ['D', string] // mkdirp
+  | ['F', string, number, number, number, number, 0 | 1] // set file: path, store, offset, size, mtime, blob
+  | ['R', string, string] // rename
+  | ['X', string] // remove (recursive)
+  | ['N', number]; // ids below this number have been handed out
+
+const DIR_STAT_TIME = new Date(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A name as its own string. Names come from splitting a path, and V8 makes such substrings
+ * views that keep the whole path alive; stored once per file, that doubled the catalogue's heap.
+ */
+function own(name: string): string {
+  return name.length < 13 ? name : decoder.decode(encoder.encode(name));
+}
+
+export class Catalogue {
+  root = new DirNode();
+  /** Pack and blob ids are never reused, so a reader's stale location can never name other bytes. */
+  nextId = 1;
+
+  lookup(path: string): Node | null {
+    let node: Node = this.root;
+    for (const part of splitPath(path)) {
+      if (!(node instanceof DirNode)) return null;
+      const child: Node | undefined = node.children.get(part);
+      if (!child) return null;
+      node = child;
+    }
+    return node;
+  }
+
+  stat(path: string): EntryStat | null {
+    const node = this.lookup(path);
+    if (!node) return null;
+    if (node instanceof DirNode) return { kind: 'directory', size: 0, mtime: DIR_STAT_TIME };
+    return { kind: 'file', size: node.size, mtime: fromStoredTime(node.mtime) };
+  }
+
+  list(path: string): DirectoryEntry[] {
+    const node = this.lookup(path);
+    if (!node) throw new StoreError('ENOENT', path);
+    if (!(node instanceof DirNode)) throw new StoreError('ENOTDIR', path);
+    const out: DirectoryEntry[] = [];
+    for (const [name, child] of node.children) out.push({ name, kind: child instanceof DirNode ? 'directory' : 'file' });
+    return out;
+  }
+
+  /** The directory `path` must already be; throws ENOENT/ENOTDIR. */
+  directory(path: string): DirNode {
+    const node = this.lookup(path);
+    if (!node) throw new StoreError('ENOENT', path);
+    if (!(node instanceof DirNode)) throw new StoreError('ENOTDIR', path);
+    return node;
+  }
+
+  /** Whether anything was created. */
+  mkdirp(path: string): boolean {
+    const parts = splitPath(path);
+    let node: DirNode = this.root;
+    let created = false;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const child = node.children.get(part);
+      if (child instanceof DirNode) {
+        node = child;
+        continue;
+      }
+      if (child) throw new StoreError(i === parts.length - 1 ? 'EEXIST' : 'ENOTDIR', parts.slice(0, i + 1).join('/'));
+      const made = new DirNode();
+      node.children.set(own(part), made);
+      node = made;
+      created = true;
+    }
+    return created;
+  }
+
+  /** Creates or replaces the file at `path`; its parent must exist. */
+  setFile(path: string, file: FileNode, release: ReleaseFn): void {
+    const parts = splitPath(path);
+    if (parts.length === 0) throw new StoreError('EISDIR', path);
+    const name = parts.pop()!;
+    const parent = this.directory(parts.join('/'));
+    const old = parent.children.get(name);
+    if (old instanceof DirNode) throw new StoreError('EISDIR', path);
+    if (old) release(old);
+    parent.children.set(old ? name : own(name), file);
+  }
+
+  /** rename(2) semantics: a file replaces a file; onto a directory is EEXIST; `to`'s parent must exist. */
+  rename(from: string, to: string, release: ReleaseFn): void {
+    const src = splitPath(from);
+    const dst = splitPath(to);
+    if (src.length === 0 || dst.length === 0) throw new StoreError('EINVAL', from, 'the root cannot move');
+    const srcName = src.pop()!;
+    const srcParent = this.directory(src.join('/'));
+    const node = srcParent.children.get(srcName);
+    if (!node) throw new StoreError('ENOENT', from);
+    const dstName = dst.pop()!;
+    const dstParent = this.directory(dst.join('/'));
+    if (node instanceof DirNode && (to === from || to.startsWith(`${from}/`))) throw new StoreError('EINVAL', to, 'cannot move a folder into itself');
+    const existing = dstParent.children.get(dstName);
+    if (existing === node) return;
+    if (existing) {
+      if (existing instanceof DirNode || node instanceof DirNode) throw new StoreError('EEXIST', to);
+      release(existing);
+    }
+    srcParent.children.delete(srcName);
+    dstParent.children.set(own(dstName), node);
+  }
+
+  /** Recursive; a missing path is fine. Removing '' empties the root. */
+  remove(path: string, release: ReleaseFn): void {
+    const parts = splitPath(path);
+    if (parts.length === 0) {
+      releaseTree(this.root, release);
+      this.root.children.clear();
+      return;
+    }
+    const name = parts.pop()!;
+    const parent = this.lookup(parts.join('/'));
+    if (!(parent instanceof DirNode)) return;
+    const node = parent.children.get(name);
+    if (!node) return;
+    if (node instanceof DirNode) releaseTree(node, release);
+    else release(node);
+    parent.children.delete(name);
+  }
+
+  apply(record: CatalogueRecord, release: ReleaseFn): void {
+    switch (record[0]) {
+      case 'D':
+        this.mkdirp(record[1]);
+        return;
+      case 'F':
+        this.setFile(record[1], new FileNode(record[2], record[3], record[4], record[5], record[6] === 1), release);
+        return;
+      case 'R':
+        this.rename(record[1], record[2], release);
+        return;
+      case 'X':
+        this.remove(record[1], release);
+        return;
+      case 'N':
+        this.nextId = Math.max(this.nextId, record[1]);
+        return;
+    }
+  }
+
+  /** Every file with its path, depth first. */
+  *files(dir: DirNode = this.root, prefix = ''): Generator<[string, FileNode]> {
+    for (const [name, child] of dir.children) {
+      const path = prefix === '' ? name : `${prefix}/${name}`;
+      if (child instanceof DirNode) yield* this.files(child, path);
+      else yield [path, child];
+    }
+  }
+
+  /**
+   * The snapshot form: nested arrays, a directory as [name, [children]] and a file as
+   * [name, store, offset, size, mtime, blob]. Nesting keeps each name once instead of whole paths.
+   */
+  toJSON(): unknown {
+    const dir = (node: DirNode): unknown[] => {
+      const out: unknown[] = [];
+      for (const [name, child] of node.children) {
+        out.push(child instanceof DirNode ? [name, dir(child)] : [name, child.store, child.offset, child.size, child.mtime, child.blob ? 1 : 0]);
+      }
+      return out;
+    };
+    return { nextId: this.nextId, root: dir(this.root) };
+  }
+
+  static fromJSON(json: unknown): Catalogue {
+    const { nextId, root } = json as { nextId: number; root: unknown[] };
+    const catalogue = new Catalogue();
+    catalogue.nextId = nextId;
+    const fill = (node: DirNode, entries: unknown[]): void => {
+      for (const e of entries as unknown[][]) {
+        const name = e[0] as string;
+        if (e.length === 2) {
+          const child = new DirNode();
+          node.children.set(name, child);
+          fill(child, e[1] as unknown[]);
+        } else {
+          node.children.set(name, new FileNode(e[1] as number, e[2] as number, e[3] as number, e[4] as number, e[5] === 1));
+        }
+      }
+    };
+    fill(catalogue.root, root);
+    return catalogue;
+  }
+}
+
+function releaseTree(dir: DirNode, release: ReleaseFn): void {
+  for (const child of dir.children.values()) {
+    if (child instanceof DirNode) releaseTree(child, release);
+    else release(child);
+  }
+}

@@ -1,0 +1,63 @@
+/*
+ * Framing for the journal and snapshots: [u32 payload length][u32 CRC-32 of payload][payload].
+ * An unplug can leave a record half written; its checksum (or a length running past the end)
+ * marks it, and everything from there on is ignored: the change it described was never
+ * acknowledged, because data is written before the record that references it.
+ */
+const HEADER = 8;
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeFrame(value: unknown): Uint8Array {
+  const json = encoder.encode(JSON.stringify(value));
+  const out = new Uint8Array(HEADER + json.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, json.byteLength, true);
+  view.setUint32(4, crc32(json), true);
+  out.set(json, HEADER);
+  return out;
+}
+
+export interface DecodedFrames {
+  values: unknown[];
+  /** Bytes of whole, valid frames: where the next append belongs. */
+  validLength: number;
+}
+
+/** Every valid frame from the start, stopping at the first torn or corrupt one. */
+export function decodeFrames(bytes: Uint8Array): DecodedFrames {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values: unknown[] = [];
+  let at = 0;
+  while (at + HEADER <= bytes.byteLength) {
+    const length = view.getUint32(at, true);
+    const sum = view.getUint32(at + 4, true);
+    if (at + HEADER + length > bytes.byteLength) break;
+    const payload = bytes.subarray(at + HEADER, at + HEADER + length);
+    if (crc32(payload) !== sum) break;
+    try {
+      values.push(JSON.parse(decoder.decode(payload)));
+    } catch {
+      break;
+    }
+    at += HEADER + length;
+  }
+  return { values, validLength: at };
+}

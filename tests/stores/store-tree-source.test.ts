@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OpfsBackupStore } from '../../src/stores/opfs-backup-store.ts';
+import { StoreTreeSource } from '../../src/library/source/store-tree-source.ts';
+import { MissingBackupFileError } from '../../src/library/errors.ts';
+import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
+
+const UDID = '00008030-001A2B3C4D5E802E';
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+test('StoreTreeSource: a packed store backup (current and earlier version) reads like a backup folder', async () => {
+  const root = new MemoryDirectoryHandle();
+  const store = await OpfsBackupStore.open({ root, estimate: async () => ({ quota: 1e9, usage: 0 }), packed: { packSize: 512, largeFileThreshold: 64 } });
+  const payload = new Uint8Array(5000).map((_, i) => (i * 7) & 0xff);
+  for (const n of [1, 2]) {
+    const s = await store.openSession(UDID);
+    await s.writeFile('Manifest.db', enc.encode(`manifest-${n}`));
+    await s.writeFile('3d/3d0d', payload.map((v) => v ^ n));
+    await s.commit();
+  }
+  const reader = await OpfsBackupStore.openReadOnly({ root });
+  const current = new StoreTreeSource((await reader.current(UDID))!, 'Lifeboat backups');
+  assert.equal(current.label, 'Lifeboat backups');
+  assert.deepEqual((await current.list('')).map((e) => `${e.name}:${e.kind}`).sort(), ['3d:directory', 'Manifest.db:file']);
+  assert.deepEqual(await current.stat('3d/3d0d'), { kind: 'file', size: 5000 });
+  assert.equal(await current.stat('nope'), null);
+  assert.equal(dec.decode(await current.readFile('Manifest.db')), 'manifest-2');
+  assert.deepEqual(await current.readRange('3d/3d0d', 4000, 4010), payload.subarray(4000, 4010).map((v) => v ^ 2));
+  const streamed: number[] = [];
+  for await (const chunk of current.stream('3d/3d0d', 1024)) {
+    assert.ok(chunk.byteLength <= 1024);
+    streamed.push(...chunk);
+  }
+  assert.deepEqual(Uint8Array.from(streamed), payload.map((v) => v ^ 2));
+  await assert.rejects(current.list('missing'), MissingBackupFileError);
+  await assert.rejects(current.readFile('missing'), MissingBackupFileError);
+
+  const [version] = await reader.listVersions(UDID);
+  const earlier = new StoreTreeSource(await reader.openVersion(UDID, version!.id), 'Lifeboat backups (earlier)');
+  assert.equal(dec.decode(await earlier.readFile('Manifest.db')), 'manifest-1');
+  assert.deepEqual(await earlier.readRange('3d/3d0d', 0, 4), payload.subarray(0, 4).map((v) => v ^ 1));
+  await store.close();
+});
