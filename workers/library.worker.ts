@@ -12,8 +12,8 @@ import { findBackups, locateBackup } from '../src/library/source/locate.ts';
 import { previewFile } from '../src/library/preview.ts';
 import { describeContents, type CategoryId } from '../src/library/categories/overview.ts';
 import { readChats, readMessages } from '../src/library/categories/messages.ts';
-import { contactsToVCard, readContacts } from '../src/library/categories/contacts.ts';
-import { readPhotos, readVoiceMemos } from '../src/library/categories/media.ts';
+import { contactToVCard, contactsToVCard, readContacts } from '../src/library/categories/contacts.ts';
+import { readPhotoLibrary, readVoiceMemoLibrary } from '../src/library/categories/media-details.ts';
 import { readNotes } from '../src/library/categories/notes.ts';
 import { readCalls } from '../src/library/categories/calls.ts';
 import { readSafariBookmarks, readSafariHistory } from '../src/library/categories/safari.ts';
@@ -22,6 +22,12 @@ import { verifyBackup } from '../src/library/export/verify.ts';
 import { entriesUnder, exportFinderCopy, exportTree, exportZip } from '../src/library/export/exports.ts';
 import { DirectoryHandleTarget } from '../src/library/export/directory-handle-target.ts';
 import { conversationToHtml } from '../src/library/export/conversation-html.ts';
+import { searchContent } from '../src/library/content-search.ts';
+import { imageTypeOf, readContactPhotos } from '../src/library/categories/contact-photos.ts';
+import { ItemNotFoundError } from '../src/library/errors.ts';
+import { StoreTreeSource } from '../src/library/source/store-tree-source.ts';
+import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
+import type { BackupStore } from '../src/stores/backup-store.ts';
 
 let reader: BackupReader | undefined;
 
@@ -37,17 +43,40 @@ async function openFrom(source: BackupSource, path: string | undefined) {
   return reader.summary();
 }
 
+let lifeboatStore: Promise<BackupStore> | undefined;
+
+/** Lifeboat's own backups, read-only: the device worker is the store's only writer. */
+function lifeboat(): Promise<BackupStore> {
+  lifeboatStore ??= OpfsBackupStore.openReadOnly().catch((error: unknown) => {
+    lifeboatStore = undefined;
+    throw error;
+  });
+  return lifeboatStore;
+}
+
+async function lifeboatTree(store: BackupStore, udid: string, versionId: string | undefined) {
+  if (versionId === undefined) {
+    const tree = await store.current(udid);
+    if (!tree) throw new LifeboatError('corrupt-backup', 'That backup is no longer in this browser’s storage.');
+    return new StoreTreeSource(tree, `Lifeboat backup of ${udid}`);
+  }
+  if (!(await store.listVersions(udid)).some((v) => v.id === versionId)) {
+    throw new LifeboatError('corrupt-backup', 'That earlier backup is no longer kept in this browser’s storage.');
+  }
+  return new StoreTreeSource(await store.openVersion(udid, versionId), `Lifeboat backup of ${udid} (earlier)`);
+}
+
 async function category<K extends CategoryId>(id: K): Promise<CategoryData[K]> {
   const r = current();
   const readers: { [P in CategoryId]: () => Promise<CategoryData[P]> | CategoryData[P] } = {
     messages: () => readChats(r),
     contacts: () => readContacts(r),
-    photos: () => readPhotos(r),
+    photos: () => readPhotoLibrary(r),
     notes: () => readNotes(r),
     calls: () => readCalls(r),
     'safari-history': () => readSafariHistory(r),
     'safari-bookmarks': () => readSafariBookmarks(r),
-    'voice-memos': () => readVoiceMemos(r),
+    'voice-memos': () => readVoiceMemoLibrary(r),
     apps: () => readApps(r),
   };
   return readers[id]();
@@ -64,6 +93,18 @@ const api: LibraryApi = {
     }
     return out;
   },
+  async findLifeboatBackups() {
+    const store = await lifeboat();
+    const out = [];
+    for (const udid of await store.listDevices()) {
+      const r = await BackupReader.open(await lifeboatTree(store, udid, undefined));
+      const versions = (await store.listVersions(udid)).map((v) => ({ id: v.id, date: v.date.toISOString() }));
+      out.push({ path: udid, summary: r.summary(), versions });
+      r.close();
+    }
+    return out;
+  },
+  openLifeboat: async (udid, versionId) => openFrom(await lifeboatTree(await lifeboat(), udid, versionId), ''),
   openDirectory: (handle, path) => openFrom(new DirectoryHandleSource(handle), path),
   openZip: async (file, path) => openFrom(await ZipSource.open(file as BlobLike, (file as File).name ?? 'backup.zip'), path),
   async summary() {
@@ -106,7 +147,20 @@ const api: LibraryApi = {
     await exportZip(r, entriesUnder(r, domain, path), to, { progress });
   },
   async contactsVCard() {
-    return contactsToVCard(await readContacts(current()));
+    const r = current();
+    return contactsToVCard(await readContacts(r), await readContactPhotos(r));
+  },
+  searchContent: (query, limit) => searchContent(current(), query, limit),
+  async contactVCard(contactId) {
+    const r = current();
+    const contact = (await readContacts(r)).find((c) => c.id === contactId);
+    if (!contact) throw new ItemNotFoundError('This contact');
+    return contactToVCard(contact, (await readContactPhotos(r, [contactId])).get(contactId));
+  },
+  async contactPhoto(contactId) {
+    const bytes = (await readContactPhotos(current(), [contactId])).get(contactId);
+    const type = bytes && imageTypeOf(bytes);
+    return bytes && type ? { bytes, mimeType: type.mimeType } : undefined;
   },
   conversationHtml: (chatId) => conversationToHtml(current(), chatId),
   async close() {

@@ -7,6 +7,10 @@ import { ManifestDb, type ManifestEntry } from './manifest-db.ts';
 import type { EntryKind, MbFile } from './mbfile.ts';
 import type { BackupSource } from './source/backup-source.ts';
 import { openDatabaseBytes, type Database } from './sqlite.ts';
+import { applyWal } from './sqlite-wal.ts';
+
+/** Databases a reader keeps open at once (sms.db and AddressBook for search, plus one). */
+const SHARED_DATABASES = 3;
 
 export interface BackupSummary {
   deviceName: string | undefined;
@@ -77,6 +81,8 @@ export class BackupReader {
   private classKeys: ClassKeys | undefined;
   private keybag: Keybag | undefined;
   private cachedTotals: { fileCount: number; totalSize: number } | undefined;
+  /** Insertion order is recency: the first entry is the least recently used. */
+  private readonly shared = new Map<string, Promise<Database | undefined>>();
 
   private constructor(
     readonly source: BackupSource,
@@ -257,13 +263,46 @@ export class BackupReader {
   /**
    * Opens a database stored in the backup. undefined when the backup does not hold it (so a
    * category is simply empty); CorruptBackupError naming the file when it is there but unreadable.
-   * Only the main database file is read: changes still sitting in a `-wal` sibling are not applied.
+   * Committed transactions still sitting in a `-wal` sibling are applied first (the newest
+   * messages and contacts are often only there); a damaged WAL counts up to its last good commit.
    */
   async openDatabase(domain: string, relativePath: string): Promise<Database | undefined> {
     const entry = this.manifest.find(domain, relativePath);
     if (!entry || entry.kind !== 'file') return undefined;
-    const bytes = await this.readFile(entry.fileID);
+    let bytes = await this.readFile(entry.fileID);
+    const wal = this.manifest.find(domain, `${relativePath}-wal`);
+    if (wal && wal.kind === 'file') {
+      try {
+        bytes = applyWal(bytes, await this.readFile(wal.fileID)).bytes;
+      } catch (error) {
+        // A WAL whose payload is missing or undecryptable: the main file alone is still the database.
+        if (!(error instanceof MissingBackupFileError) && !(error instanceof CorruptBackupError)) throw error;
+      }
+    }
     return openDatabaseBytes(bytes, `${domain}/${relativePath}`);
+  }
+
+  /**
+   * A database kept open for repeated queries (search as you type, one conversation after another),
+   * so it is read, decrypted and WAL-merged once. Callers must not close it; the reader closes
+   * the ones it keeps (at most SHARED_DATABASES, least recently used first) and all on close().
+   */
+  async sharedDatabase(domain: string, relativePath: string): Promise<Database | undefined> {
+    const key = `${domain}\0${relativePath}`;
+    let opening = this.shared.get(key);
+    if (opening) {
+      this.shared.delete(key);
+    } else {
+      opening = this.openDatabase(domain, relativePath);
+      opening.catch(() => this.shared.delete(key));
+    }
+    this.shared.set(key, opening);
+    while (this.shared.size > SHARED_DATABASES) {
+      const [oldestKey, oldest] = this.shared.entries().next().value!;
+      this.shared.delete(oldestKey);
+      void oldest.then((db) => db?.close(), () => undefined);
+    }
+    return opening;
   }
 
   entry(fileID: string): ManifestEntry | undefined {
@@ -271,6 +310,8 @@ export class BackupReader {
   }
 
   close(): void {
+    for (const opening of this.shared.values()) void opening.then((db) => db?.close(), () => undefined);
+    this.shared.clear();
     this.manifestDb?.close();
     this.manifestDb = undefined;
     this.classKeys = undefined;

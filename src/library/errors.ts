@@ -22,3 +22,10 @@ export function normalisePath(path: string): string {
   if (parts.includes('..')) throw new CorruptBackupError(`Refusing the path “${path}”: it leaves the backup folder.`);
   return parts.join('/');
 }
+
+/** The UI asked for an item (a contact, a conversation) the open backup does not hold, e.g. after it was reopened. */
+export class ItemNotFoundError extends CorruptBackupError {
+  constructor(what: string) {
+    super(`${what} is not in this backup.`);
+  }
+}

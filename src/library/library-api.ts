@@ -10,6 +10,7 @@ import type { BackupContents, CategoryId } from './categories/overview.ts';
 import type { Chat, Message } from './categories/messages.ts';
 import type { Contact } from './categories/contacts.ts';
 import type { MediaItem } from './categories/media.ts';
+import type { PhotoItem, VoiceMemoItem } from './categories/media-details.ts';
 import type { Note } from './categories/notes.ts';
 import type { CallRecord } from './categories/calls.ts';
 import type { Bookmark, HistoryVisit } from './categories/safari.ts';
@@ -18,6 +19,7 @@ import type { VerifyReport } from './export/verify.ts';
 import type { DirectoryHandleLike } from './source/directory-handle-source.ts';
 import type { WritableDirectoryHandleLike } from './export/directory-handle-target.ts';
 import type { Progress } from './export/byte-sink.ts';
+import type { ContactHit, ContentSearchResults, ConversationHit, MessageHit } from './content-search.ts';
 
 export type {
   BackupSummary,
@@ -31,6 +33,8 @@ export type {
   Message,
   Contact,
   MediaItem,
+  PhotoItem,
+  VoiceMemoItem,
   Note,
   CallRecord,
   Bookmark,
@@ -38,6 +42,10 @@ export type {
   AppInfo,
   VerifyReport,
   Progress,
+  ContactHit,
+  ContentSearchResults,
+  ConversationHit,
+  MessageHit,
 };
 
 /** One backup found in what the person picked (a MobileSync Backup folder can hold several). */
@@ -46,15 +54,21 @@ export interface FoundBackup {
   summary: BackupSummary;
 }
 
+/** A backup Lifeboat made in this browser (the OPFS store): `path` is the device's UDID. */
+export interface LifeboatBackup extends FoundBackup {
+  /** Earlier backups of the same device kept beside the latest, newest first. */
+  versions: { id: string; date: string }[];
+}
+
 export interface CategoryData {
   messages: Chat[];
   contacts: Contact[];
-  photos: MediaItem[];
+  photos: PhotoItem[];
   notes: Note[];
   calls: CallRecord[];
   'safari-history': HistoryVisit[];
   'safari-bookmarks': Bookmark[];
-  'voice-memos': MediaItem[];
+  'voice-memos': VoiceMemoItem[];
   apps: AppInfo[];
 }
 
@@ -67,6 +81,10 @@ export interface WritableFileLike {
 export interface LibraryApi {
   /** Lists the backups in a picked folder (or OPFS directory) without opening them fully. */
   findBackups(handle: DirectoryHandleLike): Promise<FoundBackup[]>;
+  /** Backups in Lifeboat's own store, read without locks while the device worker may be writing a new one. */
+  findLifeboatBackups(): Promise<LifeboatBackup[]>;
+  /** Opens one of them: the latest, or an earlier version (`versionId` from LifeboatBackup.versions). */
+  openLifeboat(udid: string, versionId?: string): Promise<BackupSummary>;
   /** Opens a backup folder (or the one at `path` inside it). Returns its summary; encrypted ones start locked. */
   openDirectory(handle: DirectoryHandleLike, path?: string): Promise<BackupSummary>;
   /** Opens a backup inside a .zip File. */
@@ -92,6 +110,12 @@ export interface LibraryApi {
   exportFinderCopy(to: WritableDirectoryHandleLike, progress?: Progress): Promise<void>;
   exportZip(domain: string, path: string, to: WritableFileLike, progress?: Progress): Promise<void>;
   contactsVCard(): Promise<string>;
+  /** Search inside the backup's data: message text, conversations by handle/name, contacts by name/org/phone/email. */
+  searchContent(query: string, limit?: number): Promise<ContentSearchResults>;
+  /** One contact's vCard 3.0 (with its picture when the backup has one). */
+  contactVCard(contactId: number): Promise<string>;
+  /** A contact's picture, for showing it; undefined when there is none. */
+  contactPhoto(contactId: number): Promise<{ bytes: Uint8Array; mimeType: string } | undefined>;
   conversationHtml(chatId: number): Promise<string>;
   close(): Promise<void>;
 }

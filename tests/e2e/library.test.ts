@@ -222,6 +222,18 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
   await page.click('[data-testid="tab-search"]');
   await page.fill('[data-testid="search-input"]', 'thanks');
   await page.waitForSelector('[data-testid="search-messages"]:has-text("Thanks!")', { timeout: 10000 });
+  await page.fill('[data-testid="search-input"]', 'lovelace');
+  await page.waitForSelector('[data-testid="search-contacts"]:has-text("Ada Lovelace")', { timeout: 10000 });
+  assert.equal(await page.locator('[data-testid="search-messages"]').count(), 0, 'the earlier message results are gone');
+  // Part of the number, typed with other punctuation, finds the conversation.
+  await page.fill('[data-testid="search-input"]', '555-123');
+  await page.waitForSelector('[data-testid="search-conversations"]:has-text("+15551234567")', { timeout: 10000 });
+  // A message hit opens its conversation with that message marked.
+  await page.fill('[data-testid="search-input"]', 'welcome');
+  await page.click('[data-testid="search-messages"] button:has-text("Hi <there> & welcome")', { timeout: 10000 });
+  await page.waitForSelector('[data-testid="bubble"].highlighted:has-text("Hi <there> & welcome")', { timeout: 10000 });
+  assert.equal(await page.locator('[data-testid="bubble"].highlighted').count(), 1);
+  await page.click('[data-testid="tab-search"]');
   await page.fill('[data-testid="search-input"]', 'sms.db');
   await page.waitForSelector('[data-testid="search-files"]:has-text("Library/SMS/sms.db")', { timeout: 10000 });
 

@@ -212,7 +212,7 @@ const withClass = (clas: number, wrapped: Uint8Array) => concat([new Uint8Array(
 
 export interface GenerateOptions {
   password?: string;
-  /** Extra rows (e.g. many files for the bench). */
+  /** Extra rows (e.g. many files for the bench); one at a standard row's domain/path replaces it. */
   extra?: GeneratedFile[];
   /** Rows whose payload is deliberately not written. */
   omitPayloads?: string[];
@@ -222,7 +222,10 @@ export interface GenerateOptions {
 
 export async function generateBackup(options: GenerateOptions = {}): Promise<GeneratedBackup> {
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-backup-'));
-  const files = [...(await standardContents()), ...(options.extra ?? [])];
+  // An extra file at a standard file's place replaces it (a test's own sms.db, say).
+  const extra = options.extra ?? [];
+  const replaced = new Set(extra.map((f) => `${f.domain}\0${f.relativePath}`));
+  const files = [...(await standardContents()).filter((f) => !replaced.has(`${f.domain}\0${f.relativePath}`)), ...extra];
   const password = options.password;
   const sqlite3 = await loadSqlite();
 

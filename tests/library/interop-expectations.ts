@@ -46,6 +46,10 @@ export interface ExpectedCategories {
   historyVisits: number;
   bookmarks: { title: string; url: string }[];
   apps: { bundleId: string; version: string }[];
+  /** Photos.sqlite facts by relativePath ("Media/DCIM/…"): Apple-epoch creation seconds, favourite, hidden. */
+  photoFacts: Map<string, { created: number; favorite: boolean; hidden: boolean }>;
+  /** CloudRecordings.db facts by file name. */
+  recordingFacts: Map<string, { title: string; date: number; duration: number }>;
 }
 
 type Row = Record<string, unknown>;
@@ -138,6 +142,18 @@ export async function expectedCategories(dataset: Dataset): Promise<ExpectedCate
     historyVisits: history.reduce((n, r) => n + num(r['visits']), 0),
     bookmarks,
     apps: dataset.apps.map((a) => ({ bundleId: a.bundleId, version: a.version })),
+    photoFacts: new Map(
+      (await rows(dataset, 'CameraRollDomain', 'Media/PhotoData/Photos.sqlite', 'SELECT ZDIRECTORY, ZFILENAME, ZDATECREATED, ZFAVORITE, ZHIDDEN FROM ZASSET')).map((r) => [
+        `Media/${str(r['ZDIRECTORY'])}/${str(r['ZFILENAME'])}`,
+        { created: num(r['ZDATECREATED']), favorite: num(r['ZFAVORITE']) === 1, hidden: num(r['ZHIDDEN']) === 1 },
+      ]),
+    ),
+    recordingFacts: new Map(
+      (await rows(dataset, 'MediaDomain', 'Media/Recordings/CloudRecordings.db', 'SELECT ZPATH, ZCUSTOMLABEL, ZDATE, ZDURATION FROM ZCLOUDRECORDING')).map((r) => [
+        str(r['ZPATH']),
+        { title: str(r['ZCUSTOMLABEL']), date: num(r['ZDATE']), duration: num(r['ZDURATION']) },
+      ]),
+    ),
   };
 }
 

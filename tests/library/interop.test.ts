@@ -17,6 +17,8 @@ import { readNotes } from '../../src/library/categories/notes.ts';
 import { readCalls } from '../../src/library/categories/calls.ts';
 import { readSafariBookmarks, readSafariHistory } from '../../src/library/categories/safari.ts';
 import { readPhotos, readVoiceMemos } from '../../src/library/categories/media.ts';
+import { searchContent } from '../../src/library/content-search.ts';
+import { readPhotoLibrary, readVoiceMemoLibrary } from '../../src/library/categories/media-details.ts';
 import { readApps } from '../../src/library/categories/apps.ts';
 import { describeContents } from '../../src/library/categories/overview.ts';
 import { verifyBackup } from '../../src/library/export/verify.ts';
@@ -215,6 +217,19 @@ for (const name of Object.keys(WRITERS) as WriterName[]) {
         );
         assert.deepEqual(new Set(contacts.flatMap((c) => [...c.phones, ...c.emails].map((v) => v.label))), new Set(['Mobile', 'Home']));
 
+        // Search inside the data finds what the device's own databases hold.
+        const needle = 'photos';
+        const found = await searchContent(reader, needle, 100_000);
+        const withNeedle = x.chats.flatMap((c) => c.texts).filter((t) => t.toLowerCase().includes(needle));
+        assert.ok(withNeedle.length > 0);
+        assert.equal(found.messages.length, withNeedle.length);
+        assert.ok(found.messages.every((m) => m.snippet.toLowerCase().includes(needle)));
+        const surname = x.contacts[0]!.last;
+        const people = (await searchContent(reader, surname, 100_000)).contacts;
+        const expectedPeople = x.contacts.filter((c) => [c.first, c.last, c.organization, c.phone, c.email].some((v) => v?.toLowerCase().includes(surname.toLowerCase())));
+        assert.equal(people.length, expectedPeople.length, surname);
+        assert.ok(people.every((p) => p.name.includes(surname) || p.matched !== undefined));
+
         const notes = await readNotes(reader);
         assert.deepEqual(notes.map((n) => n.title), x.notes.map((n) => n.title));
         // iOS keeps a note's text as gzip(NoteStoreProto) in ZDATA, and so does the virtual iPhone.
@@ -256,14 +271,41 @@ for (const name of Object.keys(WRITERS) as WriterName[]) {
         assert.deepEqual(memos.map((m) => m.relativePath).sort(byName), recordings.map((e) => e.relativePath).sort(byName));
         assert.ok(memos.every((m) => m.mimeType === 'audio/mp4'));
 
-        // Apps: versions from Manifest.plist, data counted from their containers.
+        // What Photos.sqlite and CloudRecordings.db say about those files.
+        const APPLE_EPOCH = 978307200;
+        const appleIso = (s: number) => new Date((s + APPLE_EPOCH) * 1000).toISOString();
+        const library = await readPhotoLibrary(reader);
+        assert.equal(library.length, photos.length);
+        let favorites = 0;
+        let hidden = 0;
+        for (const p of library) {
+          const facts = x.photoFacts.get(p.relativePath);
+          assert.deepEqual([p.created, p.favorite, p.hidden], facts ? [appleIso(facts.created), facts.favorite, facts.hidden] : [undefined, false, false], p.relativePath);
+          favorites += p.favorite ? 1 : 0;
+          hidden += p.hidden ? 1 : 0;
+        }
+        assert.ok(favorites > 0 && hidden > 0 && library.some((p) => p.created === undefined), 'favourites, hidden and unlisted (videos) are all there');
+        const memoLibrary = await readVoiceMemoLibrary(reader);
+        assert.equal(memoLibrary.length, memos.length);
+        for (const m of memoLibrary) {
+          const facts = x.recordingFacts.get(m.name);
+          assert.ok(facts, m.name);
+          assert.deepEqual([m.title, m.recorded, m.durationSeconds], [facts.title, appleIso(facts.date), facts.duration], m.name);
+        }
+
+        // Apps: versions from Manifest.plist, data counted from their own, group and plugin containers.
         const apps = readApps(reader);
         assert.deepEqual(apps.map((a) => ({ bundleId: a.bundleId, version: a.version })), [...x.apps].sort((a, b) => byName(a.bundleId, b.bundleId)));
+        let attributedGroups = 0;
         for (const app of apps) {
-          const container = files(truth).filter((e) => e.domain === `AppDomain-${app.bundleId}`);
+          const ofApp = (d: string) => d === `AppDomain-${app.bundleId}` || d === `AppDomainGroup-group.${app.bundleId}` || d.startsWith(`AppDomainPlugin-${app.bundleId}.`);
+          const container = files(truth).filter((e) => ofApp(e.domain));
           assert.equal(app.fileCount, container.length, app.bundleId);
           assert.equal(app.dataSize, container.reduce((n, e) => n + e.size, 0), app.bundleId);
+          assert.deepEqual(app.containers.map((c) => c.domain).sort(), [...new Set(container.map((e) => e.domain))].sort(), app.bundleId);
+          attributedGroups += app.containers.filter((c) => c.kind !== 'app').length;
         }
+        assert.ok(attributedGroups > 0, 'the dataset has group and plugin containers to attribute');
 
         // The overview agrees, and knows what only an encrypted backup carries.
         const contents = await describeContents(reader);

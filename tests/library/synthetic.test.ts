@@ -85,7 +85,8 @@ for (const variant of ['plain', 'encrypted'] as const) {
       assert.equal(contacts[1]!.displayName, 'Acme');
       const vcf = contactsToVCard(contacts);
       assert.match(vcf, /BEGIN:VCARD\r\nVERSION:3\.0\r\nN:Lovelace;Ada;;;\r\nFN:Ada Lovelace\r\nORG:Analytical\\, Engines\\; Ltd\r\n/);
-      assert.match(vcf, /TEL;TYPE=MOBILE:\+1 555 123 4567\r\n/);
+      assert.match(vcf, /TEL;TYPE=CELL:\+1 555 123 4567\r\n/);
+      assert.match(vcf, /EMAIL;TYPE=INTERNET,HOME:ada@example\.com\r\n/);
       assert.match(vcf, /NOTE:Line one\\nline two\r\n/);
       assert.equal(vcf.match(/BEGIN:VCARD/g)!.length, 2);
 
@@ -100,7 +101,7 @@ for (const variant of ['plain', 'encrypted'] as const) {
       assert.deepEqual((await readSafariBookmarks(reader)).filter((b) => !b.isFolder).map((b) => b.url), ['https://lifeboat.example/']);
       assert.deepEqual(readPhotos(reader).map((p) => [p.name, p.mimeType]), [['IMG_0001.JPG', 'image/jpeg'], ['IMG_0002.MOV', 'video/quicktime']]);
       assert.deepEqual(readVoiceMemos(reader).map((p) => p.mimeType), ['audio/mp4']);
-      assert.deepEqual(readApps(reader), [{ bundleId: 'com.example.app', version: '1.2', dataSize: 19 + 48, fileCount: 2 }]);
+      assert.deepEqual(readApps(reader), [{ bundleId: 'com.example.app', version: '1.2', dataSize: 19 + 48, fileCount: 2, containers: [{ domain: 'AppDomain-com.example.app', kind: 'app', size: 19 + 48, fileCount: 2 }] }]);
 
       const contents = await describeContents(reader);
       const counts = Object.fromEntries(contents.categories.map((c) => [c.id, c.count]));

@@ -48,6 +48,34 @@ export async function withDatabase<T>(
   }
 }
 
+/**
+ * Like withDatabase, but over the reader's shared (kept-open) copy, for databases read again and
+ * again: search as you type, one conversation after another. `run` is synchronous on purpose: the
+ * reader may close a shared database when others are opened, which cannot happen mid-query.
+ */
+export async function withSharedDatabase<T>(
+  reader: BackupReader,
+  domain: string,
+  relativePath: string,
+  empty: T,
+  run: (db: Database, query: (sql: string, bind?: (string | number | null)[]) => Row[], has: (table: string) => boolean, cols: (table: string) => Set<string>) => T,
+): Promise<T> {
+  const db = await reader.sharedDatabase(domain, relativePath);
+  if (!db) return empty;
+  const name = `${domain}/${relativePath}`;
+  return run(
+    db,
+    (sql, bind = []) => selectRows(db, sql, bind, name),
+    (table) => tableExists(db, table),
+    (table) => columnsOf(db, table),
+  );
+}
+
+/** `text` for a LIKE pattern with `\` as the escape character (so % and _ match themselves). */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 const MIME_BY_EXTENSION: Record<string, string> = {
   jpg: 'image/jpeg',
   jpeg: 'image/jpeg',

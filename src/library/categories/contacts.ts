@@ -1,12 +1,12 @@
 import type { BackupReader } from '../backup-reader.ts';
-import { appleTime, int, text, withDatabase } from './common.ts';
+import { appleTime, int, text, withSharedDatabase } from './common.ts';
 
 export const ADDRESS_BOOK = { domain: 'HomeDomain', relativePath: 'Library/AddressBook/AddressBook.sqlitedb' } as const;
 
 /** ABMultiValue.property numbers used by the iOS address book. */
-const PROPERTY_PHONE = 3;
-const PROPERTY_EMAIL = 4;
-const PROPERTY_URL = 22;
+export const PROPERTY_PHONE = 3;
+export const PROPERTY_EMAIL = 4;
+export const PROPERTY_URL = 22;
 
 export interface LabeledValue {
   label: string | undefined;
@@ -18,6 +18,8 @@ export interface Contact {
   firstName: string | undefined;
   lastName: string | undefined;
   middleName: string | undefined;
+  prefix: string | undefined;
+  suffix: string | undefined;
   nickname: string | undefined;
   organization: string | undefined;
   jobTitle: string | undefined;
@@ -38,7 +40,7 @@ function cleanLabel(label: string | undefined): string | undefined {
 }
 
 export async function readContacts(reader: BackupReader): Promise<Contact[]> {
-  return withDatabase(reader, ADDRESS_BOOK.domain, ADDRESS_BOOK.relativePath, [] as Contact[], (_db, query, has, cols) => {
+  return withSharedDatabase(reader, ADDRESS_BOOK.domain, ADDRESS_BOOK.relativePath, [] as Contact[], (_db, query, has, cols) => {
     if (!has('ABPerson')) return [];
     const personCols = cols('ABPerson');
     const col = (name: string) => (personCols.has(name) ? name : `NULL AS ${name}`);
@@ -60,7 +62,7 @@ export async function readContacts(reader: BackupReader): Promise<Contact[]> {
       }
     }
     const rows = query(
-      `SELECT ROWID AS id, ${col('First')}, ${col('Last')}, ${col('Middle')}, ${col('Nickname')}, ${col('Organization')},
+      `SELECT ROWID AS id, ${col('First')}, ${col('Last')}, ${col('Middle')}, ${col('Prefix')}, ${col('Suffix')}, ${col('Nickname')}, ${col('Organization')},
               ${col('JobTitle')}, ${col('Note')}, ${col('Birthday')} FROM ABPerson ORDER BY ROWID`,
     );
     return rows.map((r) => {
@@ -76,6 +78,8 @@ export async function readContacts(reader: BackupReader): Promise<Contact[]> {
         firstName,
         lastName,
         middleName: text(r['Middle']),
+        prefix: text(r['Prefix']),
+        suffix: text(r['Suffix']),
         nickname: text(r['Nickname']),
         organization,
         jobTitle: text(r['JobTitle']),
@@ -89,52 +93,5 @@ export async function readContacts(reader: BackupReader): Promise<Contact[]> {
   });
 }
 
-/** vCard 3.0 text escaping (RFC 2426 §4). */
-function esc(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/,/g, '\\,').replace(/;/g, '\\;');
-}
-
-/** Lines longer than 75 octets are folded with CRLF + space (RFC 2425 §5.8.1), never inside a UTF-8 sequence. */
-function fold(line: string): string {
-  const bytes = new TextEncoder().encode(line);
-  if (bytes.length <= 75) return line;
-  const parts: string[] = [];
-  let current = '';
-  let size = 0;
-  for (const ch of line) {
-    const n = new TextEncoder().encode(ch).length;
-    if (size + n > (parts.length === 0 ? 75 : 74)) {
-      parts.push(current);
-      current = '';
-      size = 0;
-    }
-    current += ch;
-    size += n;
-  }
-  parts.push(current);
-  return parts.join('\r\n ');
-}
-
-export function contactToVCard(c: Contact): string {
-  const lines = ['BEGIN:VCARD', 'VERSION:3.0'];
-  lines.push(`N:${esc(c.lastName ?? '')};${esc(c.firstName ?? '')};${esc(c.middleName ?? '')};;`);
-  lines.push(`FN:${esc(c.displayName)}`);
-  if (c.nickname) lines.push(`NICKNAME:${esc(c.nickname)}`);
-  if (c.organization) lines.push(`ORG:${esc(c.organization)}`);
-  if (c.jobTitle) lines.push(`TITLE:${esc(c.jobTitle)}`);
-  for (const p of c.phones) lines.push(`TEL${p.label ? `;TYPE=${esc(p.label.toUpperCase()).replace(/[^A-Z0-9-]/g, '')}` : ''}:${esc(p.value)}`);
-  for (const e of c.emails) lines.push(`EMAIL;TYPE=INTERNET${p(e.label)}:${esc(e.value)}`);
-  for (const u of c.urls) lines.push(`URL:${esc(u.value)}`);
-  if (c.birthday) lines.push(`BDAY:${c.birthday}`);
-  if (c.note) lines.push(`NOTE:${esc(c.note)}`);
-  lines.push('END:VCARD');
-  return lines.map(fold).join('\r\n') + '\r\n';
-  function p(label: string | undefined): string {
-    const t = label?.toUpperCase().replace(/[^A-Z0-9-]/g, '');
-    return t ? `,${t}` : '';
-  }
-}
-
-export function contactsToVCard(contacts: Contact[]): string {
-  return contacts.map(contactToVCard).join('');
-}
+// The vCard writer lives in export/vcard.ts; re-exported here, where callers have always found it.
+export { contactToVCard, contactsToVCard } from '../export/vcard.ts';

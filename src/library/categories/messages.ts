@@ -1,5 +1,5 @@
 import type { BackupReader } from '../backup-reader.ts';
-import { appleTime, int, mimeFromName, text, withDatabase } from './common.ts';
+import { appleTime, int, mimeFromName, text, withSharedDatabase } from './common.ts';
 
 export const SMS_DB = { domain: 'HomeDomain', relativePath: 'Library/SMS/sms.db' } as const;
 
@@ -35,7 +35,7 @@ export interface Message {
 }
 
 export async function readChats(reader: BackupReader): Promise<Chat[]> {
-  return withDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Chat[], (_db, query, has) => {
+  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Chat[], (_db, query, has) => {
     if (!has('chat')) return [];
     const participants = new Map<number, string[]>();
     if (has('chat_handle_join') && has('handle')) {
@@ -77,7 +77,7 @@ function attachmentFileID(reader: BackupReader, devicePath: string | undefined):
 }
 
 export async function readMessages(reader: BackupReader, chatId: number): Promise<Message[]> {
-  return withDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Message[], (_db, query, has) => {
+  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Message[], (_db, query, has) => {
     if (!has('message') || !has('chat_message_join')) return [];
     const attachments = new Map<number, MessageAttachment[]>();
     if (has('attachment') && has('message_attachment_join')) {
@@ -121,7 +121,7 @@ export async function readMessages(reader: BackupReader, chatId: number): Promis
 }
 
 export async function countMessages(reader: BackupReader): Promise<number> {
-  return withDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, 0, (_db, query, has) =>
+  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, 0, (_db, query, has) =>
     has('message') ? int(query('SELECT count(*) AS n FROM message')[0]?.['n']) : 0,
   );
 }

@@ -42,6 +42,8 @@ class BackupSession {
   /** Set by Search so Messages/Contacts open on the chosen item. */
   focusChat = $state<number | undefined>();
   focusContact = $state<number | undefined>();
+  /** With focusChat: the message to scroll to and highlight (a search hit). */
+  focusMessage = $state<number | undefined>();
   /** Bumped on every (re)open, so views reload what they show. */
   generation = $state(0);
 }

@@ -25,6 +25,10 @@ export interface LibraryEntry {
   addedAt: string;
   /** Bytes the backup takes on disk, when known (copies). */
   bytesOnDisk?: number;
+  /** Lifeboat backups: earlier backups of the device kept beside the latest, newest first. */
+  versions?: { id: string; date: string }[];
+  /** Set on the opened entry when the person opened one of `versions` instead of the latest. */
+  versionId?: string;
 }
 
 interface LibrarySchema extends DBSchema {

@@ -3,6 +3,7 @@ import { deleteEntry, loadEntries, saveEntry, type LibraryEntry } from './librar
 import { asReadable, ensurePermission, isAbort, opfsDirectory, pickFolder, subdirectory, type DirHandle } from './fs-access.ts';
 import { copyTree } from './opfs-copy.ts';
 import { Comlink, libraryWorker, toUiError, UiFailure, type UiError } from './library-worker.ts';
+import { deviceWorker } from '../device/device-session.svelte.ts';
 
 /** The OPFS folder the backup engine writes (src/stores: OpfsBackupStore, default folder "backups"). */
 export const LIFEBOAT_BACKUPS = ['backups'];
@@ -87,8 +88,8 @@ export async function loadLibrary(): Promise<void> {
 }
 
 async function scanLifeboatBackups(): Promise<void> {
-  const dir = await opfsDirectory(LIFEBOAT_BACKUPS);
-  const found = dir ? await libraryWorker().findBackups(asReadable(dir)) : [];
+  // The store's own packed layout: read through the library worker's read-only view of it.
+  const found = await libraryWorker().findLifeboatBackups();
   const ids = new Set<string>();
   for (const f of found) {
     const id = `lifeboat:${f.path}`;
@@ -101,6 +102,7 @@ async function scanLifeboatBackups(): Promise<void> {
       path: f.path,
       opfsPath: LIFEBOAT_BACKUPS,
       summary: mergeSummary(existing?.summary, f.summary),
+      versions: f.versions,
       addedAt: existing?.addedAt ?? new Date().toISOString(),
     });
   }
@@ -226,11 +228,8 @@ async function removeOpfs(parent: string[], name: string): Promise<void> {
 export function removeEntry(entry: LibraryEntry): Promise<void> {
   return run(async () => {
     if (entry.kind === 'copy') await removeOpfs(COPIES, entry.id);
-    if (entry.kind === 'lifeboat') {
-      const parts = entry.path.split('/').filter(Boolean);
-      const name = parts.pop();
-      if (name) await removeOpfs([...LIFEBOAT_BACKUPS, ...parts], name);
-    }
+    // The device worker owns the store (it may be writing a backup): it deletes.
+    if (entry.kind === 'lifeboat') await deviceWorker().deleteBackup(entry.path);
     await deleteEntry(entry.id);
     library.entries = library.entries.filter((e) => e.id !== entry.id);
     await refreshStorage();
@@ -245,6 +244,7 @@ export async function openInWorker(entry: LibraryEntry): Promise<BackupSummary> 
     // "" means "find it": a zip usually holds the backup one or two folders down.
     return api.openZip(entry.zip, entry.path || undefined);
   }
+  if (entry.kind === 'lifeboat') return api.openLifeboat(entry.path, entry.versionId);
   let handle: DirHandle | undefined;
   if (entry.kind === 'folder') {
     handle = entry.handle;
@@ -295,10 +295,11 @@ export async function runVerify(entryId: string): Promise<VerifyReport> {
   }
 }
 
-export function openEntry(entry: LibraryEntry): void {
+export function openEntry(entry: LibraryEntry, versionId?: string): void {
   library.error = undefined;
   library.notice = undefined;
-  library.opened = entry;
+  const { versionId: _latest, ...latest } = entry;
+  library.opened = versionId ? { ...latest, versionId } : latest;
 }
 
 export function closeEntry(): void {

@@ -205,11 +205,13 @@ function safariBookmarks(): Promise<Uint8Array> {
 
 function photosSqlite(photos: readonly string[], baseTime: number): Promise<Uint8Array> {
   return buildDatabase((db) => {
-    db.exec(`CREATE TABLE ZASSET (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZKIND INTEGER, ZHEIGHT INTEGER, ZWIDTH INTEGER, ZDATECREATED TIMESTAMP, ZMODIFICATIONDATE TIMESTAMP, ZDIRECTORY VARCHAR, ZFILENAME VARCHAR, ZUNIFORMTYPEIDENTIFIER VARCHAR, ZUUID VARCHAR)`);
+    db.exec(`CREATE TABLE ZASSET (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZKIND INTEGER, ZHEIGHT INTEGER, ZWIDTH INTEGER, ZDATECREATED TIMESTAMP, ZMODIFICATIONDATE TIMESTAMP, ZDIRECTORY VARCHAR, ZFILENAME VARCHAR, ZUNIFORMTYPEIDENTIFIER VARCHAR, ZUUID VARCHAR, ZFAVORITE INTEGER, ZHIDDEN INTEGER)`);
     photos.forEach((path, i) => {
       const slash = path.lastIndexOf('/');
-      insertRows(db, 'INSERT INTO ZASSET VALUES (?, 33, 1, 0, 240, 320, ?, ?, ?, ?, ?, ?)', [
-        [i + 1, baseTime - APPLE_EPOCH + i * 600, baseTime - APPLE_EPOCH + i * 600, path.slice('Media/'.length, slash), path.slice(slash + 1), 'public.jpeg', `PHOTO-${String(i + 1).padStart(6, '0')}`],
+      // Taken an hour before the file was last written (an edit); every 5th a favourite, every 11th hidden.
+      const created = baseTime - APPLE_EPOCH + i * 600 - 3600;
+      insertRows(db, 'INSERT INTO ZASSET VALUES (?, 33, 1, 0, 240, 320, ?, ?, ?, ?, ?, ?, ?, ?)', [
+        [i + 1, created, baseTime - APPLE_EPOCH + i * 600, path.slice('Media/'.length, slash), path.slice(slash + 1), 'public.jpeg', `PHOTO-${String(i + 1).padStart(6, '0')}`, i % 5 === 1 ? 1 : 0, i % 11 === 4 ? 1 : 0],
       ]);
     });
   });

@@ -1,0 +1,209 @@
+/**
+ * Search inside a backup's own data, for results as the person types: message text, the handles
+ * and names of conversations (sms.db) and contacts by name, organisation, phone or email
+ * (AddressBook). Each query is a LIKE over the kept-open database (BackupReader.sharedDatabase),
+ * limited and newest first, and returns small rows: the UI never loads whole conversations to
+ * search them.
+ */
+import type { BackupReader } from './backup-reader.ts';
+import { appleTime, escapeLike, int, text, withSharedDatabase, type Row } from './categories/common.ts';
+import { SMS_DB } from './categories/messages.ts';
+import { ADDRESS_BOOK, PROPERTY_EMAIL, PROPERTY_PHONE } from './categories/contacts.ts';
+
+export interface MessageHit {
+  chatId: number;
+  messageId: number;
+  /** The text around the match (at most about SNIPPET_LENGTH characters). */
+  snippet: string;
+  date: string | undefined;
+  isFromMe: boolean;
+  /** The sender's handle (phone or email) for received messages. */
+  sender: string | undefined;
+  chatTitle: string;
+}
+
+export interface ConversationHit {
+  chatId: number;
+  title: string;
+  /** What matched: a participant's handle, the chat's name or its identifier. */
+  matched: string;
+  lastMessageDate: string | undefined;
+}
+
+export interface ContactHit {
+  contactId: number;
+  name: string;
+  /** The value that matched when it is not the name (an organisation, phone number or email). */
+  matched: string | undefined;
+}
+
+export interface ContentSearchResults {
+  messages: MessageHit[];
+  conversations: ConversationHit[];
+  contacts: ContactHit[];
+}
+
+const SNIPPET_LENGTH = 90;
+
+/** Digits only, when the query looks like part of a phone number ("555 12", "+1 (555)"). */
+function phoneDigits(query: string): string | undefined {
+  if (!/^[\d\s+().-]+$/.test(query)) return undefined;
+  const digits = query.replace(/\D/g, '');
+  return digits.length >= 3 ? digits : undefined;
+}
+
+/** SQL that strips the usual phone punctuation from `column`, to compare with phoneDigits(). */
+function digitsOf(column: string): string {
+  let sql = column;
+  for (const c of [' ', '-', '(', ')', '+', '.', '\u00a0']) sql = `replace(${sql}, '${c}', '')`;
+  return sql;
+}
+
+/** The part of `text` around the first case-insensitive occurrence of `needle`, with ellipses. */
+export function snippetAround(text: string, needle: string, length = SNIPPET_LENGTH): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= length) return flat;
+  const at = Math.max(0, flat.toLowerCase().indexOf(needle.toLowerCase()));
+  const start = Math.max(0, Math.min(at - Math.floor((length - needle.length) / 3), flat.length - length));
+  const end = Math.min(flat.length, start + length);
+  return `${start > 0 ? '…' : ''}${flat.slice(start, end).trim()}${end < flat.length ? '…' : ''}`;
+}
+
+function chatTitles(query: (sql: string, bind?: (string | number | null)[]) => Row[], has: (t: string) => boolean, chatIds: number[]): Map<number, string> {
+  const titles = new Map<number, string>();
+  if (!chatIds.length) return titles;
+  const list = chatIds.join(',');
+  const participants = new Map<number, string[]>();
+  if (has('chat_handle_join') && has('handle')) {
+    for (const r of query(`SELECT chj.chat_id AS chat, h.id AS handle FROM chat_handle_join chj JOIN handle h ON h.ROWID = chj.handle_id WHERE chj.chat_id IN (${list}) ORDER BY h.ROWID`)) {
+      const names = participants.get(int(r['chat'])) ?? [];
+      names.push(String(r['handle']));
+      participants.set(int(r['chat']), names);
+    }
+  }
+  for (const r of query(`SELECT ROWID AS id, chat_identifier, display_name FROM chat WHERE ROWID IN (${list})`)) {
+    const id = int(r['id']);
+    titles.set(id, text(r['display_name']) || participants.get(id)?.join(', ') || text(r['chat_identifier']) || 'Conversation');
+  }
+  return titles;
+}
+
+/** Messages whose text contains `query`, newest first; and conversations whose handles or name do. */
+export async function searchMessages(reader: BackupReader, query: string, limit = 50): Promise<Pick<ContentSearchResults, 'messages' | 'conversations'>> {
+  const q = query.trim();
+  const empty = { messages: [], conversations: [] };
+  if (!q) return empty;
+  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, empty as Pick<ContentSearchResults, 'messages' | 'conversations'>, (_db, run, has) => {
+    if (!has('message') || !has('chat')) return empty;
+    const pattern = `%${escapeLike(q)}%`;
+    const digits = phoneDigits(q);
+    const hasHandle = has('handle');
+    const joined = has('chat_message_join');
+
+    // The matching messages first (one scan of message, top-N by date), then the conversations of
+    // just those: joining first would visit every chat_message_join row per keystroke.
+    const ids = joined
+      ? run(`SELECT ROWID AS id FROM message WHERE text LIKE ? ESCAPE '\\' ORDER BY date DESC, ROWID DESC LIMIT ?`, [pattern, limit]).map((r) => int(r['id']))
+      : [];
+    const byId = new Map(
+      (ids.length
+        ? run(
+            `SELECT m.ROWID AS id, m.text, m.date, m.is_from_me, ${hasHandle ? 'h.id' : 'NULL'} AS sender FROM message m
+             ${hasHandle ? 'LEFT JOIN handle h ON h.ROWID = m.handle_id' : ''} WHERE m.ROWID IN (${ids.join(',')})`,
+          )
+        : []
+      ).map((r): [number, Row] => [int(r['id']), r]),
+    );
+    const matched = ids.map((id) => byId.get(id)).filter((r): r is Row => r !== undefined);
+    const chatOf = new Map<number, number>();
+    if (matched.length) {
+      for (const r of run(`SELECT message_id, min(chat_id) AS chat FROM chat_message_join WHERE message_id IN (${matched.map((r) => int(r['id'])).join(',')}) GROUP BY message_id`)) {
+        chatOf.set(int(r['message_id']), int(r['chat']));
+      }
+    }
+    const rows: Row[] = matched.filter((r) => chatOf.has(int(r['id']))).map((r) => Object.assign({}, r, { chat: chatOf.get(int(r['id']))! }));
+
+    const conversationRows = run(
+      `SELECT c.ROWID AS id, c.chat_identifier, c.display_name,
+              ${hasHandle && has('chat_handle_join') ? `(SELECT group_concat(h.id, ', ') FROM chat_handle_join chj JOIN handle h ON h.ROWID = chj.handle_id
+                 WHERE chj.chat_id = c.ROWID AND (h.id LIKE ?1 ESCAPE '\\'${digits ? ` OR ${digitsOf('h.id')} LIKE ?2` : ''}))` : 'NULL'} AS handles,
+              ${joined ? '(SELECT max(m.date) FROM chat_message_join cmj JOIN message m ON m.ROWID = cmj.message_id WHERE cmj.chat_id = c.ROWID)' : 'NULL'} AS last
+       FROM chat c
+       WHERE handles IS NOT NULL OR c.display_name LIKE ?1 ESCAPE '\\' OR c.chat_identifier LIKE ?1 ESCAPE '\\'
+             ${digits ? `OR ${digitsOf('c.chat_identifier')} LIKE ?2` : ''}
+       ORDER BY last DESC, c.ROWID DESC LIMIT ?3`,
+      [pattern, digits ? `%${digits}%` : null, limit],
+    );
+
+    const titles = chatTitles(run, has, [...new Set([...rows.map((r) => int(r['chat'])), ...conversationRows.map((r) => int(r['id']))])]);
+    const messages: MessageHit[] = rows.map((r) => ({
+      chatId: int(r['chat']),
+      messageId: int(r['id']),
+      snippet: snippetAround(text(r['text']) ?? '', q),
+      date: appleTime(r['date']),
+      isFromMe: int(r['is_from_me']) === 1,
+      sender: int(r['is_from_me']) === 1 ? undefined : text(r['sender']),
+      chatTitle: titles.get(int(r['chat'])) ?? 'Conversation',
+    }));
+    const conversations: ConversationHit[] = conversationRows.map((r) => {
+      const displayName = text(r['display_name']);
+      const handles = text(r['handles']);
+      return {
+        chatId: int(r['id']),
+        title: titles.get(int(r['id'])) ?? 'Conversation',
+        matched: handles || (displayName && displayName.toLowerCase().includes(q.toLowerCase()) ? displayName : text(r['chat_identifier']) ?? ''),
+        lastMessageDate: appleTime(r['last']),
+      };
+    });
+    return { messages, conversations };
+  });
+}
+
+/** Contacts whose name, nickname, organisation, phone numbers or email addresses contain `query`. */
+export async function searchContacts(reader: BackupReader, query: string, limit = 50): Promise<ContactHit[]> {
+  const q = query.trim();
+  if (!q) return [];
+  return withSharedDatabase(reader, ADDRESS_BOOK.domain, ADDRESS_BOOK.relativePath, [] as ContactHit[], (_db, run, has, cols) => {
+    if (!has('ABPerson')) return [];
+    const c = cols('ABPerson');
+    const col = (name: string) => (c.has(name) ? `p.${name}` : 'NULL');
+    const pattern = `%${escapeLike(q)}%`;
+    const digits = phoneDigits(q);
+    const fullName = `trim(coalesce(${col('First')}, '') || ' ' || coalesce(${col('Middle')}, '') || ' ' || coalesce(${col('Last')}, ''))`;
+    const shortName = `trim(coalesce(${col('First')}, '') || ' ' || coalesce(${col('Last')}, ''))`;
+    const nameFields = [fullName, shortName, col('Nickname'), col('Organization')].filter((f) => f !== 'NULL');
+    const multi = has('ABMultiValue');
+    const valueMatch = multi
+      ? `(SELECT mv.value FROM ABMultiValue mv WHERE mv.record_id = p.ROWID AND mv.property IN (${PROPERTY_PHONE}, ${PROPERTY_EMAIL})
+           AND (mv.value LIKE ?1 ESCAPE '\\'${digits ? ` OR (mv.property = ${PROPERTY_PHONE} AND ${digitsOf('mv.value')} LIKE ?2)` : ''}) ORDER BY mv.UID LIMIT 1)`
+      : 'NULL';
+    const firstValue = (property: number) =>
+      multi ? `(SELECT mv.value FROM ABMultiValue mv WHERE mv.record_id = p.ROWID AND mv.property = ${property} ORDER BY mv.UID LIMIT 1)` : 'NULL';
+    const rows = run(
+      `SELECT * FROM (
+         SELECT p.ROWID AS id, ${shortName} AS name, ${col('Organization')} AS organization, ${col('Nickname')} AS nickname,
+                ${nameFields.map((f) => `${f} LIKE ?1 ESCAPE '\\'`).join(' OR ')} AS nameMatch,
+                ${valueMatch} AS value, ${firstValue(PROPERTY_PHONE)} AS phone, ${firstValue(PROPERTY_EMAIL)} AS email
+         FROM ABPerson p)
+       WHERE nameMatch OR value IS NOT NULL
+       ORDER BY nameMatch DESC, (name = '') , name COLLATE NOCASE, organization COLLATE NOCASE, id LIMIT ?3`,
+      [pattern, digits ? `%${digits}%` : null, limit],
+    );
+    return rows.map((r) => {
+      const name = text(r['name']) || text(r['organization']) || text(r['phone']) || text(r['email']) || 'No name';
+      const lower = q.toLowerCase();
+      const organization = text(r['organization']);
+      const nickname = text(r['nickname']);
+      const matched = int(r['nameMatch'])
+        ? name.toLowerCase().includes(lower) ? undefined : [nickname, organization].find((v) => v?.toLowerCase().includes(lower)) ?? undefined
+        : text(r['value']);
+      return { contactId: int(r['id']), name, matched: matched === name ? undefined : matched };
+    });
+  });
+}
+
+export async function searchContent(reader: BackupReader, query: string, limit = 50): Promise<ContentSearchResults> {
+  const { messages, conversations } = await searchMessages(reader, query, limit);
+  const contacts = await searchContacts(reader, query, limit);
+  return { messages, conversations, contacts };
+}
