@@ -1,4 +1,4 @@
-import { crc32Update } from './crc32.ts';
+import { crc32Update } from '../../core/crc32.ts';
 import type { ByteSink } from './byte-sink.ts';
 
 const U32_MAX = 0xffffffff;

@@ -4,23 +4,9 @@
  * marks it, and everything from there on is ignored: the change it described was never
  * acknowledged, because data is written before the record that references it.
  */
+import { crc32 } from '../../core/crc32.ts';
+
 const HEADER = 8;
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -3,6 +3,8 @@
  * NoteStoreProto { 2: Document { 2: version, 3: Note { 2: note_text } } }. The gzip uses stored deflate
  * blocks — valid for every reader, and synchronous, so database building stays synchronous.
  */
+import { crc32 } from '../../core/crc32.ts';
+
 export function encodeNoteBody(text: string): Uint8Array {
   const note = lengthDelimited(2, new TextEncoder().encode(text));
   const document = concat([varintField(2, 0), lengthDelimited(3, note)]);
@@ -36,22 +38,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
     offset += p.length;
   }
   return out;
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of bytes) crc = CRC_TABLE[(crc ^ b) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }
 
 function gzipStored(data: Uint8Array): Uint8Array {
