@@ -1,24 +1,33 @@
 import { CorruptBackupError } from '../../core/errors.ts';
 
+// Backup payloads and Manifest.db are AES-256-CBC with a zero IV and PKCS#7 padding, decrypted on
+// demand. WebCrypto is the only fast AES we have (AES-NI, off the main thread), but its CBC decrypt
+// always validates and strips PKCS#7 — so a slice from the middle of a file cannot be decrypted
+// as it is. Each slice gets one synthetic block appended that decrypts to a full padding block
+// (see paddingBlockAfter), and WebCrypto strips exactly that, returning the raw plaintext.
+
 const BLOCK = 16;
-const PADDING_BLOCK = new Uint8Array(BLOCK).fill(BLOCK);
+const PADDING_PLAIN = new Uint8Array(BLOCK).fill(BLOCK);
+const ZERO_IV = new Uint8Array(BLOCK);
 const subtle = () => globalThis.crypto.subtle;
 
 /**
- * Decrypts whole CBC blocks without letting WebCrypto judge the padding: WebCrypto always
- * validates and strips PKCS#7, so we append one synthetic block that decrypts to a full padding
- * block (E_k(lastCipherBlock ⊕ 0x10…) = first block of AES-CBC-encrypt(k, iv = last block, 16×0x10))
- * and WebCrypto strips exactly that, returning the raw plaintext of `cipher`.
+ * Size of one WebCrypto decrypt call. Every call copies its input and returns a new output buffer,
+ * and each slice costs two calls of ~50–80 µs CPU apiece (thread hops, the padding-block
+ * encryption), so the best size is set by the engine's allocator, not by AES (GB/s). Chromium maps
+ * blocks of ~1 MiB and more fresh for every call, and first touch of new pages is what costs: in
+ * headless Chromium on the dev VM, 1 MiB slices streamed ~50 MB/s, 128–256 KiB ~130 MB/s. Node
+ * (glibc) recycled 1 MiB buffers as well as small ones, so there the per-call cost decides: 1 MiB
+ * slices took 40–85 ms of CPU per 64 MiB, 256 KiB 75–115 ms. Measured with bench/library.bench.ts
+ * and a Chromium page running the same stream.
  */
-async function decryptRaw(key: CryptoKey, iv: Uint8Array, cipher: Uint8Array): Promise<Uint8Array> {
-  if (cipher.length === 0) return cipher;
-  const last = cipher.subarray(cipher.length - BLOCK);
-  const tail = new Uint8Array(await subtle().encrypt({ name: 'AES-CBC', iv: new Uint8Array(last) }, key, PADDING_BLOCK)).subarray(0, BLOCK);
-  const input = new Uint8Array(cipher.length + BLOCK);
-  input.set(cipher);
-  input.set(tail, cipher.length);
-  return new Uint8Array(await subtle().decrypt({ name: 'AES-CBC', iv: new Uint8Array(iv) }, key, input));
-}
+export const DECRYPT_SLICE = typeof process !== 'undefined' && typeof process.versions?.node === 'string' ? 1 << 20 : 256 * 1024;
+/**
+ * Slices still decrypting when the next source chunk is requested: slices of a chunk are all
+ * submitted at once (CBC decryption needs only ciphertext, so they run on WebCrypto's threads
+ * together), and the next chunk is read while the last IN_FLIGHT of them finish.
+ */
+const IN_FLIGHT = 4;
 
 /**
  * Removes PKCS#7 padding judged by the last byte — never by MBFile Size, which is sometimes wrong.
@@ -32,88 +41,132 @@ export function stripPadding(plain: Uint8Array): Uint8Array {
 }
 
 /**
- * Size of one WebCrypto call. Large enough that the per-call cost (a thread hop, the 16-byte
- * padding-block encryption) vanishes, small enough that the input copy and output buffer of each
- * call are recycled by the allocator instead of being fresh memory every time — first-touch page
- * faults, not AES, dominated 4–64 MiB calls (measured in bench/library.bench.ts).
+ * The cipher block that, following `lastBlock`, decrypts to 16×0x10: E_k(0x10… ⊕ lastBlock), which is
+ * the first block of AES-CBC-encrypt(k, iv = lastBlock, 16×0x10).
  */
-export const DECRYPT_SLICE = 1 << 20;
-/** CBC decryption needs only ciphertext to start any slice, so a few run at once on WebCrypto's threads. */
-const IN_FLIGHT = 2;
-
-/** AES-256-CBC, zero IV (what backups use), PKCS#7 stripped by the last byte. Decrypts into one buffer. */
-export async function decryptWhole(key: CryptoKey, cipher: Uint8Array, what: string): Promise<Uint8Array> {
-  if (cipher.length % BLOCK !== 0) {
-    throw new CorruptBackupError(`${what} is damaged: its encrypted length (${cipher.length}) is not a whole number of blocks.`);
-  }
-  const out = new Uint8Array(cipher.length);
-  let at = 0;
-  for await (const plain of decryptSlices(key, cipher)) {
-    out.set(plain, at);
-    at += plain.length;
-  }
-  return stripPadding(out);
-}
-
-async function* decryptSlices(key: CryptoKey, cipher: Uint8Array): AsyncGenerator<Uint8Array> {
-  const queue: Promise<Uint8Array>[] = [];
-  for (let at = 0; at < cipher.length; at += DECRYPT_SLICE) {
-    const iv = at === 0 ? new Uint8Array(BLOCK) : cipher.slice(at - BLOCK, at);
-    queue.push(quiet(decryptRaw(key, iv, cipher.subarray(at, Math.min(cipher.length, at + DECRYPT_SLICE)))));
-    if (queue.length >= IN_FLIGHT) yield await queue.shift()!;
-  }
-  while (queue.length) yield await queue.shift()!;
-}
-
-/** Marks a promise as handled (a later one may fail while we still await an earlier one); awaiting it still throws. */
-function quiet<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
+async function paddingBlockAfter(key: CryptoKey, lastBlock: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await subtle().encrypt({ name: 'AES-CBC', iv: lastBlock }, key, PADDING_PLAIN), 0, BLOCK);
 }
 
 /**
- * Streams the decryption of a file: each slice uses the last cipher block before it as its IV, so
- * slices decrypt independently and up to IN_FLIGHT run at once; output stays in order.
+ * Decrypts one CBC ciphertext as consecutive slices of whole blocks, each slice independently (its
+ * IV is the cipher block before it), so several run at once. The key is imported once by the caller
+ * and reused; the only large buffer allocated per slice is the one WebCrypto returns.
  */
-export async function* decryptStream(key: CryptoKey, chunks: AsyncIterable<Uint8Array>, what: string): AsyncIterable<Uint8Array> {
-  let iv: Uint8Array = new Uint8Array(BLOCK);
-  let pending = new Uint8Array(0);
-  const queue: Promise<Uint8Array>[] = [];
-  let held: Uint8Array | undefined; // the latest plaintext, kept back until we know whether it is the end
-  for await (const chunk of chunks) {
-    let data = chunk;
-    if (pending.length) {
-      data = new Uint8Array(pending.length + chunk.length);
-      data.set(pending);
-      data.set(chunk, pending.length);
-    }
-    const whole = data.length - (data.length % BLOCK);
-    pending = data.slice(whole);
-    for (let at = 0; at < whole; at += DECRYPT_SLICE) {
-      const cipher = data.subarray(at, Math.min(whole, at + DECRYPT_SLICE));
-      queue.push(quiet(decryptRaw(key, iv, cipher)));
-      iv = cipher.slice(cipher.length - BLOCK);
-      if (queue.length >= IN_FLIGHT) {
-        const plain = await queue.shift()!;
-        if (held) yield held;
-        held = plain;
-      }
+class SliceDecryptor {
+  private iv: Uint8Array<ArrayBuffer> = ZERO_IV;
+  /** Slice + padding block, copied in right before each decrypt call and reused: WebCrypto copies its input when called. */
+  private staging = new Uint8Array(0);
+
+  constructor(
+    private readonly key: CryptoKey,
+    private readonly what: string,
+    private readonly sliceSize: number,
+  ) {}
+
+  /** Starts decrypting the next slice (a non-empty whole number of blocks), which must stay unchanged until this settles. */
+  submit(cipher: Uint8Array): Promise<Uint8Array> {
+    const iv = this.iv;
+    this.iv = cipher.slice(cipher.length - BLOCK) as Uint8Array<ArrayBuffer>;
+    const result = this.decryptSlice(iv, cipher, this.iv);
+    result.catch(() => undefined); // a later slice may fail while an earlier one is awaited; awaiting it still throws
+    return result;
+  }
+
+  private async decryptSlice(iv: Uint8Array<ArrayBuffer>, cipher: Uint8Array, lastBlock: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+    try {
+      const tail = await paddingBlockAfter(this.key, lastBlock);
+      const length = cipher.length + BLOCK;
+      if (this.staging.length < length) this.staging = new Uint8Array(Math.max(length, this.sliceSize + BLOCK));
+      const input = this.staging.subarray(0, length);
+      input.set(cipher);
+      input.set(tail, cipher.length);
+      // No await between filling `staging` and this call, which copies it: another slice may refill it right after.
+      return new Uint8Array(await subtle().decrypt({ name: 'AES-CBC', iv }, this.key, input));
+    } catch (error) {
+      throw new CorruptBackupError(`${this.what} could not be decrypted.`, error);
     }
   }
-  if (pending.length) throw new CorruptBackupError(`${what} is damaged: its encrypted length is not a whole number of blocks.`);
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Streams the decryption of a file (AES-256-CBC, zero IV, PKCS#7 stripped by the last byte).
+ * Source chunks of a few MiB are decrypted where they lie, in `sliceSize` calls, several at once;
+ * output stays in order. Chunks are kept (not copied) until their slices are decrypted; chunks
+ * smaller than a slice are gathered first, so tiny chunks do not mean tiny calls.
+ */
+export async function* decryptStream(
+  key: CryptoKey,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  what: string,
+  sliceSize = DECRYPT_SLICE,
+): AsyncIterable<Uint8Array> {
+  if (sliceSize <= 0 || sliceSize % BLOCK !== 0) throw new RangeError(`slice size ${sliceSize} is not a positive multiple of ${BLOCK}`);
+  const slices = new SliceDecryptor(key, what, sliceSize);
+  const queue: Promise<Uint8Array>[] = [];
+  let held: Uint8Array | undefined; // the latest plaintext, kept back until we know whether it ends the file
+  let pending: Uint8Array[] = []; // bytes not yet submitted: a partial block, or small chunks being gathered
+  let pendingLength = 0;
+
+  // Generators cannot yield from a nested function, so submission returns control here via `queue`.
+  const submitWholeBlocks = (data: Uint8Array): void => {
+    const whole = data.length - (data.length % BLOCK);
+    for (let at = 0; at < whole; at += sliceSize) queue.push(slices.submit(data.subarray(at, Math.min(whole, at + sliceSize))));
+    pending = whole < data.length ? [data.subarray(whole)] : [];
+    pendingLength = data.length - whole;
+  };
+
+  for await (const chunk of chunks) {
+    if (pendingLength === 0 && chunk.length >= sliceSize) {
+      submitWholeBlocks(chunk);
+    } else {
+      pending.push(chunk);
+      pendingLength += chunk.length;
+      if (pendingLength >= sliceSize) submitWholeBlocks(concat(pending, pendingLength));
+    }
+    while (queue.length > IN_FLIGHT) {
+      const plain = await queue.shift()!;
+      if (held?.length) yield held;
+      held = plain;
+    }
+  }
+  if (pendingLength % BLOCK !== 0) {
+    throw new CorruptBackupError(`${what} is damaged: its encrypted length is not a whole number of blocks.`);
+  }
+  if (pendingLength) submitWholeBlocks(concat(pending, pendingLength));
   while (queue.length) {
     const plain = await queue.shift()!;
-    if (held) yield held;
+    if (held?.length) yield held;
     held = plain;
   }
-  if (!held) return;
-  // Padding can straddle nothing but the final block, which always sits in `held`.
-  if (held.length >= BLOCK) {
-    const body = held.subarray(0, held.length - BLOCK);
-    const end = stripPadding(held.subarray(held.length - BLOCK));
-    if (body.length) yield body;
+  // Padding sits in the file's last block, which is always the end of the last slice.
+  if (held) {
+    const end = stripPadding(held);
     if (end.length) yield end;
-  } else {
-    yield stripPadding(held);
   }
+}
+
+/** AES-256-CBC, zero IV (what backups use), PKCS#7 stripped by the last byte. Decrypts into one buffer. */
+export async function decryptWhole(key: CryptoKey, cipher: Uint8Array, what: string, sliceSize = DECRYPT_SLICE): Promise<Uint8Array> {
+  if (cipher.length % BLOCK !== 0) {
+    throw new CorruptBackupError(`${what} is damaged: its encrypted length (${cipher.length}) is not a whole number of blocks.`);
+  }
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const plain of decryptStream(key, [cipher], what, sliceSize)) {
+    parts.push(plain);
+    length += plain.length;
+  }
+  return concat(parts, length);
 }
