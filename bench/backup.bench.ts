@@ -11,9 +11,9 @@
 // BENCH_BACKUP_SKIP_LARGE=1 skips the 4 GB run (it takes minutes); BENCH_BACKUP_SECTIONS=cli,opfs,large
 // picks sections.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/cli/main.ts';
 import { median, type BenchResult } from './bench-result.ts';
@@ -24,21 +24,31 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = 3;
 const IDEVICEBACKUP2 = '/usr/bin/idevicebackup2';
 
+const GNU_TIME = '/usr/bin/time';
+
 interface Exec {
   code: number;
   out: string;
   seconds: number;
+  /** user+sys CPU seconds of the process, when GNU time is there to measure it (less noisy than wall time). */
+  cpuSeconds: number | null;
 }
 
-function exec(file: string, args: string[], env: Record<string, string>): Promise<Exec> {
+function exec(file: string, args: string[], env: Record<string, string>, options: { measureCpu?: boolean } = {}): Promise<Exec> {
+  const timed = options.measureCpu === true && existsSync(GNU_TIME);
+  const cpuFile = timed ? join(mkdtempSync(join(tmpdir(), 'lifeboat-bench-cpu-')), 'cpu') : '';
+  const [command, argv] = timed ? [GNU_TIME, ['-o', cpuFile, '-f', '%U %S', file, ...args]] : [file, args];
   const started = performance.now();
   return new Promise((resolve) => {
-    execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 1 << 26, timeout: 30 * 60_000 }, (error, stdout, stderr) => {
-      resolve({
-        code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
-        out: `${stdout}${stderr}`,
-        seconds: (performance.now() - started) / 1000,
-      });
+    execFile(command, argv, { env: { ...process.env, ...env }, maxBuffer: 1 << 26, timeout: 30 * 60_000 }, (error, stdout, stderr) => {
+      const seconds = (performance.now() - started) / 1000;
+      let cpuSeconds: number | null = null;
+      if (timed) {
+        const fields = /([\d.]+) ([\d.]+)\s*$/.exec(readFileSync(cpuFile, 'utf8'));
+        if (fields) cpuSeconds = Number(fields[1]) + Number(fields[2]);
+        rmSync(dirname(cpuFile), { recursive: true, force: true });
+      }
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: `${stdout}${stderr}`, seconds, cpuSeconds });
     });
   });
 }
@@ -91,7 +101,8 @@ async function bundleCli(): Promise<{ path: string; remove(): void }> {
       emptyOutDir: true,
       target: 'node20',
       minify: false,
-      rollupOptions: { output: { format: 'es', entryFileNames: 'cli.mjs' } },
+      // .mjs chunks: pairing's X.509 code is a lazily imported chunk, and no package.json here says ESM.
+      rollupOptions: { output: { format: 'es', entryFileNames: 'cli.mjs', chunkFileNames: '[name]-[hash].mjs' } },
     },
   });
   return { path: join(outDir, 'cli.mjs'), remove: () => rmSync(outDir, { recursive: true, force: true }) };
@@ -99,7 +110,12 @@ async function bundleCli(): Promise<{ path: string; remove(): void }> {
 
 const quiet = { out: () => undefined, err: () => undefined };
 
-/** Entries 1 and 2: runs alternate between the two clients, so the shared machine's load hits both alike. */
+/**
+ * Entries 1 and 2: runs alternate between the two clients, so the shared machine's load hits both alike.
+ * Each run's folder is deleted only after all runs: on ext4 without a journal, creating files right
+ * after thousands were deleted scans past the recently freed inodes (recently_deleted()), which
+ * made whichever client ran after an `rm -rf` pay for the other's cleanup.
+ */
 async function cliAndIdevicebackup2(): Promise<BenchResult[]> {
   const cli = await bundleCli();
   const iphone = await startVirtualIPhone('medium');
@@ -108,6 +124,9 @@ async function cliAndIdevicebackup2(): Promise<BenchResult[]> {
   const mbPerSecond: number[] = [];
   const ours: number[] = [];
   const theirs: number[] = [];
+  const ourCpu: number[] = [];
+  const theirCpu: number[] = [];
+  const runDirs: string[] = [];
   try {
     if ((await runCli(['pair'], quiet, env)) !== 0) throw new Error('our CLI could not pair with the virtual iPhone');
     const paired = await exec('/usr/bin/idevicepair', ['pair'], env);
@@ -115,35 +134,48 @@ async function cliAndIdevicebackup2(): Promise<BenchResult[]> {
     for (let i = 0; i < RUNS; i++) {
       const ourDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-ours-'));
       const theirDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-theirs-'));
-      try {
-        const a = await exec(process.execPath, [cli.path, 'backup', ourDir, '--full'], env);
-        const done = /Backup complete: (\d+) files, ([\d.]+) MB in ([\d.]+) s/.exec(a.out);
-        if (a.code !== 0 || !done) throw new Error(`our CLI backup failed: ${a.out.slice(-2000)}`);
-        const seconds = Number(done[3]);
-        filesPerSecond.push(Number(done[1]) / seconds);
-        mbPerSecond.push(Number(done[2]) / seconds);
-        ours.push(a.seconds);
-        const b = await exec(IDEVICEBACKUP2, ['backup', '--full', theirDir], env);
-        if (b.code !== 0 || !/Backup Successful/.test(b.out)) throw new Error(`idevicebackup2 failed: ${b.out.slice(-2000)}`);
-        theirs.push(b.seconds);
-        console.log(
-          `  medium via usbmuxd, run ${i + 1}: ours ${a.seconds.toFixed(1)} s (backup ${seconds.toFixed(1)} s, ${done[1]} files), idevicebackup2 ${b.seconds.toFixed(1)} s`,
-        );
-      } finally {
-        rmSync(ourDir, { recursive: true, force: true });
-        rmSync(theirDir, { recursive: true, force: true });
+      runDirs.push(ourDir, theirDir);
+      const a = await exec(process.execPath, [cli.path, 'backup', ourDir, '--full'], env, { measureCpu: true });
+      const done = /Backup complete: (\d+) files, ([\d.]+) MB in ([\d.]+) s/.exec(a.out);
+      if (a.code !== 0 || !done) throw new Error(`our CLI backup failed: ${a.out.slice(-2000)}`);
+      const seconds = Number(done[3]);
+      filesPerSecond.push(Number(done[1]) / seconds);
+      mbPerSecond.push(Number(done[2]) / seconds);
+      ours.push(a.seconds);
+      const b = await exec(IDEVICEBACKUP2, ['backup', '--full', theirDir], env, { measureCpu: true });
+      if (b.code !== 0 || !/Backup Successful/.test(b.out)) throw new Error(`idevicebackup2 failed: ${b.out.slice(-2000)}`);
+      theirs.push(b.seconds);
+      if (a.cpuSeconds !== null && b.cpuSeconds !== null) {
+        ourCpu.push(a.cpuSeconds);
+        theirCpu.push(b.cpuSeconds);
       }
+      const cpu = (x: Exec): string => (x.cpuSeconds === null ? '' : `, CPU ${x.cpuSeconds.toFixed(2)} s`);
+      console.log(
+        `  medium via usbmuxd, run ${i + 1}: ours ${a.seconds.toFixed(1)} s (backup ${seconds.toFixed(1)} s, ${done[1]} files${cpu(a)}), idevicebackup2 ${b.seconds.toFixed(1)} s${cpu(b)}`,
+      );
     }
   } finally {
+    for (const dir of runDirs) rmSync(dir, { recursive: true, force: true });
     await iphone.stop();
     cli.remove();
   }
   const ratios = ours.map((t, i) => t / theirs[i]!);
-  return [
+  const results: BenchResult[] = [
     { name: 'backup medium via usbmuxd+lockdown (CLI) files/s into NodeFsBackupStore', value: median(filesPerSecond), unit: 'files/s', target: 1000, better: 'higher' },
     { name: 'backup medium via usbmuxd+lockdown (CLI) MB/s into NodeFsBackupStore', value: median(mbPerSecond), unit: 'MB/s', target: 30, better: 'higher' },
     { name: 'backup medium wall time, our CLI / idevicebackup2 (same virtual iPhone)', value: median(ratios), unit: '×', target: 1, better: 'lower' },
   ];
+  if (ourCpu.length > 0) {
+    console.log(`  CPU seconds (user+sys), median: ours ${median(ourCpu).toFixed(2)}, idevicebackup2 ${median(theirCpu).toFixed(2)}`);
+    results.push({
+      name: 'backup medium CPU time (user+sys), our CLI / idevicebackup2 (same virtual iPhone)',
+      value: median(ourCpu.map((c, i) => c / theirCpu[i]!)),
+      unit: '×',
+      target: 1,
+      better: 'lower',
+    });
+  }
+  return results;
 }
 
 /** Entry 3. */

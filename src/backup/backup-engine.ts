@@ -1,19 +1,16 @@
 import {
-  CancelledError,
   CorruptBackupError,
-  DeviceDisconnectedError,
   FindMyEnabledError,
   InsufficientSpaceError,
   LifeboatError,
   PasscodeNotEnteredError,
-  ProtocolError,
   WrongPasswordError,
 } from '../core/errors.ts';
 import { decodePlist, encodeXmlPlist, isPlistDict, type PlistDict } from '../plist/index.ts';
-import { AfcClient } from '../services/afc.ts';
+import type { AfcClient } from '../services/afc.ts';
 import { InstallationProxyClient } from '../services/installation-proxy.ts';
-import { MobileBackup2Client, type DeviceLinkFileSystem, type MobileBackup2Result } from '../services/mobilebackup2.ts';
-import { NOTIFICATIONS, NotificationProxyClient } from '../services/notification-proxy.ts';
+import type { DeviceLinkFileSystem, MobileBackup2Result } from '../services/mobilebackup2.ts';
+import { NOTIFICATIONS } from '../services/notification-proxy.ts';
 import type { ServiceProvider } from '../services/service-provider.ts';
 import { SpringboardClient } from '../services/springboard.ts';
 import type { BackupSession, BackupStore } from '../stores/backup-store.ts';
@@ -21,7 +18,7 @@ import { StoreError } from '../stores/errors.ts';
 import { buildInfoPlist, readITunesFiles, type BackupDeviceValues } from './info-plist.ts';
 import { ProgressTracker, type BackupProgress } from './progress.ts';
 import { SessionFileSystem } from './session-file-system.ts';
-import { acquireSyncLock, releaseSyncLock } from './sync-lock.ts';
+import { SyncRun } from './sync-run.ts';
 
 export interface BackupRunOptions {
   provider: ServiceProvider;
@@ -87,58 +84,35 @@ export class BackupEngine {
     return new BackupEngine(options).run();
   }
 
-  private readonly warnings: string[] = [];
   private readonly tracker: ProgressTracker;
-  /** Cancels on the caller's signal or when the device asks (syncCancelRequest). */
-  private readonly abort = new AbortController();
-  private cancelReason: string | undefined;
+  private readonly sync: SyncRun;
 
   private constructor(private readonly options: BackupRunOptions) {
     this.tracker = new ProgressTracker(options.onProgress);
-  }
-
-  private warn(message: string): void {
-    this.warnings.push(message);
-    this.tracker.warning();
-    this.options.onWarning?.(message);
+    this.sync = new SyncRun({
+      tracker: this.tracker,
+      signal: options.signal,
+      onWarning: options.onWarning,
+      cancelledText: 'Backup cancelled.',
+      cancelledOnDeviceText: 'The backup was cancelled on the iPhone.',
+      disconnectedText: 'The iPhone was disconnected during the backup. What was received so far is kept; the next backup continues from it.',
+      disconnectPattern: /connection closed|stream closed/,
+    });
   }
 
   private async run(): Promise<BackupResult> {
-    const { provider, store, udid, signal } = this.options;
+    const { provider, store, udid } = this.options;
     const started = performance.now();
-    const onCallerAbort = (): void => this.cancel('Backup cancelled.');
-    signal?.addEventListener('abort', onCallerAbort, { once: true });
-    if (signal?.aborted) onCallerAbort();
-    const s = this.abort.signal;
-
-    let np: NotificationProxyClient | undefined;
-    let afc: AfcClient | undefined;
-    let mb2: MobileBackup2Client | undefined;
-    let lockHandle: bigint | undefined;
+    const sync = this.sync;
+    const s = sync.signal;
     let session: BackupSession | undefined;
     let committed = false;
     this.tracker.flush(); // announces 'preparing'
     try {
-      np = await NotificationProxyClient.start(provider);
-      np.onNotification((name) => this.onNotification(name));
-      for (const name of [
-        NOTIFICATIONS.syncCancelRequest,
-        NOTIFICATIONS.syncSuspendRequest,
-        NOTIFICATIONS.syncResumeRequest,
-        NOTIFICATIONS.backupDomainChanged,
-        NOTIFICATIONS.passcodeUiPresented,
-        NOTIFICATIONS.passcodeUiDismissed,
-      ]) {
-        await np.observe(name);
-      }
-      afc = await AfcClient.start(provider);
-      s.throwIfAborted();
-      mb2 = await MobileBackup2Client.start(provider, s);
-
-      lockHandle = await acquireSyncLock(np, afc, s);
+      const mb2 = await sync.open(provider, [NOTIFICATIONS.syncSuspendRequest, NOTIFICATIONS.syncResumeRequest, NOTIFICATIONS.backupDomainChanged]);
 
       session = await store.openSession(udid, { resume: this.options.resume ?? true });
-      const info = await this.collectInfoPlist(afc);
+      const info = await this.collectInfoPlist(sync.afc!);
       await session.writeFile('Info.plist', encodeXmlPlist(info));
       await session.sync();
 
@@ -154,7 +128,7 @@ export class BackupEngine {
             onBytesReceived: (n) => this.tracker.bytes(n),
             onFileReceived: () => this.tracker.file(),
             onProgress: (p) => this.tracker.percent(p),
-            onWarning: (w) => this.warn(w),
+            onWarning: (w) => sync.warn(w),
           },
           s,
         );
@@ -180,7 +154,7 @@ export class BackupEngine {
         bytesReceived: snap.bytesReceived,
         filesReceived: snap.filesReceived,
         durationMs: performance.now() - started,
-        warnings: this.warnings,
+        warnings: sync.warnings,
         isFullBackup: status.IsFullBackup === true,
         encrypted: manifest?.IsEncrypted === true,
       };
@@ -196,46 +170,15 @@ export class BackupEngine {
       }
       throw error;
     } finally {
-      signal?.removeEventListener('abort', onCallerAbort);
-      this.tracker.dispose();
-      await releaseSyncLock(np, afc, lockHandle);
-      if (mb2) await mb2.disconnect().catch(() => undefined);
-      if (np) await np.close().catch(() => undefined);
-      if (afc) await afc.disconnect().catch(() => undefined);
+      await sync.close();
     }
   }
 
-  private cancel(reason: string): void {
-    this.cancelReason ??= reason;
-    if (!this.abort.signal.aborted) this.abort.abort(new CancelledError(reason));
-  }
-
-  private onNotification(name: string): void {
-    switch (name) {
-      case NOTIFICATIONS.syncCancelRequest:
-        this.cancel('The backup was cancelled on the iPhone.');
-        break;
-      case NOTIFICATIONS.passcodeUiPresented:
-        this.tracker.setStage('waiting-for-passcode');
-        break;
-      case NOTIFICATIONS.passcodeUiDismissed:
-        this.tracker.setStage(this.tracker.snapshot.bytesReceived > 0 ? 'receiving' : 'device-preparing');
-        break;
-      default:
-        break;
-    }
-  }
-
+  /** The shared translation, plus a full backup drive. */
   private translate(e: unknown): unknown {
-    if (this.abort.signal.aborted) return e instanceof CancelledError ? new CancelledError(this.cancelReason) : new CancelledError(this.cancelReason);
-    if (e instanceof ProtocolError && /connection closed|stream closed/.test(e.message)) {
-      return new DeviceDisconnectedError('The iPhone was disconnected during the backup. What was received so far is kept; the next backup continues from it.', e);
-    }
-    if (e instanceof Error && /stream closed/.test(e.message)) return new DeviceDisconnectedError(undefined, e);
-    if (e instanceof StoreError && e.errno === 'ENOSPC') {
-      return new InsufficientSpaceError('The backup drive is full (device error 105).');
-    }
-    return e;
+    const error = this.sync.translate(e);
+    if (error instanceof StoreError && error.errno === 'ENOSPC') return new InsufficientSpaceError('The backup drive is full (device error 105).');
+    return error;
   }
 
   /** Info.plist inputs; apps and icons are best effort (a backup without them still restores data). */
@@ -251,7 +194,7 @@ export class BackupEngine {
         await ip.close();
       }
     } catch (e) {
-      this.warn(`Could not list apps for Info.plist: ${(e as Error).message}`);
+      this.sync.warn(`Could not list apps for Info.plist: ${(e as Error).message}`);
     }
     const withArchives = apps.filter((a) => typeof a.CFBundleIdentifier === 'string' && a.ApplicationSINF instanceof Uint8Array);
     if (withArchives.length > 0) {
@@ -267,7 +210,7 @@ export class BackupEngine {
           await sb.close();
         }
       } catch (e) {
-        this.warn(`Could not fetch app icons: ${(e as Error).message}`);
+        this.sync.warn(`Could not fetch app icons: ${(e as Error).message}`);
       }
     }
     let iTunesFiles = new Map<string, Uint8Array>();
@@ -276,7 +219,7 @@ export class BackupEngine {
       iTunesFiles = await readITunesFiles(afc);
       iBooksData = (await afc.readFile('/Books/iBooksData2.plist')) ?? undefined;
     } catch (e) {
-      this.warn(`Could not read iTunes files: ${(e as Error).message}`);
+      this.sync.warn(`Could not read iTunes files: ${(e as Error).message}`);
     }
     return buildInfoPlist({ udid, values: deviceValues, apps, icons, iTunesFiles, iBooksData });
   }

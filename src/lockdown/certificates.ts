@@ -74,9 +74,7 @@ export function certificatePem(cert: x509.X509Certificate): string {
   return encodePem('CERTIFICATE', new Uint8Array(cert.rawData));
 }
 
-export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
-  return encodePem('PRIVATE KEY', new Uint8Array(await globalThis.crypto.subtle.exportKey('pkcs8', key)));
-}
+export { exportPrivateKeyPem } from './pem.ts';
 
 /** Random uppercase UUID (HostID, SystemBUID format). */
 export function randomUuid(): string {

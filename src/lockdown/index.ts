@@ -23,4 +23,6 @@ export {
 } from './pairing-store.ts';
 export { readDeviceInfo, type DeviceInfo } from './device-info.ts';
 export { productName, isKnownProductType } from './product-names.ts';
-export { buildPairingCertificates, generateRsaKeyPair, type PairingCertificates } from './certificates.ts';
+// Types only: certificates.ts (X.509) is imported lazily by LockdownClient.pair, so a session that
+// does not pair never loads it. Import its functions from './certificates.ts' directly.
+export type { PairingCertificates } from './certificates.ts';

@@ -4,7 +4,6 @@ import { PlistConnection, isPlistDict, type PlistDict, type PlistValue } from '.
 import type { ServiceProvider } from '../services/service-provider.ts';
 import { connectTls, type TlsConnection } from '../tls/index.ts';
 import { LOCKDOWN_PORT, type DeviceConnector } from '../usbmux/device-connector.ts';
-import { buildPairingCertificates, certificatePem, generateRsaKeyPair, randomUuid } from './certificates.ts';
 import { LockdownError, PairingInvalidError, PairingPendingError, SessionInactiveError, lockdownErrorFor } from './errors.ts';
 import { pairRequestRecord, type PairRecord } from './pair-record.ts';
 import type { PairingIdentity, PairingStore } from './pairing-store.ts';
@@ -166,6 +165,9 @@ export class LockdownClient implements ServiceProvider {
     // usbmuxd tells the device who is about to pair; harmless if refused.
     await this.request('SetValue', { Key: 'UntrustedHostBUID', Value: systemBuid }).catch(() => undefined);
 
+    // Loaded here, not at startup: X.509 building is a large dependency only pairing needs, and the
+    // CLI starts a process per command (a backup's startup time counts against it).
+    const { buildPairingCertificates, certificatePem, generateRsaKeyPair, randomUuid } = await import('./certificates.ts');
     const extractable = this.store.needsExtractableKeys;
     const [rootKeys, hostKeys] = await Promise.all([generateRsaKeyPair(extractable), generateRsaKeyPair(extractable)]);
     const certs = await buildPairingCertificates({ devicePublicKey, rootKeys, hostKeys });

@@ -1,7 +1,6 @@
 import type { PairRecordSource } from '../usbmux/device-connector.ts';
 import { importRsaPrivateKeyPem } from '../tls/index.ts';
-import { exportPrivateKeyPem } from './certificates.ts';
-import { decodePem } from './pem.ts';
+import { decodePem, exportPrivateKeyPem } from './pem.ts';
 import { decodePairRecord, encodePairRecord, type PairRecord } from './pair-record.ts';
 
 /** Everything a host needs to talk to a device it has paired with. */

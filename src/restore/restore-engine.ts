@@ -1,20 +1,8 @@
-import {
-  CancelledError,
-  DeviceDisconnectedError,
-  FindMyEnabledError,
-  InsufficientSpaceError,
-  LifeboatError,
-  PasscodeNotEnteredError,
-  ProtocolError,
-  WrongPasswordError,
-} from '../core/errors.ts';
+import { InsufficientSpaceError, WrongPasswordError, type LifeboatError } from '../core/errors.ts';
 import { errorForDeviceCode } from '../backup/backup-engine.ts';
 import { ProgressTracker, type BackupProgress } from '../backup/progress.ts';
-import { acquireSyncLock, releaseSyncLock } from '../backup/sync-lock.ts';
+import { SyncRun } from '../backup/sync-run.ts';
 import { encodeXmlPlist, type PlistDict } from '../plist/index.ts';
-import { AfcClient } from '../services/afc.ts';
-import { MobileBackup2Client } from '../services/mobilebackup2.ts';
-import { NOTIFICATIONS, NotificationProxyClient } from '../services/notification-proxy.ts';
 import type { ServiceProvider } from '../services/service-provider.ts';
 import { RebootRequiredError } from './errors.ts';
 import { checkRestore, type RestoreDeviceValues, type RestorePlan } from './prechecks.ts';
@@ -98,11 +86,8 @@ export function restoreErrorForDeviceCode(code: number, description?: string): L
       return new InsufficientSpaceError(`There is not enough free space on the iPhone to restore this backup (device error 105${description ? `: ${description}` : ''}).`);
     case 207:
       return new WrongPasswordError(`The iPhone could not unlock the backup with this password (device error 207${description ? `: ${description}` : ''}).`);
-    case 208:
-      return new PasscodeNotEnteredError();
-    case 211:
-      return new FindMyEnabledError();
     default:
+      // 208 (passcode) and 211 (Find My) read the same as for a backup.
       return errorForDeviceCode(code, description);
   }
 }
@@ -117,14 +102,21 @@ export class RestoreEngine {
     return new RestoreEngine(options).run();
   }
 
-  private readonly warnings: string[] = [];
   private readonly tracker: ProgressTracker;
-  private readonly abort = new AbortController();
-  private cancelReason: string | undefined;
+  private readonly sync: SyncRun;
   private checking = true;
 
   private constructor(private readonly options: RestoreRunOptions) {
     this.tracker = new ProgressTracker(options.onProgress ? (p) => options.onProgress!(this.map(p)) : undefined);
+    this.sync = new SyncRun({
+      tracker: this.tracker,
+      signal: options.signal,
+      onWarning: options.onWarning,
+      cancelledText: 'Restore cancelled.',
+      cancelledOnDeviceText: 'The restore was cancelled on the iPhone.',
+      disconnectedText: 'The iPhone was disconnected during the restore. Reconnect it and restore again.',
+      disconnectPattern: /connection closed|stream closed|ended the session/,
+    });
   }
 
   private map(p: BackupProgress): RestoreProgress {
@@ -139,44 +131,26 @@ export class RestoreEngine {
     };
   }
 
-  private warn(message: string): void {
-    this.warnings.push(message);
-    this.tracker.warning();
-    this.options.onWarning?.(message);
-  }
-
   private async run(): Promise<RestoreResult> {
-    const { provider, source, targetUdid, sourceIdentifier, signal } = this.options;
+    const { provider, source, targetUdid, sourceIdentifier } = this.options;
     const opts = this.options.options ?? {};
     const started = performance.now();
-    const onCallerAbort = (): void => this.cancel('Restore cancelled.');
-    signal?.addEventListener('abort', onCallerAbort, { once: true });
-    if (signal?.aborted) onCallerAbort();
-    const s = this.abort.signal;
-
-    let np: NotificationProxyClient | undefined;
-    let afc: AfcClient | undefined;
-    let mb2: MobileBackup2Client | undefined;
-    let lock: bigint | undefined;
+    const sync = this.sync;
+    const s = sync.signal;
     let wroteApps = false;
     let succeeded = false;
     let rebooting = false;
     try {
       this.tracker.flush();
       const plan = await checkRestore({ source, values: this.options.deviceValues, password: opts.password });
-      for (const w of plan.warnings) this.warn(w);
+      for (const w of plan.warnings) sync.warn(w);
       this.options.onPlan?.(plan);
       s.throwIfAborted();
       this.checking = false;
       this.tracker.flush();
 
-      np = await NotificationProxyClient.start(provider);
-      np.onNotification((name) => this.onNotification(name));
-      for (const name of [NOTIFICATIONS.syncCancelRequest, NOTIFICATIONS.passcodeUiPresented, NOTIFICATIONS.passcodeUiDismissed]) await np.observe(name);
-      afc = await AfcClient.start(provider);
-      s.throwIfAborted();
-      mb2 = await MobileBackup2Client.start(provider, s);
-      lock = await acquireSyncLock(np, afc, s);
+      const mb2 = await sync.open(provider);
+      const afc = sync.afc!;
 
       if (!opts.skipApps && plan.applications && Object.keys(plan.applications).length > 0) {
         await afc.makeDirectory(RESTORE_APPS_DIR).catch(() => undefined); // may exist already
@@ -206,11 +180,11 @@ export class RestoreEngine {
         {
           onBytesSent: (n) => this.tracker.bytes(n),
           onProgress: (p) => this.tracker.percent(p),
-          onWarning: (w) => this.warn(w),
+          onWarning: (w) => sync.warn(w),
         },
         s,
       );
-      for (const r of fs.refused) this.warn(`The iPhone asked to change the backup (${r}); refused, the backup is read-only during a restore.`);
+      for (const r of fs.refused) sync.warn(`The iPhone asked to change the backup (${r}); refused, the backup is read-only during a restore.`);
       if (result.errorCode !== 0) {
         rebooting = false;
         throw restoreErrorForDeviceCode(result.errorCode, result.errorDescription);
@@ -218,39 +192,14 @@ export class RestoreEngine {
       succeeded = true;
       this.tracker.setStage('done');
       const snap = this.tracker.snapshot;
-      return { plan, bytesSent: snap.bytesReceived, filesSent: snap.filesReceived, durationMs: performance.now() - started, warnings: this.warnings, rebooting };
+      return { plan, bytesSent: snap.bytesReceived, filesSent: snap.filesReceived, durationMs: performance.now() - started, warnings: sync.warnings, rebooting };
     } catch (e) {
       rebooting = false;
-      throw this.translate(e);
+      throw sync.translate(e);
     } finally {
-      signal?.removeEventListener('abort', onCallerAbort);
-      this.tracker.dispose();
       // A rebooting phone drops every connection; cleanup there is best effort and quiet.
-      if (wroteApps && !succeeded && afc) await afc.removePath(RESTORE_APPS_FILE).catch(() => undefined);
-      if (!rebooting) await releaseSyncLock(np, afc, lock);
-      if (mb2) await mb2.disconnect().catch(() => undefined);
-      if (np) await np.close().catch(() => undefined);
-      if (afc) await afc.disconnect().catch(() => undefined);
+      if (wroteApps && !succeeded && sync.afc) await sync.afc.removePath(RESTORE_APPS_FILE).catch(() => undefined);
+      await sync.close({ releaseLock: !rebooting });
     }
-  }
-
-  private cancel(reason: string): void {
-    this.cancelReason ??= reason;
-    if (!this.abort.signal.aborted) this.abort.abort(new CancelledError(reason));
-  }
-
-  private onNotification(name: string): void {
-    if (name === NOTIFICATIONS.syncCancelRequest) this.cancel('The restore was cancelled on the iPhone.');
-    else if (name === NOTIFICATIONS.passcodeUiPresented) this.tracker.setStage('waiting-for-passcode');
-    else if (name === NOTIFICATIONS.passcodeUiDismissed) this.tracker.setStage(this.tracker.snapshot.bytesReceived > 0 ? 'receiving' : 'device-preparing');
-  }
-
-  private translate(e: unknown): unknown {
-    if (this.abort.signal.aborted) return new CancelledError(this.cancelReason);
-    if (e instanceof ProtocolError && /connection closed|stream closed|ended the session/.test(e.message)) {
-      return new DeviceDisconnectedError('The iPhone was disconnected during the restore. Reconnect it and restore again.', e);
-    }
-    if (e instanceof Error && !(e instanceof LifeboatError) && /stream closed/.test(e.message)) return new DeviceDisconnectedError(undefined, e);
-    return e;
   }
 }

@@ -5,6 +5,9 @@ import { StoreError, type StoreErrno } from '../errors.ts';
 import { splitPath } from '../paths.ts';
 import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
 
+/** Anything splitPath would reject or normalize: '..'/'.' parts, empty parts, a leading '/', backslashes, NUL. */
+const UNSAFE_PATH = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\\|\0/;
+
 const KNOWN: ReadonlySet<string> = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EIO', 'ENOSPC', 'EACCES']);
 
 function mapError(e: unknown, path: string): StoreError {
@@ -25,12 +28,22 @@ function mapError(e: unknown, path: string): StoreError {
 export class NodeFsBackend implements StorageBackend {
   readonly root: string;
 
+  /** `root` plus a separator, for appending POSIX store paths; null where the separator is not '/'. */
+  private readonly prefix: string | null;
+
   constructor(root: string) {
     this.root = nodePath.resolve(root);
+    this.prefix = nodePath.sep === '/' ? (this.root.endsWith('/') ? this.root : `${this.root}/`) : null;
   }
 
+  /**
+   * Store paths arrive normalized ('a/b/c') and this runs several times per received file, so the
+   * common case is checked with one regex and appended; anything unusual goes through splitPath,
+   * which rejects it with the precise error (or normalizes a trailing '/').
+   */
   private abs(path: string): string {
-    return nodePath.join(this.root, ...splitPath(path));
+    if (this.prefix === null || path === '' || path.endsWith('/') || UNSAFE_PATH.test(path)) return nodePath.join(this.root, ...splitPath(path));
+    return this.prefix + path;
   }
 
   async stat(path: string): Promise<EntryStat | null> {

@@ -4,7 +4,7 @@ import { BufferedReader } from '../../core/buffered-reader.ts';
 import { ConnectionRefusedError, DeviceDisconnectedError, ProtocolError, TimeoutError } from '../../core/errors.ts';
 import type { AttachedDevice, PairRecordSource } from '../device-connector.ts';
 import { isPlistDict, type PlistDict } from '../../plist/index.ts';
-import { SocketByteStream } from './socket-byte-stream.ts';
+import { SlabReceiver, SocketByteStream } from './socket-byte-stream.ts';
 import { formatUsbmuxdAddress, resolveUsbmuxdAddress, type UsbmuxdAddress } from './usbmuxd-address.ts';
 import { UsbmuxdRequestError, UsbmuxdUnavailableError } from './usbmuxd-errors.ts';
 import {
@@ -197,8 +197,9 @@ export class UsbmuxdClient implements PairRecordSource {
   }
 
   private async open(): Promise<CommandSession> {
-    const socket = await connectSocket(this.address, this.addressText, this.timeoutMs);
-    const stream = new SocketByteStream(socket);
+    const receiver = new SlabReceiver();
+    const socket = await connectSocket(this.address, this.addressText, this.timeoutMs, receiver);
+    const stream = new SocketByteStream(socket, { receiver });
     const reader = new BufferedReader(stream, 'usbmuxd');
     const request = async (body: PlistDict, tag: number): Promise<PlistDict> => {
       const message: PlistDict = {
@@ -292,10 +293,11 @@ export function normaliseUdid(serial: string): string {
   return serial;
 }
 
-function connectSocket(address: UsbmuxdAddress, text: string, timeoutMs: number): Promise<Socket> {
+function connectSocket(address: UsbmuxdAddress, text: string, timeoutMs: number, receiver: SlabReceiver): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    const { onread } = receiver;
     const socket =
-      address.kind === 'unix' ? createConnection(address.path) : createConnection(address.port, address.host);
+      address.kind === 'unix' ? createConnection({ path: address.path, onread }) : createConnection({ port: address.port, host: address.host, onread });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new UsbmuxdUnavailableError(text, Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })));
