@@ -35,7 +35,7 @@ export async function runBrowserBench(pagePath: string, input?: unknown): Promis
       base: './',
       logLevel: 'error',
       configFile: false,
-      build: { outDir, emptyOutDir: true, target: 'es2022', rollupOptions: { input: { index: join(root, 'index.html'), tls: join(root, 'tls.html') } } },
+      build: { outDir, emptyOutDir: true, target: 'es2022', rollupOptions: { input: { index: join(root, 'index.html'), tls: join(root, 'tls.html'), decrypt: join(root, 'decrypt.html') } } },
       worker: { format: 'es' },
     });
     server = await serve(outDir);
