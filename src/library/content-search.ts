@@ -3,10 +3,12 @@
  * and names of conversations (sms.db) and contacts by name, organisation, phone or email
  * (AddressBook). Each query is a LIKE over the kept-open database (BackupReader.sharedDatabase),
  * limited and newest first, and returns small rows: the UI never loads whole conversations to
- * search them.
+ * search them. Messages whose text lives only in `attributedBody` (iOS 16+) are matched on the
+ * blob's bytes in SQL, then decoded and confirmed here, with LIKE's meaning (ASCII case-insensitive).
  */
 import type { BackupReader } from './backup-reader.ts';
 import { appleTime, escapeLike, int, text, withSharedDatabase, type Row } from './categories/common.ts';
+import { attributedBodyText } from './categories/attributed-body.ts';
 import { SMS_DB } from './categories/messages.ts';
 import { ADDRESS_BOOK, PROPERTY_EMAIL, PROPERTY_PHONE } from './categories/contacts.ts';
 
@@ -88,12 +90,37 @@ function chatTitles(query: (sql: string, bind?: (string | number | null)[]) => R
   return titles;
 }
 
+/** Lower-cases A–Z only, as SQLite's LIKE and lower() do without ICU: one meaning of "matches" for text and blobs. */
+export function asciiLower(value: string): string {
+  return value.replace(/[A-Z]+/g, (run) => run.toLowerCase());
+}
+
+/** Every byte value once, in order: instr() of a one-byte blob in it, minus one, is that byte's value. */
+const BYTE_VALUES = `X'${Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')).join('')}'`;
+const byteAt = (blob: string, at: string) => `(instr(${BYTE_VALUES}, substr(${blob}, ${at}, 1)) - 1)`;
+
+/**
+ * SQL for the bytes of the string an attributedBody archives (see categories/attributed-body.ts):
+ * they follow the first "+" type encoding (84 01 2B) and its length (one byte, 0x81 + u16 or
+ * 0x82 + u32, little-endian). Searching only there keeps class and attribute names ("NSString",
+ * "__kIMMessagePartAttributeName") from matching. A blob without that marker is searched whole;
+ * every candidate is decoded and confirmed in JS anyway.
+ */
+function archivedStringBytes(blob: string): string {
+  const s = `instr(${blob}, X'84012B')`;
+  const at = (offset: number) => `${s} + ${offset}`;
+  return `CASE WHEN ${s} = 0 THEN ${blob} ELSE CASE substr(${blob}, ${at(3)}, 1)
+    WHEN X'81' THEN substr(${blob}, ${at(6)}, ${byteAt(blob, at(4))} + 256 * ${byteAt(blob, at(5))})
+    WHEN X'82' THEN substr(${blob}, ${at(8)}, ${byteAt(blob, at(4))} + 256 * ${byteAt(blob, at(5))} + 65536 * ${byteAt(blob, at(6))} + 16777216 * ${byteAt(blob, at(7))})
+    ELSE substr(${blob}, ${at(4)}, ${byteAt(blob, at(3))}) END END`;
+}
+
 /** Messages whose text contains `query`, newest first; and conversations whose handles or name do. */
 export async function searchMessages(reader: BackupReader, query: string, limit = 50): Promise<Pick<ContentSearchResults, 'messages' | 'conversations'>> {
   const q = query.trim();
   const empty = { messages: [], conversations: [] };
   if (!q) return empty;
-  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, empty as Pick<ContentSearchResults, 'messages' | 'conversations'>, (_db, run, has) => {
+  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, empty as Pick<ContentSearchResults, 'messages' | 'conversations'>, (_db, run, has, cols) => {
     if (!has('message') || !has('chat')) return empty;
     const pattern = `%${escapeLike(q)}%`;
     const digits = phoneDigits(q);
@@ -102,17 +129,16 @@ export async function searchMessages(reader: BackupReader, query: string, limit 
 
     // The matching messages first (one scan of message, top-N by date), then the conversations of
     // just those: joining first would visit every chat_message_join row per keystroke.
-    const ids = joined
-      ? run(`SELECT ROWID AS id FROM message WHERE text LIKE ? ESCAPE '\\' ORDER BY date DESC, ROWID DESC LIMIT ?`, [pattern, limit]).map((r) => int(r['id']))
-      : [];
+    const found = joined ? matchingMessages(run, cols('message').has('attributedBody'), q, limit) : new Map<number, string>();
+    const ids = [...found.keys()];
     const byId = new Map(
       (ids.length
         ? run(
-            `SELECT m.ROWID AS id, m.text, m.date, m.is_from_me, ${hasHandle ? 'h.id' : 'NULL'} AS sender FROM message m
+            `SELECT m.ROWID AS id, m.date, m.is_from_me, ${hasHandle ? 'h.id' : 'NULL'} AS sender FROM message m
              ${hasHandle ? 'LEFT JOIN handle h ON h.ROWID = m.handle_id' : ''} WHERE m.ROWID IN (${ids.join(',')})`,
           )
         : []
-      ).map((r): [number, Row] => [int(r['id']), r]),
+      ).map((r): [number, Row] => [int(r['id']), Object.assign(r, { text: found.get(int(r['id']))! })]),
     );
     const matched = ids.map((id) => byId.get(id)).filter((r): r is Row => r !== undefined);
     const chatOf = new Map<number, number>();
@@ -157,6 +183,52 @@ export async function searchMessages(reader: BackupReader, query: string, limit 
     });
     return { messages, conversations };
   });
+}
+
+type Query = (sql: string, bind?: (string | number | null)[]) => Row[];
+
+/**
+ * The newest `limit` messages whose text contains `q` (ASCII case-insensitive, as LIKE): those with
+ * `text`, and those whose text only lives in `attributedBody` (iOS 16+). SQL finds the blob
+ * candidates by their bytes; each is decoded and confirmed here, and if some were not really hits,
+ * the next page of candidates fills their places. Returns id → text, newest first.
+ */
+function matchingMessages(run: Query, hasBody: boolean, q: string, limit: number): Map<number, string> {
+  const found = new Map<number, string>();
+  const pattern = `%${escapeLike(q)}%`;
+  const needle = asciiLower(q);
+  const archived = "(text IS NULL OR text = '')";
+  // Only ids go through the top-N sort (blobs there would be copied for every match), and a cheap
+  // test of the whole blob runs before the exact one of the string's own bytes.
+  const sql = hasBody
+    ? `SELECT ROWID AS id FROM message
+       WHERE text LIKE ?1 ESCAPE '\\' OR (${archived} AND attributedBody IS NOT NULL
+         AND instr(lower(attributedBody), lower(?2)) > 0 AND instr(lower(${archivedStringBytes('attributedBody')}), lower(?2)) > 0)
+       ORDER BY date DESC, ROWID DESC LIMIT ?3 OFFSET ?4`
+    : `SELECT ROWID AS id FROM message WHERE text LIKE ?1 ESCAPE '\\' AND ?2 IS NOT NULL ORDER BY date DESC, ROWID DESC LIMIT ?3 OFFSET ?4`;
+  for (let offset = 0; found.size < limit; ) {
+    const wanted = limit - found.size;
+    const ids = run(sql, [pattern, q, wanted, offset]).map((r) => int(r['id']));
+    const rows = new Map(
+      (ids.length
+        ? run(`SELECT ROWID AS id, text, ${hasBody ? `CASE WHEN ${archived} THEN attributedBody END` : 'NULL'} AS body FROM message WHERE ROWID IN (${ids.join(',')})`)
+        : []
+      ).map((r): [number, Row] => [int(r['id']), r]),
+    );
+    const page = ids.map((id) => rows.get(id)).filter((r): r is Row => r !== undefined);
+    for (const r of page) {
+      const plain = text(r['text']);
+      if (plain) {
+        found.set(int(r['id']), plain); // LIKE matched it
+        continue;
+      }
+      const decoded = r['body'] instanceof Uint8Array ? attributedBodyText(r['body']) : null;
+      if (decoded && asciiLower(decoded).includes(needle)) found.set(int(r['id']), decoded);
+    }
+    if (ids.length < wanted) break; // no more candidates
+    offset += ids.length;
+  }
+  return found;
 }
 
 /** Contacts whose name, nickname, organisation, phone numbers or email addresses contain `query`. */

@@ -10,8 +10,10 @@ import { openDatabase, type Dataset, type TruthEntry } from '../../src/virtual-i
 export interface ExpectedChat {
   identifier: string;
   service: string;
-  /** Message texts in date order. */
+  /** Message texts in date order (from `text`, or from `attributedBody` where `text` is NULL). */
   texts: string[];
+  /** The texts that live only in attributedBody (text NULL), as iOS 16+ leaves some messages. */
+  archivedOnly: string[];
   /** Attachment device paths ("~/Library/SMS/Attachments/…") in message order. */
   attachments: string[];
 }
@@ -22,6 +24,8 @@ export interface ExpectedContact {
   organization: string | undefined;
   phone: string;
   email: string;
+  /** Postal addresses as "label|street|city|state|zip|country|countryCode", in ABMultiValue order. */
+  addresses: string[];
 }
 
 export interface ExpectedNote {
@@ -74,7 +78,7 @@ export async function expectedCategories(dataset: Dataset): Promise<ExpectedCate
     dataset,
     'HomeDomain',
     'Library/SMS/sms.db',
-    `SELECT cmj.chat_id AS chat, m.text AS text, a.filename AS filename FROM message m
+    `SELECT cmj.chat_id AS chat, m.text AS text, m.attributedBody AS body, a.filename AS filename FROM message m
      JOIN chat_message_join cmj ON cmj.message_id = m.ROWID
      LEFT JOIN message_attachment_join maj ON maj.message_id = m.ROWID
      LEFT JOIN attachment a ON a.ROWID = maj.attachment_id
@@ -85,17 +89,33 @@ export async function expectedCategories(dataset: Dataset): Promise<ExpectedCate
     return {
       identifier: str(c['chat_identifier']),
       service: str(c['service_name']),
-      texts: mine.map((m) => str(m['text'])),
+      texts: mine.map((m) => (m['text'] == null ? archivedString(m['body'] as Uint8Array) : str(m['text']))),
+      archivedOnly: mine.filter((m) => m['text'] == null).map((m) => archivedString(m['body'] as Uint8Array)),
       attachments: mine.filter((m) => m['filename'] != null).map((m) => str(m['filename'])),
     };
   });
+
+  const addressRows = await rows(
+    dataset,
+    'HomeDomain',
+    'Library/AddressBook/AddressBook.sqlitedb',
+    `SELECT mv.record_id AS person, replace(replace(l.value, '_$!<', ''), '>!$_', '') AS label,
+            ${['Street', 'City', 'State', 'ZIP', 'Country', 'CountryCode']
+              .map((k) => `(SELECT e.value FROM ABMultiValueEntry e JOIN ABMultiValueEntryKey k ON k.ROWID = e.key WHERE e.parent_id = mv.UID AND k.value = '${k}') AS ${k}`)
+              .join(', ')}
+     FROM ABMultiValue mv LEFT JOIN ABMultiValueLabel l ON l.ROWID = mv.label WHERE mv.property = 5 ORDER BY mv.UID`,
+  );
+  const addressesOf = (person: number) =>
+    addressRows
+      .filter((r) => num(r['person']) === person)
+      .map((r) => ['label', 'Street', 'City', 'State', 'ZIP', 'Country', 'CountryCode'].map((k) => str(r[k])).join('|'));
 
   const contacts = (
     await rows(
       dataset,
       'HomeDomain',
       'Library/AddressBook/AddressBook.sqlitedb',
-      `SELECT p.First, p.Last, p.Organization,
+      `SELECT p.ROWID AS id, p.First, p.Last, p.Organization,
               (SELECT value FROM ABMultiValue WHERE record_id = p.ROWID AND property = 3) AS phone,
               (SELECT value FROM ABMultiValue WHERE record_id = p.ROWID AND property = 4) AS email
        FROM ABPerson p ORDER BY p.ROWID`,
@@ -106,6 +126,7 @@ export async function expectedCategories(dataset: Dataset): Promise<ExpectedCate
     organization: r['Organization'] == null ? undefined : str(r['Organization']),
     phone: str(r['phone']),
     email: str(r['email']),
+    addresses: addressesOf(num(r['id'])),
   }));
 
   const notes = (
@@ -164,6 +185,22 @@ export function truthChildren(truth: readonly TruthEntry[], domain: string, fold
     .filter((e) => e.domain === domain && e.relativePath !== '' && e.relativePath.startsWith(prefix) && !e.relativePath.slice(prefix.length).includes('/'))
     .map((e) => e.relativePath.slice(prefix.length))
     .sort();
+}
+
+/**
+ * The string in a message's attributedBody, read the way the first iMessage exporters did (not with
+ * the library's typedstream reader): the bytes after the first "+" type encoding (84 01 2B), whose
+ * length is one byte, or 0x81 + u16 / 0x82 + u32 little-endian.
+ */
+function archivedString(blob: Uint8Array): string {
+  const bytes = Buffer.from(blob);
+  const plus = bytes.indexOf(Buffer.from([0x84, 0x01, 0x2b]));
+  if (plus < 0) throw new Error('attributedBody without a string');
+  let at = plus + 3;
+  const head = bytes[at++]!;
+  const length = head === 0x81 ? bytes.readUInt16LE(at) : head === 0x82 ? bytes.readUInt32LE(at) : head;
+  at += head === 0x81 ? 2 : head === 0x82 ? 4 : 0;
+  return bytes.subarray(at, at + length).toString('utf8');
 }
 
 /** Independent reading of iOS's ZDATA: gunzip (node:zlib), then NoteStoreProto field 2 → 3 → 2. */

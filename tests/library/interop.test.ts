@@ -13,11 +13,12 @@ import { WrongPasswordError } from '../../src/core/errors.ts';
 import { decodePlist, isPlistDict } from '../../src/plist/index.ts';
 import { readChats, readMessages, countMessages } from '../../src/library/categories/messages.ts';
 import { readContacts } from '../../src/library/categories/contacts.ts';
+import { contactToVCard } from '../../src/library/export/vcard.ts';
 import { readNotes } from '../../src/library/categories/notes.ts';
 import { readCalls } from '../../src/library/categories/calls.ts';
 import { readSafariBookmarks, readSafariHistory } from '../../src/library/categories/safari.ts';
 import { readPhotos, readVoiceMemos } from '../../src/library/categories/media.ts';
-import { searchContent } from '../../src/library/content-search.ts';
+import { searchContent, snippetAround } from '../../src/library/content-search.ts';
 import { readPhotoLibrary, readVoiceMemoLibrary } from '../../src/library/categories/media-details.ts';
 import { readApps } from '../../src/library/categories/apps.ts';
 import { describeContents } from '../../src/library/categories/overview.ts';
@@ -212,9 +213,27 @@ for (const name of Object.keys(WRITERS) as WriterName[]) {
 
         const contacts = await readContacts(reader);
         assert.deepEqual(
-          contacts.map((c) => ({ first: c.firstName, last: c.lastName, organization: c.organization, phone: c.phones[0]?.value, email: c.emails[0]?.value })),
+          contacts.map((c) => ({
+            first: c.firstName,
+            last: c.lastName,
+            organization: c.organization,
+            phone: c.phones[0]?.value,
+            email: c.emails[0]?.value,
+            addresses: c.addresses.map((a) => [a.label, a.street, a.city, a.state, a.postalCode, a.country, a.countryCode].map((v) => v ?? '').join('|')),
+          })),
           x.contacts,
         );
+        assert.ok(x.contacts.some((c) => c.addresses.length > 1), 'the dataset has contacts with several addresses');
+        // Each address is one ADR line of that contact's vCard, its parts escaped so none spills into the next.
+        for (const c of contacts.filter((c) => c.addresses.length)) {
+          const adr = contactToVCard(c).replace(/\r\n[ \t]/g, '').split('\r\n').filter((line) => /^(item\d+\.)?ADR[;:]/.test(line));
+          assert.equal(adr.length, c.addresses.length);
+          for (const [i, line] of adr.entries()) {
+            const parts = line.slice(line.indexOf(':') + 1).split(/(?<!\\);/).map((p) => p.replace(/\\n/g, '\n').replace(/\\([,;\\])/g, '$1'));
+            const a = c.addresses[i]!;
+            assert.deepEqual(parts, ['', '', a.street, a.city, a.state ?? '', a.postalCode, a.country], line);
+          }
+        }
         assert.deepEqual(new Set(contacts.flatMap((c) => [...c.phones, ...c.emails].map((v) => v.label))), new Set(['Mobile', 'Home']));
 
         // Search inside the data finds what the device's own databases hold.
@@ -224,6 +243,17 @@ for (const name of Object.keys(WRITERS) as WriterName[]) {
         assert.ok(withNeedle.length > 0);
         assert.equal(found.messages.length, withNeedle.length);
         assert.ok(found.messages.every((m) => m.snippet.toLowerCase().includes(needle)));
+        // Messages whose text lives only in attributedBody show (above) and are found, by a word of theirs.
+        const archivedOnly = x.chats.flatMap((c) => c.archivedOnly);
+        assert.ok(archivedOnly.length > 0 && archivedOnly.some((t) => new TextEncoder().encode(t).length > 127), 'short and long attributedBody-only texts');
+        for (const t of new Set(archivedOnly)) {
+          // The longest ASCII word, upper-cased: the search is case-insensitive for ASCII, as LIKE is.
+          const word = t.split(' ').filter((w) => /^[!-~]+$/.test(w)).sort((a, b) => b.length - a.length)[0]!.toUpperCase();
+          const hits = (await searchContent(reader, word, 100_000)).messages;
+          const expected = x.chats.flatMap((c) => c.texts).filter((m) => m.toLowerCase().includes(word.toLowerCase()));
+          assert.equal(hits.length, expected.length, word);
+          assert.ok(hits.some((h) => h.snippet === snippetAround(t, word)), `${word} finds “${t}”`);
+        }
         const surname = x.contacts[0]!.last;
         const people = (await searchContent(reader, surname, 100_000)).contacts;
         const expectedPeople = x.contacts.filter((c) => [c.first, c.last, c.organization, c.phone, c.email].some((v) => v?.toLowerCase().includes(surname.toLowerCase())));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { generateBackup, makeDatabase, JPEG_BYTES } from './backup-generator.ts';
 import { openBackupFolder } from '../../src/library/node/open.ts';
-import { readContacts } from '../../src/library/categories/contacts.ts';
+import { addressLines, readContacts } from '../../src/library/categories/contacts.ts';
 import { readContactPhotos, imageTypeOf } from '../../src/library/categories/contact-photos.ts';
 import { contactToVCard, contactsToVCard, escapeVCardText, foldVCardLine } from '../../src/library/export/vcard.ts';
 
@@ -127,6 +127,62 @@ test('vCard helpers: escaping, folding, picture types', () => {
   assert.equal(imageTypeOf(new Uint8Array(16)), undefined);
   // An unknown picture format is left out rather than mislabelled.
   const c = { id: 9, firstName: 'X', lastName: undefined, middleName: undefined, prefix: undefined, suffix: undefined, nickname: undefined, organization: undefined,
-    jobTitle: undefined, note: undefined, birthday: undefined, phones: [], emails: [], urls: [], displayName: 'X' };
+    jobTitle: undefined, note: undefined, birthday: undefined, phones: [], emails: [], urls: [], addresses: [], displayName: 'X' };
   assert.doesNotMatch(contactToVCard(c, new Uint8Array(16)), /PHOTO/);
+});
+
+test('postal addresses: read from ABMultiValueEntry parts, written as ADR with every part escaped on its own', async () => {
+  const addressBook = await makeDatabase(
+    `CREATE TABLE ABPerson (ROWID INTEGER PRIMARY KEY, First TEXT, Last TEXT);
+     CREATE TABLE ABMultiValue (UID INTEGER PRIMARY KEY, record_id INTEGER, property INTEGER, identifier INTEGER, label INTEGER, value TEXT);
+     CREATE TABLE ABMultiValueLabel (ROWID INTEGER PRIMARY KEY, value TEXT);
+     CREATE TABLE ABMultiValueEntry (parent_id INTEGER, key INTEGER, value TEXT, UNIQUE(parent_id, key));
+     CREATE TABLE ABMultiValueEntryKey (ROWID INTEGER PRIMARY KEY, value TEXT);
+     INSERT INTO ABMultiValueLabel VALUES (1, '_$!<Home>!$_'), (2, '_$!<Work>!$_'), (3, 'Summer; house');
+     INSERT INTO ABMultiValueEntryKey VALUES (1, 'Street'), (2, 'City'), (3, 'State'), (4, 'ZIP'), (5, 'Country'), (6, 'CountryCode'), (7, 'SubLocality');
+     INSERT INTO ABPerson VALUES (1, 'Marie', 'Curie'), (2, 'Pierre', 'Curie');
+     INSERT INTO ABMultiValue VALUES (1, 1, 3, 0, 1, '+33 1'),
+       (2, 1, 5, 0, 1, NULL), (3, 1, 5, 1, 2, NULL), (4, 1, 5, 2, 3, NULL), (5, 1, 5, 3, NULL, NULL), (6, 2, 5, 0, 1, NULL);
+     INSERT INTO ABMultiValueEntry VALUES
+       (2, 1, '36 Quai de Béthune; 2e étage' || char(10) || 'Porte B, à gauche'), (2, 2, 'Paris'), (2, 4, '75004'), (2, 5, 'France'), (2, 6, 'fr'),
+       (3, 1, '1 Rue Pierre et Marie Curie'), (3, 2, 'Paris'), (3, 3, 'Île-de-France'), (3, 4, '75005'),
+       (4, 1, 'C:\\Plage'), (4, 2, 'L''Arcouest'), (4, 7, 'Ploubazlanec'),
+       (6, 3, 'Nowhere');`,
+    // UID 5 has no parts at all: an empty slot, not an address.
+  );
+  const backup = await generateBackup({ extra: [{ domain: 'HomeDomain', relativePath: 'Library/AddressBook/AddressBook.sqlitedb', kind: 'file' as const, content: addressBook }] });
+  cleanup.push(backup.dir);
+  const reader = await openBackupFolder(backup.dir);
+  try {
+    const [marie, pierre] = await readContacts(reader);
+    const none = { street: undefined, city: undefined, state: undefined, postalCode: undefined, country: undefined, countryCode: undefined };
+    assert.deepEqual(marie!.addresses, [
+      { ...none, label: 'Home', street: '36 Quai de Béthune; 2e étage\nPorte B, à gauche', city: 'Paris', postalCode: '75004', country: 'France', countryCode: 'fr' },
+      { ...none, label: 'Work', street: '1 Rue Pierre et Marie Curie', city: 'Paris', state: 'Île-de-France', postalCode: '75005' },
+      { ...none, label: 'Summer; house', street: 'C:\\Plage', city: "L'Arcouest" },
+    ]);
+    assert.deepEqual(marie!.phones.map((p) => p.value), ['+33 1'], 'addresses are not phones');
+    assert.deepEqual(pierre!.addresses, [{ ...none, label: 'Home', state: 'Nowhere' }]);
+    assert.deepEqual(addressLines(marie!.addresses[0]!), ['36 Quai de Béthune; 2e étage', 'Porte B, à gauche', '75004 Paris', 'France']);
+    assert.deepEqual(addressLines(pierre!.addresses[0]!), ['Nowhere']);
+
+    const lines = contentLines(contactToVCard(marie!));
+    assert.deepEqual(
+      lines.filter((l) => /ADR|X-ABLabel/.test(l)),
+      [
+        // RFC 2426 §3.2.1: PO box; extended; street; locality; region; code; country — ',' ';' '\' and line breaks escaped per part.
+        'item1.ADR;TYPE=HOME:;;36 Quai de Béthune\\; 2e étage\\nPorte B\\, à gauche;Paris;;75004;France',
+        'item1.X-ABADR:fr',
+        'ADR;TYPE=WORK:;;1 Rue Pierre et Marie Curie;Paris;Île-de-France;75005;',
+        'item2.ADR:;;C:\\\\Plage;L\'Arcouest;;;',
+        'item2.X-ABLabel:Summer\\; house',
+      ],
+    );
+    // Unescaped, each ADR has exactly seven parts, whatever the street held.
+    const adr = lines.find((l) => l.startsWith('item1.ADR'))!;
+    assert.equal(adr.slice(adr.indexOf(':') + 1).split(/(?<!\\);/).length, 7);
+    assert.deepEqual(contentLines(contactToVCard(pierre!)).filter((l) => l.includes('ADR')), ['ADR;TYPE=HOME:;;;;Nowhere;;']);
+  } finally {
+    reader.close();
+  }
 });

@@ -1,4 +1,5 @@
 import type { BackupReader } from '../backup-reader.ts';
+import { attributedBodyText } from './attributed-body.ts';
 import { appleTime, int, mimeFromName, text, withSharedDatabase } from './common.ts';
 
 export const SMS_DB = { domain: 'HomeDomain', relativePath: 'Library/SMS/sms.db' } as const;
@@ -25,6 +26,7 @@ export interface MessageAttachment {
 export interface Message {
   id: number;
   chatId: number;
+  /** `message.text`, or when that is empty (iOS 16+ often), the text archived in `attributedBody`. */
   text: string | undefined;
   date: string | undefined;
   isFromMe: boolean;
@@ -76,8 +78,16 @@ function attachmentFileID(reader: BackupReader, devicePath: string | undefined):
   return undefined;
 }
 
+/** What a message says: its `text`, else the string archived in its `attributedBody`, else undefined. */
+export function messageText(textValue: unknown, attributedBody: unknown): string | undefined {
+  const plain = text(textValue);
+  if (plain) return plain;
+  const archived = attributedBody instanceof Uint8Array ? attributedBodyText(attributedBody) : null;
+  return archived || plain;
+}
+
 export async function readMessages(reader: BackupReader, chatId: number): Promise<Message[]> {
-  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Message[], (_db, query, has) => {
+  return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Message[], (_db, query, has, cols) => {
     if (!has('message') || !has('chat_message_join')) return [];
     const attachments = new Map<number, MessageAttachment[]>();
     if (has('attachment') && has('message_attachment_join')) {
@@ -102,15 +112,19 @@ export async function readMessages(reader: BackupReader, chatId: number): Promis
     }
     const handleJoin = has('handle') ? 'LEFT JOIN handle h ON h.ROWID = m.handle_id' : '';
     const handleCol = has('handle') ? 'h.id AS sender' : 'NULL AS sender';
+    // The blob only where it is needed: most rows still carry their text as text.
+    const bodyCol = cols('message').has('attributedBody')
+      ? "CASE WHEN m.text IS NULL OR m.text = '' THEN m.attributedBody END AS body"
+      : 'NULL AS body';
     return query(
-      `SELECT m.ROWID AS id, m.text, m.date, m.is_from_me, m.service, ${handleCol}
+      `SELECT m.ROWID AS id, m.text, ${bodyCol}, m.date, m.is_from_me, m.service, ${handleCol}
        FROM chat_message_join cmj JOIN message m ON m.ROWID = cmj.message_id ${handleJoin}
        WHERE cmj.chat_id = ? ORDER BY m.date, m.ROWID`,
       [chatId],
     ).map((r) => ({
       id: int(r['id']),
       chatId,
-      text: text(r['text']),
+      text: messageText(r['text'], r['body']),
       date: appleTime(r['date']),
       isFromMe: int(r['is_from_me']) === 1,
       sender: int(r['is_from_me']) === 1 ? undefined : text(r['sender']),

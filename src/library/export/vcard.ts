@@ -5,7 +5,7 @@
  * `itemN.X-ABLabel`, which Contacts, Google Contacts and Outlook understand.
  */
 import { encodeBase64 } from '../../plist/base64.ts';
-import type { Contact, LabeledValue } from '../categories/contacts.ts';
+import type { Contact, LabeledValue, PostalAddress } from '../categories/contacts.ts';
 import { imageTypeOf } from '../categories/contact-photos.ts';
 
 /** vCard 3.0 text value escaping (RFC 2426 §4): backslash, newline, comma, semicolon. */
@@ -61,23 +61,43 @@ const PHONE_TYPES: Record<string, string> = {
 const EMAIL_TYPES: Record<string, string> = { home: 'HOME', work: 'WORK', other: 'OTHER' };
 const URL_TYPES: Record<string, string> = { home: 'HOME', work: 'WORK', homepage: 'HOMEPAGE', other: 'OTHER' };
 
-/** Lines for one labelled value: a TYPE for a built-in label, Apple's item group for a custom one. */
+const ADDRESS_TYPES: Record<string, string> = { home: 'HOME', work: 'WORK', other: 'OTHER' };
+
+/**
+ * Lines for one labelled value (`value` already escaped): a TYPE for a built-in label, Apple's item
+ * group for a custom one or when `groupExtras` (more lines of the same group, like X-ABADR) are given.
+ */
 function labelled(
   property: string,
   baseTypes: string[],
   known: Record<string, string>,
-  item: LabeledValue,
+  label: string | undefined,
+  value: string,
   nextGroup: () => string,
+  groupExtras: string[] = [],
 ): string[] {
-  const key = item.label?.toLowerCase().replace(/\s+/g, '');
+  const key = label?.toLowerCase().replace(/\s+/g, '');
   const builtIn = key ? known[key] : undefined;
   const types = [...baseTypes, ...(builtIn ? [builtIn] : [])];
   const params = types.length ? `;TYPE=${types.join(',')}` : '';
-  if (item.label && !builtIn) {
+  const customLabel = label && !builtIn ? [`X-ABLabel:${escapeVCardText(label)}`] : [];
+  if (customLabel.length || groupExtras.length) {
     const group = nextGroup();
-    return [`${group}.${property}${params}:${escapeVCardText(item.value)}`, `${group}.X-ABLabel:${escapeVCardText(item.label)}`];
+    return [`${group}.${property}${params}:${value}`, ...[...customLabel, ...groupExtras].map((line) => `${group}.${line}`)];
   }
-  return [`${property}${params}:${escapeVCardText(item.value)}`];
+  return [`${property}${params}:${value}`];
+}
+
+const textValue = (item: LabeledValue): string => escapeVCardText(item.value);
+
+/**
+ * ADR's seven components (RFC 2426 §3.2.1 / RFC 6350 §6.3.1): post office box; extended address;
+ * street; locality; region; postal code; country. Each is escaped on its own, so a ';' or ',' inside
+ * one (and a street's line breaks, as \n) cannot shift the others. iOS has no PO box or extended
+ * address fields: those stay empty.
+ */
+export function adrValue(a: PostalAddress): string {
+  return ['', '', a.street, a.city, a.state, a.postalCode, a.country].map((part) => escapeVCardText(part ?? '')).join(';');
 }
 
 /** One contact's vCard 3.0 text, CRLF line ends, with its picture (JPEG/PNG/GIF/HEIC) base64-inlined. */
@@ -91,9 +111,14 @@ export function contactToVCard(c: Contact, photo?: Uint8Array): string {
   if (c.nickname) lines.push(`NICKNAME:${e(c.nickname)}`);
   if (c.organization) lines.push(`ORG:${e(c.organization)}`);
   if (c.jobTitle) lines.push(`TITLE:${e(c.jobTitle)}`);
-  for (const p of c.phones) lines.push(...labelled('TEL', [], PHONE_TYPES, p, nextGroup));
-  for (const m of c.emails) lines.push(...labelled('EMAIL', ['INTERNET'], EMAIL_TYPES, m, nextGroup));
-  for (const u of c.urls) lines.push(...labelled('URL', [], URL_TYPES, u, nextGroup));
+  for (const p of c.phones) lines.push(...labelled('TEL', [], PHONE_TYPES, p.label, textValue(p), nextGroup));
+  for (const m of c.emails) lines.push(...labelled('EMAIL', ['INTERNET'], EMAIL_TYPES, m.label, textValue(m), nextGroup));
+  // Apple's Contacts keeps the country code beside an address as X-ABADR in the same item group.
+  for (const a of c.addresses ?? []) {
+    const countryCode = a.countryCode ? [`X-ABADR:${escapeVCardText(a.countryCode)}`] : [];
+    lines.push(...labelled('ADR', [], ADDRESS_TYPES, a.label, adrValue(a), nextGroup, countryCode));
+  }
+  for (const u of c.urls) lines.push(...labelled('URL', [], URL_TYPES, u.label, textValue(u), nextGroup));
   if (c.birthday) lines.push(`BDAY:${c.birthday}`);
   if (c.note) lines.push(`NOTE:${e(c.note)}`);
   const type = photo && photo.length ? imageTypeOf(photo) : undefined;

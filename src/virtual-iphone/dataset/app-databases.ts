@@ -1,4 +1,5 @@
 import { encodeBinaryPlist } from '../../plist/index.ts';
+import { encodeAttributedBody } from './attributed-body.ts';
 import { Rng } from './prng.ts';
 import { encodeNoteBody } from './note-body.ts';
 import { buildDatabase, type SqliteDatabase } from './sqlite.ts';
@@ -93,11 +94,17 @@ async function smsDatabase(rng: Rng, baseTime: number, photoCount: number): Prom
       const fromMe = rng.chance(0.5) ? 1 : 0;
       const withPhoto = photoCount > 0 && i % 9 === 4;
       messageId++;
+      const messageGuid = guid(rng);
+      const phrase = withPhoto ? '\ufffc' : rng.pick(PHRASES);
+      // As on iOS 16+: every message's text is archived in attributedBody, and on some only there
+      // (text NULL); a few of those are long enough (> 127 bytes) for a multi-byte length.
+      const archivedOnly = !withPhoto && i % 3 === 1;
+      const said = archivedOnly && i % 12 === 7 ? PHRASES.join(' ') : phrase;
       insertRows(
         db,
-        `INSERT INTO message (guid, text, handle_id, service, date, date_read, date_delivered, is_delivered, is_finished, is_from_me, is_read, is_sent, cache_has_attachments)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, 1, ?, ?)`,
-        [[guid(rng), withPhoto ? '\ufffc' : rng.pick(PHRASES), handle, handles[handle - 1]![2], appleNanos(when), appleNanos(when + 60), appleNanos(when + 2), fromMe, fromMe, withPhoto ? 1 : 0]],
+        `INSERT INTO message (guid, text, attributedBody, handle_id, service, date, date_read, date_delivered, is_delivered, is_finished, is_from_me, is_read, is_sent, cache_has_attachments)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, 1, ?, ?)`,
+        [[messageGuid, archivedOnly ? null : said, encodeAttributedBody(said), handle, handles[handle - 1]![2], appleNanos(when), appleNanos(when + 60), appleNanos(when + 2), fromMe, fromMe, withPhoto ? 1 : 0]],
       );
       insertRows(db, 'INSERT INTO chat_message_join VALUES (?, ?, ?)', [[handle, messageId, appleNanos(when)]]);
       if (withPhoto) {
@@ -125,7 +132,10 @@ function addressBook(rng: Rng): Promise<Uint8Array> {
       CREATE TABLE ABPerson (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, First TEXT, Last TEXT, Middle TEXT, FirstPhonetic TEXT, MiddlePhonetic TEXT, LastPhonetic TEXT, Organization TEXT, Department TEXT, Note TEXT, Kind INTEGER, Birthday TEXT, JobTitle TEXT, Nickname TEXT, Prefix TEXT, Suffix TEXT, FirstSort TEXT, LastSort TEXT, CreationDate INTEGER, ModificationDate INTEGER, CompositeNameFallback TEXT, DisplayName TEXT);
       CREATE TABLE ABMultiValue (UID INTEGER PRIMARY KEY, record_id INTEGER, property INTEGER, identifier INTEGER, label INTEGER, value TEXT, guid TEXT);
       CREATE TABLE ABMultiValueLabel (value TEXT, UNIQUE(value));
+      CREATE TABLE ABMultiValueEntry (parent_id INTEGER, key INTEGER, value TEXT, UNIQUE(parent_id, key));
+      CREATE TABLE ABMultiValueEntryKey (value TEXT, UNIQUE(value));
       INSERT INTO ABMultiValueLabel VALUES ('_$!<Mobile>!$_'), ('_$!<Home>!$_'), ('_$!<Work>!$_');
+      INSERT INTO ABMultiValueEntryKey VALUES ('Street'), ('State'), ('ZIP'), ('City'), ('CountryCode'), ('Country');
     `);
     for (let i = 0; i < 24; i++) {
       const first = rng.pick(NAMES);
@@ -139,8 +149,32 @@ function addressBook(rng: Rng): Promise<Uint8Array> {
       insertRows(db, 'INSERT INTO ABMultiValue (record_id, property, identifier, label, value) VALUES (?, 4, 0, 2, ?)', [
         [i + 1, `${first.toLowerCase()}.${last.toLowerCase()}@example.com`],
       ]);
+      // Every third contact has a home address, every sixth a work one too (picked by position, so
+      // the generator's random sequence, and everything built after it, stays as it was).
+      if (i % 3 === 0) insertAddress(db, i + 1, 2, ADDRESSES[(i / 3) % ADDRESSES.length]!);
+      if (i % 6 === 0) insertAddress(db, i + 1, 3, ADDRESSES[(i / 3 + 2) % ADDRESSES.length]!);
     }
   });
+}
+
+/** Postal addresses with the characters vCard must escape (';' ',' and line breaks) and non-ASCII. */
+type AddressParts = Record<'Street' | 'City' | 'ZIP' | 'Country' | 'CountryCode', string> & { State?: string };
+const ADDRESSES: AddressParts[] = [
+  { Street: 'Hauptstraße 12', City: 'Berlin', ZIP: '10115', Country: 'Deutschland', CountryCode: 'de' },
+  { Street: 'Rue de Rivoli 5; Bât. B', City: 'Paris', ZIP: '75001', Country: 'France', CountryCode: 'fr' },
+  { Street: '221B Baker Street\nFlat 2', City: 'London', ZIP: 'NW1 6XE', Country: 'United Kingdom', CountryCode: 'gb' },
+  { Street: 'Calle Mayor 3, 2º izq.', City: 'Madrid', ZIP: '28013', Country: 'España', CountryCode: 'es' },
+  { Street: '742 Evergreen Terrace', City: 'Springfield', State: 'IL', ZIP: '62701', Country: 'United States', CountryCode: 'us' },
+];
+
+/** An address as the iOS address book keeps it: an ABMultiValue row (property 5, no value) and one ABMultiValueEntry per part. */
+function insertAddress(db: SqliteDatabase, recordId: number, label: number, address: AddressParts): void {
+  insertRows(db, 'INSERT INTO ABMultiValue (record_id, property, identifier, label, value) VALUES (?, 5, 1, ?, NULL)', [[recordId, label]]);
+  insertRows(
+    db,
+    'INSERT INTO ABMultiValueEntry (parent_id, key, value) VALUES ((SELECT max(UID) FROM ABMultiValue), (SELECT ROWID FROM ABMultiValueEntryKey WHERE value = ?), ?)',
+    Object.entries(address).map(([key, value]) => [key, value]),
+  );
 }
 
 function noteStore(rng: Rng): Promise<Uint8Array> {
