@@ -6,7 +6,8 @@ import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
 
 /**
  * `npm run virtual-iphone`: a simulated iPhone that libimobiledevice's tools and Lifeboat's CLI can
- * reach through USBMUXD_SOCKET_ADDRESS. Serves until SIGINT/SIGTERM, then removes its socket.
+ * reach through USBMUXD_SOCKET_ADDRESS. Serves until SIGINT/SIGTERM (or, under npm, until npm is killed),
+ * then removes its socket.
  */
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -40,6 +41,14 @@ async function main(argv: readonly string[]): Promise<number> {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // `npm run virtual-iphone`: npm passes a kill on to its `sh -c`, which dies without passing it on,
+    // leaving this process orphaned. Started by npm, being re-parented means "stop".
+    if (process.env['npm_lifecycle_event'] === 'virtual-iphone') {
+      const parent = process.ppid;
+      setInterval(() => {
+        if (process.ppid !== parent) stop();
+      }, 500).unref();
+    }
   });
   await server.close();
   return 0;
