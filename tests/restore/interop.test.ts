@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/main.ts';
+import { UsbmuxdClient } from '../../src/usbmux/node/usbmuxd-client.ts';
 import { startVirtualUsbmuxd, type VirtualUsbmuxd } from '../helpers/virtual-usbmuxd.ts';
 import { iphone, lifeboatBackup, SOURCE_UDID, TARGET_UDID, truthKeys } from './helpers.ts';
 
@@ -76,6 +77,13 @@ test("Lifeboat's CLI restores an idevicebackup2-made backup; a second restore ne
     assert.match(again.err, /must restart.*102/s, again.err);
 
     target.reboot();
+    // usbmuxd shows the restart: the phone leaves the bus and comes back under a new DeviceID.
+    const listing = () => new UsbmuxdClient({ address: tv.address }).listDevices();
+    assert.deepEqual(await listing(), [], 'away while it restarts');
+    for (let waited = 0; (await listing()).length === 0; waited += 50) {
+      assert.ok(waited < 5000, 'the phone came back after its restart');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const third = await cli(['restore', dir, '--source', SOURCE_UDID, '--system', '--remove'], tv);
     assert.equal(third.code, 0, third.err);
     assert.match(third.out, /restarts now/);

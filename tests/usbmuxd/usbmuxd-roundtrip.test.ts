@@ -234,3 +234,32 @@ test('a missing socket gives UsbmuxdUnavailableError naming the address and USBM
     else process.env['USBMUXD_SOCKET_ADDRESS'] = saved;
   }
 });
+
+test('a rebooting virtual iPhone is Detached, then Attached again under a new DeviceID, and serves again', async () => {
+  const vu = await startVirtualUsbmuxd();
+  try {
+    vu.iphone.ports.listen(ECHO_PORT, serveUpperEcho);
+    const client = new UsbmuxdClient({ address: vu.address });
+    const events: UsbmuxdEvent[] = [];
+    const sub = await client.listen((e) => events.push(e));
+    await waitFor(events, (e) => e.type === 'attached' && e.device.deviceId === vu.deviceId);
+    const before = await UsbmuxdDeviceConnector.open({ address: vu.address });
+    const open = await before.connect(ECHO_PORT);
+
+    vu.iphone.reboot();
+    await waitFor(events, (e) => e.type === 'detached' && e.deviceId === vu.deviceId);
+    assert.equal(await open.read(), null, 'connections drop with the reboot');
+    const back = await waitFor(events, (e) => e.type === 'attached' && e.device.deviceId !== vu.deviceId);
+    assert.equal(back.type === 'attached' && back.device.udid, vu.iphone.udid);
+    assert.deepEqual((await client.listDevices()).map((d) => d.udid), [vu.iphone.udid]);
+
+    const after = await UsbmuxdDeviceConnector.open({ address: vu.address });
+    const stream = await after.connect(ECHO_PORT);
+    await stream.write(new TextEncoder().encode('back'));
+    assert.equal(await readText(stream, 4), 'BACK');
+    await stream.close();
+    await sub.close();
+  } finally {
+    await vu.close();
+  }
+});

@@ -28,6 +28,8 @@ export interface UsbmuxdServerOptions {
   stateDir?: string;
   /** Per-connection buffering in each direction of a Connect pipe before back-pressure applies. */
   highWaterMark?: number;
+  /** How long a rebooting virtual iPhone stays detached before it attaches again (default 500 ms). */
+  rebootDelayMs?: number;
 }
 
 /** A device as the server presents it: what ListDevices and Attached events describe. */
@@ -39,6 +41,8 @@ export interface ServedDevice {
 
 interface AttachedDeviceEntry extends ServedDevice {
   readonly pipes: Set<DevicePipe>;
+  /** Stops following the phone's reboots (on detach). */
+  readonly unsubscribe: () => void;
 }
 
 interface DevicePipe {
@@ -63,6 +67,8 @@ export class UsbmuxdServer {
   private readonly devices = new Map<number, AttachedDeviceEntry>();
   private readonly sessions = new Set<ClientSession>();
   private readonly highWaterMark: number;
+  private readonly rebootDelayMs: number;
+  private readonly pendingReattach = new Set<ReturnType<typeof setTimeout>>();
   private nextDeviceId = 1;
   private nextSessionId = 1;
   private server: Server | undefined;
@@ -71,6 +77,7 @@ export class UsbmuxdServer {
   constructor(options: UsbmuxdServerOptions = {}) {
     this.state = new UsbmuxdState(options.stateDir);
     this.highWaterMark = options.highWaterMark ?? 256 * 1024;
+    this.rebootDelayMs = options.rebootDelayMs ?? 500;
   }
 
   get systemBuid(): string {
@@ -92,7 +99,16 @@ export class UsbmuxdServer {
     const existing = this.deviceIdOf(iphone);
     if (existing !== undefined) return existing;
     const deviceId = this.nextDeviceId++;
-    const entry: AttachedDeviceEntry = { deviceId, locationId: 0x00100000 + deviceId, iphone, pipes: new Set() };
+    // A rebooting phone leaves the bus and comes back under a new DeviceID, as with the real daemon.
+    const unsubscribe = iphone.onReboot(() => {
+      if (!this.detach(deviceId)) return;
+      const timer = setTimeout(() => {
+        this.pendingReattach.delete(timer);
+        this.attach(iphone);
+      }, this.rebootDelayMs);
+      this.pendingReattach.add(timer);
+    });
+    const entry: AttachedDeviceEntry = { deviceId, locationId: 0x00100000 + deviceId, iphone, pipes: new Set(), unsubscribe };
     this.devices.set(deviceId, entry);
     this.broadcast(attachedBody(entry));
     return deviceId;
@@ -103,6 +119,7 @@ export class UsbmuxdServer {
     const deviceId = typeof target === 'number' ? target : this.deviceIdOf(target);
     const entry = deviceId === undefined ? undefined : this.devices.get(deviceId);
     if (!entry) return false;
+    entry.unsubscribe();
     this.devices.delete(entry.deviceId);
     for (const pipe of entry.pipes) {
       pipe.client.destroy();
@@ -146,7 +163,10 @@ export class UsbmuxdServer {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    for (const timer of this.pendingReattach) clearTimeout(timer);
+    this.pendingReattach.clear();
     for (const entry of this.devices.values()) {
+      entry.unsubscribe();
       for (const pipe of entry.pipes) {
         pipe.client.destroy();
         void pipe.device.close();
