@@ -22,6 +22,8 @@ import type { BackupTree } from '../src/stores/backup-store.ts';
 import { productName } from '../src/lockdown/product-names.ts';
 import { BackupEngine, changePassword, readBackupValues, setEncryption } from '../src/backup/index.ts';
 import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
+import { FolderBackupStore } from '../src/stores/folder-backup-store.ts';
+import type { DirHandleLike } from '../src/stores/handle-backend.ts';
 import { LockdownClient, readDeviceInfo, type DeviceInfo, type PairingStore } from '../src/lockdown/index.ts';
 import { createIndexedDbPairingStore } from '../src/lockdown/indexeddb-pairing-database.ts';
 import { MuxDeviceConnector } from '../src/usbmux/index.ts';
@@ -141,7 +143,8 @@ class DeviceWorker implements DeviceWorkerApi {
     const lockdown = await this.requireSession();
     if (this.backupAbort) throw new LifeboatError('device-busy', 'A backup is already running.');
     if (this.restoreAbort) throw new LifeboatError('device-busy', 'A restore is running.');
-    const store = await this.opfsStore();
+    // A picked folder is opened per backup (its permission belongs to the page's click); OPFS stays open.
+    const store = options.folder ? await FolderBackupStore.open(options.folder as unknown as DirHandleLike) : await this.opfsStore();
     if (options.keepVersions !== undefined) store.setKeepVersions(options.keepVersions);
     const abort = new AbortController();
     this.backupAbort = abort;
@@ -162,6 +165,7 @@ class DeviceWorker implements DeviceWorkerApi {
         isFullBackup: result.isFullBackup,
         encrypted: result.encrypted,
         warnings: result.warnings,
+        location: options.folder ? { kind: 'folder', name: options.folder.name } : { kind: 'browser' },
       };
     } finally {
       this.backupAbort = undefined;

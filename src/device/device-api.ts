@@ -35,6 +35,8 @@ export interface BackupOutcome {
   isFullBackup: boolean;
   encrypted: boolean;
   warnings: string[];
+  /** Where the backup went: the browser's storage, or the named folder the person picked. */
+  location: { kind: 'browser' } | { kind: 'folder'; name: string };
 }
 
 export type { RestoreProgress, RestoreStage } from '../restore/restore-engine.ts';
@@ -83,6 +85,11 @@ export interface BackupOptions {
   full?: boolean;
   /** Earlier backups of this device to keep beside the new one (snapshots share unchanged files). */
   keepVersions?: number;
+  /**
+   * A folder the person picked (File System Access, write permission already granted): the backup goes
+   * there as ordinary files in Finder's layout instead of into the browser's storage.
+   */
+  folder?: FileSystemDirectoryHandle;
 }
 
 export interface DeviceWorkerApi {

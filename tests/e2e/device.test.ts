@@ -184,3 +184,38 @@ test('pull the cable mid-backup: the last backup stays whole and the next backup
   assert.match(await text('backup-done'), /Backup complete: \d+ files/);
   assert.deepEqual(errors, []);
 });
+
+test('back up into a folder the person picks: ordinary files in Finder’s layout, listed in the Library', async () => {
+  // Headless Chromium shows no picker: the "picked" folder is an OPFS folder, the same FileSystemDirectoryHandle type.
+  await page.evaluate(() => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
+      (await navigator.storage.getDirectory()).getDirectoryHandle('My iPhone Backups', { create: true });
+  });
+  await page.check('[data-testid="destination-folder"]');
+  await page.waitForSelector('[data-testid="destination-folder-name"]:has-text("My iPhone Backups")');
+  await page.click('[data-testid="backup-now"]');
+  await page.waitForSelector('[data-testid="backup-stage"][data-stage="waiting-for-passcode"]', { timeout: 30000 });
+  await page.click('[data-testid="phone-enter-passcode"]');
+  await page.waitForSelector('[data-testid="backup-done"]', { timeout: 120000 });
+  assert.match(await text('backup-done'), /in the folder “My iPhone Backups”/);
+  const names = await page.evaluate(async () => {
+    const picked = await (await navigator.storage.getDirectory()).getDirectoryHandle('My iPhone Backups');
+    const device = await picked.getDirectoryHandle('00008120-001A2B3C4D5E802E');
+    const out: string[] = [];
+    for await (const [name] of (device as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) out.push(name);
+    return out.sort();
+  });
+  for (const name of ['Info.plist', 'Manifest.db', 'Manifest.plist', 'Status.plist', '3d']) assert.ok(names.includes(name), `${name} as a real file in the folder`);
+  assert.ok(names.filter((n) => /^[0-9a-f]{2}$/.test(n)).length > 10, 'the two-hex-digit folders');
+
+  // The choice is remembered; the Library lists the folder's backup (read in place) beside Lifeboat's own.
+  await page.reload();
+  await page.click('[data-testid="try-virtual"]');
+  await page.waitForSelector('[data-testid="destination-folder-name"]:has-text("My iPhone Backups")', { timeout: 30000 });
+  await page.check('[data-testid="destination-browser"]');
+  await page.click('nav button:has-text("Library")');
+  await page.locator('[data-testid="backup-card"][data-kind="folder"]').waitFor({ timeout: 30000 });
+  assert.match((await page.locator('[data-testid="backup-card"][data-kind="folder"]').textContent()) ?? '', /My iPhone Backups/);
+  await page.click('nav button:has-text("Device")');
+  assert.deepEqual(errors, []);
+});

@@ -14,6 +14,8 @@ import type { VirtualIPhoneControl } from '../../virtual-iphone/control.ts';
 import { installErrorTransfer } from '../../core/comlink-errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { startVirtualIPhone, type VirtualIPhoneHandle } from './virtual-iphone.ts';
+import { folderForBackup } from './backup-destination.svelte.ts';
+import { addFolderBackups } from '../library/library-state.svelte.ts';
 
 installErrorTransfer();
 
@@ -185,14 +187,17 @@ export async function startBackup(full: boolean): Promise<void> {
     progress: { stage: 'preparing', bytesReceived: 0, filesReceived: 0, bytesPerSecond: 0, percent: null, etaSeconds: null, warnings: 0 },
   };
   try {
+    const folder = await folderForBackup();
     const outcome = await deviceWorker().backup(
-      { full, keepVersions: keptVersions() },
+      { full, keepVersions: keptVersions(), ...(folder ? { folder } : {}) },
       Comlink.proxy((progress: BackupProgress) => {
         if (session.backup.kind === 'running') session.backup = { ...session.backup, progress };
       }),
     );
     session.backup = { kind: 'done', outcome };
     void loadRestorableBackups();
+    // A backup in a picked folder is read in place by the Library, like an imported Finder folder.
+    if (folder) void addFolderBackups(folder, { quiet: true }).catch(() => undefined);
   } catch (error) {
     session.backup = { kind: 'failed', ...errorFields(error) };
   }

@@ -124,25 +124,29 @@ function newId(): string {
 
 /** "Import a backup folder": read in place; the handle is saved so it reopens after a reload. */
 export function importFolder(): Promise<void> {
-  return run(async () => {
-    const handle = await pickFolder('read');
-    library.task = { label: `Looking for backups in “${handle.name}”…`, done: 0, total: 0, unit: 'files' };
-    const found = await libraryWorker().findBackups(asReadable(handle));
-    if (found.length === 0) throw noBackupIn(handle.name);
-    for (const f of found) {
-      const existing = await findSameFolder(handle, f.path);
-      await put({
-        id: existing?.id ?? newId(),
-        kind: 'folder',
-        label: handle.name,
-        path: f.path,
-        handle,
-        summary: mergeSummary(existing?.summary, f.summary),
-        addedAt: existing?.addedAt ?? new Date().toISOString(),
-      });
-    }
-    library.notice = found.length === 1 ? 'Backup added.' : `${found.length} backups added.`;
-  });
+  return run(async () => addFolderBackups(await pickFolder('read')));
+}
+
+/** Adds (or refreshes) the backups in a folder, read in place: an import, or where "Back up now" wrote. */
+export async function addFolderBackups(handle: DirHandle, options: { quiet?: boolean } = {}): Promise<void> {
+  if (!options.quiet) library.task = { label: `Looking for backups in “${handle.name}”…`, done: 0, total: 0, unit: 'files' };
+  // The same folder again refreshes its entries: compare with the saved list even before the Library was opened.
+  if (!library.loaded) library.entries = sortEntries(await loadEntries());
+  const found = await libraryWorker().findBackups(asReadable(handle));
+  if (found.length === 0) throw noBackupIn(handle.name);
+  for (const f of found) {
+    const existing = await findSameFolder(handle, f.path);
+    await put({
+      id: existing?.id ?? newId(),
+      kind: 'folder',
+      label: handle.name,
+      path: f.path,
+      handle,
+      summary: mergeSummary(existing?.summary, f.summary),
+      addedAt: existing?.addedAt ?? new Date().toISOString(),
+    });
+  }
+  if (!options.quiet) library.notice = found.length === 1 ? 'Backup added.' : `${found.length} backups added.`;
 }
 
 async function findSameFolder(handle: DirHandle, path: string): Promise<LibraryEntry | undefined> {
