@@ -18,7 +18,7 @@ import type {
 } from '../src/device/device-api.ts';
 import { RestoreEngine, checkRestore, readRestoreValues, restoreSourceFromTree, type RestorePlan, type RestoreSource } from '../src/restore/index.ts';
 import { decodePlist, isPlistDict, type PlistDict } from '../src/plist/index.ts';
-import type { BackupTree } from '../src/stores/backup-store.ts';
+import type { BackupStore, BackupTree } from '../src/stores/backup-store.ts';
 import { productName } from '../src/lockdown/product-names.ts';
 import { BackupEngine, changePassword, readBackupValues, setEncryption } from '../src/backup/index.ts';
 import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
@@ -193,32 +193,14 @@ class DeviceWorker implements DeviceWorkerApi {
     return this.store_;
   }
 
-  async listRestorableBackups(): Promise<RestorableBackup[]> {
-    const store = await this.opfsStore();
-    const backups: RestorableBackup[] = [];
-    for (const udid of await store.listDevices()) {
-      const tree = await store.current(udid);
-      if (!tree) continue;
-      const info = await readTreePlist(tree, 'Info.plist');
-      const manifest = await readTreePlist(tree, 'Manifest.plist');
-      const productType = typeof info['Product Type'] === 'string' ? info['Product Type'] : '';
-      const date = info['Last Backup Date'];
-      backups.push({
-        sourceUdid: udid,
-        deviceName: typeof info['Device Name'] === 'string' ? info['Device Name'] : udid,
-        productType,
-        marketingName: productName(productType),
-        productVersion: typeof info['Product Version'] === 'string' ? info['Product Version'] : '',
-        date: date instanceof Date ? date.toISOString() : undefined,
-        encrypted: manifest['IsEncrypted'] === true,
-        versions: await Promise.all(
-          (await store.listVersions(udid)).map(async (v) => ({
-            id: v.id,
-            date: v.date.toISOString(),
-            encrypted: (await readTreePlist(await store.openVersion(udid, v.id), 'Manifest.plist'))['IsEncrypted'] === true,
-          })),
-        ),
-      });
+  async listRestorableBackups(folder?: FileSystemDirectoryHandle): Promise<RestorableBackup[]> {
+    const backups = await listStoreBackups(await this.opfsStore(), { kind: 'browser' });
+    if (folder) {
+      try {
+        backups.push(...(await listStoreBackups(await FolderBackupStore.open(folder as unknown as DirHandleLike), { kind: 'folder', name: folder.name })));
+      } catch {
+        // No permission (yet) or the folder is gone: the browser's backups still list.
+      }
     }
     return backups;
   }
@@ -268,7 +250,7 @@ class DeviceWorker implements DeviceWorkerApi {
   }
 
   private async restoreSource(request: RestoreRequest): Promise<RestoreSource> {
-    const store = await this.opfsStore();
+    const store = request.folder ? await FolderBackupStore.open(request.folder as unknown as DirHandleLike) : await this.opfsStore();
     const { sourceUdid, versionId } = request;
     if (versionId !== undefined) {
       if (!(await store.listVersions(sourceUdid)).some((v) => v.id === versionId)) {
@@ -297,6 +279,36 @@ class DeviceWorker implements DeviceWorkerApi {
     if (!this.lockdown) throw new DeviceDisconnectedError('No device is connected.');
     return this.lockdown;
   }
+}
+
+async function listStoreBackups(store: BackupStore, location: RestorableBackup['location']): Promise<RestorableBackup[]> {
+  const backups: RestorableBackup[] = [];
+  for (const udid of await store.listDevices()) {
+    const tree = await store.current(udid);
+    if (!tree) continue;
+    const info = await readTreePlist(tree, 'Info.plist');
+    const manifest = await readTreePlist(tree, 'Manifest.plist');
+    const productType = typeof info['Product Type'] === 'string' ? info['Product Type'] : '';
+    const date = info['Last Backup Date'];
+    backups.push({
+      sourceUdid: udid,
+      deviceName: typeof info['Device Name'] === 'string' ? info['Device Name'] : udid,
+      productType,
+      marketingName: productName(productType),
+      productVersion: typeof info['Product Version'] === 'string' ? info['Product Version'] : '',
+      date: date instanceof Date ? date.toISOString() : undefined,
+      encrypted: manifest['IsEncrypted'] === true,
+      versions: await Promise.all(
+        (await store.listVersions(udid)).map(async (v) => ({
+          id: v.id,
+          date: v.date.toISOString(),
+          encrypted: (await readTreePlist(await store.openVersion(udid, v.id), 'Manifest.plist'))['IsEncrypted'] === true,
+        })),
+      ),
+      location,
+    });
+  }
+  return backups;
 }
 
 async function readTreePlist(tree: BackupTree, path: string): Promise<PlistDict> {

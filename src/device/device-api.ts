@@ -54,6 +54,8 @@ export interface RestorableBackup {
   encrypted: boolean;
   /** Earlier backups of the same device kept beside the latest, newest first. */
   versions: { id: string; date: string; encrypted: boolean }[];
+  /** The browser's storage, or the picked folder it was found in (pass that folder back in RestoreRequest). */
+  location: { kind: 'browser' } | { kind: 'folder'; name: string };
 }
 
 /** What the pre-checks found: everything a person must know before risking their phone. */
@@ -74,6 +76,8 @@ export interface RestoreRequest {
   sourceUdid: string;
   /** An earlier backup of that device (RestorableBackup.versions); the latest when absent. */
   versionId?: string;
+  /** The picked folder the backup is in (RestorableBackup.location 'folder'); the browser's storage when absent. */
+  folder?: FileSystemDirectoryHandle;
   password?: string;
   /** Take the backup's settings instead of keeping the device's. */
   settings?: boolean;
@@ -111,7 +115,8 @@ export interface DeviceWorkerApi {
   /** Turn backup encryption on (the new password) or off (the current password). Resolves with the updated card. */
   setEncryption(enable: boolean, password: string, onPasscodePrompt: (shown: boolean) => void): Promise<DeviceCardInfo>;
   changeBackupPassword(oldPassword: string, newPassword: string, onPasscodePrompt: (shown: boolean) => void): Promise<void>;
-  listRestorableBackups(): Promise<RestorableBackup[]>;
+  /** Backups in the browser's storage, and in `folder` (a picked folder with permission granted) when given. */
+  listRestorableBackups(folder?: FileSystemDirectoryHandle): Promise<RestorableBackup[]>;
   /** Deletes a device's backups from the browser's storage (latest, earlier versions, interrupted). The store's only writer does it. */
   deleteBackup(sourceUdid: string): Promise<void>;
   /** Runs every pre-check (Find My, iOS version, free space, verification, password) without touching the phone's data. */

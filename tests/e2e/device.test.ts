@@ -208,6 +208,15 @@ test('back up into a folder the person picks: ordinary files in Finder’s layou
   for (const name of ['Info.plist', 'Manifest.db', 'Manifest.plist', 'Status.plist', '3d']) assert.ok(names.includes(name), `${name} as a real file in the folder`);
   assert.ok(names.filter((n) => /^[0-9a-f]{2}$/.test(n)).length > 10, 'the two-hex-digit folders');
 
+  // The Restore panel offers the folder's backup beside the browser's, and its pre-checks read it there.
+  const folderOption = page.locator('[data-testid="restore-source"] option', { hasText: '“My iPhone Backups”' });
+  await folderOption.waitFor({ state: 'attached', timeout: 30000 });
+  await page.selectOption('[data-testid="restore-source"]', (await folderOption.getAttribute('value'))!);
+  await page.fill('[data-testid="restore-password"]', 'correct horse');
+  await page.click('[data-testid="restore-check"]');
+  await page.waitForSelector('[data-testid="restore-plan"]', { timeout: 60000 });
+  assert.match(await text('restore-plan'), /Ready to restore \d+ files/);
+
   // The choice is remembered; the Library lists the folder's backup (read in place) beside Lifeboat's own.
   await page.reload();
   await page.click('[data-testid="try-virtual"]');

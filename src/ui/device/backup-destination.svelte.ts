@@ -53,3 +53,12 @@ export async function folderForBackup(): Promise<DirHandle | undefined> {
   }
   return current.handle;
 }
+
+/** The picked folder when its permission is already granted (no prompt: safe outside a click). */
+export async function grantedBackupFolder(): Promise<DirHandle | undefined> {
+  await loadDestination();
+  const current = destination.current;
+  if (current.kind !== 'folder') return undefined;
+  const state = current.handle.queryPermission ? await current.handle.queryPermission({ mode: 'readwrite' }).catch(() => 'denied') : 'granted';
+  return state === 'granted' ? current.handle : undefined;
+}

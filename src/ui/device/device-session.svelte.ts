@@ -14,7 +14,7 @@ import type { VirtualIPhoneControl } from '../../virtual-iphone/control.ts';
 import { installErrorTransfer } from '../../core/comlink-errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { startVirtualIPhone, type VirtualIPhoneHandle } from './virtual-iphone.ts';
-import { folderForBackup } from './backup-destination.svelte.ts';
+import { folderForBackup, grantedBackupFolder } from './backup-destination.svelte.ts';
 import { addFolderBackups } from '../library/library-state.svelte.ts';
 
 installErrorTransfer();
@@ -243,7 +243,7 @@ export async function changeBackupPassword(
 
 export async function loadRestorableBackups(): Promise<void> {
   try {
-    session.restorable = await deviceWorker().listRestorableBackups();
+    session.restorable = await deviceWorker().listRestorableBackups(await grantedBackupFolder());
   } catch {
     session.restorable = [];
   }
