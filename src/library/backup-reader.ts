@@ -8,6 +8,7 @@ import type { EntryKind, MbFile } from './mbfile.ts';
 import type { BackupSource } from './source/backup-source.ts';
 import { openDatabaseBytes, type Database } from './sqlite.ts';
 import { applyWal } from './sqlite-wal.ts';
+import { collectBytes } from '../core/bytes.ts';
 
 /** Databases a reader keeps open at once (sms.db and AddressBook for search, plus one). */
 const SHARED_DATABASES = 3;
@@ -237,21 +238,8 @@ export class BackupReader {
   }
 
   /** A whole payload in memory (for databases, plists, previews). */
-  async readFile(fileID: string): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    let length = 0;
-    for await (const chunk of this.streamFile(fileID)) {
-      parts.push(chunk);
-      length += chunk.length;
-    }
-    if (parts.length === 1) return parts[0]!;
-    const out = new Uint8Array(length);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+  readFile(fileID: string): Promise<Uint8Array> {
+    return collectBytes(this.streamFile(fileID));
   }
 
   async readByPath(domain: string, relativePath: string): Promise<Uint8Array | undefined> {

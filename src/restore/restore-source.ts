@@ -2,6 +2,7 @@ import { StoreError } from '../stores/errors.ts';
 import type { BackupTree } from '../stores/backup-store.ts';
 import { MissingBackupFileError } from '../library/errors.ts';
 import type { BackupSource, SourceEntry, SourceStat } from '../library/source/backup-source.ts';
+import { collectBytes } from '../core/bytes.ts';
 
 /**
  * What a restore reads: one device's backup folder (Info/Manifest/Status.plist, Manifest.db,
@@ -48,24 +49,12 @@ export function restoreSourceFromLibrary(source: BackupSource): RestoreSource {
 /** The library's read seam over a restore source, so BackupReader can check and unlock it. */
 export function librarySourceOf(source: RestoreSource): BackupSource {
   const readAll = async (path: string): Promise<Uint8Array> => {
-    const parts: Uint8Array[] = [];
-    let total = 0;
     try {
-      for await (const chunk of source.read(path, 1 << 20)) {
-        parts.push(chunk);
-        total += chunk.byteLength;
-      }
+      return await collectBytes(source.read(path, 1 << 20));
     } catch (error) {
       if (isMissing(error)) throw new MissingBackupFileError(path);
       throw error;
     }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-    return out;
   };
   return {
     label: source.label,

@@ -2,6 +2,7 @@ import { BufferedReader } from '../core/buffered-reader.ts';
 import type { ByteStream } from '../core/byte-stream.ts';
 import { LifeboatError, ProtocolError } from '../core/errors.ts';
 import type { ServiceProvider } from './service-provider.ts';
+import { concatBytes } from '../core/bytes.ts';
 
 export const AFC_SERVICE = 'com.apple.afc';
 const MAGIC = new TextEncoder().encode('CFA6LPAA');
@@ -189,13 +190,7 @@ export class AfcClient {
         total += chunk.byteLength;
         if (total > maxBytes) throw new AfcError(-1, 'read (file grew past the limit)', path);
       }
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.byteLength;
-      }
-      return out;
+      return concatBytes(parts);
     } finally {
       await this.close(handle);
     }

@@ -3,6 +3,8 @@
  * File System Access API (OPFS or a picked folder) each implement it once; all the staging,
  * commit and versioning logic lives above it in VersionedBackupStore.
  */
+import { concatBytes } from '../core/bytes.ts';
+
 export type EntryKind = 'file' | 'directory';
 
 export interface EntryStat {
@@ -79,11 +81,5 @@ export async function readRangeOf(backend: StorageBackend, path: string, start: 
     at += chunk.byteLength;
     if (at >= end) break;
   }
-  const out = new Uint8Array(total);
-  let put = 0;
-  for (const c of chunks) {
-    out.set(c, put);
-    put += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }

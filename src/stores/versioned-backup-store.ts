@@ -4,6 +4,7 @@ import type { BackupSession, BackupStore, BackupTree, BackupVersion } from './ba
 import { readRangeOf, writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
 import { OwnedTreeIndex, ReadOnlyTreeIndex } from './tree-index.ts';
 import { forEachConcurrently } from './concurrency.ts';
+import { collectBytes } from '../core/bytes.ts';
 
 /** Hidden bookkeeping folder next to the device folders (Finder ignores it). See README.md for the shape. */
 export const META_DIR = '.lifeboat';
@@ -597,20 +598,8 @@ class StagedSession implements BackupSession {
     return readRangeOf(this.backend, staged ? this.staged(p) : this.cur(p), start, end);
   }
 
-  async readFile(path: string): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for await (const c of this.read(path)) {
-      chunks.push(c);
-      total += c.byteLength;
-    }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return out;
+  readFile(path: string): Promise<Uint8Array> {
+    return collectBytes(this.read(path));
   }
 
   async createFile(path: string): Promise<FileSink> {

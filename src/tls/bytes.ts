@@ -120,17 +120,7 @@ export class ByteWriter {
   }
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
-}
+export { concatBytes as concat } from '../core/bytes.ts';
 
 /** Constant-time comparison of equal-length secrets (Finished verify_data, MACs). */
 export function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,4 +1,5 @@
 import { CorruptBackupError } from '../../core/errors.ts';
+import { collectBytes, concatBytes } from '../../core/bytes.ts';
 
 // Backup payloads and Manifest.db are AES-256-CBC with a zero IV and PKCS#7 padding, decrypted on
 // demand. WebCrypto is the only fast AES we have (AES-NI, off the main thread), but its CBC decrypt
@@ -89,15 +90,8 @@ class SliceDecryptor {
   }
 }
 
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+function concat(parts: Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }
 
 /**
@@ -133,7 +127,7 @@ export async function* decryptStream(
     } else {
       pending.push(chunk);
       pendingLength += chunk.length;
-      if (pendingLength >= sliceSize) submitWholeBlocks(concat(pending, pendingLength));
+      if (pendingLength >= sliceSize) submitWholeBlocks(concat(pending));
     }
     while (queue.length > IN_FLIGHT) {
       const plain = await queue.shift()!;
@@ -144,7 +138,7 @@ export async function* decryptStream(
   if (pendingLength % BLOCK !== 0) {
     throw new CorruptBackupError(`${what} is damaged: its encrypted length is not a whole number of blocks.`);
   }
-  if (pendingLength) submitWholeBlocks(concat(pending, pendingLength));
+  if (pendingLength) submitWholeBlocks(concat(pending));
   while (queue.length) {
     const plain = await queue.shift()!;
     if (held?.length) yield held;
@@ -162,11 +156,5 @@ export async function decryptWhole(key: CryptoKey, cipher: Uint8Array, what: str
   if (cipher.length % BLOCK !== 0) {
     throw new CorruptBackupError(`${what} is damaged: its encrypted length (${cipher.length}) is not a whole number of blocks.`);
   }
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const plain of decryptStream(key, [cipher], what, sliceSize)) {
-    parts.push(plain);
-    length += plain.length;
-  }
-  return concat(parts, length);
+  return collectBytes(decryptStream(key, [cipher], what, sliceSize));
 }

@@ -9,6 +9,7 @@ import {
   virtualIPhoneUsbDescriptor,
   type UsbDeviceDescriptor,
 } from './usb-descriptors.ts';
+import { concatBytes as concat } from '../../core/bytes.ts';
 
 /** A USBDevice that can be unplugged (FakeUsb hears about it and fires `disconnect`). */
 export interface PluggableUsbDevice extends USBDevice {
@@ -348,17 +349,6 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
 
 const EMPTY = new Uint8Array(0);
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.byteLength;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
-}
 
 /** The virtual iPhone as a USB device: its descriptors, with a DeviceMux on the mux interface. */
 export function createVirtualIPhoneUsbDevice(
