@@ -1,8 +1,13 @@
 /// <reference lib="webworker" />
-// Worker half of the OPFS backup bench: the virtual iPhone's services and the backup engine share
-// this dedicated worker, joined by in-memory streams (no USB, no lockdown: the point is the
-// DeviceLink path and OpfsBackupStore with sync access handles).
-import { BackupEngine } from '../../src/backup/index.ts';
+// Worker half of the OPFS backup bench. One-worker layout (default): the virtual iPhone's services
+// and the backup engine share this dedicated worker, joined by in-memory streams (no USB, no
+// lockdown: the point is the DeviceLink path and OpfsBackupStore with sync access handles).
+// Two-worker layout (`layout=two-workers`): the device runs in device-worker.ts and this worker
+// reaches it as the app does in demo mode (USB over a MessagePort, mux, lockdown).
+import { BackupEngine, readBackupValues, type BackupDeviceValues } from '../../src/backup/index.ts';
+import { KeyValuePairingStore, LockdownClient, MemoryPairingDatabase } from '../../src/lockdown/index.ts';
+import { MuxDeviceConnector } from '../../src/usbmux/index.ts';
+import { connectWorkerUsbDevice, type MessagePortLike } from '../../src/virtual-iphone/usb/worker-bridge.ts';
 import { ConnectionRefusedError } from '../../src/core/errors.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
 import type { ByteStream } from '../../src/core/byte-stream.ts';
@@ -31,10 +36,48 @@ function directProvider(iphone: VirtualIPhone): ServiceProvider {
   };
 }
 
+interface BenchDevice {
+  provider: ServiceProvider;
+  udid: string;
+  deviceValues: BackupDeviceValues;
+  close(): Promise<void>;
+}
+
+/** One-worker layout: the device's services in this worker. */
+async function localDevice(kind: BenchRequest['dataset']): Promise<BenchDevice> {
+  const iphone = new VirtualIPhone({ dataset: await benchDataset(kind) });
+  return { provider: directProvider(iphone), udid: iphone.udid, deviceValues: { root: iphone.values.root }, close: async () => undefined };
+}
+
+/** Two-worker layout: the device in its own worker, reached as the app reaches it (USB, mux, lockdown). */
+async function remoteDevice(port: MessagePort): Promise<BenchDevice> {
+  const usbDevice = await connectWorkerUsbDevice(port as unknown as MessagePortLike);
+  const connector = await MuxDeviceConnector.fromUsbDevice(usbDevice, { usb: new EventTarget() });
+  const lockdown = await LockdownClient.connect(connector, { store: new KeyValuePairingStore(new MemoryPairingDatabase()), label: 'lifeboat-bench' });
+  await lockdown.pair();
+  await lockdown.startSession();
+  return {
+    provider: lockdown,
+    udid: lockdown.udid,
+    deviceValues: await readBackupValues(lockdown),
+    close: async () => {
+      await lockdown.close().catch(() => undefined);
+      await connector.close().catch(() => undefined);
+    },
+  };
+}
+
 async function runBench(request: BenchRequest): Promise<BackupBenchOutcome> {
-  const dataset = await benchDataset(request.dataset);
-  const iphone = new VirtualIPhone({ dataset });
-  const provider = directProvider(iphone);
+  const device = request.devicePort ? await remoteDevice(request.devicePort) : await localDevice(request.dataset);
+  try {
+    return await runBackups(request, device);
+  } finally {
+    await device.close();
+  }
+}
+
+async function runBackups(request: BenchRequest, device: BenchDevice): Promise<BackupBenchOutcome> {
+  const { provider, udid, deviceValues } = device;
   const origin = (await navigator.storage.getDirectory()) as unknown as DirHandleLike & { removeEntry(name: string, o?: { recursive?: boolean }): Promise<void> };
   const runs: BackupRunFigures[] = [];
   let storeKind = '';
@@ -50,11 +93,11 @@ async function runBench(request: BenchRequest): Promise<BackupBenchOutcome> {
           : await OpfsBackupStore.open({ folder });
     storeKind = store.kind;
     const started = performance.now();
-    const result = await BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: { root: iphone.values.root }, full: true });
+    const result = await BackupEngine.run({ provider, store, udid, deviceValues, full: true });
     const seconds = (performance.now() - started) / 1000;
     runs.push({ seconds, files: result.filesReceived, bytes: result.bytesReceived });
     // The backup must really be there before it counts.
-    const tree = await store.current(iphone.udid);
+    const tree = await store.current(udid);
     if (!tree || !(await tree.stat('Manifest.db'))) throw new Error('the backup is missing after commit');
     // The packed store holds sync access handles: release them or the folder cannot be deleted.
     if (store instanceof OpfsBackupStore) await store.close();

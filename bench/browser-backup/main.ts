@@ -1,6 +1,6 @@
 // Page half of the OPFS backup bench: starts the dedicated worker (sync access handles exist only
 // there) and publishes what it reports for the Node harness.
-import type { BackupBenchOutcome, BenchRequest } from './protocol.ts';
+import type { BackupBenchOutcome, BenchRequest, DeviceWorkerRequest } from './protocol.ts';
 
 function start(): void {
   const params = new URLSearchParams(location.search);
@@ -12,15 +12,25 @@ function start(): void {
     folderStore: params.get('store') === 'folder',
   };
   const worker = new Worker(new URL('./backup-worker.ts', import.meta.url), { type: 'module' });
+  let device: Worker | undefined;
+  if (params.get('layout') === 'two-workers') {
+    device = new Worker(new URL('./device-worker.ts', import.meta.url), { type: 'module' });
+    const channel = new MessageChannel();
+    device.postMessage({ dataset: request.dataset, port: channel.port2 } satisfies DeviceWorkerRequest, [channel.port2]);
+    request.devicePort = channel.port1;
+  }
   worker.addEventListener('message', (event: MessageEvent<BackupBenchOutcome>) => {
     window.__backupBenchOutcome = event.data;
     // `keep` leaves the worker alive for a profiler attached to it.
-    if (!params.has('keep')) worker.terminate();
+    if (!params.has('keep')) {
+      worker.terminate();
+      device?.terminate();
+    }
   });
   worker.addEventListener('error', (event) => {
     window.__backupBenchOutcome = { error: `worker error: ${event.message}` };
   });
-  worker.postMessage(request);
+  worker.postMessage(request, request.devicePort ? [request.devicePort] : []);
 }
 
 start();

@@ -14,6 +14,18 @@ export interface BenchRequest {
    * headless Chromium shows no folder picker, so this is how the folder store's per-file cost is measured.
    */
   folderStore?: boolean;
+  /**
+   * Two-worker layout: the virtual iPhone runs in its own worker behind this port (USB over a
+   * MessagePort, then mux, lockdown and its TLS, as in the app's demo mode). Absent: the device's
+   * services share the backup worker, joined by in-memory streams.
+   */
+  devicePort?: MessagePort;
+}
+
+/** To the device worker of the two-worker layout. */
+export interface DeviceWorkerRequest {
+  dataset: BenchDatasetKind;
+  port: MessagePort;
 }
 
 export interface BackupRunFigures {

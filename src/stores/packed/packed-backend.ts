@@ -2,7 +2,8 @@ import { StoreBusyError, StoreError } from '../errors.ts';
 import { mapError, type DirHandleLike, type SyncAccessHandleLike } from '../handle-backend.ts';
 import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
 import { Catalogue, DirNode, FileNode, toStoredTime, type CatalogueRecord, type Extent } from './catalogue.ts';
-import { encodeFrame } from './frame.ts';
+import { ByteArena } from './byte-arena.ts';
+import { encodeFrame, FrameBuffer } from './frame.ts';
 import { blobName, journalName, loadState, packName, parseName, snapshotName, usage } from './layout.ts';
 import { readFileBytes, sliceChunks } from './read-file.ts';
 
@@ -54,8 +55,11 @@ export class PackedBackend implements StorageBackend {
    */
   private packBuffer: Uint8Array[] = [];
   private packBuffered = 0;
-  private journalBuffer: Uint8Array[] = [];
-  private journalBuffered = 0;
+  private readonly journalFrames = new FrameBuffer();
+  /** Where buffered pack bytes are joined for their one write; kept, since it is needed every flush. */
+  private joinBuffer = new Uint8Array(0);
+  /** Where small files' chunks are copied as they arrive (PackedSink). */
+  readonly arena = new ByteArena();
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly readHandles = new Map<number, SyncAccessHandleLike>();
   private journalAt: number;
@@ -150,14 +154,12 @@ export class PackedBackend implements StorageBackend {
   }
 
   private record(rec: CatalogueRecord): void {
-    const frame = encodeFrame(rec);
-    this.journalBuffer.push(frame);
-    this.journalBuffered += frame.byteLength;
+    this.journalFrames.append(rec);
     this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
-    if (this.packBuffered + this.journalBuffered >= FLUSH_BYTES) {
+    if (this.packBuffered + this.journalFrames.length >= FLUSH_BYTES) {
       this.flushNow();
       return;
     }
@@ -176,17 +178,17 @@ export class PackedBackend implements StorageBackend {
     try {
       if (this.packBuffered > 0 && this.active) {
         const pack = this.packs.get(this.active.id)!;
-        writeAll(this.active.handle, concat(this.packBuffer, this.packBuffered), pack.size - this.packBuffered);
+        writeAll(this.active.handle, this.joinedPackBuffer(), pack.size - this.packBuffered);
+        for (const piece of this.packBuffer) this.arena.release(piece);
       }
       this.packBuffer = [];
       this.packBuffered = 0;
-      if (this.journalBuffered > 0) {
-        const bytes = concat(this.journalBuffer, this.journalBuffered);
+      if (this.journalFrames.length > 0) {
+        const bytes = this.journalFrames.bytes();
         writeAll(this.journal, bytes, this.journalAt);
         this.journalAt += bytes.byteLength;
       }
-      this.journalBuffer = [];
-      this.journalBuffered = 0;
+      this.journalFrames.clear();
     } catch (e) {
       // Memory already holds changes the files do not: stop rather than diverge further.
       this.broken = e;
@@ -194,22 +196,37 @@ export class PackedBackend implements StorageBackend {
     }
   }
 
+  /** The buffered pack bytes as one array (a view of joinBuffer unless there is only one piece). */
+  private joinedPackBuffer(): Uint8Array {
+    if (this.packBuffer.length === 1) return this.packBuffer[0]!;
+    if (this.joinBuffer.byteLength < this.packBuffered) this.joinBuffer = new Uint8Array(Math.max(this.packBuffered, 2 * FLUSH_BYTES));
+    let at = 0;
+    for (const c of this.packBuffer) {
+      this.joinBuffer.set(c, at);
+      at += c.byteLength;
+    }
+    return this.joinBuffer.subarray(0, at);
+  }
+
   /** Makes every change so far durable against an unplug (the session calls it before acknowledging the device). */
   flush(): Promise<void> {
     return this.exclusive(() => this.flushNow());
   }
 
-  /** Appends to the active pack's buffer; returns the offset. */
-  private appendToPack(pack: Pack, bytes: Uint8Array): number {
+  /** Appends a file's pieces to the active pack's buffer (held, not copied); returns the offset. */
+  private appendToPack(pack: Pack, pieces: readonly Uint8Array[]): number {
     const offset = pack.size;
-    this.packBuffer.push(bytes);
-    this.packBuffered += bytes.byteLength;
-    pack.size += bytes.byteLength;
+    for (const bytes of pieces) {
+      this.packBuffer.push(bytes);
+      this.packBuffered += bytes.byteLength;
+      pack.size += bytes.byteLength;
+    }
     return offset;
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.journalAt + this.journalBuffered < this.snapshotAfter || this.journalAt + this.journalBuffered < 2 * this.lastSnapshotSize) return;
+    const journalSize = this.journalAt + this.journalFrames.length;
+    if (journalSize < this.snapshotAfter || journalSize < 2 * this.lastSnapshotSize) return;
     // Everything the snapshot describes must be on disk first.
     this.flushNow();
     const gen = this.gen + 1;
@@ -289,13 +306,13 @@ export class PackedBackend implements StorageBackend {
     return { id, handle, pack };
   }
 
-  /** Writes `bytes` into the active pack and records them as the file at `path`. */
-  private async storePacked(path: string, bytes: Uint8Array, mtime: number): Promise<void> {
+  /** Writes `pieces` (`size` bytes in all) into the active pack and records them as the file at `path`. */
+  private async storePacked(path: string, pieces: readonly Uint8Array[], size: number, mtime: number): Promise<void> {
     this.catalogue.directory(parentOf(path)); // fail before writing if the folder went away
-    const { id, pack } = await this.packFor(bytes.byteLength);
-    const offset = this.appendToPack(pack, bytes);
-    await this.setFile(path, new FileNode(id, offset, bytes.byteLength, mtime, false));
-    pack.live += bytes.byteLength;
+    const { id, pack } = await this.packFor(size);
+    const offset = this.appendToPack(pack, pieces);
+    await this.setFile(path, new FileNode(id, offset, size, mtime, false));
+    pack.live += size;
   }
 
   private async setFile(path: string, node: FileNode): Promise<void> {
@@ -428,7 +445,7 @@ export class PackedBackend implements StorageBackend {
         whole.set(old);
         whole.set(bytes, old.byteLength);
       }
-      await this.storePacked(path, whole, toStoredTime(Date.now()));
+      await this.storePacked(path, [whole], whole.byteLength, toStoredTime(Date.now()));
     });
   }
 
@@ -453,9 +470,9 @@ export class PackedBackend implements StorageBackend {
     return new PackedSink(this, path, this.largeFileThreshold);
   }
 
-  /** PackedSink's way in: a small file's whole content. */
-  commitSmall(path: string, bytes: Uint8Array): Promise<void> {
-    return this.exclusive(() => this.storePacked(path, bytes, toStoredTime(Date.now())));
+  /** PackedSink's way in: a small file's whole content, in pieces nobody else writes to. */
+  commitSmall(path: string, pieces: readonly Uint8Array[], size: number): Promise<void> {
+    return this.exclusive(() => this.storePacked(path, pieces, size, toStoredTime(Date.now())));
   }
 
   /** PackedSink's way in: a new blob file for a large file, opened for writing. */
@@ -511,7 +528,7 @@ export class PackedBackend implements StorageBackend {
     for (const [path, node] of moving) {
       const bytes = await this.readPackedNow(node);
       const { id, pack } = await this.packFor(bytes.byteLength);
-      const offset = this.appendToPack(pack, bytes);
+      const offset = this.appendToPack(pack, [bytes]);
       this.record(['F', path, id, offset, node.size, node.mtime, 0]);
       this.packs.get(node.store)!.live -= node.size;
       node.store = id;
@@ -545,13 +562,14 @@ class PackedSink implements FileSink {
       return;
     }
     // Copied: the caller may reuse its buffer once write() returns.
-    this.chunks.push(chunk.slice());
+    this.chunks.push(this.backend.arena.copy(chunk));
     this.size += chunk.byteLength;
     if (this.size > this.threshold) {
       this.blob = await this.backend.openBlob();
       let at = 0;
       for (const c of this.chunks) {
         writeAll(this.blob.handle, c, at);
+        this.backend.arena.release(c);
         at += c.byteLength;
       }
       this.chunks = [];
@@ -571,14 +589,15 @@ class PackedSink implements FileSink {
       }
       return;
     }
-    const bytes = this.chunks.length === 1 ? this.chunks[0]! : concat(this.chunks, this.size);
+    const pieces = this.chunks;
     this.chunks = [];
-    await this.backend.commitSmall(this.path, bytes);
+    await this.backend.commitSmall(this.path, pieces, this.size);
   }
 
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    for (const c of this.chunks) this.backend.arena.release(c);
     this.chunks = [];
     if (this.blob) {
       this.blob.handle.close();
@@ -594,16 +613,6 @@ function writeAll(handle: SyncAccessHandleLike, bytes: Uint8Array, at: number): 
     if (n <= 0) throw new StoreError('EIO', 'pack', 'write made no progress');
     done += n;
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 function parentOf(path: string): string {

@@ -56,6 +56,8 @@ async function plainManifestDb(dataset: Dataset, rows: readonly ManifestRow[]): 
 const COALESCE_BYTES = 256 * 1024;
 /** Pieces at least this big are sent as they are: copying them into a joined buffer costs more than a write. */
 const DIRECT_WRITE_BYTES = 16 * 1024;
+/** Size of the buffers the CoalescingWriter carves its writes from. */
+const BUFFER_BYTES = 1024 * 1024;
 
 function uuid(): string {
   const b = randomBytes(16);
@@ -360,8 +362,8 @@ export class BackupRun {
     const chunk = this.state.uploadChunkBytes;
     const out = new CoalescingWriter((bytes) => this.link.writeRaw(bytes));
     for (const item of items) {
-      await out.write(lengthPrefixed(item.deviceName));
-      await out.write(lengthPrefixed(item.destination));
+      await out.lengthPrefixed(item.deviceName);
+      await out.lengthPrefixed(item.destination);
       if (item.key) {
         const encryptor = await BackupEncryption.encryptor(item.key);
         const plain = new Uint8Array(Math.min(chunk, item.size));
@@ -376,9 +378,15 @@ export class BackupRun {
           const length = Math.min(chunk, item.size - offset);
           const view = item.content.view?.(offset, length);
           if (view && view.byteLength === length) {
-            // Content already in memory goes out as it is, behind its own 5-byte header.
-            await out.write(blockHeader(DL_CODE.fileData, length));
+            // Content already in memory goes out as it is (copied along when small), behind its header.
+            await out.blockHeader(DL_CODE.fileData, length);
             await out.write(view);
+            continue;
+          }
+          if (length < DIRECT_WRITE_BYTES) {
+            // Generated small content is filled straight into the joined buffer.
+            await out.blockHeader(DL_CODE.fileData, length);
+            item.content.readInto(offset, await out.reserve(length));
             continue;
           }
           // Generated content: the block header and the data share one buffer, filled in place.
@@ -389,9 +397,9 @@ export class BackupRun {
           await out.write(frame);
         }
       }
-      await out.write(block(DL_CODE.success, new Uint8Array(0)));
+      await out.blockHeader(DL_CODE.success, 0);
     }
-    await out.write(new Uint8Array(4)); // end of batch
+    await out.reserve(4).then((end) => end.fill(0)); // end of batch
     await out.flush();
     await this.expectOk('UploadFiles');
   }
@@ -399,11 +407,18 @@ export class BackupRun {
 
 /**
  * Gathers small writes (per-file headers, small files) into one transport write: one stream write
- * per piece was most of the cost of a small file. Large pieces go straight through.
+ * per piece was most of the cost of a small file, and so was one small ArrayBuffer per header or
+ * name (in Chromium an allocation is a trip through its allocator, and new memory page-faults).
+ * Pieces are written in place into a buffer that is carved front to back: what was handed to the
+ * transport is never written again (the transport may keep it), and a new buffer is taken only
+ * when the rest of the current one is too small. Large pieces go straight through.
  */
 class CoalescingWriter {
-  private parts: Uint8Array[] = [];
-  private pending = 0;
+  private buffer = EMPTY;
+  private view = new DataView(EMPTY.buffer);
+  /** Start of the bytes not yet handed to the transport. */
+  private start = 0;
+  private used = 0;
 
   constructor(private readonly sink: (bytes: Uint8Array) => Promise<void>) {}
 
@@ -413,46 +428,50 @@ class CoalescingWriter {
       await this.sink(bytes);
       return;
     }
-    this.parts.push(bytes);
-    this.pending += bytes.byteLength;
-    if (this.pending >= COALESCE_BYTES) await this.flush();
+    (await this.reserve(bytes.byteLength)).set(bytes);
+  }
+
+  /** `length` bytes of the joined buffer, for the caller to fill before its next call. */
+  async reserve(length: number): Promise<Uint8Array> {
+    // Checked before handing out more: what is pending has been filled by now.
+    if (this.used - this.start >= COALESCE_BYTES) await this.flush();
+    if (this.used + length > this.buffer.byteLength) {
+      await this.flush();
+      this.buffer = new Uint8Array(Math.max(BUFFER_BYTES, length));
+      this.view = new DataView(this.buffer.buffer);
+      this.start = 0;
+      this.used = 0;
+    }
+    const out = this.buffer.subarray(this.used, this.used + length);
+    this.used += length;
+    return out;
+  }
+
+  /** u32 BE byte length, then the UTF-8 text (a file name in an upload stream). */
+  async lengthPrefixed(text: string): Promise<void> {
+    const room = await this.reserve(4 + text.length * 3);
+    const { written } = encoder.encodeInto(text, room.subarray(4));
+    this.view.setUint32(room.byteOffset, written);
+    this.used -= text.length * 3 - written;
+  }
+
+  /** The 5 bytes before a block's payload: u32 BE (len + 1), code. */
+  async blockHeader(code: number, payloadLength: number): Promise<void> {
+    const at = (await this.reserve(5)).byteOffset;
+    this.view.setUint32(at, payloadLength + 1);
+    this.buffer[at + 4] = code;
   }
 
   async flush(): Promise<void> {
-    if (this.pending === 0) return;
-    const parts = this.parts;
-    let joined: Uint8Array;
-    if (parts.length === 1) {
-      joined = parts[0]!;
-    } else {
-      joined = new Uint8Array(this.pending);
-      let at = 0;
-      for (const p of parts) {
-        joined.set(p, at);
-        at += p.byteLength;
-      }
-    }
-    this.parts = [];
-    this.pending = 0;
+    if (this.used === this.start) return;
+    const joined = this.buffer.subarray(this.start, this.used);
+    this.start = this.used;
     await this.sink(joined);
   }
 }
 
-function lengthPrefixed(text: string): Uint8Array {
-  const bytes = new TextEncoder().encode(text);
-  const out = new Uint8Array(4 + bytes.byteLength);
-  new DataView(out.buffer).setUint32(0, bytes.byteLength);
-  out.set(bytes, 4);
-  return out;
-}
-
-/** The 5 bytes before a block's payload: u32 BE (len + 1), code. */
-function blockHeader(code: number, payloadLength: number): Uint8Array {
-  const out = new Uint8Array(5);
-  new DataView(out.buffer).setUint32(0, payloadLength + 1);
-  out[4] = code;
-  return out;
-}
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /** One file-stream block: u32 BE (len + 1), code, payload. */
 function block(code: number, payload: Uint8Array): Uint8Array {
@@ -462,4 +481,3 @@ function block(code: number, payload: Uint8Array): Uint8Array {
   out.set(payload, 5);
   return out;
 }
-
