@@ -66,17 +66,20 @@ export async function noteData(text: string): Promise<Uint8Array> {
 
 export const JPEG_BYTES = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xff, 0xd9]);
 
-/** The category databases and media every generated backup holds. */
-export async function standardContents(): Promise<GeneratedFile[]> {
-  const ns = (unix: number) => BigInt(unix - APPLE_EPOCH) * 1_000_000_000n;
-  const sms = await makeDatabase(
-    `CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
+/** sms.db's tables as far as the library reads them (iOS 16+ adds attributedBody to message). */
+export const SMS_SCHEMA = `CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
      CREATE TABLE chat (ROWID INTEGER PRIMARY KEY, guid TEXT, chat_identifier TEXT, display_name TEXT, service_name TEXT);
      CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER, service TEXT, date INTEGER, is_from_me INTEGER);
      CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER, message_date INTEGER);
      CREATE TABLE chat_handle_join (chat_id INTEGER, handle_id INTEGER);
      CREATE TABLE attachment (ROWID INTEGER PRIMARY KEY, guid TEXT, filename TEXT, mime_type TEXT, transfer_name TEXT, total_bytes INTEGER);
-     CREATE TABLE message_attachment_join (message_id INTEGER, attachment_id INTEGER);
+     CREATE TABLE message_attachment_join (message_id INTEGER, attachment_id INTEGER);`;
+
+/** The category databases and media every generated backup holds. */
+export async function standardContents(): Promise<GeneratedFile[]> {
+  const ns = (unix: number) => BigInt(unix - APPLE_EPOCH) * 1_000_000_000n;
+  const sms = await makeDatabase(
+    `${SMS_SCHEMA}
      INSERT INTO handle VALUES (1, '+15551234567', 'iMessage');
      INSERT INTO chat VALUES (1, 'iMessage;-;+15551234567', '+15551234567', '', 'iMessage');
      INSERT INTO chat_handle_join VALUES (1, 1);

@@ -2,7 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
-import { generateBackup, makeDatabase, type GeneratedBackup } from './backup-generator.ts';
+import { generateBackup, makeDatabase, SMS_SCHEMA, type GeneratedBackup } from './backup-generator.ts';
 import { openBackupFolder } from '../../src/library/node/open.ts';
 import { searchContacts, searchContent, searchMessages, snippetAround } from '../../src/library/content-search.ts';
 import { readContacts } from '../../src/library/categories/contacts.ts';
@@ -15,11 +15,7 @@ const LONG = `${'Lorem ipsum dolor sit amet, '.repeat(6)}the needle is here ${'a
 
 async function searchBackup(): Promise<GeneratedBackup> {
   const sms = await makeDatabase(
-    `CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
-     CREATE TABLE chat (ROWID INTEGER PRIMARY KEY, guid TEXT, chat_identifier TEXT, display_name TEXT, service_name TEXT);
-     CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER, service TEXT, date INTEGER, is_from_me INTEGER);
-     CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER, message_date INTEGER);
-     CREATE TABLE chat_handle_join (chat_id INTEGER, handle_id INTEGER);
+    `${SMS_SCHEMA}
      INSERT INTO handle VALUES (1, '+15551234567', 'iMessage'), (2, 'grace@example.com', 'iMessage'), (3, '+44 20 7946 0000', 'SMS');
      INSERT INTO chat VALUES (1, 'c1', '+15551234567', '', 'iMessage'), (2, 'c2', 'chat123', 'Book club', 'iMessage'), (3, 'c3', '+44 20 7946 0000', NULL, 'SMS');
      INSERT INTO chat_handle_join VALUES (1, 1), (2, 1), (2, 2), (3, 3);`,
