@@ -5,6 +5,7 @@ import { NodeFsSource } from '../../src/library/node/fs-source.ts';
 import { BackupReader } from '../../src/library/backup-reader.ts';
 import { decodeMbFile } from '../../src/library/mbfile.ts';
 import { parseKeybag } from '../../src/library/crypto/keybag.ts';
+import { readPhotoThumbnails } from '../../src/library/categories/media.ts';
 import { MVT_BACKUP, PYIOSBACKUP_ENCRYPTED } from '../helpers/fixtures.ts';
 
 const MVT = MVT_BACKUP;
@@ -20,6 +21,11 @@ test('MVT fixture: opens, 3,721 rows, folders, search, MBFile fields', async () 
     assert.equal(summary.productVersion, '14.3');
     assert.equal(summary.fileCount, 1089);
     assert.equal(summary.state, 'unknown'); // no Status.plist in this fixture
+
+    // A real backup's thumbnail layout: the HEIC photo's JPEG preview sits in a folder named after it.
+    const thumbnails = readPhotoThumbnails(reader);
+    assert.equal(thumbnails.get('Media/DCIM/100APPLE/IMG_0011.HEIC'), '9199eb0e70f73b7e95ba6f7ea8f343e4b6d9d342');
+    assert.equal(thumbnails.get('Media/DCIM/100APPLE/IMG_0003.PNG'), '716ea240d01462d683d69c3fa0dfa4b4d53802e4');
 
     const top = reader.manifest.list('HomeDomain', '').map((e) => e.name);
     assert.deepEqual(top, ['Documents', 'Library']);

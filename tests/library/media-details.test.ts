@@ -58,3 +58,33 @@ test('without Photos.sqlite or CloudRecordings.db the files are still listed, wi
     reader.close();
   }
 });
+
+test('photos: HEIC and videos get the iPhone’s own JPEG thumbnail (Thumbnails/V2, the largest size)', async () => {
+  const heic = Uint8Array.from([0, 0, 0, 24, ...new TextEncoder().encode('ftypheic'), 0, 0, 0, 0, ...new TextEncoder().encode('mif1heic')]);
+  const jpeg = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i < 3 ? [0xff, 0xd8, 0xff][i]! : i & 0xff));
+  const thumbs = 'Media/PhotoData/Thumbnails/V2/DCIM/100APPLE';
+  const backup = await generateBackup({
+    extra: [
+      { domain: 'CameraRollDomain', relativePath: 'Media/DCIM/100APPLE/IMG_0100.HEIC', kind: 'file', content: heic },
+      { domain: 'CameraRollDomain', relativePath: `${thumbs}/IMG_0100.HEIC/5003.JPG`, kind: 'file', content: jpeg(300) },
+      { domain: 'CameraRollDomain', relativePath: `${thumbs}/IMG_0100.HEIC/5005.JPG`, kind: 'file', content: jpeg(900) },
+      { domain: 'CameraRollDomain', relativePath: `${thumbs}/IMG_0002.MOV/5003.JPG`, kind: 'file', content: jpeg(200) },
+      // A thumbnail folder whose photo is gone, and a non-JPEG beside a thumbnail: neither becomes one.
+      { domain: 'CameraRollDomain', relativePath: `${thumbs}/IMG_0999.HEIC/5003.JPG`, kind: 'file', content: jpeg(100) },
+      { domain: 'CameraRollDomain', relativePath: `${thumbs}/IMG_0001.JPG/notes.plist`, kind: 'file', content: new Uint8Array(8) },
+    ],
+  });
+  cleanup.push(backup.dir);
+  const reader = await openBackupFolder(backup.dir);
+  try {
+    const byName = new Map((await readPhotoLibrary(reader)).map((p) => [p.name, p]));
+    const heicItem = byName.get('IMG_0100.HEIC')!;
+    assert.equal(heicItem.mimeType, 'image/heic');
+    assert.deepEqual([...(await reader.readFile(heicItem.thumbnailFileID!))], [...jpeg(900)], 'the largest thumbnail');
+    assert.deepEqual([...(await reader.readFile(byName.get('IMG_0002.MOV')!.thumbnailFileID!))], [...jpeg(200)]);
+    assert.equal(byName.get('IMG_0001.JPG')!.thumbnailFileID, undefined);
+    assert.equal(byName.has('IMG_0999.HEIC'), false);
+  } finally {
+    reader.close();
+  }
+});

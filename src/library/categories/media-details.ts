@@ -6,7 +6,7 @@
  */
 import type { BackupReader } from '../backup-reader.ts';
 import { appleTime, int, text, withDatabase } from './common.ts';
-import { readPhotos, readVoiceMemos, type MediaItem } from './media.ts';
+import { readPhotos, readPhotoThumbnails, readVoiceMemos, type MediaItem } from './media.ts';
 
 export const PHOTOS_SQLITE = { domain: 'CameraRollDomain', relativePath: 'Media/PhotoData/Photos.sqlite' } as const;
 export const CLOUD_RECORDINGS = { domain: 'MediaDomain', relativePath: 'Media/Recordings/CloudRecordings.db' } as const;
@@ -16,6 +16,8 @@ export interface PhotoItem extends MediaItem {
   created: string | undefined;
   favorite: boolean;
   hidden: boolean;
+  /** The iPhone's own JPEG thumbnail of it (Thumbnails/V2), when the backup has one: HEIC and videos show that. */
+  thumbnailFileID: string | undefined;
 }
 
 export interface VoiceMemoItem extends MediaItem {
@@ -47,9 +49,10 @@ export async function readPhotoLibrary(reader: BackupReader): Promise<PhotoItem[
     }
     return byPath;
   });
+  const thumbnails = readPhotoThumbnails(reader);
   return readPhotos(reader).map((item) => {
     const f = facts.get(item.relativePath);
-    return { ...item, created: f?.created, favorite: f?.favorite ?? false, hidden: f?.hidden ?? false };
+    return { ...item, created: f?.created, favorite: f?.favorite ?? false, hidden: f?.hidden ?? false, thumbnailFileID: thumbnails.get(item.relativePath) };
   });
 }
 
