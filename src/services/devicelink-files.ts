@@ -1,6 +1,7 @@
 import type { BufferedReader } from '../core/buffered-reader.ts';
 import { ProtocolError } from '../core/errors.ts';
 import type { PlistDict } from '../plist/index.ts';
+import { concatBytes } from '../core/bytes.ts';
 
 /** Block codes inside DeviceLink file streams. */
 export const FILE_CODE = { SUCCESS: 0x00, ERROR_LOCAL: 0x06, ERROR_REMOTE: 0x0b, FILE_DATA: 0x0c } as const;
@@ -295,7 +296,7 @@ export async function sendDownloadFiles(
   const errors: PlistDict = {};
   for (const path of paths) {
     const name = encoder.encode(path);
-    await write(concat(u32(name.byteLength), name));
+    await write(concatBytes([u32(name.byteLength), name]));
     let failure: unknown;
     try {
       for await (const chunk of source.read(path, DOWNLOAD_BLOCK_BYTES)) {
@@ -333,11 +334,4 @@ function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);
   return b;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archive, encodeBinaryPlist, encodeXmlPlist, type PlistDict, type PlistValue } from '../../src/plist/index.ts';
 import { loadSqlite } from '../../src/library/sqlite.ts';
+import { concatBytes as concat } from '../../src/core/bytes.ts';
 
 const subtle = globalThis.crypto.subtle;
 const APPLE_EPOCH = 978307200;
@@ -180,15 +181,6 @@ function tlv(tag: string, value: Uint8Array | number): Uint8Array {
   out.set(new TextEncoder().encode(tag));
   new DataView(out.buffer).setUint32(4, v.length, false);
   out.set(v, 8);
-  return out;
-}
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 function random(n: number): Uint8Array<ArrayBuffer> {

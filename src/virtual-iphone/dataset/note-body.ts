@@ -3,6 +3,7 @@
  * NoteStoreProto { 2: Document { 2: version, 3: Note { 2: note_text } } }. The gzip uses stored deflate
  * blocks — valid for every reader, and synchronous, so database building stays synchronous.
  */
+import { concatBytes as concat } from '../../core/bytes.ts';
 import { crc32 } from '../../core/crc32.ts';
 
 export function encodeNoteBody(text: string): Uint8Array {
@@ -28,16 +29,6 @@ function varintField(field: number, value: number): Uint8Array {
 
 function lengthDelimited(field: number, bytes: Uint8Array): Uint8Array {
   return concat([new Uint8Array([...varint((field << 3) | 2), ...varint(bytes.length)]), bytes]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 function gzipStored(data: Uint8Array): Uint8Array {

@@ -1,4 +1,5 @@
 /** A tiny PNG encoder (RGBA, stored deflate blocks): app icons for springboardservices. */
+import { concatBytes } from '../../core/bytes.ts';
 import { crc32 } from '../../core/crc32.ts';
 
 function adler32(bytes: Uint8Array): number {
@@ -51,13 +52,7 @@ export function encodePng(rgba: Uint8Array, width: number, height: number): Uint
   v.setUint32(4, height);
   ihdr.set([8, 6, 0, 0, 0], 8);
   const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlibStored(raw)), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** A rounded-square app icon in a colour derived from the bundle id. */
