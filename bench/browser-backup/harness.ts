@@ -1,24 +1,13 @@
 // Node side of the OPFS backup bench: builds this folder with Vite's JS API, serves it on loopback,
 // opens it in headless Chromium and collects what the worker reports.
-import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { CHROMIUM_BENCH_ARGS, serveStatic } from '../static-server.ts';
 import type { BackupRunFigures, BenchDatasetKind } from './protocol.ts';
-
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
-
-function serve(root: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
-    const file = path.startsWith(root) && existsSync(path) && statSync(path).isFile() ? path : join(root, 'index.html');
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 export interface OpfsBenchSession {
   run(dataset: BenchDatasetKind, runs: number, extraQuery?: string): Promise<{ runs: BackupRunFigures[]; store: string }>;
@@ -54,12 +43,12 @@ export async function openOpfsBench(): Promise<OpfsBenchSession> {
       build: { outDir, emptyOutDir: true, target: 'es2022', minify: false },
       worker: { format: 'es' },
     });
-    server = await serve(outDir);
+    server = await serveStatic(outDir);
     port = (server.address() as AddressInfo).port;
     browser = await chromium.launchPersistentContext(profileDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: CHROMIUM_BENCH_ARGS,
     });
   } catch (e) {
     await close();

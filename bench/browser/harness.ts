@@ -1,25 +1,14 @@
 // Node side of the browser benches: builds bench/browser with Vite, serves it on loopback and opens one
 // page in headless Chromium; the page publishes its outcome on `window.__benchOutcome`.
-import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { CHROMIUM_BENCH_ARGS, serveStatic } from '../static-server.ts';
 
 import type {} from './harness-types.ts';
-
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css' };
-
-function serve(root: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
-    const file = path.startsWith(root) && existsSync(path) && statSync(path).isFile() ? path : join(root, 'index.html');
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 /** Opens `pagePath` (e.g. "index.html?mode=worker") and returns the runs it reports. */
 export async function runBrowserBench(pagePath: string, input?: unknown): Promise<number[]> {
@@ -38,12 +27,12 @@ export async function runBrowserBench(pagePath: string, input?: unknown): Promis
       build: { outDir, emptyOutDir: true, target: 'es2022', rollupOptions: { input: { index: join(root, 'index.html'), tls: join(root, 'tls.html'), decrypt: join(root, 'decrypt.html') } } },
       worker: { format: 'es' },
     });
-    server = await serve(outDir);
+    server = await serveStatic(outDir);
     const { port } = server.address() as AddressInfo;
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: CHROMIUM_BENCH_ARGS,
     });
     const page = await browser.newPage();
     if (input !== undefined) await page.addInitScript((value) => (window.__benchInput = value), input);
