@@ -24,6 +24,8 @@ import { BackupEngine, changePassword, readBackupValues, setEncryption } from '.
 import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
 import { FolderBackupStore } from '../src/stores/folder-backup-store.ts';
 import type { DirHandleLike } from '../src/stores/handle-backend.ts';
+import type { VersionedBackupStore } from '../src/stores/versioned-backup-store.ts';
+import { openStoreBackup } from '../src/stores/open-backup.ts';
 import { LockdownClient, readDeviceInfo, type DeviceInfo, type PairingStore } from '../src/lockdown/index.ts';
 import { createIndexedDbPairingStore } from '../src/lockdown/indexeddb-pairing-database.ts';
 import { MuxDeviceConnector } from '../src/usbmux/index.ts';
@@ -143,8 +145,7 @@ class DeviceWorker implements DeviceWorkerApi {
     const lockdown = await this.requireSession();
     if (this.backupAbort) throw new LifeboatError('device-busy', 'A backup is already running.');
     if (this.restoreAbort) throw new LifeboatError('device-busy', 'A restore is running.');
-    // A picked folder is opened per backup (its permission belongs to the page's click); OPFS stays open.
-    const store = options.folder ? await FolderBackupStore.open(options.folder as unknown as DirHandleLike) : await this.opfsStore();
+    const store = await this.storeFor(options.folder);
     if (options.keepVersions !== undefined) store.setKeepVersions(options.keepVersions);
     const abort = new AbortController();
     this.backupAbort = abort;
@@ -193,11 +194,16 @@ class DeviceWorker implements DeviceWorkerApi {
     return this.store_;
   }
 
+  /** A picked folder is opened per use (its permission belongs to the page's click); OPFS stays open. */
+  private async storeFor(folder: FileSystemDirectoryHandle | undefined): Promise<VersionedBackupStore> {
+    return folder ? FolderBackupStore.open(folder as unknown as DirHandleLike) : this.opfsStore();
+  }
+
   async listRestorableBackups(folder?: FileSystemDirectoryHandle): Promise<RestorableBackup[]> {
     const backups = await listStoreBackups(await this.opfsStore(), { kind: 'browser' });
     if (folder) {
       try {
-        backups.push(...(await listStoreBackups(await FolderBackupStore.open(folder as unknown as DirHandleLike), { kind: 'folder', name: folder.name })));
+        backups.push(...(await listStoreBackups(await this.storeFor(folder), { kind: 'folder', name: folder.name })));
       } catch {
         // No permission (yet) or the folder is gone: the browser's backups still list.
       }
@@ -250,17 +256,10 @@ class DeviceWorker implements DeviceWorkerApi {
   }
 
   private async restoreSource(request: RestoreRequest): Promise<RestoreSource> {
-    const store = request.folder ? await FolderBackupStore.open(request.folder as unknown as DirHandleLike) : await this.opfsStore();
-    const { sourceUdid, versionId } = request;
-    if (versionId !== undefined) {
-      if (!(await store.listVersions(sourceUdid)).some((v) => v.id === versionId)) {
-        throw new LifeboatError('corrupt-backup', 'That earlier backup is no longer kept in this browser’s storage.');
-      }
-      return restoreSourceFromTree(await store.openVersion(sourceUdid, versionId), `${sourceUdid} (earlier backup)`);
-    }
-    const tree = await store.current(sourceUdid);
-    if (!tree) throw new LifeboatError('corrupt-backup', 'That backup is no longer in this browser’s storage.');
-    return restoreSourceFromTree(tree, sourceUdid);
+    const { sourceUdid, versionId, folder } = request;
+    const where = folder ? `the folder “${folder.name}”` : 'this browser’s storage';
+    const tree = await openStoreBackup(await this.storeFor(folder), sourceUdid, versionId, where);
+    return restoreSourceFromTree(tree, versionId === undefined ? sourceUdid : `${sourceUdid} (earlier backup)`);
   }
 
   /** Backups and encryption need the trusted session; say so plainly when the device does not trust us yet. */

@@ -28,6 +28,7 @@ import { ItemNotFoundError } from '../src/library/errors.ts';
 import { StoreTreeSource } from '../src/library/source/store-tree-source.ts';
 import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
 import type { BackupStore } from '../src/stores/backup-store.ts';
+import { openStoreBackup } from '../src/stores/open-backup.ts';
 
 let reader: BackupReader | undefined;
 
@@ -54,16 +55,9 @@ function lifeboat(): Promise<BackupStore> {
   return lifeboatStore;
 }
 
-async function lifeboatTree(store: BackupStore, udid: string, versionId: string | undefined) {
-  if (versionId === undefined) {
-    const tree = await store.current(udid);
-    if (!tree) throw new LifeboatError('corrupt-backup', 'That backup is no longer in this browser’s storage.');
-    return new StoreTreeSource(tree, `Lifeboat backup of ${udid}`);
-  }
-  if (!(await store.listVersions(udid)).some((v) => v.id === versionId)) {
-    throw new LifeboatError('corrupt-backup', 'That earlier backup is no longer kept in this browser’s storage.');
-  }
-  return new StoreTreeSource(await store.openVersion(udid, versionId), `Lifeboat backup of ${udid} (earlier)`);
+async function lifeboatSource(store: BackupStore, udid: string, versionId: string | undefined) {
+  const tree = await openStoreBackup(store, udid, versionId, 'this browser’s storage');
+  return new StoreTreeSource(tree, versionId === undefined ? `Lifeboat backup of ${udid}` : `Lifeboat backup of ${udid} (earlier)`);
 }
 
 async function category<K extends CategoryId>(id: K): Promise<CategoryData[K]> {
@@ -97,14 +91,14 @@ const api: LibraryApi = {
     const store = await lifeboat();
     const out = [];
     for (const udid of await store.listDevices()) {
-      const r = await BackupReader.open(await lifeboatTree(store, udid, undefined));
+      const r = await BackupReader.open(await lifeboatSource(store, udid, undefined));
       const versions = (await store.listVersions(udid)).map((v) => ({ id: v.id, date: v.date.toISOString() }));
       out.push({ path: udid, summary: r.summary(), versions });
       r.close();
     }
     return out;
   },
-  openLifeboat: async (udid, versionId) => openFrom(await lifeboatTree(await lifeboat(), udid, versionId), ''),
+  openLifeboat: async (udid, versionId) => openFrom(await lifeboatSource(await lifeboat(), udid, versionId), ''),
   openDirectory: (handle, path) => openFrom(new DirectoryHandleSource(handle), path),
   openZip: async (file, path) => openFrom(await ZipSource.open(file as BlobLike, (file as File).name ?? 'backup.zip'), path),
   async summary() {

@@ -6,3 +6,4 @@ export { VersionedBackupStore, META_DIR, type VersionedBackupStoreOptions } from
 export { HandleBackend, type DirHandleLike, type FileHandleLike } from './handle-backend.ts';
 export { OpfsBackupStore, type OpfsBackupStoreOptions } from './opfs-backup-store.ts';
 export { FolderBackupStore, FOLDER_REPORTED_FREE_SPACE } from './folder-backup-store.ts';
+export { openStoreBackup } from './open-backup.ts';

@@ -8,6 +8,7 @@ import { HandleBackend } from '../../src/stores/handle-backend.ts';
 import { VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
 import { OpfsBackupStore } from '../../src/stores/opfs-backup-store.ts';
 import { FolderBackupStore, FOLDER_REPORTED_FREE_SPACE } from '../../src/stores/folder-backup-store.ts';
+import { openStoreBackup } from '../../src/stores/open-backup.ts';
 import type { BackupTree } from '../../src/stores/backup-store.ts';
 import type { StorageBackend } from '../../src/stores/storage-backend.ts';
 import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
@@ -261,6 +262,18 @@ for (const [name, setup] of Object.entries(fixtures)) {
     }
   });
 }
+
+test('openStoreBackup: the latest or an earlier version; one that is gone says so, naming where it was', async () => {
+  const store = await FolderBackupStore.open(new MemoryDirectoryHandle('Backups'));
+  const where = 'the folder “Backups”';
+  await assert.rejects(openStoreBackup(store, UDID, undefined, where), { code: 'corrupt-backup', message: `That backup is no longer in ${where}.` });
+  await firstBackup(store);
+  await incrementalBackup(store);
+  assert.equal(await text(await openStoreBackup(store, UDID, undefined, where), 'Status.plist'), 'status-2');
+  const [earlier] = await store.listVersions(UDID);
+  assert.equal(await text(await openStoreBackup(store, UDID, earlier!.id, where), 'Status.plist'), 'status-1');
+  await assert.rejects(openStoreBackup(store, UDID, '000099-gone', where), { code: 'corrupt-backup', message: `That earlier backup is no longer kept in ${where}.` });
+});
 
 test('free-space policy: OPFS reports quota minus usage; a picked folder reports the documented figure', async () => {
   const opfs = await OpfsBackupStore.open({ root: new MemoryDirectoryHandle(), estimate: async () => ({ quota: 5e9, usage: 1e9 }) });
