@@ -1,4 +1,5 @@
 import { openDB, type IDBPDatabase } from 'idb';
+import { LifeboatError } from '../../core/errors.ts';
 import { canPickFolders, ensurePermission, pickFolder, type DirHandle } from '../library/fs-access.ts';
 
 /**
@@ -46,8 +47,7 @@ export async function folderForBackup(): Promise<DirHandle | undefined> {
   const current = destination.current;
   if (current.kind !== 'folder') return undefined;
   if (!(await ensurePermission(current.handle, 'readwrite'))) {
-    throw Object.assign(new Error(`Lifeboat needs your permission to write to “${current.handle.name}”.`), {
-      code: 'storage',
+    throw new LifeboatError('storage', `Lifeboat needs your permission to write to “${current.handle.name}”.`, {
       action: 'Click “Back up now” again and choose “Allow”, or choose the folder again.',
     });
   }

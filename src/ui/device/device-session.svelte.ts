@@ -171,8 +171,9 @@ export const KEEP_VERSIONS_CHOICES = [0, 1, 2, 3, 5, 10] as const;
 
 /** Earlier backups kept per device (the person's choice; 3 unless they changed it). */
 export function keptVersions(): number {
-  const saved = Number(globalThis.localStorage?.getItem(KEEP_VERSIONS_KEY));
-  return Number.isInteger(saved) && saved >= 0 && saved <= 100 && globalThis.localStorage?.getItem(KEEP_VERSIONS_KEY) !== null ? saved : 3;
+  const raw = globalThis.localStorage?.getItem(KEEP_VERSIONS_KEY);
+  const saved = raw == null ? NaN : Number(raw);
+  return Number.isInteger(saved) && saved >= 0 && saved <= 100 ? saved : 3;
 }
 
 export function setKeptVersions(count: number): void {
