@@ -12,6 +12,7 @@ import { InstallationProxyClient } from '../services/installation-proxy.ts';
 import type { DeviceLinkFileSystem, MobileBackup2Result } from '../services/mobilebackup2.ts';
 import { NOTIFICATIONS } from '../services/notification-proxy.ts';
 import type { ServiceProvider } from '../services/service-provider.ts';
+import type { StallLimits } from '../services/stall-watchdog.ts';
 import { SpringboardClient } from '../services/springboard.ts';
 import type { BackupSession, BackupStore } from '../stores/backup-store.ts';
 import { StoreError } from '../stores/errors.ts';
@@ -34,6 +35,8 @@ export interface BackupRunOptions {
   onProgress?: (progress: BackupProgress) => void;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
+  /** How long the device may stay silent before the run fails with a TimeoutError (defaults: StallWatchdog). */
+  stall?: StallLimits;
   /** On cancel or failure, keep what was staged for a resume (default) or throw it away. */
   onInterrupt?: 'keep' | 'discard';
 }
@@ -96,6 +99,7 @@ export class BackupEngine {
       cancelledText: 'Backup cancelled.',
       cancelledOnDeviceText: 'The backup was cancelled on the iPhone.',
       disconnectedText: 'The iPhone was disconnected during the backup. What was received so far is kept; the next backup continues from it.',
+      stall: options.stall,
       disconnectPattern: /connection closed|stream closed/,
     });
   }
@@ -118,6 +122,7 @@ export class BackupEngine {
 
       s.throwIfAborted();
       await mb2.requestBackup(udid, { full: this.options.full });
+      sync.setWatchdogPhase('preparing');
       this.tracker.setStage(this.tracker.snapshot.stage === 'waiting-for-passcode' ? 'waiting-for-passcode' : 'device-preparing');
       const fs: DeviceLinkFileSystem = new SessionFileSystem(session);
       let result: MobileBackup2Result;
@@ -128,6 +133,7 @@ export class BackupEngine {
             onBytesReceived: (n) => this.tracker.bytes(n),
             onFileReceived: () => this.tracker.file(),
             onProgress: (p) => this.tracker.percent(p),
+          onMessage: () => sync.setWatchdogPhase('transfer'),
             onWarning: (w) => sync.warn(w),
           },
           s,
@@ -135,7 +141,11 @@ export class BackupEngine {
       } catch (e) {
         throw this.translate(e);
       }
-      if (result.errorCode !== 0) throw errorForDeviceCode(result.errorCode, result.errorDescription);
+      if (result.errorCode !== 0) {
+        // The device gave up because we could not store what it sent: say what failed here.
+        if (result.hostFailure instanceof LifeboatError) throw this.translate(result.hostFailure);
+        throw errorForDeviceCode(result.errorCode, result.errorDescription);
+      }
 
       this.tracker.setStage('finishing');
       const status = await readStatus(session);
@@ -183,7 +193,8 @@ export class BackupEngine {
 
   /** Info.plist inputs; apps and icons are best effort (a backup without them still restores data). */
   private async collectInfoPlist(afc: AfcClient): Promise<PlistDict> {
-    const { provider, udid, deviceValues } = this.options;
+    const { udid, deviceValues } = this.options;
+    const provider = this.sync.provider(this.options.provider);
     let apps: PlistDict[] = [];
     const icons = new Map<string, Uint8Array>();
     try {

@@ -1,7 +1,8 @@
-import { CancelledError, LifeboatError } from '../core/errors.ts';
+import { CancelledError, DeviceDisconnectedError, LifeboatError, ProtocolError } from '../core/errors.ts';
 import { MobileBackup2Client, type DeviceLinkFileSystem } from '../services/mobilebackup2.ts';
 import { NOTIFICATIONS, NotificationProxyClient } from '../services/notification-proxy.ts';
 import type { ServiceProvider } from '../services/service-provider.ts';
+import { StallWatchdog, type StallLimits } from '../services/stall-watchdog.ts';
 import { StoreError } from '../stores/errors.ts';
 import { errorForDeviceCode } from './backup-engine.ts';
 
@@ -10,6 +11,8 @@ export interface PasswordChangeOptions {
   signal?: AbortSignal;
   /** Called when the iPhone shows (true) or hides (false) its passcode sheet (iOS 13+ asks to confirm). */
   onPasscodePrompt?: (shown: boolean) => void;
+  /** How long the device may stay silent before the change fails with a TimeoutError. */
+  stall?: StallLimits;
 }
 
 /** ChangePassword touches no files; any file request the device makes is answered "not there". */
@@ -44,29 +47,50 @@ async function runChangePassword(
   passwords: { oldPassword?: string; newPassword?: string },
   options: PasswordChangeOptions,
 ): Promise<void> {
+  let stallError: LifeboatError | undefined;
+  const stallAbort = new AbortController();
+  const watchdog = new StallWatchdog(provider, options.stall ?? {}, (error) => {
+    stallError = error;
+    stallAbort.abort(error);
+  });
+  const signal = options.signal ? AbortSignal.any([options.signal, stallAbort.signal]) : stallAbort.signal;
   let np: NotificationProxyClient | undefined;
   try {
-    np = await NotificationProxyClient.start(provider);
+    np = await NotificationProxyClient.start(watchdog);
     np.onNotification((n) => {
-      if (n === NOTIFICATIONS.passcodeUiPresented) options.onPasscodePrompt?.(true);
-      if (n === NOTIFICATIONS.passcodeUiDismissed) options.onPasscodePrompt?.(false);
+      if (n === NOTIFICATIONS.passcodeUiPresented) {
+        watchdog.setPhase('paused');
+        options.onPasscodePrompt?.(true);
+      }
+      if (n === NOTIFICATIONS.passcodeUiDismissed) {
+        watchdog.setPhase('preparing');
+        options.onPasscodePrompt?.(false);
+      }
     });
     await np.observe(NOTIFICATIONS.passcodeUiPresented);
     await np.observe(NOTIFICATIONS.passcodeUiDismissed);
   } catch {
     np = undefined; // prompts are informational; the change itself does not need them
   }
-  const mb2 = await MobileBackup2Client.start(provider, options.signal);
+  let mb2: MobileBackup2Client | undefined;
   try {
+    mb2 = await MobileBackup2Client.start(watchdog, signal);
     await mb2.requestChangePassword(options.udid, passwords);
-    const result = await mb2.runLoop(NO_FILES, {}, options.signal);
+    watchdog.setPhase('preparing');
+    const result = await mb2.runLoop(NO_FILES, {}, signal);
     if (result.errorCode !== 0) throw errorForDeviceCode(result.errorCode, result.errorDescription);
   } catch (e) {
+    if (stallError) throw stallError;
     if (options.signal?.aborted && !(e instanceof CancelledError)) throw new CancelledError();
+    if (e instanceof ProtocolError && /connection closed|stream closed|ended the session|disconnected/.test(e.message)) {
+      throw new DeviceDisconnectedError('The iPhone was disconnected while changing backup encryption. Reconnect it and check the setting: the change may or may not have been made.', e);
+    }
     throw e;
   } finally {
-    await mb2.disconnect();
+    // Still watched: a link that hangs during the goodbye must not hang the caller.
+    await mb2?.disconnect();
     await np?.close().catch(() => undefined);
+    watchdog.dispose();
   }
 }
 

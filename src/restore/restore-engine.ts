@@ -4,6 +4,7 @@ import { ProgressTracker, type BackupProgress } from '../backup/progress.ts';
 import { SyncRun } from '../backup/sync-run.ts';
 import { encodeXmlPlist, type PlistDict } from '../plist/index.ts';
 import type { ServiceProvider } from '../services/service-provider.ts';
+import type { StallLimits } from '../services/stall-watchdog.ts';
 import { RebootRequiredError } from './errors.ts';
 import { checkRestore, type RestoreDeviceValues, type RestorePlan } from './prechecks.ts';
 import { RestoreFileSystem } from './restore-file-system.ts';
@@ -53,6 +54,8 @@ export interface RestoreRunOptions {
   /** Called after the checks pass, before anything is sent to the device. */
   onPlan?: (plan: RestorePlan) => void;
   signal?: AbortSignal;
+  /** How long the device may stay silent before the run fails with a TimeoutError (defaults: StallWatchdog). */
+  stall?: StallLimits;
 }
 
 export interface RestoreResult {
@@ -115,6 +118,7 @@ export class RestoreEngine {
       cancelledText: 'Restore cancelled.',
       cancelledOnDeviceText: 'The restore was cancelled on the iPhone.',
       disconnectedText: 'The iPhone was disconnected during the restore. Reconnect it and restore again.',
+      stall: options.stall,
       disconnectPattern: /connection closed|stream closed|ended the session/,
     });
   }
@@ -173,6 +177,7 @@ export class RestoreEngine {
         },
       };
       await mb2.sendRequest('Restore', request);
+      sync.setWatchdogPhase('preparing');
       this.tracker.setStage(this.tracker.snapshot.stage === 'waiting-for-passcode' ? 'waiting-for-passcode' : 'device-preparing');
       const fs = new RestoreFileSystem(source, sourceIdentifier, () => this.tracker.file());
       const result = await mb2.runLoop(
@@ -180,6 +185,7 @@ export class RestoreEngine {
         {
           onBytesSent: (n) => this.tracker.bytes(n),
           onProgress: (p) => this.tracker.percent(p),
+          onMessage: () => sync.setWatchdogPhase('transfer'),
           onWarning: (w) => sync.warn(w),
         },
         s,

@@ -44,6 +44,11 @@ export interface MobileBackup2Result {
   errorDescription: string | undefined;
   content: string | undefined;
   raw: PlistDict;
+  /**
+   * The first change the host could not make (a failed store write): when the device then gives up,
+   * this, not the device's generic code, is what went wrong.
+   */
+  hostFailure?: unknown;
 }
 
 /**
@@ -51,6 +56,8 @@ export interface MobileBackup2Result {
  * and the DL loop that serves the device's file requests until the request's final answer.
  */
 export class MobileBackup2Client {
+  private hostFailure: unknown;
+
   private constructor(
     readonly link: DeviceLinkHost,
     readonly protocolVersion: number,
@@ -122,6 +129,7 @@ export class MobileBackup2Client {
       if (name === 'DLMessageProcessMessage') {
         const dict = isPlistDict(msg[1]) ? msg[1] : {};
         return {
+          hostFailure: this.hostFailure,
           errorCode: toInt(dict.ErrorCode),
           errorDescription: typeof dict.ErrorDescription === 'string' ? dict.ErrorDescription : undefined,
           content: typeof dict.Content === 'string' ? dict.Content : undefined,
@@ -240,8 +248,9 @@ export class MobileBackup2Client {
   private async replyAfterChange(fs: DeviceLinkFileSystem, failure: unknown): Promise<void> {
     const syncFailure = await attempt(() => fs.sync());
     const error = failure ?? syncFailure;
-    if (error === undefined) await this.link.sendStatusResponse(0, undefined, {});
-    else await this.link.sendStatusResponse(deviceLinkErrorCode(error), errorText(error), {});
+    if (error === undefined) return this.link.sendStatusResponse(0, undefined, {});
+    this.hostFailure ??= error;
+    await this.link.sendStatusResponse(deviceLinkErrorCode(error), errorText(error), {});
   }
 
   /** Clean DL goodbye, then close. */

@@ -6,20 +6,13 @@ import { aesCbcDecrypt, encryptedSize, randomBytes } from '../../encryption/cryp
 import { encodeTlv } from '../../encryption/keybag.ts';
 import { payloadPath, fileIdFor } from './backup-files.ts';
 import type { BackupDeviceState } from './backup-state.ts';
-import { DL_CODE, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
+import { BackupFailure, DL_CODE, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
 import { buildManifestDb, manifestRow, readManifestDb, type ManifestRow, type PreviousRow } from './manifest.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
 
-export class BackupFailure extends Error {
-  constructor(
-    readonly errorCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { BackupFailure };
 
 interface UploadItem {
   /** Device-side name (informational). */

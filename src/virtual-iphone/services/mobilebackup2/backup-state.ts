@@ -15,6 +15,11 @@ export interface BackupFaults {
   stallMs?: number;
   /** Pretend another host holds the AFC sync lock for this long. */
   syncLockHeldMs?: number;
+  /**
+   * End the running operation with this error instead of sending its next DeviceLink message (or
+   * answering the next ChangePassword); cleared once used. The fault campaign arms it mid-run.
+   */
+  errorAtNextMessage?: { code: number; description?: string };
 }
 
 /** What BackupAgent2 knows across connections: the data, the encryption keybag and its settings. */

@@ -1,6 +1,7 @@
 import type { ByteStream } from '../../../core/byte-stream.ts';
 import { ProtocolError } from '../../../core/errors.ts';
 import { encodeBinaryPlist, PlistConnection, PlistReal, type PlistValue } from '../../../plist/index.ts';
+import type { BackupFaults } from './backup-state.ts';
 
 export const DL_EMPTY = '___EmptyParameterString___';
 export const DL_CODE = { success: 0x00, errorLocal: 0x06, errorRemote: 0x0b, fileData: 0x0c } as const;
@@ -17,6 +18,16 @@ export interface StatusResponse {
 /** Thrown when the transport was cut on purpose (the "unplug" fault) or by the host. */
 export class LinkClosedError extends Error {}
 
+/** The device gives up on the running operation with an MBErrorDomain code (sent as the final ProcessMessage). */
+export class BackupFailure extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * The device end of a DeviceLink session: plist arrays whose first element names the message,
  * with raw file streams in between. Counts bytes written so a fault can cut the link at byte N.
@@ -28,6 +39,7 @@ export class DeviceLinkEndpoint {
   constructor(
     readonly stream: ByteStream,
     private readonly unplugAtByte?: number,
+    private readonly faults?: BackupFaults,
   ) {
     this.conn = new PlistConnection(stream, 'mobilebackup2');
   }
@@ -49,6 +61,11 @@ export class DeviceLinkEndpoint {
   }
 
   async send(message: PlistValue[]): Promise<void> {
+    const injected = this.faults?.errorAtNextMessage;
+    if (injected && message[0] !== 'DLMessageProcessMessage') {
+      this.faults!.errorAtNextMessage = undefined;
+      throw new BackupFailure(injected.code, injected.description ?? `Injected failure ${injected.code}`);
+    }
     const body = encodeBinaryPlist(message);
     const frame = new Uint8Array(4 + body.byteLength);
     new DataView(frame.buffer).setUint32(0, body.byteLength);

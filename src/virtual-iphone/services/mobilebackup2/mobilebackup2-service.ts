@@ -22,7 +22,7 @@ function response(errorCode: number, description?: string): PlistDict {
 }
 
 async function serveMobileBackup2(stream: ByteStream, state: BackupDeviceState): Promise<void> {
-  const link = new DeviceLinkEndpoint(stream, state.faults.unplugAtByte);
+  const link = new DeviceLinkEndpoint(stream, state.faults.unplugAtByte, state.faults);
   try {
     await link.handshake();
     for (;;) {
@@ -96,6 +96,11 @@ async function changePassword(state: BackupDeviceState, request: PlistDict): Pro
   const newPassword = typeof request['NewPassword'] === 'string' ? request['NewPassword'] : undefined;
   if (oldPassword === undefined && newPassword === undefined) return response(1, 'No password given');
   if (state.passcode && !(await state.passcode.prompt())) return response(208, 'Device locked (passcode not entered)');
+  const injected = state.faults.errorAtNextMessage;
+  if (injected) {
+    state.faults.errorAtNextMessage = undefined;
+    return response(injected.code, injected.description);
+  }
   const current = state.encryption;
   if (current) {
     if (oldPassword === undefined || !(await current.checkPassword(oldPassword))) return response(207, 'Invalid backup password');
