@@ -1,0 +1,13 @@
+import type { FuzzTarget } from '../target.ts';
+import { keyedArchiver, plistBinary, plistXml } from './plist.ts';
+
+/** Every parser of untrusted bytes, in the order they run. */
+const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver];
+
+export const TARGET_NAMES: readonly string[] = TARGETS.map((t) => t.name);
+
+export function targetByName(name: string): FuzzTarget {
+  const target = TARGETS.find((t) => t.name === name);
+  if (!target) throw new Error(`no fuzz target named ${name}`);
+  return target;
+}
