@@ -1,8 +1,9 @@
 import type { FuzzTarget } from '../target.ts';
 import { keyedArchiver, plistBinary, plistXml } from './plist.ts';
+import { usbmuxSession, usbmuxdClient, usbmuxdProtocol } from './usbmux.ts';
 
 /** Every parser of untrusted bytes, in the order they run. */
-const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver];
+const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, usbmuxSession, usbmuxdProtocol, usbmuxdClient];
 
 export const TARGET_NAMES: readonly string[] = TARGETS.map((t) => t.name);
 
