@@ -1,10 +1,11 @@
 import type { FuzzTarget } from '../target.ts';
+import { deviceLink } from './devicelink.ts';
 import { keyedArchiver, plistBinary, plistXml } from './plist.ts';
 import { tlsClient, tlsRecords, tlsServer } from './tls.ts';
 import { usbmuxSession, usbmuxdClient, usbmuxdProtocol } from './usbmux.ts';
 
 /** Every parser of untrusted bytes, in the order they run. */
-const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, usbmuxSession, usbmuxdProtocol, usbmuxdClient, tlsRecords, tlsClient, tlsServer];
+const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, usbmuxSession, usbmuxdProtocol, usbmuxdClient, tlsRecords, tlsClient, tlsServer, deviceLink];
 
 export const TARGET_NAMES: readonly string[] = TARGETS.map((t) => t.name);
 
