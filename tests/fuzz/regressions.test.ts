@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { CorruptBackupError } from '../../src/core/errors.ts';
+import { noteBodyText } from '../../src/library/categories/notes.ts';
 import { runOne } from '../../fuzz/campaign.ts';
 import { TARGET_NAMES, targetByName } from '../../fuzz/targets/index.ts';
 
@@ -25,3 +28,9 @@ for (const parser of readdirSync(dir).sort()) {
     }
   });
 }
+
+// Findings whose input is too large to keep as a file are rebuilt here.
+test('fuzz regressions: a gzip bomb as a note body is rejected, not inflated', async () => {
+  const bomb = new Uint8Array(gzipSync(new Uint8Array(40 * 1024 * 1024), { level: 1 }));
+  await assert.rejects(noteBodyText(bomb), (e: unknown) => e instanceof CorruptBackupError && /inflates to more than/.test((e as Error).message));
+});
