@@ -20,6 +20,8 @@ export type WorkerMessage =
   | { type: 'done'; result: import('./campaign.ts').CampaignResult };
 
 const data = workerData as WorkerInput;
+// Parsers under fuzz log what they reject (SQLite WASM prints every SQLITE_CORRUPT): millions of lines.
+for (const method of ['log', 'warn', 'error', 'debug', 'info'] as const) console[method] = () => {};
 const header = new Int32Array(data.shared, 0, 3);
 const inputBytes = new Uint8Array(data.shared, 12);
 const port = parentPort!;
