@@ -128,6 +128,12 @@ const names = args.only ?? TARGET_NAMES;
 const mode = args.quick ? 'quick' : 'full';
 console.log(`fuzz (${mode}): ${names.length} parsers, seed ${args.seed}`);
 const reports: ParserReport[] = [];
+function writeResults(): { parser: string; executions: number; findings: number; slowest_ms: number }[] {
+  const sorted = [...reports].sort((a, b) => names.indexOf(a.result.parser) - names.indexOf(b.result.parser));
+  const results = sorted.map(({ result: r }) => ({ parser: r.parser, executions: r.executions, findings: r.findings, slowest_ms: r.slowest_ms }));
+  writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
+  return results;
+}
 const queue = [...names];
 await Promise.all(
   Array.from({ length: Math.min(args.jobs, names.length) }, async () => {
@@ -142,12 +148,12 @@ await Promise.all(
           `${r.outcomes} outcomes  ${r.seconds} s  (${Math.round(r.executions / Math.max(0.1, r.seconds))}/s)`,
       );
       for (const f of report.findings) console.log(`  ${f.kind}: ${f.signature.slice(0, 200)}\n    → ${f.file}`);
+      // Written after every parser, so a long full run that is stopped still leaves its figures.
+      writeResults();
     }
   }),
 );
-reports.sort((a, b) => names.indexOf(a.result.parser) - names.indexOf(b.result.parser));
-const results = reports.map(({ result: r }) => ({ parser: r.parser, executions: r.executions, findings: r.findings, slowest_ms: r.slowest_ms }));
-writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
+const results = writeResults();
 const total = results.reduce((n, r) => n + r.findings, 0);
 console.log(`${total} findings; results in ${args.out}`);
 process.exit(total === 0 ? 0 : 1);

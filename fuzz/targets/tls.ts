@@ -178,7 +178,6 @@ export const tlsClient: FuzzTarget = {
   },
   generate: (rng) => randomFlight(rng, [2, 11, 12, 13, 14]),
   fixUp: refreshRecordLengths,
-  quickExecutions: 5000,
   async run(input) {
     const { client } = await getIdentities();
     const connection = await connectTls(new ReplayStream(input), { identity: input.length % 2 === 0 ? client.tls : undefined });
@@ -194,7 +193,6 @@ export const tlsServer: FuzzTarget = {
   },
   generate: (rng) => randomFlight(rng, [1, 11, 15, 16]),
   fixUp: refreshRecordLengths,
-  quickExecutions: 5000,
   async run(input) {
     const { server } = await getIdentities();
     const connection = await acceptTls(new ReplayStream(input), {

@@ -207,7 +207,6 @@ export const usbmuxdClient: FuzzTarget = {
     return [usbmuxdFrames(undefined)];
   },
   generate: (rng) => usbmuxdFrames(rng),
-  quickExecutions: 5000,
   async run(input) {
     const d = await fakeDaemon();
     d.setReply(input);

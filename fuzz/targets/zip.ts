@@ -107,7 +107,6 @@ export const zip: FuzzTarget = {
     ];
   },
   generate: randomZip,
-  quickExecutions: 5000,
   async run(input) {
     await walk(await ZipSource.open(blobOf(input), 'fuzz.zip'));
   },
