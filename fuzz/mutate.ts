@@ -145,7 +145,7 @@ const MUTATIONS: readonly Mutation[] = [
 
 /** A mutated copy of `input` (1–8 stacked mutations, fewer more often). */
 export function mutate(input: Uint8Array, rng: Rng, other: Uint8Array | undefined, maxSize: number): Uint8Array {
-  let out = input.slice(0, maxSize);
+  let out: Uint8Array = input.slice(0, maxSize);
   const rounds = 1 + rng.size(7);
   for (let i = 0; i < rounds; i++) out = rng.pick(MUTATIONS)(out, rng, other, maxSize);
   return out;

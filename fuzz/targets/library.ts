@@ -100,7 +100,7 @@ async function gunzipSeed(gz: Uint8Array): Promise<Uint8Array> {
 function contactFrom(input: Uint8Array): { contact: Contact; photo: Uint8Array } {
   const parts: Uint8Array[] = [];
   let start = 0;
-  for (let i = 0; i <= input.length && parts.length < 15; i++) {
+  for (let i = 0; i <= input.length && parts.length < 18; i++) {
     if (i === input.length || input[i] === 0) {
       parts.push(input.subarray(start, i));
       start = i + 1;
@@ -125,7 +125,7 @@ function contactFrom(input: Uint8Array): { contact: Contact; photo: Uint8Array }
     phones: s(9) ? [{ label: label(9), value: value(9) }] : [],
     emails: s(10) ? [{ label: label(10), value: value(10) }] : [],
     urls: s(11) ? [{ label: label(11), value: value(11) }] : [],
-    addresses: s(12) ? [{ label: label(12), street: value(12), city: s(13), countryCode: s(14) }] : [],
+    addresses: s(12) ? [{ label: label(12), street: value(12), city: s(13), countryCode: s(14), state: s(15), postalCode: s(16), country: s(17) }] : [],
     displayName: s(0) ?? s(6) ?? '',
   };
   return { contact, photo };
@@ -155,7 +155,7 @@ export const vcard: FuzzTarget = {
   name: 'vcard-photo',
   async seeds() {
     const enc = new TextEncoder();
-    const fields = ['Ann', 'Lee;Smith', 'M', 'Dr.', 'Jr.', 'Annie', 'Acme, Inc.', 'Boss', 'line1\nline2\r\nline3\\', '_$!<Mobile>!$_|+1 555 0100', 'custom|a@example.com', '|https://example.com', '_$!<Home>!$_|1 Main St\nApt 2', 'Springfield', 'us'];
+    const fields = ['Ann', 'Lee;Smith', 'M', 'Dr.', 'Jr.', 'Annie', 'Acme, Inc.', 'Boss', 'line1\nline2\r\nline3\\', '_$!<Mobile>!$_|+1 555 0100', 'custom|a@example.com', '|https://example.com', '_$!<Home>!$_|1 Main St\nApt 2', 'Springfield', 'us', 'IL', '62704', 'United States'];
     const text = enc.encode(fields.join('\0') + '\0');
     const photos = (await fixturePayloads(MVT_BACKUP, 32 * 1024)).filter((p) => imageTypeOf(p)).slice(0, 4);
     return [JPEG_BYTES, ...photos].map((photo) => new Uint8Array([...text, ...photo]));

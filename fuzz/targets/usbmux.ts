@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferedReader } from '../../src/core/buffered-reader.ts';
 import { LifeboatError, ProtocolError } from '../../src/core/errors.ts';
+import type { PlistDict } from '../../src/plist/index.ts';
 import type { UsbMuxTransport } from '../../src/usb/usb-mux-transport.ts';
 import { MuxSession } from '../../src/usbmux/mux-session.ts';
 import {
@@ -145,7 +146,7 @@ export const usbmuxSession: FuzzTarget = {
 /** usbmuxd socket frames: a stream of 16-byte headers and plist bodies, as either side reads them. */
 function usbmuxdFrames(rng: Rng | undefined): Uint8Array {
   const device = { DeviceID: 3, Properties: { SerialNumber: '00008030000000000000001E', ProductID: 0x12a8, ConnectionType: 'USB', LocationID: 0, ConnectionSpeed: 480000000, DeviceID: 3 } };
-  const bodies = [
+  const bodies: PlistDict[] = [
     { MessageType: 'Result', Number: 0 },
     { DeviceList: [{ MessageType: 'Attached', ...device }] },
     { MessageType: 'Attached', ...device },
