@@ -22,7 +22,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const FULL_EXECUTIONS = 1_000_000;
 const QUICK_EXECUTIONS = 10_000;
 /** No execution finished for this long: a hang (far beyond the 1 s finding threshold). */
-const HANG_MS = 20_000;
+const DEFAULT_HANG_MS = 20_000;
 const SHARED_INPUT_BYTES = 8 * 1024 * 1024;
 
 interface Args {
@@ -32,10 +32,12 @@ interface Args {
   seed: number;
   jobs: number;
   out: string;
+  findings: string;
+  hangMs: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: undefined, executions: undefined, seed: 1, jobs: 1, out: join(root, 'fuzz-results.json') };
+  const args: Args = { quick: false, only: undefined, executions: undefined, seed: 1, jobs: 1, out: join(root, 'fuzz-results.json'), findings: join(root, 'fuzz-findings'), hangMs: DEFAULT_HANG_MS };
   for (const a of argv) {
     const [key, value] = a.split('=', 2) as [string, string | undefined];
     if (key === '--quick') args.quick = true;
@@ -44,9 +46,11 @@ function parseArgs(argv: string[]): Args {
     else if (key === '--seed' && value) args.seed = Number(value);
     else if (key === '--jobs' && value) args.jobs = Math.max(1, Number(value));
     else if (key === '--out' && value) args.out = value;
-    else throw new Error(`unknown argument ${a} (use --quick, --only=a,b, --executions=N, --seed=N, --jobs=N, --out=FILE)`);
+    else if (key === '--hang-ms' && value) args.hangMs = Number(value);
+    else if (key === '--findings' && value) args.findings = value;
+    else throw new Error(`unknown argument ${a} (use --quick, --only=a,b, --executions=N, --seed=N, --jobs=N, --out=FILE, --findings=DIR, --hang-ms=N)`);
   }
-  for (const name of args.only ?? []) if (!TARGET_NAMES.includes(name)) throw new Error(`no parser named ${name}; there are: ${TARGET_NAMES.join(', ')}`);
+  for (const name of args.only ?? []) if (!isTarget(name)) throw new Error(`no parser named ${name}; there are: ${TARGET_NAMES.join(', ')}`);
   return args;
 }
 
@@ -56,7 +60,7 @@ interface ParserReport {
 }
 
 function saveFinding(parser: string, kind: string, signature: string, message: string, input: Uint8Array): string {
-  const dir = join(root, 'fuzz-findings', parser);
+  const dir = join(args.findings, parser);
   mkdirSync(dir, { recursive: true });
   const id = createHash('sha1').update(input).digest('hex').slice(0, 12);
   const file = join(dir, `${kind}-${id}.bin`);
@@ -65,7 +69,16 @@ function saveFinding(parser: string, kind: string, signature: string, message: s
   return file;
 }
 
-function runParser(parser: string, executions: number, seed: number): Promise<ParserReport> {
+function isTarget(name: string): boolean {
+  try {
+    targetByName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runParser(parser: string, executions: number, seed: number, hangMs: number): Promise<ParserReport> {
   return new Promise((resolve) => {
     const shared = new SharedArrayBuffer(12 + SHARED_INPUT_BYTES);
     const header = new Int32Array(shared, 0, 3);
@@ -101,9 +114,9 @@ function runParser(parser: string, executions: number, seed: number): Promise<Pa
       if (count !== lastCount) {
         lastCount = count;
         lastChange = performance.now();
-      } else if (performance.now() - lastChange > HANG_MS) {
+      } else if (performance.now() - lastChange > hangMs) {
         void worker.terminate();
-        abandon('hang', `no execution finished in ${HANG_MS / 1000} s`);
+        abandon('hang', `no execution finished in ${hangMs / 1000} s`);
       }
     }, 500);
 
@@ -140,7 +153,7 @@ await Promise.all(
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
       const target = targetByName(name);
       const executions = args.executions ?? (args.quick ? (target.quickExecutions ?? QUICK_EXECUTIONS) : FULL_EXECUTIONS);
-      const report = await runParser(name, executions, args.seed);
+      const report = await runParser(name, executions, args.seed, args.hangMs);
       reports.push(report);
       const r = report.result;
       console.log(

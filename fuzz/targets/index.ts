@@ -1,4 +1,5 @@
 import type { FuzzTarget } from '../target.ts';
+import { SELF_TEST_TARGETS } from './self-test.ts';
 import { deviceLink } from './devicelink.ts';
 import { attributedBody, keybag, mbFile, notes, vcard } from './library.ts';
 import { manifestDb, smsDb, sqliteWal } from './sqlite.ts';
@@ -12,8 +13,10 @@ const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, us
 
 export const TARGET_NAMES: readonly string[] = TARGETS.map((t) => t.name);
 
+const SELF_TEST = process.env['LIFEBOAT_FUZZ_SELF_TEST'] === '1';
+
 export function targetByName(name: string): FuzzTarget {
-  const target = TARGETS.find((t) => t.name === name);
+  const target = [...TARGETS, ...(SELF_TEST ? SELF_TEST_TARGETS : [])].find((t) => t.name === name);
   if (!target) throw new Error(`no fuzz target named ${name}`);
   return target;
 }

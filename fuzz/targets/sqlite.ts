@@ -141,6 +141,7 @@ export const smsDb: FuzzTarget = {
   name: 'sms-db',
   async seeds() {
     const { db, wal } = smsWithWal();
+    await generatedBackup(); // built once here, not inside the first execution's time
     return [joinParts(db, wal), joinParts(db, new Uint8Array(0))];
   },
   fixUp: fixUpWalPart,
