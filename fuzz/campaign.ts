@@ -118,6 +118,7 @@ export async function runCampaign(target: FuzzTarget, options: CampaignOptions):
     let outcome = await runOne(target, input);
     if (outcome.kind === 'finding' && outcome.finding.kind !== 'error') {
       // A shared machine stalls now and then: a slow or memory finding must reproduce.
+      options.beforeRun?.(input);
       const again = await runOne(target, input);
       if (again.kind !== 'finding') outcome = again;
     }

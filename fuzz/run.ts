@@ -23,6 +23,8 @@ const FULL_EXECUTIONS = 1_000_000;
 const QUICK_EXECUTIONS = 10_000;
 /** No execution finished for this long: a hang (far beyond the 1 s finding threshold). */
 const DEFAULT_HANG_MS = 20_000;
+/** Loading a worker and building its seeds (generated backups, TLS transcripts) on a busy machine. */
+const STARTUP_MS = 180_000;
 const SHARED_INPUT_BYTES = 8 * 1024 * 1024;
 
 interface Args {
@@ -114,9 +116,9 @@ function runParser(parser: string, executions: number, seed: number, hangMs: num
       if (count !== lastCount) {
         lastCount = count;
         lastChange = performance.now();
-      } else if (performance.now() - lastChange > hangMs) {
+      } else if (performance.now() - lastChange > (count === 0 ? STARTUP_MS : hangMs)) {
         void worker.terminate();
-        abandon('hang', `no execution finished in ${hangMs / 1000} s`);
+        abandon('hang', count === 0 ? `the worker did not start within ${STARTUP_MS / 1000} s` : `no execution finished in ${hangMs / 1000} s`);
       }
     }, 500);
 

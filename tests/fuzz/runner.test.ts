@@ -15,7 +15,7 @@ test('the fuzz runner reports an untyped error, a slow case, a memory burst and 
     const out = join(dir, 'results.json');
     const run = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'fuzz/run.ts', '--only=self-test-error,self-test-slow,self-test-memory,self-test-hang', '--executions=20', '--hang-ms=2000', `--out=${out}`, `--findings=${join(dir, 'findings')}`],
+      ['--import', 'tsx', 'fuzz/run.ts', '--only=self-test-error,self-test-slow,self-test-memory,self-test-hang', '--executions=20', '--hang-ms=4000', `--out=${out}`, `--findings=${join(dir, 'findings')}`],
       { cwd: root, encoding: 'utf8', env: { ...process.env, LIFEBOAT_FUZZ_SELF_TEST: '1' } },
     );
     assert.equal(run.status, 1, run.stdout + run.stderr);
@@ -27,7 +27,7 @@ test('the fuzz runner reports an untyped error, a slow case, a memory burst and 
     assert.match(run.stdout, /error: error TypeError: the parser forgot a bounds check/);
     assert.match(run.stdout, /slow: slow accepted/);
     assert.match(run.stdout, /memory: memory accepted/);
-    assert.match(run.stdout, /hang: hang no execution finished in 2 s/);
+    assert.match(run.stdout, /hang: hang no execution finished in 4 s/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
