@@ -101,7 +101,10 @@ export interface CampaignResult {
  * inputs). An input whose outcome was never seen before joins the corpus: a crude stand-in for
  * coverage feedback that pulls the search past the first check a parser makes.
  */
-export async function runCampaign(target: FuzzTarget, options: CampaignOptions): Promise<{ result: CampaignResult; findings: Finding[] }> {
+export async function runCampaign(
+  target: FuzzTarget,
+  options: CampaignOptions,
+): Promise<{ result: CampaignResult; findings: Finding[]; slowestInput: Uint8Array | undefined }> {
   const rng = new Rng(options.seed);
   const maxInput = target.maxInput ?? DEFAULT_MAX_INPUT;
   // Seeds stay whole even when larger than maxInput; only their mutations are cut to it.
@@ -110,6 +113,7 @@ export async function runCampaign(target: FuzzTarget, options: CampaignOptions):
   const seen = new Set<string>();
   const findings = new Map<string, Finding>();
   let slowest = 0;
+  let slowestInput: Uint8Array | undefined;
   let executions = 0;
   const start = performance.now();
 
@@ -123,7 +127,10 @@ export async function runCampaign(target: FuzzTarget, options: CampaignOptions):
       if (again.kind !== 'finding') outcome = again;
     }
     executions++;
-    slowest = Math.max(slowest, outcome.ms);
+    if (outcome.ms > slowest) {
+      slowest = outcome.ms;
+      slowestInput = input;
+    }
     if (outcome.kind === 'finding') {
       if (!findings.has(outcome.finding.signature)) {
         const finding: Finding = { parser: target.name, input: input.slice(), ...outcome.finding };
@@ -164,5 +171,5 @@ export async function runCampaign(target: FuzzTarget, options: CampaignOptions):
     corpus: corpus.length,
     seconds: Math.round((performance.now() - start) / 100) / 10,
   };
-  return { result, findings: [...findings.values()] };
+  return { result, findings: [...findings.values()], slowestInput };
 }

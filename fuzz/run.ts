@@ -126,7 +126,14 @@ function runParser(parser: string, executions: number, seed: number, hangMs: num
       if (m.type === 'finding') {
         const file = saveFinding(parser, m.kind, m.signature, m.message, m.input);
         findings.push({ kind: m.kind, signature: m.signature, message: m.message, file });
-      } else finish(m.result);
+      } else {
+        // The slowest input is kept beside the findings, to look at when slowest_ms creeps up.
+        if (m.slowestInput) {
+          mkdirSync(join(args.findings, parser), { recursive: true });
+          writeFileSync(join(args.findings, parser, 'slowest.bin'), m.slowestInput);
+        }
+        finish(m.result);
+      }
     });
     worker.on('error', (error: Error & { code?: string }) => {
       const memory = error.code === 'ERR_WORKER_OUT_OF_MEMORY';

@@ -17,7 +17,7 @@ export interface WorkerInput {
 
 export type WorkerMessage =
   | { type: 'finding'; kind: string; signature: string; message: string; ms: number; input: Uint8Array }
-  | { type: 'done'; result: import('./campaign.ts').CampaignResult };
+  | { type: 'done'; result: import('./campaign.ts').CampaignResult; slowestInput: Uint8Array | undefined };
 
 const data = workerData as WorkerInput;
 // Parsers under fuzz log what they reject (SQLite WASM prints every SQLITE_CORRUPT): millions of lines.
@@ -28,7 +28,7 @@ const port = parentPort!;
 
 const target = targetByName(data.parser);
 let executions = 0;
-const { result } = await runCampaign(target, {
+const { result, slowestInput } = await runCampaign(target, {
   executions: data.executions,
   seed: data.seed,
   beforeRun(input) {
@@ -42,4 +42,4 @@ const { result } = await runCampaign(target, {
     port.postMessage({ type: 'finding', kind: f.kind, signature: f.signature, message: f.message, ms: f.ms, input: f.input } satisfies WorkerMessage);
   },
 });
-port.postMessage({ type: 'done', result } satisfies WorkerMessage);
+port.postMessage({ type: 'done', result, slowestInput } satisfies WorkerMessage);
