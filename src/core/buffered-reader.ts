@@ -1,5 +1,9 @@
 import type { ByteStream } from './byte-stream.ts';
+import { concatBytes } from './bytes.ts';
 import { ProtocolError } from './errors.ts';
+
+/** Reads up to this size get their buffer up front; larger ones grow with what arrives. */
+const EAGER_ALLOCATION_LIMIT = 1 << 20;
 
 /**
  * Reads exact byte counts from a ByteStream that delivers arbitrary chunks. Framed protocols
@@ -34,6 +38,8 @@ export class BufferedReader {
       this.offset += n;
       return out;
     }
+    // `n` comes from the peer: memory follows the bytes that actually arrive, not the length it claims.
+    if (n > EAGER_ALLOCATION_LIMIT) return this.gather(n);
     const out = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
@@ -49,6 +55,23 @@ export class BufferedReader {
       filled += take;
     }
     return out;
+  }
+
+  /** A large read: keeps the chunks (the reader owns them) and joins them once all `n` bytes are in. */
+  private async gather(n: number): Promise<Uint8Array | null> {
+    const parts: Uint8Array[] = [];
+    let filled = 0;
+    while (filled < n) {
+      if (this.buffered === 0 && !(await this.fill())) {
+        if (filled === 0) return null;
+        throw new ProtocolError(this.layer, `connection closed after ${filled} of ${n} bytes`);
+      }
+      const take = Math.min(n - filled, this.buffered);
+      parts.push(this.buffer.subarray(this.offset, this.offset + take));
+      this.offset += take;
+      filled += take;
+    }
+    return concatBytes(parts);
   }
 
   /** Whatever is buffered, or the next chunk; null at end of stream. Never more than `max` bytes. */

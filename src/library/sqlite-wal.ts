@@ -72,6 +72,9 @@ export function applyWal(database: Uint8Array, wal: Uint8Array): WalApplied {
   let committedFrames = 0;
   let pendingFrames = 0;
   const frameSize = FRAME_HEADER_SIZE + pageSize;
+  const databasePages = Math.floor(database.length / pageSize);
+  /** Pages past the end of the database file that the log holds. */
+  const added = new Set<number>();
   for (let at = WAL_HEADER_SIZE; at + frameSize <= wal.length; at += frameSize) {
     const frame = new DataView(wal.buffer, wal.byteOffset + at, FRAME_HEADER_SIZE);
     const pageNumber = frame.getUint32(0);
@@ -82,7 +85,11 @@ export function applyWal(database: Uint8Array, wal: Uint8Array): WalApplied {
     if (sums[0] !== frame.getUint32(16) || sums[1] !== frame.getUint32(20)) break;
     pending.set(pageNumber, at + FRAME_HEADER_SIZE);
     pendingFrames++;
+    if (pageNumber > databasePages) added.add(pageNumber);
     if (sizeAfterCommit !== 0) {
+      // SQLite logs every page it adds, so a commit cannot grow the database by more pages than the
+      // log holds; a bigger size is a forged frame (and would have us allocate gigabytes): the log ends.
+      if (sizeAfterCommit > databasePages + added.size) break;
       for (const [page, offset] of pending) committed.set(page, offset);
       pending.clear();
       committedPages = sizeAfterCommit;

@@ -252,6 +252,8 @@ export async function receiveUploadBatch(
             if (pipeline.full) await pipeline.throttle(file);
           }
         } else if (code === FILE_CODE.SUCCESS) {
+          // The trailer carries no data; a long one is a broken stream, not something to buffer.
+          if (remaining > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `file trailer of ${remaining} bytes`);
           if (remaining > 0) await reader.readExactly(remaining);
           complete = true;
         } else if (code === FILE_CODE.ERROR_REMOTE || code === FILE_CODE.ERROR_LOCAL) {

@@ -1,3 +1,4 @@
+import { concatBytes } from '../../core/bytes.ts';
 import { CorruptBackupError } from '../../core/errors.ts';
 import type { BackupReader } from '../backup-reader.ts';
 import { appleTime, int, text, withDatabase } from './common.ts';
@@ -12,9 +13,30 @@ export interface Note {
   modified: string | undefined;
 }
 
+/** A note body far beyond any real one (a long note is a few hundred KiB): a gzip bomb, not text. */
+const MAX_NOTE_PROTO_BYTES = 32 * 1024 * 1024;
+
 async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (cause) {
+        throw new CorruptBackupError('A note body is damaged (its gzip data does not inflate).', cause);
+      }
+      if (next.done) break;
+      total += next.value.byteLength;
+      if (total > MAX_NOTE_PROTO_BYTES) throw new CorruptBackupError(`A note body inflates to more than ${MAX_NOTE_PROTO_BYTES / 1048576} MiB.`);
+      parts.push(next.value);
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return concatBytes(parts);
 }
 
 function readVarint(bytes: Uint8Array, at: number): [number, number] {

@@ -24,6 +24,8 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 const MAX_ENTRIES = 10_000_000;
+/** Deflate's best case: a 258-byte match in under 2 bits, so at most ~1032 bytes out per byte in. */
+const MAX_DEFLATE_RATIO = 1032;
 
 function u64(view: DataView, at: number): number {
   const value = view.getBigUint64(at, true);
@@ -170,6 +172,9 @@ export class ZipSource implements BackupSource {
     if (entry.method === 0 && entry.compressedSize !== entry.size) {
       throw new CorruptBackupError(`The zip entry “${entry.name}” is stored but its two sizes disagree.`);
     }
+    if (entry.method === 8 && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 64) {
+      throw new CorruptBackupError(`The zip entry “${entry.name}” claims to inflate to more than deflate can produce from its data.`);
+    }
     entry.dataOffset = dataOffset;
     return dataOffset;
   }
@@ -189,6 +194,8 @@ export class ZipSource implements BackupSource {
 
   async readFile(path: string): Promise<Uint8Array> {
     const entry = this.entry(path);
+    // The stated size is checked against the data before it decides an allocation.
+    await this.dataOffset(entry);
     const out = new Uint8Array(entry.size);
     let at = 0;
     for await (const chunk of this.stream(path)) {

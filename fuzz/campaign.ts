@@ -1,0 +1,175 @@
+import { getHeapStatistics } from 'node:v8';
+import { mutate } from './mutate.ts';
+import { Rng } from './rng.ts';
+import { type FuzzTarget, isExpectedError } from './target.ts';
+
+/** Issue #10: a single case over 1 s is a finding. */
+export const SLOW_MS = 1000;
+/** More than this allocated by one execution (JS heap + ArrayBuffers) is a finding. */
+export const MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
+const DEFAULT_MAX_INPUT = 64 * 1024;
+/** Inputs that reached a new outcome are kept to mutate further; this bounds the corpus. */
+const MAX_CORPUS = 4096;
+
+export type FindingKind = 'error' | 'slow' | 'memory' | 'hang';
+
+export interface Finding {
+  parser: string;
+  kind: FindingKind;
+  /** Stable identity for de-duplication: kind, error class, message shape and the throwing frame. */
+  signature: string;
+  message: string;
+  ms: number;
+  input: Uint8Array;
+}
+
+export type Outcome =
+  | { kind: 'accepted'; ms: number; bytes: number }
+  | { kind: 'rejected'; ms: number; bytes: number; shape: string }
+  | { kind: 'finding'; ms: number; bytes: number; finding: Omit<Finding, 'parser' | 'input'> };
+
+function allocated(): number {
+  const s = getHeapStatistics();
+  return s.used_heap_size + s.external_memory;
+}
+
+/** The message with numbers blanked, so "offset 17" and "offset 18" are one outcome. */
+function shapeOf(error: unknown): string {
+  const name = error instanceof Error ? error.constructor.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  // Quoted input ("…", “…”) and numbers vary with every input; the message's shape does not.
+  const shape = message.replace(/"[^"]*"|“[^”]*”|'[^']*'/g, '…').replace(/0x[0-9a-f]+|\d+/gi, '#');
+  return `${name}: ${shape.slice(0, 120)}`;
+}
+
+function throwingFrame(error: unknown): string {
+  if (!(error instanceof Error) || !error.stack) return '';
+  const frame = error.stack.split('\n').find((line) => /^\s+at /.test(line) && !line.includes('node:internal'));
+  return frame ? frame.trim().replace(/^at /, '').replace(/\(.*\/(src|fuzz|node_modules)\//, '($1/') : '';
+}
+
+/** Runs one input and classifies what happened. */
+export async function runOne(target: FuzzTarget, input: Uint8Array): Promise<Outcome> {
+  const before = allocated();
+  const start = performance.now();
+  let error: unknown;
+  let failed = false;
+  try {
+    await target.run(input);
+  } catch (e) {
+    error = e;
+    failed = true;
+  }
+  const ms = performance.now() - start;
+  const bytes = allocated() - before;
+  if (failed && !isExpectedError(target, error)) {
+    const shape = shapeOf(error);
+    return { kind: 'finding', ms, bytes, finding: { kind: 'error', signature: `error ${shape} @ ${throwingFrame(error)}`, message: error instanceof Error ? (error.stack ?? error.message) : String(error), ms } };
+  }
+  if (bytes > MEMORY_LIMIT_BYTES) {
+    const mib = Math.round(bytes / 1048576);
+    return { kind: 'finding', ms, bytes, finding: { kind: 'memory', signature: `memory ${failed ? shapeOf(error) : 'accepted'}`, message: `one input allocated ${mib} MiB`, ms } };
+  }
+  if (ms > SLOW_MS) {
+    return { kind: 'finding', ms, bytes, finding: { kind: 'slow', signature: `slow ${failed ? shapeOf(error) : 'accepted'}`, message: `one input took ${Math.round(ms)} ms`, ms } };
+  }
+  return failed ? { kind: 'rejected', ms, bytes, shape: shapeOf(error) } : { kind: 'accepted', ms, bytes };
+}
+
+export interface CampaignOptions {
+  executions: number;
+  seed: number;
+  /** Called with each input just before it runs (the watchdog keeps it in case the run never returns). */
+  beforeRun?(input: Uint8Array): void;
+  onProgress?(executions: number): void;
+  onFinding?(finding: Finding): void;
+}
+
+export interface CampaignResult {
+  parser: string;
+  executions: number;
+  findings: number;
+  slowest_ms: number;
+  /** Distinct outcomes seen (accepted or each rejection message shape): a rough depth measure. */
+  outcomes: number;
+  corpus: number;
+  seconds: number;
+}
+
+/**
+ * Seeds first, then mutations of the corpus (and, when the target has one, fresh structure-aware
+ * inputs). An input whose outcome was never seen before joins the corpus: a crude stand-in for
+ * coverage feedback that pulls the search past the first check a parser makes.
+ */
+export async function runCampaign(
+  target: FuzzTarget,
+  options: CampaignOptions,
+): Promise<{ result: CampaignResult; findings: Finding[]; slowestInput: Uint8Array | undefined }> {
+  const rng = new Rng(options.seed);
+  const maxInput = target.maxInput ?? DEFAULT_MAX_INPUT;
+  // Seeds stay whole even when larger than maxInput; only their mutations are cut to it.
+  const corpus: Uint8Array[] = await target.seeds();
+  if (corpus.length === 0) corpus.push(new Uint8Array(0));
+  const seen = new Set<string>();
+  const findings = new Map<string, Finding>();
+  let slowest = 0;
+  let slowestInput: Uint8Array | undefined;
+  let executions = 0;
+  const start = performance.now();
+
+  const execute = async (input: Uint8Array): Promise<void> => {
+    options.beforeRun?.(input);
+    let outcome = await runOne(target, input);
+    if (outcome.kind === 'finding' && outcome.finding.kind !== 'error') {
+      // A shared machine stalls now and then: a slow or memory finding must reproduce.
+      options.beforeRun?.(input);
+      const again = await runOne(target, input);
+      if (again.kind !== 'finding') outcome = again;
+    }
+    executions++;
+    if (outcome.ms > slowest) {
+      slowest = outcome.ms;
+      slowestInput = input;
+    }
+    if (outcome.kind === 'finding') {
+      if (!findings.has(outcome.finding.signature)) {
+        const finding: Finding = { parser: target.name, input: input.slice(), ...outcome.finding };
+        findings.set(finding.signature, finding);
+        options.onFinding?.(finding);
+      }
+      return;
+    }
+    const shape = outcome.kind === 'accepted' ? 'accepted' : outcome.shape;
+    if (!seen.has(shape)) {
+      seen.add(shape);
+      if (corpus.length < MAX_CORPUS) corpus.push(input);
+    }
+    if (executions % 1000 === 0) options.onProgress?.(executions);
+  };
+
+  for (const seed of corpus.slice()) {
+    if (executions >= options.executions) break;
+    await execute(seed);
+  }
+  while (executions < options.executions) {
+    let input: Uint8Array;
+    if (target.generate && rng.chance(0.15)) {
+      input = target.generate(rng);
+    } else {
+      const base = corpus[rng.below(corpus.length)]!;
+      input = mutate(base, rng, corpus[rng.below(corpus.length)], maxInput);
+      if (target.fixUp && rng.chance(0.5)) input = target.fixUp(input, rng);
+    }
+    await execute(input);
+  }
+  const result: CampaignResult = {
+    parser: target.name,
+    executions,
+    findings: findings.size,
+    slowest_ms: Math.round(slowest * 10) / 10,
+    outcomes: seen.size,
+    corpus: corpus.length,
+    seconds: Math.round((performance.now() - start) / 100) / 10,
+  };
+  return { result, findings: [...findings.values()], slowestInput };
+}

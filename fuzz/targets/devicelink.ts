@@ -1,0 +1,100 @@
+import { concatBytes } from '../../src/core/bytes.ts';
+import { LifeboatError } from '../../src/core/errors.ts';
+import { encodeBinaryPlist, encodeXmlPlist, PlistReal, type PlistValue } from '../../src/plist/index.ts';
+import { MobileBackup2Client, type DeviceLinkFileSystem } from '../../src/services/mobilebackup2.ts';
+import type { UploadSink } from '../../src/services/devicelink-files.ts';
+import { uploadEntry, u32 } from '../../tests/services/scripted-device.ts';
+import type { Rng } from '../rng.ts';
+import { ReplayStream } from '../streams.ts';
+import type { FuzzTarget } from '../target.ts';
+
+/** A DeviceLink folder in memory: enough for every request to do its real work. */
+class MemoryFs implements DeviceLinkFileSystem {
+  readonly files = new Map<string, number>();
+  async createFile(path: string): Promise<UploadSink> {
+    let size = 0;
+    return {
+      write: async (chunk) => {
+        size += chunk.byteLength;
+      },
+      close: async () => void this.files.set(path, size),
+      abort: async () => {},
+    };
+  }
+  async *read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
+    const size = this.files.get(path);
+    if (size === undefined) throw Object.assign(new Error(`no such file ${path}`), { code: 'ENOENT' });
+    for (let at = 0; at < size; at += chunkSize) yield new Uint8Array(Math.min(chunkSize, size - at));
+  }
+  async list() {
+    return [...this.files].slice(0, 8).map(([name, size]) => ({ name, kind: 'file' as const, size, mtime: new Date(0) }));
+  }
+  async mkdirp() {}
+  async move(from: string, to: string) {
+    const size = this.files.get(from);
+    if (size === undefined) throw Object.assign(new Error(`no such file ${from}`), { code: 'ENOENT' });
+    this.files.delete(from);
+    this.files.set(to, size);
+  }
+  async remove(path: string) {
+    this.files.delete(path);
+  }
+  async copy(from: string, to: string) {
+    this.files.set(to, this.files.get(from) ?? 0);
+  }
+  async freeSpace() {
+    return 1e12;
+  }
+  async purge() {
+    return false;
+  }
+  async sync() {}
+}
+
+function frame(value: PlistValue, binary: boolean): Uint8Array {
+  const body = binary ? encodeBinaryPlist(value) : encodeXmlPlist(value);
+  return concatBytes([u32(body.length), body]);
+}
+
+const PROGRESS = new PlistReal(42.5);
+
+/** What a device says during a backup: version exchange, Hello, then DL requests and their file streams. */
+function conversation(rng: Rng | undefined): Uint8Array {
+  const binary = rng ? rng.chance(0.5) : true;
+  const parts: Uint8Array[] = [
+    frame(['DLMessageVersionExchange', 300, 0], binary),
+    frame(['DLMessageDeviceReady'], binary),
+    frame(['DLMessageProcessMessage', { ErrorCode: 0, ProtocolVersion: new PlistReal(2.1) }], binary),
+  ];
+  const requests: (() => Uint8Array[])[] = [
+    () => [frame(['DLMessageUploadFiles', {}, PROGRESS], binary), uploadEntry('Snapshot/ab/abcdef', new Uint8Array(rng ? rng.size(3000) : 100).fill(7), rng ? 1 + rng.size(2000) : 64), uploadEntry('Snapshot/Manifest.db', new Uint8Array(5), 3, { remoteError: 'nope' }), u32(0)],
+    () => [frame(['DLMessageDownloadFiles', ['Snapshot/ab/abcdef', 'missing'], {}, PROGRESS], binary)],
+    () => [frame(['DLMessageGetFreeDiskSpace', {}], binary)],
+    () => [frame(['DLMessagePurgeDiskSpace', 1000], binary)],
+    () => [frame(['DLContentsOfDirectory', 'Snapshot'], binary)],
+    () => [frame(['DLMessageCreateDirectory', 'Snapshot/cd'], binary)],
+    () => [frame(['DLMessageMoveItems', { 'Snapshot/ab/abcdef': 'ab/abcdef' }, {}, PROGRESS], binary)],
+    () => [frame(['DLMessageRemoveItems', ['ab/abcdef', 'nothing'], {}, PROGRESS], binary)],
+    () => [frame(['DLMessageCopyItem', 'a', 'b'], binary)],
+    () => [frame(['DLMessageSomethingNew', 1], binary)],
+  ];
+  const n = rng ? rng.below(6) : requests.length;
+  for (let i = 0; i < n; i++) parts.push(...(rng ? rng.pick(requests) : requests[i]!)());
+  parts.push(frame(['DLMessageProcessMessage', { ErrorCode: 0, MessageName: 'Response' }], binary));
+  return concatBytes(parts);
+}
+
+export const deviceLink: FuzzTarget = {
+  name: 'devicelink',
+  async seeds() {
+    return [conversation(undefined)];
+  },
+  generate: (rng) => conversation(rng),
+  maxInput: 128 * 1024,
+  async run(input) {
+    const provider = { startService: async () => new ReplayStream(input) };
+    const client = await MobileBackup2Client.start(provider);
+    await client.runLoop(new MemoryFs(), { onWarning: () => {} });
+  },
+  expected: (e) => e instanceof LifeboatError,
+};

@@ -1,0 +1,194 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LifeboatError } from '../../src/core/errors.ts';
+import { BackupReader } from '../../src/library/backup-reader.ts';
+import { countMessages, readChats, readMessages } from '../../src/library/categories/messages.ts';
+import { ManifestDb } from '../../src/library/manifest-db.ts';
+import { applyWal } from '../../src/library/sqlite-wal.ts';
+import { encodeAttributedBody } from '../../src/virtual-iphone/dataset/attributed-body.ts';
+import { SMS_SCHEMA, fileIdOf, generateBackup } from '../../tests/library/backup-generator.ts';
+import { MemorySource } from '../memory-source.ts';
+import type { Rng } from '../rng.ts';
+import { type FuzzTarget, joinParts, splitParts } from '../target.ts';
+
+/** A broken invariant of a parser's output (not a rejection): always a finding. */
+class InvariantBroken extends Error {}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const message = (id: number, text: string) =>
+  `INSERT INTO message (ROWID, guid, text, handle_id, service, date, is_from_me) VALUES (${id}, 'M${id}', '${text}', 1, 'iMessage', ${720000000 + id * 60}000000000, ${id % 2}); INSERT INTO chat_message_join VALUES (1, ${id}, 0);`;
+
+/**
+ * sms.db (512-byte pages, so the seed stays small) checkpointed with two messages and two more
+ * transactions only in its WAL, made by the real sqlite3 as a phone's live copy would be.
+ */
+let smsSeed: { db: Uint8Array; wal: Uint8Array } | undefined;
+function smsWithWal(): { db: Uint8Array; wal: Uint8Array } {
+  if (smsSeed) return smsSeed;
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-fuzz-wal-'));
+  const sqlite3 = (...commands: string[]) => {
+    const r = spawnSync('sqlite3', ['-batch', 'sms.db', ...commands], { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr}`);
+  };
+  try {
+    sqlite3(
+      'PRAGMA page_size=512;',
+      'PRAGMA journal_mode=WAL;',
+      `${SMS_SCHEMA} INSERT INTO handle VALUES (1, '+15551234567', 'iMessage'); INSERT INTO chat VALUES (1, 'c1', '+15551234567', '', 'iMessage');
+       INSERT INTO chat_handle_join VALUES (1, 1); ALTER TABLE message ADD COLUMN attributedBody BLOB; ${message(1, 'first')} ${message(2, 'second')}
+       UPDATE message SET attributedBody = x'${hex(encodeAttributedBody('archived text'))}' WHERE ROWID = 2;`,
+    );
+    sqlite3(
+      'PRAGMA wal_autocheckpoint=0;',
+      `BEGIN; ${message(3, 'third, only in the WAL')} COMMIT;`,
+      `BEGIN; ${message(4, 'fourth')} UPDATE chat SET display_name = 'Walrus club' WHERE ROWID = 1; COMMIT;`,
+      '.system cp sms.db copy.db && cp sms.db-wal copy.db-wal',
+    );
+    smsSeed = { db: new Uint8Array(readFileSync(join(dir, 'copy.db'))), wal: new Uint8Array(readFileSync(join(dir, 'copy.db-wal'))) };
+    return smsSeed;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Structure-aware repair of a mutated WAL: frames take the header's salts again and every checksum
+ * is recomputed, so a mutated page number, commit size or page body is believed, not discarded.
+ */
+function refreshWalChecksums(wal: Uint8Array, rng: Rng): Uint8Array {
+  if (wal.length < 32) return wal;
+  const out = wal.slice();
+  const view = new DataView(out.buffer);
+  const magic = view.getUint32(0);
+  const littleEndian = magic !== 0x377f0683;
+  const sum = (from: number, to: number, s: [number, number]): [number, number] => {
+    let [s0, s1] = s;
+    for (let i = from; i + 8 <= to; i += 8) {
+      s0 = (s0 + view.getUint32(i, littleEndian) + s1) >>> 0;
+      s1 = (s1 + view.getUint32(i + 4, littleEndian) + s0) >>> 0;
+    }
+    return [s0, s1];
+  };
+  let s = sum(0, 24, [0, 0]);
+  view.setUint32(24, s[0]);
+  view.setUint32(28, s[1]);
+  const raw = view.getUint32(8);
+  const pageSize = raw === 1 ? 65536 : raw;
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return out;
+  for (let at = 32; at + 24 + pageSize <= out.length; at += 24 + pageSize) {
+    if (rng.chance(0.95)) {
+      view.setUint32(at + 8, view.getUint32(16));
+      view.setUint32(at + 12, view.getUint32(20));
+    }
+    s = sum(at, at + 8, s);
+    s = sum(at + 24, at + 24 + pageSize, s);
+    view.setUint32(at + 16, s[0]);
+    view.setUint32(at + 20, s[1]);
+  }
+  return out;
+}
+
+function fixUpWalPart(input: Uint8Array, rng: Rng): Uint8Array {
+  const [db, wal] = splitParts(input);
+  return joinParts(db, refreshWalChecksums(wal, rng));
+}
+
+export const sqliteWal: FuzzTarget = {
+  name: 'sqlite-wal',
+  async seeds() {
+    const { db, wal } = smsWithWal();
+    return [joinParts(db, wal)];
+  },
+  fixUp: fixUpWalPart,
+  run(input) {
+    const [db, wal] = splitParts(input);
+    const applied = applyWal(db, wal);
+    if (applied.frames > 0 && applied.bytes.length === 0) throw new InvariantBroken('a WAL commit produced an empty database');
+  },
+  maxInput: 64 * 1024,
+};
+
+/** The generated backup, in memory, with sms.db and a -wal sibling whose payloads each execution replaces. */
+const SMS_PATH = 'Library/SMS/sms.db';
+let backupFiles: Promise<Map<string, Uint8Array>> | undefined;
+function generatedBackup(): Promise<Map<string, Uint8Array>> {
+  backupFiles ??= (async () => {
+    const { db, wal } = smsWithWal();
+    const b = await generateBackup({
+      extra: [
+        { domain: 'HomeDomain', relativePath: SMS_PATH, kind: 'file', content: db },
+        { domain: 'HomeDomain', relativePath: `${SMS_PATH}-wal`, kind: 'file', content: wal },
+      ],
+    });
+    try {
+      return await MemorySource.load(b.dir);
+    } finally {
+      await rm(b.dir, { recursive: true, force: true });
+    }
+  })();
+  return backupFiles;
+}
+
+const payloadPath = (domain: string, relativePath: string) => {
+  const id = fileIdOf(domain, relativePath);
+  return `${id.slice(0, 2)}/${id}`;
+};
+
+export const smsDb: FuzzTarget = {
+  name: 'sms-db',
+  async seeds() {
+    const { db, wal } = smsWithWal();
+    await generatedBackup(); // built once here, not inside the first execution's time
+    return [joinParts(db, wal), joinParts(db, new Uint8Array(0))];
+  },
+  fixUp: fixUpWalPart,
+  maxInput: 64 * 1024,
+  // ~2.5 ms an execution (SQLite WASM opens Manifest.db and sms.db each time): 4,000 fit npm test's budget.
+  quickExecutions: 4000,
+  async run(input) {
+    const [db, wal] = splitParts(input);
+    const files = new Map(await generatedBackup());
+    files.set(payloadPath('HomeDomain', SMS_PATH), db);
+    files.set(payloadPath('HomeDomain', `${SMS_PATH}-wal`), wal);
+    const reader = await BackupReader.open(new MemorySource(files));
+    try {
+      for (const chat of (await readChats(reader)).slice(0, 4)) await readMessages(reader, chat.id);
+      await countMessages(reader);
+    } finally {
+      reader.close();
+    }
+  },
+  expected: (e) => e instanceof LifeboatError,
+};
+
+export const manifestDb: FuzzTarget = {
+  name: 'manifest-db',
+  async seeds() {
+    const manifest = (await generatedBackup()).get('Manifest.db');
+    return manifest ? [manifest] : [];
+  },
+  maxInput: 128 * 1024,
+  // ~0.7 ms an execution through SQLite WASM: 8,000 fit npm test's budget.
+  quickExecutions: 8000,
+  async run(input) {
+    const db = await ManifestDb.open(input);
+    try {
+      db.totals();
+      const domains = db.domains();
+      db.prepareIndex();
+      for (const d of domains.slice(0, 3)) {
+        for (const entry of db.list(d.domain, '').slice(0, 4)) {
+          db.metadata(entry.fileID);
+          db.find(entry.domain, entry.relativePath);
+        }
+      }
+      db.search('sms');
+      db.findUnder('HomeDomain', 'Library');
+    } finally {
+      db.close();
+    }
+  },
+};
