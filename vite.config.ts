@@ -1,10 +1,18 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
+
+/** The dev server injects each module's CSS as a <style> element; the built app links its CSS files. */
+const devStyleCsp: Plugin = {
+  name: 'lifeboat-dev-style-csp',
+  apply: 'serve',
+  transformIndexHtml: (html) => html.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+};
 
 export default defineConfig({
   plugins: [
     svelte(),
+    devStyleCsp,
     VitePWA({
       // The app asks before reloading into a new version (workbox-window in src/ui/pwa.ts).
       registerType: 'prompt',

@@ -190,6 +190,9 @@ class DeviceWorker implements DeviceWorkerApi {
   }
 
   private async opfsStore(): Promise<OpfsBackupStore> {
+    // After a failed write (a full quota) the open store is behind its files: reopen from them.
+    if (this.store_?.failed) await this.store_.close().catch(() => undefined);
+    if (this.store_?.failed) this.store_ = undefined;
     this.store_ ??= await OpfsBackupStore.open();
     return this.store_;
   }

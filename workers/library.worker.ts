@@ -26,7 +26,7 @@ import { searchContent } from '../src/library/content-search.ts';
 import { imageTypeOf, readContactPhotos } from '../src/library/categories/contact-photos.ts';
 import { ItemNotFoundError } from '../src/library/errors.ts';
 import { StoreTreeSource } from '../src/library/source/store-tree-source.ts';
-import { OpfsBackupStore } from '../src/stores/opfs-backup-store.ts';
+import { OpfsBackupStore, type ReadOnlyOpfsStore } from '../src/stores/opfs-backup-store.ts';
 import type { BackupStore } from '../src/stores/backup-store.ts';
 import { openStoreBackup } from '../src/stores/open-backup.ts';
 
@@ -44,10 +44,10 @@ async function openFrom(source: BackupSource, path: string | undefined) {
   return reader.summary();
 }
 
-let lifeboatStore: Promise<BackupStore> | undefined;
+let lifeboatStore: Promise<ReadOnlyOpfsStore> | undefined;
 
 /** Lifeboat's own backups, read-only: the device worker is the store's only writer. */
-function lifeboat(): Promise<BackupStore> {
+function lifeboat(): Promise<ReadOnlyOpfsStore> {
   lifeboatStore ??= OpfsBackupStore.openReadOnly().catch((error: unknown) => {
     lifeboatStore = undefined;
     throw error;
@@ -97,6 +97,9 @@ const api: LibraryApi = {
       r.close();
     }
     return out;
+  },
+  async lifeboatStorage() {
+    return (await lifeboat()).footprint();
   },
   openLifeboat: async (udid, versionId) => openFrom(await lifeboatSource(await lifeboat(), udid, versionId), ''),
   openDirectory: (handle, path) => openFrom(new DirectoryHandleSource(handle), path),

@@ -18,6 +18,7 @@ import type { BackupSession, BackupStore } from '../stores/backup-store.ts';
 import { StoreError } from '../stores/errors.ts';
 import { buildInfoPlist, readITunesFiles, type BackupDeviceValues } from './info-plist.ts';
 import { ProgressTracker, type BackupProgress } from './progress.ts';
+import { storageFullError } from './space-needed.ts';
 import { SessionFileSystem } from './session-file-system.ts';
 import { SyncRun } from './sync-run.ts';
 
@@ -187,7 +188,7 @@ export class BackupEngine {
   /** The shared translation, plus a full backup drive. */
   private translate(e: unknown): unknown {
     const error = this.sync.translate(e);
-    if (error instanceof StoreError && error.errno === 'ENOSPC') return new InsufficientSpaceError('The backup drive is full (device error 105).');
+    if (error instanceof StoreError && error.errno === 'ENOSPC') return storageFullError(this.options.store, this.tracker.snapshot);
     return error;
   }
 

@@ -100,8 +100,8 @@ export class FindMyEnabledError extends LifeboatError {
 }
 
 export class InsufficientSpaceError extends LifeboatError {
-  constructor(message = 'There is not enough free space (device error 105).') {
-    super('insufficient-space', message, { action: 'Free up space and try again.' });
+  constructor(message = 'There is not enough free space (device error 105).', action = 'Free up space and try again.') {
+    super('insufficient-space', message, { action });
   }
 }
 

@@ -6,6 +6,7 @@
 import type { BackupSummary, FileMetadata } from './backup-reader.ts';
 import type { DomainSummary, ManifestEntry } from './manifest-db.ts';
 import type { Preview } from './preview.ts';
+import type { StoreFootprint } from '../stores/packed/footprint.ts';
 import type { BackupContents, CategoryId } from './categories/overview.ts';
 import type { Chat, Message } from './categories/messages.ts';
 import type { Contact } from './categories/contacts.ts';
@@ -83,6 +84,8 @@ export interface LibraryApi {
   findBackups(handle: DirectoryHandleLike): Promise<FoundBackup[]>;
   /** Backups in Lifeboat's own store, read without locks while the device worker may be writing a new one. */
   findLifeboatBackups(): Promise<LifeboatBackup[]>;
+  /** What Lifeboat's own store holds, per device and earlier version, from its catalogue. */
+  lifeboatStorage(): Promise<StoreFootprint>;
   /** Opens one of them: the latest, or an earlier version (`versionId` from LifeboatBackup.versions). */
   openLifeboat(udid: string, versionId?: string): Promise<BackupSummary>;
   /** Opens a backup folder (or the one at `path` inside it). Returns its summary; encrypted ones start locked. */

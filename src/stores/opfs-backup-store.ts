@@ -3,6 +3,8 @@ import { VersionedBackupStore, type VersionedBackupStoreOptions } from './versio
 import { PackedBackend, type PackedBackendOptions } from './packed/packed-backend.ts';
 import { PackedReader } from './packed/packed-reader.ts';
 import type { StorageBackend } from './storage-backend.ts';
+import { trustedFreeSpace, type BrowserEstimate } from './storage-estimate.ts';
+import type { StoreFootprint } from './packed/footprint.ts';
 
 export interface OpfsBackupStoreOptions extends VersionedBackupStoreOptions {
   /** Folder inside the origin's private file system (default "backups"). */
@@ -10,7 +12,7 @@ export interface OpfsBackupStoreOptions extends VersionedBackupStoreOptions {
   /** Tests pass a directory handle; the app leaves it out and gets navigator.storage.getDirectory(). */
   root?: DirHandleLike;
   /** Tests pass a quota; the app leaves it out and gets navigator.storage.estimate(). */
-  estimate?: () => Promise<{ quota?: number; usage?: number }>;
+  estimate?: () => Promise<BrowserEstimate>;
   /** Tests shrink packs and thresholds to exercise rolls, blobs and compaction with little data. */
   packed?: Omit<PackedBackendOptions, 'freeSpace'>;
 }
@@ -38,16 +40,20 @@ export class OpfsBackupStore extends VersionedBackupStore {
 
   static async open(options: OpfsBackupStoreOptions = {}): Promise<OpfsBackupStore> {
     const root = await folderOf(options, true);
-    const estimate = options.estimate ?? (() => navigator.storage.estimate());
-    const freeSpace = async (): Promise<number> => {
-      const { quota = 0, usage = 0 } = await estimate();
-      return Math.max(0, quota - usage);
-    };
+    const estimate: () => Promise<BrowserEstimate> = options.estimate ?? (() => navigator.storage.estimate());
+    // The browser's usage can be far off (storage-estimate.ts): never below what the store itself holds.
+    let packed: PackedBackend | null = null;
+    const freeSpace = async (): Promise<number> => trustedFreeSpace(await estimate(), packed?.storedBytes() ?? 0);
     if (await PackedBackend.supported(root)) {
-      const packed = await PackedBackend.open(root, { ...options.packed, freeSpace });
+      packed = await PackedBackend.open(root, { ...options.packed, freeSpace });
       return new OpfsBackupStore(packed, options, packed);
     }
     return new OpfsBackupStore(new HandleBackend(root, { preferSyncAccess: true, freeSpace }), options, null);
+  }
+
+  /** A write failed (quota, disk): close this instance and open the store again to go on. */
+  get failed(): boolean {
+    return this.packed?.failed != null;
   }
 
   /**
@@ -55,13 +61,24 @@ export class OpfsBackupStore extends VersionedBackupStore {
    * worker writes: listDevices/current/listVersions/openVersion, no writes and no locks. Each of
    * those calls first catches up with the writer's journal; trees read one consistent moment.
    */
-  static async openReadOnly(options: Pick<OpfsBackupStoreOptions, 'folder' | 'root'> = {}): Promise<VersionedBackupStore> {
+  static async openReadOnly(options: Pick<OpfsBackupStoreOptions, 'folder' | 'root'> = {}): Promise<ReadOnlyOpfsStore> {
     const reader = await PackedReader.open(await folderOf(options, true));
-    return new VersionedBackupStore('opfs', reader, { readOnly: reader });
+    return new ReadOnlyOpfsStore(reader);
   }
 
   /** Releases the packed store's sync access handles (another writer can then open it). */
   async close(): Promise<void> {
     await this.packed?.close();
+  }
+}
+
+/** The library's view of the store: read-only, plus what Lifeboat holds (the Library's storage card). */
+export class ReadOnlyOpfsStore extends VersionedBackupStore {
+  constructor(private readonly reader: PackedReader) {
+    super('opfs', reader, { readOnly: reader });
+  }
+
+  footprint(): Promise<StoreFootprint> {
+    return this.reader.footprint();
   }
 }

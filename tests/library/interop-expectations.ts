@@ -78,20 +78,22 @@ export async function expectedCategories(dataset: Dataset): Promise<ExpectedCate
     dataset,
     'HomeDomain',
     'Library/SMS/sms.db',
-    `SELECT cmj.chat_id AS chat, m.text AS text, m.attributedBody AS body, a.filename AS filename FROM message m
+    `SELECT cmj.chat_id AS chat, m.ROWID AS id, m.text AS text, m.attributedBody AS body, a.filename AS filename FROM message m
      JOIN chat_message_join cmj ON cmj.message_id = m.ROWID
      LEFT JOIN message_attachment_join maj ON maj.message_id = m.ROWID
      LEFT JOIN attachment a ON a.ROWID = maj.attachment_id
      ORDER BY m.date, m.ROWID`,
   );
   const chats = chatRows.map((c) => {
-    const mine = messageRows.filter((m) => num(m['chat']) === num(c['id']));
+    const rowsOfChat = messageRows.filter((m) => num(m['chat']) === num(c['id']));
+    // One row per attachment: a message with two attachments is one message.
+    const mine = rowsOfChat.filter((m, i) => i === 0 || num(rowsOfChat[i - 1]!['id']) !== num(m['id']));
     return {
       identifier: str(c['chat_identifier']),
       service: str(c['service_name']),
       texts: mine.map((m) => (m['text'] == null ? archivedString(m['body'] as Uint8Array) : str(m['text']))),
       archivedOnly: mine.filter((m) => m['text'] == null).map((m) => archivedString(m['body'] as Uint8Array)),
-      attachments: mine.filter((m) => m['filename'] != null).map((m) => str(m['filename'])),
+      attachments: rowsOfChat.filter((m) => m['filename'] != null).map((m) => str(m['filename'])),
     };
   });
 
@@ -155,7 +157,7 @@ export async function expectedCategories(dataset: Dataset): Promise<ExpectedCate
 
   return {
     chats,
-    messageCount: messageRows.length,
+    messageCount: chats.reduce((n, c) => n + c.texts.length, 0),
     contacts,
     notes,
     calls,

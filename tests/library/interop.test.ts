@@ -205,7 +205,8 @@ for (const name of Object.keys(WRITERS) as WriterName[]) {
             assert.ok(a.fileID, `attachment ${want.attachments[j]} resolves to a backup file`);
             const path = `HomeDomain/${want.attachments[j]!.slice(2)}`;
             assert.equal(sha256(await reader.readFile(a.fileID)), truthSha.get(path), path);
-            assert.equal(a.mimeType, 'image/jpeg');
+            // Photos, and hostile.ts's SVG and HTML page beside the markup message.
+            assert.equal(a.mimeType, path.endsWith('.jpeg') ? 'image/jpeg' : path.endsWith('.svg') ? 'image/svg+xml' : 'text/html', path);
             attachments++;
           }
         }

@@ -3,6 +3,13 @@ import { readChats, readMessages } from '../categories/messages.ts';
 import { encodeBase64 } from '../../plist/base64.ts';
 
 const INLINE_LIMIT = 2 * 1024 * 1024;
+/** Raster types only: the type comes from sms.db, and an SVG could carry script. */
+const INLINE_IMAGE = /^image\/(jpeg|png|gif|webp|heic|heif)$/;
+/**
+ * The page is opened from disk, perhaps in a browser where script runs: it needs none, so it allows
+ * none, loads nothing from anywhere (inline style, data: images), and escapes all it shows.
+ */
+const PAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -18,7 +25,7 @@ export async function conversationToHtml(reader: BackupReader, chatId: number): 
     const parts: string[] = [];
     if (m.text) parts.push(`<p>${escapeHtml(m.text).replace(/\n/g, '<br>')}</p>`);
     for (const a of m.attachments) {
-      if (a.fileID && a.mimeType.startsWith('image/') && a.size <= INLINE_LIMIT) {
+      if (a.fileID && INLINE_IMAGE.test(a.mimeType) && a.size <= INLINE_LIMIT) {
         try {
           const bytes = await reader.readFile(a.fileID);
           if (bytes.length <= INLINE_LIMIT) {
@@ -37,7 +44,7 @@ export async function conversationToHtml(reader: BackupReader, chatId: number): 
     );
   }
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${PAGE_CSP}"><title>${escapeHtml(title)}</title>
 <style>body{font:15px system-ui,sans-serif;max-width:40em;margin:2em auto}.msg{margin:.5em 0;padding:.5em .8em;border-radius:1em;max-width:75%}
 .me{background:#0b84ff;color:#fff;margin-left:auto}.them{background:#e9e9eb}.meta{font-size:.75em;opacity:.7}img{max-width:100%}p{margin:.2em 0}</style>
 </head><body><h1>${escapeHtml(title)}</h1>

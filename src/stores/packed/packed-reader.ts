@@ -5,6 +5,7 @@ import { DirNode, type Catalogue, type FileNode } from './catalogue.ts';
 import { decodeFrames } from './frame.ts';
 import { blobName, journalName, loadState, packName, readWhole, replay, snapshotName } from './layout.ts';
 import { readFileBytes, sliceChunks } from './read-file.ts';
+import { catalogueFootprint, storeFileBytes, type StoreFootprint } from './footprint.ts';
 
 /**
  * A read-only view of a packed store while (maybe) another worker writes it: no locks, no writes.
@@ -41,6 +42,12 @@ export class PackedReader implements StorageBackend {
     const frames = decodeFrames(journal.subarray(this.journalLength));
     replay(this.catalogue, frames.values);
     this.journalLength += frames.validLength;
+  }
+
+  /** What the store holds, per device and version, as of now (catches up with the writer first). */
+  async footprint(): Promise<StoreFootprint> {
+    await this.refresh();
+    return { ...catalogueFootprint(this.catalogue), onDisk: await storeFileBytes(this.dir) };
   }
 
   private fileNode(path: string): FileNode {

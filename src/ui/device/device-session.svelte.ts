@@ -15,6 +15,7 @@ import { installErrorTransfer } from '../../core/comlink-errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { startVirtualIPhone, type VirtualIPhoneHandle } from './virtual-iphone.ts';
 import { folderForBackup, grantedBackupFolder } from './backup-destination.svelte.ts';
+import { askToKeepBackupsOnce } from './persist-storage.svelte.ts';
 import { addFolderBackups } from '../library/library-state.svelte.ts';
 
 installErrorTransfer();
@@ -189,6 +190,7 @@ export async function startBackup(full: boolean): Promise<void> {
   };
   try {
     const folder = await folderForBackup();
+    if (!folder) void askToKeepBackupsOnce();
     const outcome = await deviceWorker().backup(
       { full, keepVersions: keptVersions(), ...(folder ? { folder } : {}) },
       Comlink.proxy((progress: BackupProgress) => {

@@ -1,3 +1,4 @@
+import { contentUrl } from './content-url.ts';
 import { asWritable, canPickFolders, canPickSaveFile, isAbort, pickFolder, pickSaveFile } from './fs-access.ts';
 import { Comlink, libraryWorker, toUiError, type UiError } from './library-worker.ts';
 
@@ -138,9 +139,9 @@ export function exportZip(domain: string, path: string, name: string): Promise<v
   });
 }
 
-/** Bytes → an object URL, revoked by the caller. */
+/** Bytes → a URL for <img>/<audio>/<video> that can never run script in this origin (content-url.ts); revoked by the caller. */
 export function objectUrl(bytes: Uint8Array, mime: string): string {
-  return URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mime }));
+  return contentUrl(bytes, mime);
 }
 
 export function downloadBytes(name: string, bytes: Uint8Array, mime: string): void {

@@ -4,6 +4,8 @@ import { asReadable, ensurePermission, isAbort, opfsDirectory, pickFolder, subdi
 import { copyTree } from './opfs-copy.ts';
 import { Comlink, libraryWorker, toUiError, UiFailure, type UiError } from './library-worker.ts';
 import { deviceWorker } from '../device/device-session.svelte.ts';
+import { trustedUsage, type TrustedUsage } from '../../stores/storage-estimate.ts';
+import type { StoreFootprint } from '../../stores/packed/footprint.ts';
 
 /** The OPFS folder the backup engine writes (src/stores: OpfsBackupStore, default folder "backups"). */
 export const LIFEBOAT_BACKUPS = ['backups'];
@@ -22,6 +24,10 @@ export interface StorageInfo {
   usage: number;
   quota: number;
   persisted: boolean;
+  /** What Lifeboat's own store holds (its catalogue), undefined when it could not be read. */
+  lifeboat?: StoreFootprint;
+  /** The browser's usage checked against the store (storage-estimate.ts). */
+  trusted: TrustedUsage;
 }
 
 class LibraryState {
@@ -62,9 +68,13 @@ async function run(action: () => Promise<void>): Promise<void> {
 
 export async function refreshStorage(): Promise<void> {
   if (!navigator.storage?.estimate) return;
-  const { usage = 0, quota = 0 } = await navigator.storage.estimate();
+  const estimate = await navigator.storage.estimate();
+  const { usage = 0, quota = 0 } = estimate;
   const persisted = (await navigator.storage.persisted?.()) ?? false;
-  library.storage = { usage, quota, persisted };
+  const lifeboat = await libraryWorker()
+    .lifeboatStorage()
+    .catch(() => undefined);
+  library.storage = { usage, quota, persisted, lifeboat, trusted: trustedUsage(estimate, lifeboat?.onDisk ?? 0) };
 }
 
 export function keepBackups(): Promise<void> {

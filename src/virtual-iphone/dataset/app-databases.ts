@@ -2,6 +2,7 @@ import { encodeBinaryPlist } from '../../plist/index.ts';
 import { encodeAttributedBody } from './attributed-body.ts';
 import { Rng } from './prng.ts';
 import { encodeNoteBody } from './note-body.ts';
+import { HOSTILE_ATTACHMENTS, HOSTILE_MESSAGE_TEXT, HOSTILE_NOTE } from './hostile.ts';
 import { buildDatabase, type SqliteDatabase } from './sqlite.ts';
 
 /** Seconds between the Unix epoch and Apple's reference date (2001-01-01). */
@@ -23,6 +24,8 @@ export interface SmsAttachment {
   /** Path under HomeDomain, e.g. Library/SMS/Attachments/0a/10/<GUID>/IMG_0001.jpeg */
   relativePath: string;
   photoVariant: number;
+  /** The attachment's own bytes (hostile.ts); a photo of `photoVariant` when absent. */
+  bytes?: Uint8Array;
 }
 
 /** Every SQLite database the dataset ships, as file images. */
@@ -122,6 +125,29 @@ async function smsDatabase(rng: Rng, baseTime: number, photoCount: number): Prom
         insertRows(db, 'INSERT INTO message_attachment_join VALUES (?, ?)', [[messageId, attachmentId]]);
       }
     }
+    // Last, and without the rng, so every message above stays as it was: markup as message text,
+    // with an SVG and an HTML page attached (see hostile.ts).
+    messageId++;
+    const when = baseTime + 40 * 3700;
+    insertRows(
+      db,
+      `INSERT INTO message (guid, text, attributedBody, handle_id, service, date, date_read, date_delivered, is_delivered, is_finished, is_from_me, is_read, is_sent, cache_has_attachments)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?, 1, 1, 0, 1, 0, 1)`,
+      [['5A1E0000-0000-4000-8000-00000000B0A7', HOSTILE_MESSAGE_TEXT, encodeAttributedBody(HOSTILE_MESSAGE_TEXT), handles[0]![2], appleNanos(when), appleNanos(when + 60), appleNanos(when + 2)]],
+    );
+    insertRows(db, 'INSERT INTO chat_message_join VALUES (?, ?, ?)', [[1, messageId, appleNanos(when)]]);
+    HOSTILE_ATTACHMENTS.forEach((a, i) => {
+      attachmentId++;
+      const id = `5A1E0000-0000-4000-8000-00000000A00${i}`;
+      const relativePath = `Library/SMS/Attachments/ff/0${i}/${id}/${a.name}`;
+      attachments.push({ relativePath, photoVariant: 0, bytes: a.bytes });
+      insertRows(
+        db,
+        'INSERT INTO attachment (guid, created_date, filename, uti, mime_type, transfer_state, is_outgoing, transfer_name, total_bytes) VALUES (?, ?, ?, ?, ?, 5, 0, ?, ?)',
+        [[id, when - APPLE_EPOCH, `~/${relativePath}`, a.uti, a.mimeType, a.name, a.bytes.length]],
+      );
+      insertRows(db, 'INSERT INTO message_attachment_join VALUES (?, ?)', [[messageId, attachmentId]]);
+    });
   });
   return { bytes, attachments };
 }
@@ -192,6 +218,12 @@ function noteStore(rng: Rng): Promise<Uint8Array> {
       ]);
       insertRows(db, 'INSERT INTO ZICNOTEDATA VALUES (?, 11, 1, ?, ?)', [[i + 1, i + 2, encodeNoteBody(body)]]);
     });
+    // Without the rng (the databases after this one stay as they were): links and markup in a note.
+    const n = titles.length;
+    insertRows(db, 'INSERT INTO ZICCLOUDSYNCINGOBJECT (Z_PK, Z_ENT, Z_OPT, ZNOTEDATA, ZFOLDER, ZCREATIONDATE1, ZMODIFICATIONDATE1, ZTITLE1, ZSNIPPET, ZIDENTIFIER) VALUES (?, 12, 1, ?, 1, ?, ?, ?, ?, ?)', [
+      [n + 2, n + 1, 700000000 + n * 86400, 700000000 + n * 90000, HOSTILE_NOTE.title, HOSTILE_NOTE.body.split('\n')[1] ?? '', '5A1E0000-0000-4000-8000-00000000C0DE'],
+    ]);
+    insertRows(db, 'INSERT INTO ZICNOTEDATA VALUES (?, 11, 1, ?, ?)', [[n + 1, n + 2, encodeNoteBody(HOSTILE_NOTE.body)]]);
   });
 }
 

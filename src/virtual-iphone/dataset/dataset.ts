@@ -2,6 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { encodeBinaryPlist } from '../../plist/index.ts';
 import { appDatabases } from './app-databases.ts';
 import { PrefixedContent, ProceduralContent, StaticContent, type FileContent } from './content.ts';
+import { HOSTILE_APP_FILES } from './hostile.ts';
 import { photoJpeg } from './images.ts';
 import { hashString, Rng } from './prng.ts';
 
@@ -211,7 +212,7 @@ export class Dataset {
     this.addFile('MediaDomain', 'Media/Recordings/CloudRecordings.db', new StaticContent(dbs.cloudRecordings));
     this.addFile('HomeDomain', 'Library/SMS/sms.db', new StaticContent(dbs.smsDb));
     for (const attachment of dbs.smsAttachments) {
-      this.addFile('HomeDomain', attachment.relativePath, new StaticContent(photoJpeg(this.seed, attachment.photoVariant)));
+      this.addFile('HomeDomain', attachment.relativePath, new StaticContent(attachment.bytes ?? photoJpeg(this.seed, attachment.photoVariant)));
     }
     this.addFile('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb', new StaticContent(dbs.addressBook));
     this.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', new StaticContent(dbs.callHistory));
@@ -232,6 +233,7 @@ export class Dataset {
     this.addFile(edge, 'Documents/日本語/メモ.txt', new StaticContent(text(rng, 200)));
     this.addFile(edge, 'Documents/a/b/c/d/e/f/g/h/i/j/deep.bin', this.procedural(edge, 'deep', 2048));
     this.addLink(edge, 'Documents/latest-photo', '/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.JPG');
+    for (const hostile of HOSTILE_APP_FILES) this.addFile(edge, hostile.relativePath, new StaticContent(hostile.bytes));
     this.addLink('HomeDomain', 'Library/Preferences/com.apple.carrier.plist', '/var/mobile/Library/Carrier Bundles/Overlay/carrier.plist');
 
     // App containers, their shared group containers and extension containers.

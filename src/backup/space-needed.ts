@@ -1,0 +1,28 @@
+import { InsufficientSpaceError } from '../core/errors.ts';
+import type { BackupStore } from '../stores/backup-store.ts';
+import type { BackupProgress } from './progress.ts';
+
+const MB = 1_000_000;
+const mb = (bytes: number): string => `${Math.max(1, Math.ceil(bytes / MB)).toLocaleString('en-US')} MB`;
+
+/**
+ * A store that filled up mid-backup, said with how much room the backup still needs: what the
+ * device had sent, and the rest estimated from its own percent (when it has said one). The last
+ * complete backup is untouched and what arrived is kept to continue from.
+ */
+export function storageFullError(store: Pick<BackupStore, 'kind'>, progress: Pick<BackupProgress, 'bytesReceived' | 'percent'>): InsufficientSpaceError {
+  const where = store.kind === 'opfs' ? 'This browser’s storage for Lifeboat is full' : 'The backup drive is full';
+  const received = progress.bytesReceived;
+  const { percent } = progress;
+  const total = percent !== null && percent > 0 && percent < 100 ? received / (percent / 100) : undefined;
+  const need =
+    total !== undefined
+      ? `This backup is about ${mb(total)} in all; ${mb(received)} had arrived (${Math.round(percent!)}%), so it needs about ${mb(total - received)} more room.`
+      : `${mb(received)} of this backup had arrived; it needs more room than was left.`;
+  const keep = 'Your last complete backup is untouched, and what arrived is kept: the next backup continues from it.';
+  const free =
+    store.kind === 'opfs'
+      ? 'Free space on this computer’s disk (the browser gives each site a share of it) or delete older backups in the Library, then back up again.'
+      : 'Free space on the drive, then back up again.';
+  return new InsufficientSpaceError(`${where} (device error 105). ${need} ${keep}`, free);
+}
