@@ -57,7 +57,7 @@ export function guardRun(kind: 'backup' | 'restore', env: RunGuardEnvironment): 
   const onBeforeUnload = (event: Event): void => {
     event.preventDefault();
     // Older Chromium shows the prompt only when returnValue is set.
-    (event as BeforeUnloadEvent).returnValue = '';
+    if (typeof BeforeUnloadEvent !== 'undefined' && event instanceof BeforeUnloadEvent) event.returnValue = '';
   };
 
   env.page.addEventListener('visibilitychange', onVisibility);
