@@ -23,7 +23,9 @@ export async function requestAppleDevice(usb: Pick<USB, 'requestDevice'>): Promi
 }
 
 /** Devices this site was already allowed to use that look like iOS devices (no chooser needed). */
-export async function getAppleDevices(usb: Pick<USB, 'getDevices'>): Promise<USBDevice[]> {
+export async function getAppleDevices<D extends { vendorId: number; productId: number } = USBDevice>(usb: {
+  getDevices(): Promise<D[]> | D[];
+}): Promise<D[]> {
   const devices = await usb.getDevices();
   return devices.filter((d) => d.vendorId === APPLE_VENDOR_ID && isAppleMuxProductId(d.productId));
 }

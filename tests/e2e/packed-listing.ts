@@ -1,5 +1,6 @@
 /**
- * For e2e tests: lists a device folder of the packed OPFS store (src/stores/packed) from the page,
+ * For e2e tests: lists a device folder of the packed OPFS store (src/stores/packed) from the page, with the
+ * file count and bytes the catalogue gives its current backup and the bytes of the store's OPFS files,
  * where the app's modules are not importable. It replays snapshot + journal the way layout.ts
  * does (frames: u32 length, u32 CRC, JSON), checksums skipped: a listing, not a recovery.
  * Kept as source text so page.evaluate gets plain JavaScript (no bundler helpers).
@@ -43,6 +44,10 @@ export function packedListingScript(folder: string, udid: string): string {
     const prefix = ${JSON.stringify(udid)} + '/';
     const children = [...entries.keys()].filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length));
     const devices = [...entries.keys()].filter((p) => !p.includes('/') && !p.startsWith('.') && entries.get(p) === -1);
-    return { devices: devices.sort(), names: children.sort(), statusBytes: entries.get(prefix + 'Status.plist') ?? -1 };
+    // The catalogue's own figures for the device's current backup, and what the store's OPFS files hold.
+    let fileCount = 0, fileBytes = 0, diskBytes = 0;
+    for (const [p, size] of entries) if (p.startsWith(prefix) && size >= 0) { fileCount++; fileBytes += size; }
+    for await (const [, handle] of dir.entries()) if (handle.kind === 'file') diskBytes += (await handle.getFile()).size;
+    return { devices: devices.sort(), names: children.sort(), statusBytes: entries.get(prefix + 'Status.plist') ?? -1, fileCount, fileBytes, diskBytes };
   })()`;
 }

@@ -17,6 +17,11 @@ import { startVirtualIPhone, type VirtualIPhoneHandle } from './virtual-iphone.t
 import { folderForBackup, grantedBackupFolder } from './backup-destination.svelte.ts';
 import { askToKeepBackupsOnce } from './persist-storage.svelte.ts';
 import { addFolderBackups } from '../library/library-state.svelte.ts';
+import { DemoUsb } from './demo-usb.ts';
+import { firstAllowedAppleDevice, watchAppleConnections, type UsbIdentity } from './auto-connect.ts';
+import { browserRunGuardEnvironment, guardRun, type GuardedRun, type RunOutcome } from './run-guard.ts';
+import { autoBackupEnabled } from './device-preferences.ts';
+import { formatBytes } from '../format.ts';
 
 installErrorTransfer();
 
@@ -60,6 +65,10 @@ export const session = $state<{
   virtualPhone: Comlink.Remote<VirtualIPhoneControl> | undefined;
   /** The iPhone asks for its passcode to confirm an encryption change. */
   encryptionPasscodePrompt: boolean;
+  /** The running (or last) backup was started by "Back up automatically when this iPhone is connected". */
+  autoBackupStarted: boolean;
+  /** `restorable` has been read at least once (the device card says "never backed up" only then). */
+  restorableLoaded: boolean;
 }>({
   screen: { kind: 'idle' },
   backup: { kind: 'idle' },
@@ -67,7 +76,22 @@ export const session = $state<{
   restorable: [],
   virtualPhone: undefined,
   encryptionPasscodePrompt: false,
+  autoBackupStarted: false,
+  restorableLoaded: false,
 });
+
+/** Wake lock, beforeunload warning and end-of-run notification for a backup or restore. */
+function guardLongRun(kind: 'backup' | 'restore'): GuardedRun | undefined {
+  try {
+    return guardRun(kind, browserRunGuardEnvironment());
+  } catch {
+    return undefined;
+  }
+}
+
+function failureOutcome(error: unknown): RunOutcome {
+  return { ok: false, summary: errorFields(error).message };
+}
 
 let worker: Worker | undefined;
 let api: Comlink.Remote<DeviceWorkerApi> | undefined;
@@ -98,7 +122,16 @@ function showError(error: unknown, card?: DeviceCardInfo): void {
   };
 }
 
+/** Demo mode's USB permissions: the virtual iPhone, once picked, reconnects without the chooser like a real one. */
+export const demoUsb = new DemoUsb();
+
+/** "Try the virtual iPhone" is demo mode's chooser: picking grants the demo phone to this origin. */
 export async function connectVirtual(): Promise<void> {
+  demoUsb.requestDevice();
+  await attachVirtual();
+}
+
+async function attachVirtual(): Promise<void> {
   session.screen = { kind: 'connecting', virtual: true };
   try {
     // The same demo phone stays on the desk across disconnects and restores: connecting again replugs it.
@@ -106,27 +139,86 @@ export async function connectVirtual(): Promise<void> {
     session.virtualPhone = virtualHandle.control;
     const port = virtualHandle.plug();
     const card = await deviceWorker().connectVirtual(Comlink.transfer(port, [port]));
-    session.screen = { kind: 'connected', card };
+    connected(card);
   } catch (error) {
     showError(error);
   }
 }
 
 export async function connectUsb(): Promise<void> {
+  let device: USBDevice;
   try {
-    const device = await navigator.usb.requestDevice({ filters: [{ vendorId: 0x05ac }] });
-    session.screen = { kind: 'connecting', virtual: false };
+    device = await navigator.usb.requestDevice({ filters: [{ vendorId: 0x05ac }] });
+  } catch (error) {
+    // Closing Chrome's chooser without picking is not an error worth a screen.
+    if ((error as DOMException).name === 'NotFoundError') return;
+    showError(error);
+    return;
+  }
+  await attachUsb(device);
+}
+
+async function attachUsb(device: UsbIdentity): Promise<void> {
+  session.screen = { kind: 'connecting', virtual: false };
+  try {
     const card = await deviceWorker().connectUsb({
       vendorId: device.vendorId,
       productId: device.productId,
       serialNumber: device.serialNumber ?? undefined,
     });
-    session.screen = { kind: 'connected', card };
+    connected(card);
   } catch (error) {
-    // Closing Chrome's chooser without picking is not an error worth a screen.
-    if ((error as DOMException).name === 'NotFoundError') return;
     showError(error);
   }
+}
+
+/** Nothing is connected or being connected: a device that turns up may be taken without asking. */
+function free(): boolean {
+  return session.screen.kind === 'idle' || session.screen.kind === 'disconnected';
+}
+
+function connected(card: DeviceCardInfo): void {
+  session.screen = { kind: 'connected', card };
+  void loadRestorableBackups();
+  // The person's opt-in: every time this device is connected while Lifeboat is open, back it up.
+  if (card.trusted && autoBackupEnabled(card.udid) && session.backup.kind !== 'running' && session.restore.kind !== 'running') {
+    void startBackup(false, true);
+  }
+}
+
+let watching = false;
+
+/**
+ * Reconnects without the chooser, as Chrome allows for devices this origin was granted before: once
+ * when the app opens (getDevices) and whenever such a device is plugged in (connect events). Demo mode's
+ * virtual iPhone follows the same rules through DemoUsb. Called once; later calls do nothing.
+ */
+export async function reconnectAllowedDevices(): Promise<void> {
+  if (watching) return;
+  watching = true;
+  const usb = environment.secure && environment.webUsb ? navigator.usb : undefined;
+  watchAppleConnections(demoUsb, () => {
+    if (free()) void attachVirtual();
+  });
+  if (usb) {
+    watchAppleConnections<USBDevice>(usb, (device) => {
+      if (free()) void attachUsb(device);
+    });
+  }
+  if (!free()) return;
+  if (demoUsb.getDevices().length > 0) return attachVirtual();
+  const device = usb ? await firstAllowedAppleDevice(usb).catch(() => undefined) : undefined;
+  if (device && free()) await attachUsb(device);
+}
+
+/** The demo phone's cable, from its panel: pulling it fires `disconnect`, plugging it back `connect`. */
+export function unplugVirtual(): void {
+  demoUsb.unplug();
+  void session.virtualPhone?.unplug();
+}
+
+export function plugVirtual(): void {
+  demoUsb.plug();
 }
 
 export async function pair(): Promise<void> {
@@ -154,6 +246,7 @@ export async function forget(): Promise<void> {
 
 export async function disconnect(): Promise<void> {
   await api?.disconnect();
+  if (virtualHandle) demoUsb.putAway();
   virtualHandle?.stop();
   virtualHandle = undefined;
   session.virtualPhone = undefined;
@@ -181,8 +274,10 @@ export function setKeptVersions(count: number): void {
   globalThis.localStorage?.setItem(KEEP_VERSIONS_KEY, String(count));
 }
 
-export async function startBackup(full: boolean): Promise<void> {
+export async function startBackup(full: boolean, automatic = false): Promise<void> {
   if (session.backup.kind === 'running') return;
+  session.autoBackupStarted = automatic;
+  const guard = guardLongRun('backup');
   session.backup = {
     kind: 'running',
     cancelling: false,
@@ -198,11 +293,13 @@ export async function startBackup(full: boolean): Promise<void> {
       }),
     );
     session.backup = { kind: 'done', outcome };
+    guard?.finish({ ok: true, summary: `${outcome.filesReceived} files, ${formatBytes(outcome.bytesReceived)}.` });
     void loadRestorableBackups();
     // A backup in a picked folder is read in place by the Library, like an imported Finder folder.
     if (folder) void addFolderBackups(folder, { quiet: true }).catch(() => undefined);
   } catch (error) {
     session.backup = { kind: 'failed', ...errorFields(error) };
+    guard?.finish(failureOutcome(error));
   }
 }
 
@@ -250,6 +347,7 @@ export async function loadRestorableBackups(): Promise<void> {
   } catch {
     session.restorable = [];
   }
+  session.restorableLoaded = true;
 }
 
 export async function checkRestore(request: RestoreRequest): Promise<void> {
@@ -262,6 +360,7 @@ export async function checkRestore(request: RestoreRequest): Promise<void> {
 }
 
 export async function runRestore(request: RestoreRequest): Promise<void> {
+  const guard = guardLongRun('restore');
   session.restore = {
     kind: 'running',
     cancelling: false,
@@ -275,10 +374,12 @@ export async function runRestore(request: RestoreRequest): Promise<void> {
       }),
     );
     session.restore = { kind: 'done', ...result };
+    guard?.finish({ ok: true, summary: `${result.filesSent} files, ${formatBytes(result.bytesSent)}. The iPhone is restarting.` });
     // The phone restarts after a restore: the device worker has already let go of it.
     session.screen = { kind: 'disconnected', restored: result };
   } catch (error) {
     session.restore = { kind: 'failed', ...errorFields(error) };
+    guard?.finish(failureOutcome(error));
   }
 }
 
