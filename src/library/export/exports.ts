@@ -1,5 +1,5 @@
 import { CancelledError, CorruptBackupError, LifeboatError } from '../../core/errors.ts';
-import { ConfinedTree, PathRefusedError, confinedName, confinedParts, refusalOf, type Refusal } from '../../core/confined-path.ts';
+import { ConfinedTree, PathRefusedError, confinedName, confinedParts, confinedPath, refusalOf, type Refusal } from '../../core/confined-path.ts';
 import type { BackupReader } from '../backup-reader.ts';
 import { payloadPath } from '../backup-reader.ts';
 import type { ManifestEntry } from '../manifest-db.ts';
@@ -49,9 +49,24 @@ function rowPath(e: ManifestEntry): string {
   return e.relativePath === '' ? e.domain : `${e.domain}/${e.relativePath}`;
 }
 
+/** The row's path, checked part by part so the refusal says which part is wrong (a domain is one folder). */
+function confinedRowPath(e: ManifestEntry): string {
+  const shown = rowPath(e);
+  try {
+    const domain = confinedName(e.domain);
+    return e.relativePath === '' ? domain : `${domain}/${confinedPath(e.relativePath)}`;
+  } catch (error) {
+    if (error instanceof PathRefusedError) throw new PathRefusedError(shown, error.reason, error.path === shown ? undefined : `in “${error.path}”`);
+    throw error;
+  }
+}
+
 /** A refusal for a row-level failure, or undefined when the error must end the whole run (cancel, disk full…). */
 function rowRefusal(error: unknown, path: string): Refusal | undefined {
-  if (error instanceof PathRefusedError) return refusalOf(error);
+  if (error instanceof PathRefusedError) {
+    // Name the row, not the path made from it (a payload path built from a hostile file ID, say).
+    return refusalOf(error.path === path ? error : new PathRefusedError(path, error.reason, `in “${error.path}”`));
+  }
   if (error instanceof LifeboatError && error.code === 'corrupt-backup') return { path, reason: 'damaged', message: `Skipped “${path}”: ${error.message}` };
   return undefined;
 }
@@ -67,7 +82,7 @@ function planTree(entries: ManifestEntry[], refused: Refusal[]): PlannedRow[] {
   for (const e of entries) {
     if (e.kind !== 'symlink') continue;
     try {
-      tree.announceSymlink(rowPath(e));
+      tree.announceSymlink(confinedRowPath(e));
       links.add(e);
     } catch (error) {
       refused.push(rowRefusal(error, rowPath(e))!);
@@ -78,7 +93,7 @@ function planTree(entries: ManifestEntry[], refused: Refusal[]): PlannedRow[] {
   for (const e of entries) {
     if (e.kind === 'symlink' && !links.has(e)) continue;
     try {
-      const path = tree.claim(rowPath(e), e.kind);
+      const path = tree.claim(confinedRowPath(e), e.kind);
       (e.kind === 'symlink' ? linkRows : rows).push({ entry: e, path });
     } catch (error) {
       refused.push(rowRefusal(error, rowPath(e))!);
@@ -193,7 +208,7 @@ async function* finderItems(reader: BackupReader, refused: Refusal[]): AsyncGene
         yield { kind: 'directory', path: dir };
       }
     } catch (error) {
-      const refusal = rowRefusal(error, row.fileID);
+      const refusal = rowRefusal(error, rowPath(row));
       if (!refusal) throw error;
       refused.push(refusal);
       continue;
@@ -285,7 +300,14 @@ export async function exportZip(
     const when = mtime ? new Date(mtime * 1000) : new Date();
     if (e.kind === 'directory') await zip.addDirectory(name, when);
     else {
-      if (!(await reader.payloadLocation(e.fileID).catch(() => undefined))) continue;
+      try {
+        if (!(await reader.payloadLocation(e.fileID))) continue;
+      } catch (error) {
+        const refusal = rowRefusal(error, name);
+        if (!refusal) throw error;
+        refused.push(refusal);
+        continue;
+      }
       // The zip is a stream: an entry cannot be taken back once started, so a payload that fails
       // half-way ends the export (damage is caught by Verify beforehand).
       await zip.addFile(name, reader.streamFile(e.fileID), when);
