@@ -175,8 +175,9 @@ type FinderItem = { kind: 'directory'; path: string } | { kind: 'file'; path: st
 
 /**
  * The raw backup folder, confined: its top-level files (Info/Manifest/Status.plist, Manifest.db)
- * and every payload `xx/<fileID>` the Manifest names and the folder holds. File IDs come from
- * Manifest.db, so each one goes through the gate; a hostile one is refused, not followed.
+ * and every payload `xx/<fileID>` the Manifest names and the folder holds (or, while the backup is
+ * locked, every file in its `xx/` folders). File IDs come from Manifest.db, so each one goes through
+ * the gate; a hostile one is refused, not followed.
  */
 async function* finderItems(reader: BackupReader, refused: Refusal[]): AsyncGenerator<FinderItem> {
   const source = reader.source;
@@ -190,6 +191,29 @@ async function* finderItems(reader: BackupReader, refused: Refusal[]): AsyncGene
     } catch (error) {
       refused.push(rowRefusal(error, entry.name)!);
     }
+  }
+  if (reader.locked) {
+    // Without the password Manifest.db cannot be read, so the payload folders are copied as listed.
+    for (const dir of await source.list('')) {
+      if (dir.kind !== 'directory' || !/^[0-9a-f]{2}$/i.test(dir.name)) continue;
+      for (const entry of await source.list(dir.name)) {
+        if (entry.kind !== 'file') continue;
+        const shown = `${dir.name}/${entry.name}`;
+        try {
+          const path = tree.claim(`${confinedName(dir.name)}/${confinedName(entry.name)}`, 'file');
+          if (!dirs.has(dir.name)) {
+            dirs.add(dir.name);
+            yield { kind: 'directory', path: dir.name };
+          }
+          yield { kind: 'file', path, from: path };
+        } catch (error) {
+          const refusal = rowRefusal(error, shown);
+          if (!refusal) throw error;
+          refused.push(refusal);
+        }
+      }
+    }
+    return;
   }
   for (const row of reader.manifest.rows()) {
     if (row.kind !== 'file') continue;
@@ -219,8 +243,11 @@ async function* finderItems(reader: BackupReader, refused: Refusal[]): AsyncGene
 
 /** How many files a Finder copy may write, for an honest progress bar. */
 async function finderTotal(reader: BackupReader): Promise<number> {
-  let total = (await reader.source.list('')).filter((e) => e.kind === 'file').length;
-  for (const row of reader.manifest.rows()) if (row.kind === 'file') total++;
+  const top = await reader.source.list('');
+  let total = top.filter((e) => e.kind === 'file').length;
+  if (reader.locked) {
+    for (const dir of top) if (dir.kind === 'directory' && /^[0-9a-f]{2}$/i.test(dir.name)) total += (await reader.source.list(dir.name)).length;
+  } else for (const row of reader.manifest.rows()) if (row.kind === 'file') total++;
   return total;
 }
 
