@@ -19,7 +19,7 @@ import { readCalls } from '../src/library/categories/calls.ts';
 import { readSafariBookmarks, readSafariHistory } from '../src/library/categories/safari.ts';
 import { readApps } from '../src/library/categories/apps.ts';
 import { verifyBackup } from '../src/library/export/verify.ts';
-import { entriesUnder, exportFinderCopy, exportTree, exportZip } from '../src/library/export/exports.ts';
+import { entriesUnder, exportFinderCopy, exportFinderZip, exportTree, exportZip, finderFolderName } from '../src/library/export/exports.ts';
 import { DirectoryHandleTarget } from '../src/library/export/directory-handle-target.ts';
 import { conversationToHtml } from '../src/library/export/conversation-html.ts';
 import { searchContent } from '../src/library/content-search.ts';
@@ -135,13 +135,14 @@ const api: LibraryApi = {
   },
   async exportFolder(domain, path, to, progress) {
     const r = current();
-    const { files, bytes } = await exportTree(r, entriesUnder(r, domain, path), new DirectoryHandleTarget(to), { progress });
-    return { files, bytes };
+    const { files, bytes, refused } = await exportTree(r, entriesUnder(r, domain, path), new DirectoryHandleTarget(to), { progress });
+    return { files, bytes, refused };
   },
-  exportFinderCopy: (to, progress) => exportFinderCopy(current(), new DirectoryHandleTarget(to), { progress }),
+  exportFinderCopy: (to, progress) => exportFinderCopy(current(), new DirectoryHandleTarget(to), { progress, folder: finderFolderName(current()) }),
+  exportFinderZip: (to, progress) => exportFinderZip(current(), to, { progress, folder: finderFolderName(current()) }),
   async exportZip(domain, path, to, progress) {
     const r = current();
-    await exportZip(r, entriesUnder(r, domain, path), to, { progress });
+    return exportZip(r, entriesUnder(r, domain, path), to, { progress });
   },
   async contactsVCard() {
     const r = current();

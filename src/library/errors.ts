@@ -1,4 +1,5 @@
 import { CorruptBackupError } from '../core/errors.ts';
+import { confinedParts } from '../core/confined-path.ts';
 
 /** A file the backup's own records promise (Manifest.db row, Info.plist…) is not in the folder. */
 export class MissingBackupFileError extends CorruptBackupError {
@@ -16,11 +17,12 @@ export class BackupLockedError extends CorruptBackupError {
   }
 }
 
-/** Normalises "a//b/" → "a/b"; rejects ".." so a hostile name cannot climb out of the backup. */
+/**
+ * Normalises a path read from a backup: "a//b/" → "a/b"; ".." , backslashes and NUL are refused
+ * (PathRefusedError, a CorruptBackupError) so a hostile name cannot climb out of the backup.
+ */
 export function normalisePath(path: string): string {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new CorruptBackupError(`Refusing the path “${path}”: it leaves the backup folder.`);
-  return parts.join('/');
+  return confinedParts(path, { strict: false }).join('/');
 }
 
 /** The UI asked for an item (a contact, a conversation) the open backup does not hold, e.g. after it was reopened. */

@@ -20,6 +20,8 @@ import type { VerifyReport } from './export/verify.ts';
 import type { DirectoryHandleLike } from './source/directory-handle-source.ts';
 import type { WritableDirectoryHandleLike } from './export/directory-handle-target.ts';
 import type { Progress } from './export/byte-sink.ts';
+import type { FinderCopyResult } from './export/exports.ts';
+import type { Refusal } from '../core/confined-path.ts';
 import type { ContactHit, ContentSearchResults, ConversationHit, MessageHit } from './content-search.ts';
 
 export type {
@@ -43,6 +45,8 @@ export type {
   AppInfo,
   VerifyReport,
   Progress,
+  FinderCopyResult,
+  Refusal,
   ContactHit,
   ContentSearchResults,
   ConversationHit,
@@ -108,10 +112,12 @@ export interface LibraryApi {
   verify(progress?: Progress): Promise<VerifyReport>;
   exportFile(fileID: string, to: WritableFileLike): Promise<void>;
   /** Decrypted files under domain/path ("" domain = everything) into a picked folder. */
-  exportFolder(domain: string, path: string, to: WritableDirectoryHandleLike, progress?: Progress): Promise<{ files: number; bytes: number }>;
-  /** A raw, Finder/iTunes-restorable copy of the backup folder. */
-  exportFinderCopy(to: WritableDirectoryHandleLike, progress?: Progress): Promise<void>;
-  exportZip(domain: string, path: string, to: WritableFileLike, progress?: Progress): Promise<void>;
+  exportFolder(domain: string, path: string, to: WritableDirectoryHandleLike, progress?: Progress): Promise<{ files: number; bytes: number; refused: Refusal[] }>;
+  /** A raw, Finder/iTunes-restorable copy of the backup folder, into `<UDID>/` inside `to`. */
+  exportFinderCopy(to: WritableDirectoryHandleLike, progress?: Progress): Promise<FinderCopyResult>;
+  /** The same raw copy as a streamed zip holding `<UDID>/…` (encrypted backups stay encrypted). */
+  exportFinderZip(to: WritableFileLike, progress?: Progress): Promise<FinderCopyResult>;
+  exportZip(domain: string, path: string, to: WritableFileLike, progress?: Progress): Promise<{ files: number; refused: Refusal[] }>;
   contactsVCard(): Promise<string>;
   /** Search inside the backup's data: message text, conversations by handle/name, contacts by name/org/phone/email. */
   searchContent(query: string, limit?: number): Promise<ContentSearchResults>;

@@ -1,5 +1,5 @@
 import type { ExportTarget } from './byte-sink.ts';
-import { normalisePath } from '../errors.ts';
+import { confinedParts } from '../../core/confined-path.ts';
 
 /** The writable parts of File System Access handles (a picked folder or OPFS). */
 export interface WritableFileHandleLike {
@@ -10,7 +10,10 @@ export interface WritableDirectoryHandleLike {
   getFileHandle(name: string, options: { create: boolean }): Promise<WritableFileHandleLike>;
 }
 
-/** Exports into a folder handle. Browsers cannot create symlinks, so a link becomes a small text file naming its target. */
+/**
+ * Exports into a folder handle. Browsers cannot create symlinks, so a link becomes a small text file
+ * naming its target, and nothing here can be followed; every name still goes through the gate.
+ */
 export class DirectoryHandleTarget implements ExportTarget {
   constructor(private readonly root: WritableDirectoryHandleLike) {}
 
@@ -20,13 +23,13 @@ export class DirectoryHandleTarget implements ExportTarget {
     return dir;
   }
   async mkdir(path: string): Promise<void> {
-    await this.dir(normalisePath(path).split('/').filter(Boolean));
+    await this.dir(confinedParts(path));
   }
   async symlink(path: string, target: string): Promise<void> {
     await this.writeFile(`${path}.symlink.txt`, new TextEncoder().encode(target));
   }
   async writeFile(path: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
-    const parts = normalisePath(path).split('/');
+    const parts = confinedParts(path);
     const name = parts.pop()!;
     const handle = await (await this.dir(parts)).getFileHandle(name, { create: true });
     const writable = await handle.createWritable();

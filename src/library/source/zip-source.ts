@@ -1,6 +1,7 @@
 import { CorruptBackupError } from '../../core/errors.ts';
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from './backup-source.ts';
 import { MissingBackupFileError, normalisePath } from '../errors.ts';
+import { PathRefusedError, confinedPath, refusalOf, type Refusal } from '../../core/confined-path.ts';
 
 /** What we need of a File/Blob (Node's fs.openAsBlob returns one too). */
 export interface BlobLike {
@@ -38,6 +39,8 @@ export class ZipSource implements BackupSource {
   readonly label: string;
   private readonly files = new Map<string, ZipEntry>();
   private readonly directories = new Map<string, Map<string, SourceEntry['kind']>>();
+  /** Entries whose names could escape wherever the zip is read or copied to; they are not listed. */
+  readonly refused: Refusal[] = [];
 
   private constructor(
     private readonly blob: BlobLike,
@@ -132,12 +135,22 @@ export class ZipSource implements BackupSource {
     const isDir = entry.name.endsWith('/');
     let clean: string;
     try {
-      clean = normalisePath(entry.name.replace(/\\/g, '/'));
-    } catch {
-      return; // a "../" name: never reachable, so simply not listed
+      clean = confinedPath(isDir ? entry.name.slice(0, -1) : entry.name);
+    } catch (error) {
+      // A "../", absolute, backslash or NUL name is never reachable: not listed, but named.
+      if (!(error instanceof PathRefusedError)) throw error;
+      this.refused.push(refusalOf(error));
+      return;
     }
     if (clean === '' || clean.startsWith('__MACOSX')) return;
     const parts = clean.split('/');
+    // A name that is both a file and a folder, or a file twice, has no one meaning: the later entry is refused.
+    const fileOnTheWay = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/')).find((p) => this.files.has(p));
+    const clash = fileOnTheWay ?? (this.files.has(clean) || (!isDir && this.directories.has(clean)) ? clean : undefined);
+    if (clash !== undefined) {
+      this.refused.push(refusalOf(new PathRefusedError(entry.name, 'collision', `“${clash}” is already in the zip`)));
+      return;
+    }
     for (let i = 0; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       const here = parts.slice(0, i + 1).join('/');

@@ -1,13 +1,26 @@
 import type { DirHandle } from './fs-access.ts';
+import { ConfinedTree, PathRefusedError, refusalOf, type Refusal } from '../../core/confined-path.ts';
 
 export interface CopyProgress {
   (doneBytes: number, totalBytes: number, current: string): void;
 }
 
-async function walk(dir: DirHandle, prefix: string, out: { path: string; file: FileSystemFileHandle }[]): Promise<void> {
+/**
+ * Every file under `dir`, each name through the confinement gate: a picked folder is someone else's
+ * disk, and a name the gate refuses (a backslash, say) is skipped and reported, never copied.
+ */
+async function walk(dir: DirHandle, prefix: string, out: { path: string; file: FileSystemFileHandle }[], tree: ConfinedTree, onRefused: (refusal: Refusal) => void): Promise<void> {
   for await (const handle of dir.values()) {
-    const path = prefix ? `${prefix}/${handle.name}` : handle.name;
-    if (handle.kind === 'directory') await walk(handle as DirHandle, path, out);
+    const raw = prefix ? `${prefix}/${handle.name}` : handle.name;
+    let path: string;
+    try {
+      path = tree.claim(raw, handle.kind);
+    } catch (error) {
+      if (!(error instanceof PathRefusedError)) throw error;
+      onRefused(refusalOf(error));
+      continue;
+    }
+    if (handle.kind === 'directory') await walk(handle as DirHandle, path, out, tree, onRefused);
     else out.push({ path, file: handle as FileSystemFileHandle });
   }
 }
@@ -16,9 +29,9 @@ async function walk(dir: DirHandle, prefix: string, out: { path: string; file: F
  * Copies a folder tree into `target` (an OPFS folder), streaming each file; returns the bytes copied.
  * Sizes are read first so the progress bar is honest from the start.
  */
-export async function copyTree(source: DirHandle, target: DirHandle, progress: CopyProgress): Promise<number> {
+export async function copyTree(source: DirHandle, target: DirHandle, progress: CopyProgress, onRefused: (refusal: Refusal) => void = () => undefined): Promise<number> {
   const files: { path: string; file: FileSystemFileHandle }[] = [];
-  await walk(source, '', files);
+  await walk(source, '', files, new ConfinedTree(), onRefused);
   const blobs = await Promise.all(files.map(async (f) => ({ path: f.path, blob: await f.file.getFile() })));
   const total = blobs.reduce((n, b) => n + b.blob.size, 0);
   let done = 0;
