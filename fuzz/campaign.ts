@@ -24,7 +24,7 @@ export interface Finding {
 }
 
 export type Outcome =
-  | { kind: 'accepted'; ms: number; bytes: number }
+  | { kind: 'accepted'; ms: number; bytes: number; shape: string }
   | { kind: 'rejected'; ms: number; bytes: number; shape: string }
   | { kind: 'finding'; ms: number; bytes: number; finding: Omit<Finding, 'parser' | 'input'> };
 
@@ -54,8 +54,9 @@ export async function runOne(target: FuzzTarget, input: Uint8Array): Promise<Out
   const start = performance.now();
   let error: unknown;
   let failed = false;
+  let accepted: string | void = undefined;
   try {
-    await target.run(input);
+    accepted = await target.run(input);
   } catch (e) {
     error = e;
     failed = true;
@@ -73,7 +74,7 @@ export async function runOne(target: FuzzTarget, input: Uint8Array): Promise<Out
   if (ms > SLOW_MS) {
     return { kind: 'finding', ms, bytes, finding: { kind: 'slow', signature: `slow ${failed ? shapeOf(error) : 'accepted'}`, message: `one input took ${Math.round(ms)} ms`, ms } };
   }
-  return failed ? { kind: 'rejected', ms, bytes, shape: shapeOf(error) } : { kind: 'accepted', ms, bytes };
+  return failed ? { kind: 'rejected', ms, bytes, shape: shapeOf(error) } : { kind: 'accepted', ms, bytes, shape: `accepted ${accepted ?? ''}` };
 }
 
 export interface CampaignOptions {
@@ -139,9 +140,8 @@ export async function runCampaign(
       }
       return;
     }
-    const shape = outcome.kind === 'accepted' ? 'accepted' : outcome.shape;
-    if (!seen.has(shape)) {
-      seen.add(shape);
+    if (!seen.has(outcome.shape)) {
+      seen.add(outcome.shape);
       if (corpus.length < MAX_CORPUS) corpus.push(input);
     }
     if (executions % 1000 === 0) options.onProgress?.(executions);
