@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CampaignResult } from './campaign.ts';
 import { TARGET_NAMES, targetByName } from './targets/index.ts';
-import type { WorkerInput, WorkerMessage } from './worker.ts';
+import { SHARED_HEADER_BYTES, type WorkerInput, type WorkerJob, type WorkerMessage } from './worker-protocol.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const FULL_EXECUTIONS = 1_000_000;
@@ -80,59 +80,76 @@ function isTarget(name: string): boolean {
   }
 }
 
-function runParser(parser: string, executions: number, seed: number, hangMs: number): Promise<ParserReport> {
+/**
+ * Runs `jobs` in one worker; when a parser hangs or kills its worker, that parser's run ends with
+ * the finding and a fresh worker takes the parsers after it.
+ */
+function runJobs(jobs: WorkerJob[], seed: number, hangMs: number, onReport: (report: ParserReport) => void): Promise<void> {
   return new Promise((resolve) => {
-    const shared = new SharedArrayBuffer(12 + SHARED_INPUT_BYTES);
-    const header = new Int32Array(shared, 0, 3);
+    const shared = new SharedArrayBuffer(SHARED_HEADER_BYTES + SHARED_INPUT_BYTES);
+    const header = new Int32Array(shared, 0, 4);
     const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
-      workerData: { parser, executions, seed, shared } satisfies WorkerInput,
+      workerData: { jobs, seed, shared } satisfies WorkerInput,
       // A parser that allocates without bound kills the worker (reported), not the runner.
       resourceLimits: { maxOldGenerationSizeMb: 2048 },
     });
-    const findings: ParserReport['findings'] = [];
-    let finished = false;
-    let lastCount = -1;
+    const findings = new Map<string, ParserReport['findings']>(jobs.map((j) => [j.parser, []]));
+    let completed = 0;
+    let ended = false;
+    let last = '';
     let lastChange = performance.now();
-    const started = performance.now();
+    let jobStarted = performance.now();
 
-    const currentInput = (): Uint8Array => new Uint8Array(shared, 12, header[1]!).slice();
-    const finish = (result: CampaignResult): void => {
-      if (finished) return;
-      finished = true;
+    const end = (): void => {
+      ended = true;
       clearInterval(watchdog);
       void worker.terminate();
-      resolve({ result: { ...result, findings: findings.length }, findings });
     };
     const abandon = (kind: string, message: string): void => {
-      const input = currentInput();
-      const file = saveFinding(parser, kind, `${kind} ${message}`, message, input);
-      findings.push({ kind, signature: `${kind} ${message}`, message, file });
-      const done = Atomics.load(header, 0);
-      finish({ parser, executions: done, findings: 0, slowest_ms: Math.round(performance.now() - lastChange), outcomes: 0, corpus: 0, seconds: Math.round((performance.now() - started) / 100) / 10 });
+      if (ended) return;
+      end();
+      const index = Atomics.load(header, 3);
+      const job = jobs[index]!;
+      const input = new Uint8Array(shared, SHARED_HEADER_BYTES, header[1]!).slice();
+      const file = saveFinding(job.parser, kind, `${kind} ${message}`, message, input);
+      const own = findings.get(job.parser)!;
+      own.push({ kind, signature: `${kind} ${message}`, message, file });
+      const executions = Atomics.load(header, 0);
+      const seconds = Math.round((performance.now() - jobStarted) / 100) / 10;
+      onReport({ result: { parser: job.parser, executions, findings: own.length, slowest_ms: Math.round(performance.now() - lastChange), outcomes: 0, corpus: 0, seconds }, findings: own });
+      const rest = jobs.slice(index + 1);
+      if (rest.length > 0) void runJobs(rest, seed, hangMs, onReport).then(resolve);
+      else resolve();
     };
 
     const watchdog = setInterval(() => {
       const count = Atomics.load(header, 0);
-      if (count !== lastCount) {
-        lastCount = count;
+      const now = `${Atomics.load(header, 3)}:${count}`;
+      if (now !== last) {
+        last = now;
         lastChange = performance.now();
       } else if (performance.now() - lastChange > (count === 0 ? STARTUP_MS : hangMs)) {
-        void worker.terminate();
-        abandon('hang', count === 0 ? `the worker did not start within ${STARTUP_MS / 1000} s` : `no execution finished in ${hangMs / 1000} s`);
+        abandon('hang', count === 0 ? `the parser did not start within ${STARTUP_MS / 1000} s` : `no execution finished in ${hangMs / 1000} s`);
       }
     }, 500);
 
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'finding') {
-        const file = saveFinding(parser, m.kind, m.signature, m.message, m.input);
-        findings.push({ kind: m.kind, signature: m.signature, message: m.message, file });
-      } else {
-        // The slowest input is kept beside the findings, to look at when slowest_ms creeps up.
-        if (m.slowestInput) {
-          mkdirSync(join(args.findings, parser), { recursive: true });
-          writeFileSync(join(args.findings, parser, 'slowest.bin'), m.slowestInput);
-        }
-        finish(m.result);
+        const file = saveFinding(m.parser, m.kind, m.signature, m.message, m.input);
+        findings.get(m.parser)!.push({ kind: m.kind, signature: m.signature, message: m.message, file });
+        return;
+      }
+      // The slowest input is kept beside the findings, to look at when slowest_ms creeps up.
+      if (m.slowestInput) {
+        mkdirSync(join(args.findings, m.parser), { recursive: true });
+        writeFileSync(join(args.findings, m.parser, 'slowest.bin'), m.slowestInput);
+      }
+      const own = findings.get(m.parser)!;
+      onReport({ result: { ...m.result, findings: own.length }, findings: own });
+      jobStarted = performance.now();
+      if (++completed === jobs.length) {
+        end();
+        resolve();
       }
     });
     worker.on('error', (error: Error & { code?: string }) => {
@@ -140,7 +157,7 @@ function runParser(parser: string, executions: number, seed: number, hangMs: num
       abandon(memory ? 'memory' : 'error', memory ? 'the worker ran out of memory' : `the worker died: ${error.stack ?? error.message}`);
     });
     worker.on('exit', () => {
-      if (!finished) abandon('error', 'the worker exited before finishing');
+      if (!ended) abandon('error', 'the worker exited before finishing');
     });
   });
 }
@@ -156,13 +173,14 @@ function writeResults(): { parser: string; executions: number; findings: number;
   writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
   return results;
 }
-const queue = [...names];
+const jobs: WorkerJob[] = names.map((name) => ({
+  parser: name,
+  executions: args.executions ?? (args.quick ? (targetByName(name).quickExecutions ?? QUICK_EXECUTIONS) : FULL_EXECUTIONS),
+}));
+const lanes = Array.from({ length: Math.min(args.jobs, jobs.length) }, (_, lane) => jobs.filter((_, i) => i % args.jobs === lane));
 await Promise.all(
-  Array.from({ length: Math.min(args.jobs, names.length) }, async () => {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-      const target = targetByName(name);
-      const executions = args.executions ?? (args.quick ? (target.quickExecutions ?? QUICK_EXECUTIONS) : FULL_EXECUTIONS);
-      const report = await runParser(name, executions, args.seed, args.hangMs);
+  lanes.map((lane) =>
+    runJobs(lane, args.seed, args.hangMs, (report) => {
       reports.push(report);
       const r = report.result;
       console.log(
@@ -172,8 +190,8 @@ await Promise.all(
       for (const f of report.findings) console.log(`  ${f.kind}: ${f.signature.slice(0, 200)}\n    → ${f.file}`);
       // Written after every parser, so a long full run that is stopped still leaves its figures.
       writeResults();
-    }
-  }),
+    }),
+  ),
 );
 const results = writeResults();
 const total = results.reduce((n, r) => n + r.findings, 0);

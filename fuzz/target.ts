@@ -18,7 +18,12 @@ export interface FuzzTarget {
    * so the mutated body reaches the inner parser instead of failing at the frame.
    */
   fixUp?(input: Uint8Array, rng: Rng): Uint8Array;
-  run(input: Uint8Array): void | Promise<void>;
+  /**
+   * Parses one input. It may return a short description of what the parser made of an accepted
+   * input (e.g. "3 frames applied"): a new one keeps the input for further mutation, like a new
+   * rejection message does, which matters for parsers that never throw.
+   */
+  run(input: Uint8Array): void | string | Promise<void | string>;
   /** Whether `error` is an acceptable rejection; the default is any LifeboatError. */
   expected?(error: unknown): boolean;
   /** Inputs never grow beyond this (default 64 KiB). */
@@ -29,6 +34,17 @@ export interface FuzzTarget {
 
 export function isExpectedError(target: FuzzTarget, error: unknown): boolean {
   return target.expected ? target.expected(error) : error instanceof LifeboatError;
+}
+
+/** A size as its power of two, so an outcome description does not change with every byte. */
+export function sizeClass(n: number): number {
+  return n <= 0 ? 0 : Math.ceil(Math.log2(n + 1));
+}
+
+/** An error message with the parts that vary per input (numbers, quoted text) blanked. */
+export function messageShape(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/"[^"]*"|“[^”]*”|'[^']*'/g, '…').replace(/0x[0-9a-f]+|\d+/gi, '#').slice(0, 80);
 }
 
 /** Big-endian u32 helpers the targets' framings share. */

@@ -12,7 +12,7 @@ import { encodeAttributedBody } from '../../src/virtual-iphone/dataset/attribute
 import { JPEG_BYTES, noteData } from '../../tests/library/backup-generator.ts';
 import { PYIOSBACKUP_ENCRYPTED, fixtureFile, fixtureMbFiles, fixturePayloads, MVT_BACKUP } from '../seeds.ts';
 import type { Rng } from '../rng.ts';
-import type { FuzzTarget } from '../target.ts';
+import { type FuzzTarget, sizeClass } from '../target.ts';
 
 /** A broken invariant of a parser's output (not a rejection): always a finding. */
 class InvariantBroken extends Error {}
@@ -43,7 +43,8 @@ export const keybag: FuzzTarget = {
   },
   generate: keybagOf,
   run(input) {
-    parseKeybag(input);
+    const bag = parseKeybag(input);
+    return `classes ${Math.min(bag.classes.length, 16)} dpic ${bag.dpic !== undefined}`;
   },
 };
 
@@ -60,6 +61,7 @@ export const mbFile: FuzzTarget = {
     if (fast && (fields.size !== full.size || fields.mode !== full.mode)) {
       throw new InvariantBroken(`fast reader says size ${fields.size} mode ${fields.mode}, decoder ${full.size} ${full.mode}`);
     }
+    return `fast ${fast} path ${full.relativePath !== undefined} xattrs ${full.extendedAttributes !== undefined}`;
   },
 };
 
@@ -72,6 +74,7 @@ export const attributedBody: FuzzTarget = {
     // Documented as total: text or null for anything, never a throw.
     const text = attributedBodyText(input);
     if (text !== null && typeof text !== 'string') throw new InvariantBroken('not a string');
+    return text === null ? 'null' : `text ${sizeClass(text.length)}`;
   },
   expected: () => false,
 };
@@ -83,7 +86,7 @@ export const notes: FuzzTarget = {
     return [gz, await noteData('x'.repeat(5000)), await gunzipSeed(gz)];
   },
   async run(input) {
-    await noteBodyText(input);
+    return `text ${sizeClass((await noteBodyText(input)).length)}`;
   },
 };
 
@@ -162,7 +165,9 @@ export const vcard: FuzzTarget = {
   },
   run(input) {
     const { contact, photo } = contactFrom(input);
-    checkVCard(contactToVCard(contact, photo));
+    const card = contactToVCard(contact, photo);
+    checkVCard(card);
+    return `lines ${sizeClass(card.split('\r\n').length)} photo ${imageTypeOf(photo)?.vcardType}`;
   },
   expected: () => false,
 };

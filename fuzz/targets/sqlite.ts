@@ -12,7 +12,7 @@ import { encodeAttributedBody } from '../../src/virtual-iphone/dataset/attribute
 import { SMS_SCHEMA, fileIdOf, generateBackup } from '../../tests/library/backup-generator.ts';
 import { MemorySource } from '../memory-source.ts';
 import type { Rng } from '../rng.ts';
-import { type FuzzTarget, joinParts, splitParts } from '../target.ts';
+import { type FuzzTarget, joinParts, sizeClass, splitParts } from '../target.ts';
 
 /** A broken invariant of a parser's output (not a rejection): always a finding. */
 class InvariantBroken extends Error {}
@@ -107,6 +107,7 @@ export const sqliteWal: FuzzTarget = {
     const [db, wal] = splitParts(input);
     const applied = applyWal(db, wal);
     if (applied.frames > 0 && applied.bytes.length === 0) throw new InvariantBroken('a WAL commit produced an empty database');
+    return `frames ${Math.min(applied.frames, 64)} size ${sizeClass(applied.bytes.length)}`;
   },
   maxInput: 64 * 1024,
 };
@@ -155,8 +156,11 @@ export const smsDb: FuzzTarget = {
     files.set(payloadPath('HomeDomain', `${SMS_PATH}-wal`), wal);
     const reader = await BackupReader.open(new MemorySource(files));
     try {
-      for (const chat of (await readChats(reader)).slice(0, 4)) await readMessages(reader, chat.id);
+      const chats = await readChats(reader);
+      let messages = 0;
+      for (const chat of chats.slice(0, 4)) messages += (await readMessages(reader, chat.id)).length;
       await countMessages(reader);
+      return `chats ${Math.min(chats.length, 8)} messages ${sizeClass(messages)}`;
     } finally {
       reader.close();
     }
@@ -187,6 +191,7 @@ export const manifestDb: FuzzTarget = {
       }
       db.search('sms');
       db.findUnder('HomeDomain', 'Library');
+      return `domains ${Math.min(domains.length, 16)}`;
     } finally {
       db.close();
     }

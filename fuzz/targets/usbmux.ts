@@ -25,7 +25,7 @@ import { UsbmuxdClient } from '../../src/usbmux/node/usbmuxd-client.ts';
 import { decodePlistBody, encodeFrame, encodePlistFrame, readFrame } from '../../src/usbmux/node/usbmuxd-protocol.ts';
 import type { Rng } from '../rng.ts';
 import { ReplayStream } from '../streams.ts';
-import type { FuzzTarget } from '../target.ts';
+import { type FuzzTarget, messageShape, sizeClass } from '../target.ts';
 import { concatBytes } from '../../src/core/bytes.ts';
 
 const LOCKDOWN_PORT = 62078;
@@ -126,20 +126,24 @@ export const usbmuxSession: FuzzTarget = {
       session = await opening;
     } catch (error) {
       assertTyped(error);
-      return;
+      return `open failed: ${messageShape(error)}`;
     }
+    let received = 0;
+    let ended = 'clean end';
     try {
       const connecting = session.connect(LOCKDOWN_PORT);
       transport.openGate();
       const connection = await connecting;
-      for (let chunk = await connection.read(); chunk !== null; chunk = await connection.read());
+      for (let chunk = await connection.read(); chunk !== null; chunk = await connection.read()) received += chunk.length;
     } catch (error) {
       assertTyped(error);
+      ended = messageShape(error);
     } finally {
       await session.close();
     }
     const failure = (session as unknown as { failure?: unknown }).failure;
     if (failure !== undefined) assertTyped(failure);
+    return `v${session.version} received ${sizeClass(received)} ${ended} logs ${logs.map((l) => l.split(' ')[0]).join(',')}`;
   },
 };
 

@@ -4,7 +4,7 @@ import { crc32 } from '../../src/core/crc32.ts';
 import { LifeboatError } from '../../src/core/errors.ts';
 import { ZipSource, type BlobLike } from '../../src/library/source/zip-source.ts';
 import type { Rng } from '../rng.ts';
-import type { FuzzTarget } from '../target.ts';
+import { type FuzzTarget, messageShape } from '../target.ts';
 
 interface Entry {
   name: string;
@@ -72,7 +72,8 @@ function blobOf(bytes: Uint8Array): BlobLike {
 }
 
 /** Lists everything reachable and reads every file whole and in part, as the library would. */
-async function walk(zip: ZipSource): Promise<void> {
+async function walk(zip: ZipSource): Promise<string> {
+  const rejected = new Set<string>();
   const dirs = [''];
   let reads = 0;
   while (dirs.length > 0 && reads < 32) {
@@ -92,9 +93,11 @@ async function walk(zip: ZipSource): Promise<void> {
       } catch (error) {
         // One damaged entry must not hide the rest (and must fail typed).
         if (!(error instanceof LifeboatError)) throw error;
+        rejected.add(messageShape(error));
       }
     }
   }
+  return `read ${reads} rejected ${[...rejected].sort().join(' | ')}`;
 }
 
 export const zip: FuzzTarget = {
@@ -108,6 +111,6 @@ export const zip: FuzzTarget = {
   },
   generate: randomZip,
   async run(input) {
-    await walk(await ZipSource.open(blobOf(input), 'fuzz.zip'));
+    return walk(await ZipSource.open(blobOf(input), 'fuzz.zip'));
   },
 };
