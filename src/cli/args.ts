@@ -1,4 +1,5 @@
 import { LifeboatError } from '../core/errors.ts';
+import type { TraceRecorder } from '../diagnostics/trace-recorder.ts';
 
 /** Where a command writes; tests pass collectors, main.ts passes process.stdout/stderr. */
 export interface CliIo {
@@ -20,6 +21,8 @@ export interface ParsedArgs {
   string(name: string): string | undefined;
   /** Whether the boolean switch `--name` was given. */
   flag(name: string): boolean;
+  /** `--trace FILE`: the session's diagnostics recorder (runCli writes it out at exit). */
+  readonly trace?: TraceRecorder;
 }
 
 /** One CLI command; each lives in src/cli/commands/<name>.ts and is listed in commands/index.ts. */
@@ -39,6 +42,7 @@ export const GLOBAL_FLAGS = ['help'] as const;
 export const GLOBAL_OPTIONS_USAGE = [
   '  --usbmuxd ADDRESS  usbmuxd socket: UNIX:/path or host:port (default $USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd)',
   '  -u, --udid UDID    which device, when more than one is attached',
+  '  --trace FILE       record a redacted diagnostics trace of the session into FILE (replay: npm run virtual-iphone -- --replay FILE)',
   '  -h, --help         show help',
 ].join('\n');
 

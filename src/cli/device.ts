@@ -1,6 +1,7 @@
 import { UsbmuxdClient } from '../usbmux/node/usbmuxd-client.ts';
 import { UsbmuxdDeviceConnector } from '../usbmux/node/usbmuxd-device-connector.ts';
 import type { ParsedArgs } from './args.ts';
+import { cliTraceTap } from './trace.ts';
 
 /** The usbmuxd client for a command: `--usbmuxd`, else USBMUXD_SOCKET_ADDRESS, else /var/run/usbmuxd. */
 export function usbmuxdClientFor(args: ParsedArgs): UsbmuxdClient {
@@ -16,5 +17,6 @@ export async function openDevice(args: ParsedArgs): Promise<{ connector: Usbmuxd
   const client = usbmuxdClientFor(args);
   const udid = args.string('udid');
   const connector = await UsbmuxdDeviceConnector.open(udid === undefined ? { client } : { client, udid });
+  if (args.trace) connector.trace = cliTraceTap(args.trace, connector.device.udid);
   return { connector, client };
 }

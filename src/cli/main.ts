@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { LifeboatError } from '../core/errors.ts';
 import { GLOBAL_FLAGS, GLOBAL_OPTIONS_USAGE, parseArgs, UsageError, type CliCommand, type CliIo } from './args.ts';
 import { COMMANDS } from './commands/index.ts';
+import { runTraced } from './trace.ts';
 
 /** `npm run cli -- <command> [args]`: Lifeboat over a usbmuxd socket. Returns the exit code. */
 export async function runCli(
@@ -35,6 +36,8 @@ export async function runCli(
       io.out(`${command.usage}\n`);
       return 0;
     }
+    const traceFile = args.string('trace');
+    if (traceFile !== undefined) return await runTraced(command, args, traceFile);
     return await command.run(args);
   } catch (error) {
     reportError(io, error);

@@ -1,6 +1,7 @@
 import type { ByteStream } from '../core/byte-stream.ts';
 import { CancelledError, LifeboatError, ProtocolError, TimeoutError } from '../core/errors.ts';
 import { PlistConnection, isPlistDict, type PlistDict, type PlistValue } from '../plist/index.ts';
+import type { TappedConnection } from '../diagnostics/stream-tap.ts';
 import type { ServiceProvider } from '../services/service-provider.ts';
 import { connectTls, type TlsConnection } from '../tls/index.ts';
 import { LOCKDOWN_PORT, type DeviceConnector } from '../usbmux/device-connector.ts';
@@ -33,6 +34,9 @@ const LOCKDOWN_TYPE = 'com.apple.mobile.lockdown';
  */
 export class LockdownClient implements ServiceProvider {
   private plain!: PlistConnection;
+  /** The lockdown connection below any TLS (what the handshake runs on). */
+  private raw!: ByteStream;
+  private traced: TappedConnection | undefined;
   private tls: TlsConnection | undefined;
   private sessionId: string | undefined;
   private identity: PairingIdentity | undefined;
@@ -67,7 +71,9 @@ export class LockdownClient implements ServiceProvider {
   }
 
   private async open(): Promise<void> {
-    this.plain = new PlistConnection(await this.connector.connect(LOCKDOWN_PORT), 'lockdown');
+    this.raw = await this.connector.connect(LOCKDOWN_PORT);
+    this.traced = this.connector.trace?.open(this.raw, { port: LOCKDOWN_PORT, service: 'lockdown' });
+    this.plain = new PlistConnection(this.traced?.stream ?? this.raw, 'lockdown');
     this.tls = undefined;
     this.sessionId = undefined;
     const type = await this.queryType();
@@ -117,7 +123,7 @@ export class LockdownClient implements ServiceProvider {
   }
 
   private async reconnect(): Promise<void> {
-    await (this.tls ?? this.plain.stream).close().catch(() => undefined);
+    await (this.tlsChannel?.stream ?? this.plain.stream).close().catch(() => undefined);
     this.tlsChannel = undefined;
     await this.open();
   }
@@ -228,13 +234,13 @@ export class LockdownClient implements ServiceProvider {
     this.sessionId = reply.SessionID;
     if (reply.EnableSessionSSL === true) {
       try {
-        this.tls = await this.handshake(this.plain.stream, identity);
+        this.tls = await this.handshake(this.raw, identity);
       } catch (cause) {
         this.sessionId = undefined;
         await this.plain.close().catch(() => undefined);
         throw new PairingInvalidError('TLS', 'The iPhone rejected this computer’s pairing (the secure session failed).', cause);
       }
-      this.tlsChannel = new PlistConnection(this.tls, 'lockdown (TLS)');
+      this.tlsChannel = new PlistConnection(this.traced?.upgrade(this.tls) ?? this.tls, 'lockdown (TLS)');
     }
   }
 
@@ -252,7 +258,8 @@ export class LockdownClient implements ServiceProvider {
     if (this.tls) {
       const raw = await this.tls.shutdown();
       this.tls = undefined;
-      this.plain = new PlistConnection(raw, 'lockdown');
+      this.raw = raw;
+      this.plain = new PlistConnection(this.traced?.downgrade(raw) ?? raw, 'lockdown');
     }
   }
 
@@ -271,8 +278,9 @@ export class LockdownClient implements ServiceProvider {
     const port = reply.Port;
     if (typeof port !== 'number' || port <= 0 || port > 65535) throw new ProtocolError('lockdown', `StartService ${name}: bad Port`);
     const stream = await this.connector.connect(port);
-    if (reply.EnableServiceSSL !== true) return stream;
-    return this.handshake(stream, this.identity!);
+    const tls = reply.EnableServiceSSL === true;
+    const service = tls ? await this.handshake(stream, this.identity!) : stream;
+    return this.connector.trace?.open(service, { port, service: name, tls }).stream ?? service;
   }
 
   /** Asks the device to forget this host (Unpair), then forgets the device here too. */
@@ -297,7 +305,7 @@ export class LockdownClient implements ServiceProvider {
     } catch {
       // closing anyway
     }
-    await (this.tls ?? this.plain.stream).close().catch(() => undefined);
+    await (this.tlsChannel?.stream ?? this.plain.stream).close().catch(() => undefined);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ByteStream } from '../core/byte-stream.ts';
+import type { TraceTap } from '../diagnostics/stream-tap.ts';
 
 /** What a host learns about an attached device before talking to it. */
 export interface AttachedDevice {
@@ -16,6 +17,8 @@ export interface DeviceConnector {
   readonly device: AttachedDevice;
   /** Throws ConnectionRefusedError when nothing listens on the port, DeviceDisconnectedError when gone. */
   connect(port: number): Promise<ByteStream>;
+  /** When set, lockdown reports every connection's plaintext to this diagnostics tap. */
+  readonly trace?: TraceTap | undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ByteStream } from '../core/byte-stream.ts';
 import type { UsbMuxTransport } from '../usb/usb-mux-transport.ts';
 import { WebUsbMuxTransport, type WebUsbMuxTransportOptions } from '../usb/webusb-mux-transport.ts';
+import type { TraceTap } from '../diagnostics/stream-tap.ts';
 import type { AttachedDevice, DeviceConnector } from './device-connector.ts';
 import { DEFAULT_RECEIVE_WINDOW, MuxSession, type MuxSessionOptions } from './mux-session.ts';
 
@@ -10,6 +11,8 @@ const MAX_TRANSFER_SIZE = 65536;
 /** DeviceConnector over our own mux stack on a USB transport (the browser path: no usbmuxd). */
 export class MuxDeviceConnector implements DeviceConnector {
   readonly device: AttachedDevice;
+  /** Diagnostics tap (the app's Diagnostics view); undefined records nothing. */
+  trace: TraceTap | undefined;
 
   private constructor(readonly session: MuxSession) {
     const transport = session.transport;

@@ -1,10 +1,14 @@
 import type { ByteStream } from '../../core/byte-stream.ts';
 import { LifeboatError } from '../../core/errors.ts';
+import type { TraceTap } from '../../diagnostics/stream-tap.ts';
 import type { DeviceConnector } from '../device-connector.ts';
 import { UsbmuxdClient, type UsbmuxdClientOptions, type UsbmuxdDevice } from './usbmuxd-client.ts';
 
 /** Opens device ports through usbmuxd: the Node counterpart of the WebUSB mux stack. */
 export class UsbmuxdDeviceConnector implements DeviceConnector {
+  /** Diagnostics tap (the CLI's `--trace FILE`); undefined records nothing. */
+  trace: TraceTap | undefined;
+
   constructor(
     readonly client: UsbmuxdClient,
     readonly device: UsbmuxdDevice,
