@@ -47,6 +47,8 @@ class DeviceWorker implements DeviceWorkerApi {
   private backupAbort: AbortController | undefined;
   private restoreAbort: AbortController | undefined;
   private store_: OpfsBackupStore | undefined;
+  /** Stops watching the previous device's unplug: with reconnects on every replug, listeners would pile up. */
+  private stopWatchingUnplug: (() => void) | undefined;
 
   private pairingStore(): PairingStore {
     this.store ??= createIndexedDbPairingStore();
@@ -73,11 +75,14 @@ class DeviceWorker implements DeviceWorkerApi {
   private async attach(device: USBDevice, usb: EventTarget, virtual: boolean): Promise<DeviceCardInfo> {
     await this.disconnect();
     this.virtual = virtual;
-    usb.addEventListener('disconnect', (event) => {
+    this.stopWatchingUnplug?.();
+    const onUnplug = (event: Event): void => {
       if ((event as USBConnectionEvent).device !== device) return;
       void this.disconnect();
       for (const listener of this.disconnectListeners) listener();
-    });
+    };
+    usb.addEventListener('disconnect', onUnplug);
+    this.stopWatchingUnplug = () => usb.removeEventListener('disconnect', onUnplug);
     this.connector = await MuxDeviceConnector.fromUsbDevice(device, { usb });
     this.lockdown = await LockdownClient.connect(this.connector, { store: this.pairingStore(), label: 'lifeboat' });
     // A device that already trusts us shows everything; one that forgot us falls back to the reduced set.
