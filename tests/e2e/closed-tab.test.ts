@@ -18,6 +18,18 @@ before(async () => {
   server = await serveApp();
   browser = await launchChromium();
   context = await browser.newContext();
+  // Headless Chromium has no screen to keep awake: a stand-in Wake Lock API records what the app asks for.
+  // Source text, not a function: tsx would add helpers the page does not have.
+  await context.addInitScript(`(() => {
+    const sentinels = (window.wakeLocks = []);
+    const request = async (type) => {
+      if (type !== 'screen') throw new TypeError(type);
+      const sentinel = { type, released: false, release: async () => { sentinel.released = true; } };
+      sentinels.push(sentinel);
+      return sentinel;
+    };
+    Object.defineProperty(navigator, 'wakeLock', { value: { request }, configurable: true });
+  })()`);
   ({ page, errors } = await openApp(context, server.url));
 });
 after(async () => {
@@ -34,6 +46,12 @@ interface StoreFigures {
 }
 const storeFigures = async (): Promise<StoreFigures> => (await page.evaluate(packedListingScript('backups', UDID))) as StoreFigures;
 const trusted = '[data-testid="trust-state"]:has-text("This computer is trusted")';
+/** Screen wake locks the page asked for, and how many it still holds. */
+const wakeLocks = (): Promise<{ taken: number; held: number }> =>
+  page.evaluate(() => {
+    const all = (window as unknown as { wakeLocks: { released: boolean }[] }).wakeLocks;
+    return { taken: all.length, held: all.filter((l) => !l.released).length };
+  });
 
 /** Starts a backup, waits until at least `minFiles` have arrived, and closes the tab (accepting its warning). */
 async function closeMidBackup(minFiles: number): Promise<string> {
@@ -47,6 +65,7 @@ async function closeMidBackup(minFiles: number): Promise<string> {
   );
   const atClose = ((await page.textContent('[data-testid="backup-progress"]')) ?? '').trim();
   assert.equal(await page.$('[data-testid="backup-done"]'), null, 'still running when the tab closes');
+  assert.equal((await wakeLocks()).held, 1, 'the running backup keeps the screen awake');
   const dialogs: string[] = [];
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.type());
@@ -70,6 +89,8 @@ async function backUpNow(): Promise<void> {
   await page.waitForSelector('[data-testid="backup-done"], [data-testid="backup-error"]', { timeout: 120000 });
   const backupError = await page.$('[data-testid="backup-error"]');
   assert.equal(backupError, null, `the backup failed: ${await backupError?.textContent()}`);
+  const locks = await wakeLocks();
+  assert.ok(locks.taken >= 1 && locks.held === 0, `the backup took a wake lock and let it go when it ended: ${JSON.stringify(locks)}`);
 }
 
 /** The store's own figures, estimate() beside them, and the Library's Verify of every Manifest.db entry. */
