@@ -46,7 +46,8 @@ class DeviceWorker implements DeviceWorkerApi {
   private disconnectListeners: (() => void)[] = [];
   private backupAbort: AbortController | undefined;
   private restoreAbort: AbortController | undefined;
-  private store_: OpfsBackupStore | undefined;
+  /** One open of the browser's store, shared by concurrent callers (connecting lists backups while an automatic backup starts). */
+  private store_: Promise<OpfsBackupStore> | undefined;
   /** Stops watching the previous device's unplug: with reconnects on every replug, listeners would pile up. */
   private stopWatchingUnplug: (() => void) | undefined;
 
@@ -195,7 +196,10 @@ class DeviceWorker implements DeviceWorkerApi {
   }
 
   private async opfsStore(): Promise<OpfsBackupStore> {
-    this.store_ ??= await OpfsBackupStore.open();
+    this.store_ ??= OpfsBackupStore.open().catch((error: unknown) => {
+      this.store_ = undefined;
+      throw error;
+    });
     return this.store_;
   }
 
