@@ -84,6 +84,7 @@ function guardLongRun(kind: 'backup' | 'restore'): GuardedRun | undefined {
   try {
     return guardRun(kind, browserRunGuardEnvironment());
   } catch {
+    // A page without these browser objects (an embedded view, a test shell) still backs up, unguarded.
     return undefined;
   }
 }
