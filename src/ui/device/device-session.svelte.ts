@@ -205,10 +205,11 @@ export async function reconnectAllowedDevices(): Promise<void> {
       if (free()) void attachUsb(device);
     });
   }
-  if (!free()) return;
-  if (demoUsb.getDevices().length > 0) return attachVirtual();
+  // A real device plugged in wins over the demo phone left on the desk.
   const device = usb ? await firstAllowedAppleDevice(usb).catch(() => undefined) : undefined;
-  if (device && free()) await attachUsb(device);
+  if (!free()) return;
+  if (device) await attachUsb(device);
+  else if (demoUsb.getDevices().length > 0) await attachVirtual();
 }
 
 /** The demo phone's cable, from its panel: pulling it fires `disconnect`, plugging it back `connect`. */
