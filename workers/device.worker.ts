@@ -46,7 +46,10 @@ class DeviceWorker implements DeviceWorkerApi {
   private disconnectListeners: (() => void)[] = [];
   private backupAbort: AbortController | undefined;
   private restoreAbort: AbortController | undefined;
-  private store_: OpfsBackupStore | undefined;
+  /** One open of the browser's store, shared by concurrent callers (connecting lists backups while an automatic backup starts). */
+  private store_: Promise<OpfsBackupStore> | undefined;
+  /** Stops watching the previous device's unplug: with reconnects on every replug, listeners would pile up. */
+  private stopWatchingUnplug: (() => void) | undefined;
 
   private pairingStore(): PairingStore {
     this.store ??= createIndexedDbPairingStore();
@@ -73,11 +76,14 @@ class DeviceWorker implements DeviceWorkerApi {
   private async attach(device: USBDevice, usb: EventTarget, virtual: boolean): Promise<DeviceCardInfo> {
     await this.disconnect();
     this.virtual = virtual;
-    usb.addEventListener('disconnect', (event) => {
+    this.stopWatchingUnplug?.();
+    const onUnplug = (event: Event): void => {
       if ((event as USBConnectionEvent).device !== device) return;
       void this.disconnect();
       for (const listener of this.disconnectListeners) listener();
-    });
+    };
+    usb.addEventListener('disconnect', onUnplug);
+    this.stopWatchingUnplug = () => usb.removeEventListener('disconnect', onUnplug);
     this.connector = await MuxDeviceConnector.fromUsbDevice(device, { usb });
     this.lockdown = await LockdownClient.connect(this.connector, { store: this.pairingStore(), label: 'lifeboat' });
     // A device that already trusts us shows everything; one that forgot us falls back to the reduced set.
@@ -191,9 +197,15 @@ class DeviceWorker implements DeviceWorkerApi {
 
   private async opfsStore(): Promise<OpfsBackupStore> {
     // After a failed write (a full quota) the open store is behind its files: reopen from them.
-    if (this.store_?.failed) await this.store_.close().catch(() => undefined);
-    if (this.store_?.failed) this.store_ = undefined;
-    this.store_ ??= await OpfsBackupStore.open();
+    const open = this.store_ ? await this.store_.catch(() => undefined) : undefined;
+    if (open?.failed) {
+      this.store_ = undefined;
+      await open.close().catch(() => undefined);
+    }
+    this.store_ ??= OpfsBackupStore.open().catch((error: unknown) => {
+      this.store_ = undefined;
+      throw error;
+    });
     return this.store_;
   }
 

@@ -42,6 +42,8 @@ test('once picked, the demo phone reconnects on reload without the chooser', asy
   await page.click('[data-testid="phone-trust"]');
   await page.waitForSelector(trusted, { timeout: 30000 });
   assert.equal(await text('last-backup'), 'Never backed up with Lifeboat');
+  // The demo phone writes what it remembers (trusted hosts) every 500 ms; a reload right after Trust could beat it.
+  await page.waitForTimeout(1000);
 
   await page.reload();
   // No click: the app found the allowed device on open (getDevices) and connected, trusted as before.

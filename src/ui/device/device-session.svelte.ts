@@ -85,6 +85,7 @@ function guardLongRun(kind: 'backup' | 'restore'): GuardedRun | undefined {
   try {
     return guardRun(kind, browserRunGuardEnvironment());
   } catch {
+    // A page without these browser objects (an embedded view, a test shell) still backs up, unguarded.
     return undefined;
   }
 }
@@ -205,10 +206,11 @@ export async function reconnectAllowedDevices(): Promise<void> {
       if (free()) void attachUsb(device);
     });
   }
-  if (!free()) return;
-  if (demoUsb.getDevices().length > 0) return attachVirtual();
+  // A real device plugged in wins over the demo phone left on the desk.
   const device = usb ? await firstAllowedAppleDevice(usb).catch(() => undefined) : undefined;
-  if (device && free()) await attachUsb(device);
+  if (!free()) return;
+  if (device) await attachUsb(device);
+  else if (demoUsb.getDevices().length > 0) await attachVirtual();
 }
 
 /** The demo phone's cable, from its panel: pulling it fires `disconnect`, plugging it back `connect`. */
