@@ -28,7 +28,7 @@ const TARGET_UDID = '00008101-000FA0170000702E';
  * The campaign's watchdog: short, so a stall costs little, but longer than the virtual iPhone's own
  * pauses (building a Manifest.db) on a loaded machine, or healthy runs would time out.
  */
-const STALL: StallLimits = { transferMs: 1500, preparingMs: 1500 };
+const STALL: StallLimits = { transferMs: 5000, preparingMs: 5000 };
 /** A faulted run that neither finishes nor fails by then is a hang (a survival failure). */
 const RUN_LIMIT_MS = 20_000;
 
