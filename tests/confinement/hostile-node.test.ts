@@ -14,6 +14,11 @@ import { MemorySink } from '../../src/library/export/byte-sink.ts';
 import { entriesUnder, exportFinderCopy, exportFinderZip, exportTree, exportZip, finderFolderName } from '../../src/library/export/exports.ts';
 import { ConfinedTree, PathRefusedError, confinedName, confinedParts, foldedKey, refusalSummary } from '../../src/core/confined-path.ts';
 import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
+import { NodeFsBackupStore } from '../../src/stores/node/node-fs-backup-store.ts';
+import { SessionFileSystem } from '../../src/backup/session-file-system.ts';
+import { RestoreFileSystem } from '../../src/restore/restore-file-system.ts';
+import { restoreSourceFromLibrary } from '../../src/restore/restore-source.ts';
+import { collectBytes } from '../../src/core/bytes.ts';
 import { APP, HOSTILE_ZIP_NAMES, UDID, benignTwins, hostileBackup, hostileZip, type HostileBackup } from './hostile-corpus.ts';
 
 const scratch: string[] = [];
@@ -244,4 +249,23 @@ test('the Node store refuses device paths that climb out, are absolute, or carry
     await assert.rejects(backend.createFile(path), (e: Error & { errno?: string }) => e.errno === 'EINVAL', path);
   }
   assert.deepEqual(await readdir(root), ['store']);
+});
+
+test('a hostile device: backup uploads and restore reads cannot leave the device\'s folder', async () => {
+  const root = await temp('device');
+  const store = await NodeFsBackupStore.open(join(root, 'store'));
+  await writeFile(join(root, 'secret.txt'), 'not for the device');
+  const session = new SessionFileSystem(await store.openSession(UDID));
+  const climbing = [`${UDID}/../escaped-session.txt`, `${UDID}/../../escaped-session.txt`, `${UDID}/a/../../../escaped-session.txt`, `${UDID}/a\\..\\..\\escaped-session.txt`, `${UDID}/escaped\0.txt`, 'OTHER-UDID/escaped-session.txt'];
+  for (const path of climbing) await assert.rejects(async () => session.createFile(path), (e: Error & { errno?: string }) => e.errno === 'EINVAL' || e.errno === 'ENOENT', path);
+  const sink = await session.createFile(`${UDID}/fine.txt`);
+  await sink.close();
+  assert.deepEqual((await readdir(root)).sort(), ['secret.txt', 'store']);
+
+  const h = await hostile();
+  const restore = new RestoreFileSystem(restoreSourceFromLibrary(new NodeFsSource(h.backup.dir)), UDID);
+  for (const path of [`${UDID}/../secret.txt`, `${UDID}/xx/../../secret.txt`, `${UDID}/a\\b`, `${UDID}/a\0b`, 'OTHER/Manifest.db']) {
+    await assert.rejects(async () => collectBytes(restore.read(path, 1024)), (e: Error & { errno?: string }) => e.errno === 'ENOENT', path);
+  }
+  assert.ok((await collectBytes(restore.read(`${UDID}/Info.plist`, 1024))).length > 0);
 });
