@@ -269,3 +269,22 @@ test('a hostile device: backup uploads and restore reads cannot leave the device
   }
   assert.ok((await collectBytes(restore.read(`${UDID}/Info.plist`, 1024))).length > 0);
 });
+
+test('a backup folder on disk with planted symlinks: reads through them are refused, not followed', async () => {
+  const root = await temp('planted-source');
+  const secret = join(root, 'secret.txt');
+  await writeFile(secret, 'not for the device');
+  const backupDir = join(root, 'backup');
+  await mkdir(join(backupDir, 'ab'), { recursive: true });
+  await writeFile(join(backupDir, 'ab', 'inside'), 'fine');
+  await symlink(secret, join(backupDir, 'ab', 'link-to-secret'));
+  await symlink(root, join(backupDir, 'cd'));
+  const source = new NodeFsSource(backupDir);
+  assert.equal(new TextDecoder().decode(await source.readFile('ab/inside')), 'fine');
+  for (const path of ['ab/link-to-secret', 'cd/secret.txt']) {
+    await assert.rejects(source.readFile(path), PathRefusedError, path);
+    await assert.rejects(source.stat(path), PathRefusedError, path);
+    await assert.rejects(collectBytes(source.stream(path)), PathRefusedError, path);
+  }
+  assert.deepEqual((await source.list('ab')).map((e) => e.name), ['inside']);
+});

@@ -1,5 +1,6 @@
-import { open, readdir, stat, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readdir, realpath, stat, readFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { PathRefusedError } from '../../core/confined-path.ts';
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from '../source/backup-source.ts';
 import { MissingBackupFileError, normalisePath } from '../errors.ts';
 
@@ -15,13 +16,23 @@ export class NodeFsSource implements BackupSource {
     this.label = root;
   }
 
-  private full(path: string): string {
-    return join(this.root, normalisePath(path));
+  private realRoot: Promise<string> | undefined;
+
+  /**
+   * The path on disk, refusing one that resolves outside the backup folder: a backup unpacked by
+   * another tool can hold symlinks (to ~/.ssh, say), and a restore would hand their target to the device.
+   */
+  private async full(path: string): Promise<string> {
+    const full = join(this.root, normalisePath(path));
+    this.realRoot ??= realpath(this.root);
+    const [root, real] = await Promise.all([this.realRoot, realpath(full)]);
+    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) throw new PathRefusedError(path, 'through-symlink', 'it leads out of the backup folder');
+    return full;
   }
 
   async list(path: string): Promise<SourceEntry[]> {
     try {
-      const entries = await readdir(this.full(path), { withFileTypes: true });
+      const entries = await readdir(await this.full(path), { withFileTypes: true });
       return entries
         .filter((e) => e.isFile() || e.isDirectory())
         .map((e) => ({ name: e.name, kind: e.isDirectory() ? ('directory' as const) : ('file' as const) }));
@@ -33,7 +44,7 @@ export class NodeFsSource implements BackupSource {
 
   async stat(path: string): Promise<SourceStat | null> {
     try {
-      const s = await stat(this.full(path));
+      const s = await stat(await this.full(path));
       return { kind: s.isDirectory() ? 'directory' : 'file', size: s.size };
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -43,7 +54,7 @@ export class NodeFsSource implements BackupSource {
 
   async readFile(path: string): Promise<Uint8Array> {
     try {
-      const b = await readFile(this.full(path));
+      const b = await readFile(await this.full(path));
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     } catch (error) {
       if (isNotFound(error)) throw new MissingBackupFileError(path);
@@ -54,7 +65,7 @@ export class NodeFsSource implements BackupSource {
   async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
     let handle;
     try {
-      handle = await open(this.full(path), 'r');
+      handle = await open(await this.full(path), 'r');
     } catch (error) {
       if (isNotFound(error)) throw new MissingBackupFileError(path);
       throw error;
@@ -76,7 +87,7 @@ export class NodeFsSource implements BackupSource {
   async *stream(path: string, chunkSize = DEFAULT_CHUNK_SIZE): AsyncIterable<Uint8Array> {
     let handle;
     try {
-      handle = await open(this.full(path), 'r');
+      handle = await open(await this.full(path), 'r');
     } catch (error) {
       if (isNotFound(error)) throw new MissingBackupFileError(path);
       throw error;
