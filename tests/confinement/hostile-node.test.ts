@@ -288,3 +288,16 @@ test('a backup folder on disk with planted symlinks: reads through them are refu
   }
   assert.deepEqual((await source.list('ab')).map((e) => e.name), ['inside']);
 });
+
+test('a backup folder reached through a symlink (moved to another disk) still reads', async () => {
+  const h = await hostile();
+  const link = join(await temp('linked-root'), 'Backup');
+  await symlink(h.backup.dir, link);
+  const reader = await openBackupFolder(link);
+  try {
+    assert.deepEqual(await reader.readByPath(APP, 'Documents/NOTES.txt'), benignTwins()[0]!.content);
+    assert.equal((await reader.source.stat(''))?.kind, 'directory');
+  } finally {
+    reader.close();
+  }
+});
