@@ -119,7 +119,7 @@ test('CLI extract of a hostile backup: every hostile row refused by name, everyt
   await assertNothingEscaped(h, out);
 
   // Each hostile row is named once, with its reason; so is the row whose fileID climbs out.
-  const refusedLines = stderr.split('\n').filter((l) => l.startsWith('refused: '));
+  const refusedLines = stderr.split('\n').filter((l) => /^(Refused|Skipped) “/.test(l));
   for (const { shown } of h.hostile) {
     const printable = shown.replace(/\0/g, '\\x00');
     assert.equal(refusedLines.filter((l) => l.includes(`“${printable}”`)).length, 1, `${printable} in:\n${stderr}`);
