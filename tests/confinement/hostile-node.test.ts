@@ -178,7 +178,11 @@ test('zip export of a hostile backup holds only confined names, twins once, and 
   try {
     const sink = new MemorySink();
     const result = await exportZip(reader, entriesUnder(reader, '', ''), sink);
-    assert.deepEqual(result.refused.map((r) => r.path).sort(), [...h.hostile.map((x) => x.shown), h.badFileId.shown].sort());
+    assert.deepEqual(
+      result.refused.map((r) => `${r.path} ${r.reason}`).sort(),
+      [...h.hostile.map((x) => `${x.shown} ${x.reason}`), `${h.badFileId.shown} parent`].sort(),
+    );
+    for (const r of result.refused) assert.doesNotMatch(r.message, /[\u0000-\u001f]/, 'messages carry no control characters');
     const zip = await ZipSource.open(new Blob([sink.bytes() as Uint8Array<ArrayBuffer>]), 'export.zip');
     assert.deepEqual(zip.refused, []);
     assert.deepEqual((await zip.list(`${APP}/Documents`)).map((e) => e.name).sort(), ['NOTES.txt', 'cafe\u0301.txt', 'hello.txt'].sort());
