@@ -305,3 +305,18 @@ test('a backup folder reached through a symlink (moved to another disk) still re
     reader.close();
   }
 });
+
+test('a backup whose Info.plist names its device "../…" gets no Finder copy, with a message that says why', async () => {
+  const h = await hostile();
+  const copy = await temp('hostile-udid');
+  const { cp } = await import('node:fs/promises');
+  await cp(h.backup.dir, copy, { recursive: true });
+  const info = await readFile(join(copy, 'Info.plist'), 'utf8');
+  await writeFile(join(copy, 'Info.plist'), info.replaceAll(UDID, '../../escaped-udid'));
+  const reader = await openBackupFolder(copy);
+  try {
+    assert.throws(() => finderFolderName(reader), (e: unknown) => e instanceof PathRefusedError && /escaped-udid/.test(e.message));
+  } finally {
+    reader.close();
+  }
+});
