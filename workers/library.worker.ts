@@ -103,7 +103,12 @@ const api: LibraryApi = {
   },
   openLifeboat: async (udid, versionId) => openFrom(await lifeboatSource(await lifeboat(), udid, versionId), ''),
   openDirectory: (handle, path) => openFrom(new DirectoryHandleSource(handle), path),
-  openZip: async (file, path) => openFrom(await ZipSource.open(file as BlobLike, (file as File).name ?? 'backup.zip'), path),
+  async openZip(file, path) {
+    const zip = await ZipSource.open(file as BlobLike, (file as File).name ?? 'backup.zip');
+    const summary = await openFrom(zip, path);
+    // Entries the gate refused (climbing, absolute, clashing names) are not in the backup: say which.
+    return zip.refused.length ? { ...summary, problems: [...summary.problems, ...zip.refused.map((r) => r.message)] } : summary;
+  },
   async summary() {
     return current().summary();
   },

@@ -37,7 +37,7 @@ export class PathRefusedError extends CorruptBackupError {
   readonly path: string;
   readonly reason: RefusalReason;
   constructor(path: string, reason: RefusalReason, detail?: string) {
-    super(`Refused “${printable(path)}”: ${REASONS[reason]}${detail ? ` (${detail})` : ''}.`);
+    super(`Refused “${printable(path)}”: ${REASONS[reason]}${detail ? ` (${printable(detail)})` : ''}.`);
     this.path = path;
     this.reason = reason;
   }
@@ -147,7 +147,7 @@ export class ConfinedTree {
     if (kind !== 'symlink' && this.symlinks.has(key)) throw new PathRefusedError(path, 'collision', 'a symlink of this backup has the same name');
     const held = this.claims.get(key);
     if (held && !(held.kind === 'directory' && kind === 'directory')) {
-      throw new PathRefusedError(path, 'collision', held.path === clean ? 'it appears twice' : `same file as “${held.path}”`);
+      throw new PathRefusedError(path, 'collision', held.path === clean ? 'it appears twice' : `same file as “${held.path}” on a case-insensitive or Unicode-normalising disk`);
     }
     if (!held) this.claims.set(key, { kind, path: clean });
     return clean;

@@ -2,6 +2,7 @@ import { MissingBackupFileError } from '../library/errors.ts';
 import type { DeviceLinkFileSystem } from '../services/mobilebackup2.ts';
 import type { UploadSink } from '../services/devicelink-files.ts';
 import { StoreError } from '../stores/errors.ts';
+import { PathRefusedError, confinedParts } from '../core/confined-path.ts';
 import type { RestoreSource } from './restore-source.ts';
 
 /**
@@ -28,8 +29,13 @@ export class RestoreFileSystem implements DeviceLinkFileSystem {
     let rest: string | undefined;
     if (p === id) rest = '';
     else if (p.startsWith(`${id}/`)) rest = p.slice(id.length + 1);
-    if (rest === undefined || rest.split('/').includes('..')) throw new StoreError('ENOENT', devicePath, `outside the backup of ${id}`);
-    return rest;
+    if (rest === undefined) throw new StoreError('ENOENT', devicePath, `outside the backup of ${id}`);
+    try {
+      return confinedParts(rest, { strict: false }).join('/');
+    } catch (error) {
+      if (error instanceof PathRefusedError) throw new StoreError('ENOENT', devicePath, `outside the backup of ${id}`, error);
+      throw error;
+    }
   }
 
   async *read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {

@@ -1,15 +1,17 @@
 import { StoreError } from './errors.ts';
+import { partRefusal } from '../core/confined-path.ts';
 
 /**
  * Store paths are '/'-joined relative strings; '' is the root. Anything a device sends is checked here
- * so a hostile peer can never escape the backup folder (no '..', no absolute paths, no empty parts).
+ * so a hostile peer can never escape the backup folder (no '..', no absolute paths, no empty parts);
+ * the part rules are the confinement gate's (src/core/confined-path.ts), shared with every writer.
  */
 export function splitPath(path: string): string[] {
   if (path === '' || path === '/') return [];
   const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
   const parts = trimmed.split('/');
   for (const part of parts) {
-    if (part === '' || part === '.' || part === '..' || part.includes('\\') || part.includes('\0')) {
+    if (partRefusal(part)) {
       throw new StoreError('EINVAL', path, 'path must be relative and may not contain "..", "." or empty parts');
     }
   }

@@ -34,7 +34,7 @@ export function hostileRows(outside: string): HostileRow[] {
     file('HomeDomain', 'Library/../../../escaped-inner-dotdot.txt', 'parent'),
     file('HomeDomain', '/tmp/escaped-absolute.txt', 'absolute'),
     file('..', 'escaped-domain.txt', 'parent'),
-    file('Home/../..', 'escaped-domain-slash.txt', 'not-a-name'),
+    file('Home/../..', 'escaped-domain-slash.txt', 'parent'),
     file('HomeDomain', 'Library\\..\\..\\escaped-backslash.txt', 'backslash'),
     file('HomeDomain', 'Library/escaped\0nul.txt', 'nul'),
     // A link to a folder elsewhere and a row through it (the reported bug); a relative link climbing out.

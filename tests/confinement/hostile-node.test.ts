@@ -14,6 +14,11 @@ import { MemorySink } from '../../src/library/export/byte-sink.ts';
 import { entriesUnder, exportFinderCopy, exportFinderZip, exportTree, exportZip, finderFolderName } from '../../src/library/export/exports.ts';
 import { ConfinedTree, PathRefusedError, confinedName, confinedParts, foldedKey, refusalSummary } from '../../src/core/confined-path.ts';
 import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
+import { NodeFsBackupStore } from '../../src/stores/node/node-fs-backup-store.ts';
+import { SessionFileSystem } from '../../src/backup/session-file-system.ts';
+import { RestoreFileSystem } from '../../src/restore/restore-file-system.ts';
+import { restoreSourceFromLibrary } from '../../src/restore/restore-source.ts';
+import { collectBytes } from '../../src/core/bytes.ts';
 import { APP, HOSTILE_ZIP_NAMES, UDID, benignTwins, hostileBackup, hostileZip, type HostileBackup } from './hostile-corpus.ts';
 
 const scratch: string[] = [];
@@ -114,7 +119,7 @@ test('CLI extract of a hostile backup: every hostile row refused by name, everyt
   await assertNothingEscaped(h, out);
 
   // Each hostile row is named once, with its reason; so is the row whose fileID climbs out.
-  const refusedLines = stderr.split('\n').filter((l) => l.startsWith('refused: '));
+  const refusedLines = stderr.split('\n').filter((l) => /^(Refused|Skipped) “/.test(l));
   for (const { shown } of h.hostile) {
     const printable = shown.replace(/\0/g, '\\x00');
     assert.equal(refusedLines.filter((l) => l.includes(`“${printable}”`)).length, 1, `${printable} in:\n${stderr}`);
@@ -173,7 +178,11 @@ test('zip export of a hostile backup holds only confined names, twins once, and 
   try {
     const sink = new MemorySink();
     const result = await exportZip(reader, entriesUnder(reader, '', ''), sink);
-    assert.deepEqual(result.refused.map((r) => r.path).sort(), [...h.hostile.map((x) => x.shown), h.badFileId.shown].sort());
+    assert.deepEqual(
+      result.refused.map((r) => `${r.path} ${r.reason}`).sort(),
+      [...h.hostile.map((x) => `${x.shown} ${x.reason}`), `${h.badFileId.shown} parent`].sort(),
+    );
+    for (const r of result.refused) assert.doesNotMatch(r.message, /[\u0000-\u001f]/, 'messages carry no control characters');
     const zip = await ZipSource.open(new Blob([sink.bytes() as Uint8Array<ArrayBuffer>]), 'export.zip');
     assert.deepEqual(zip.refused, []);
     assert.deepEqual((await zip.list(`${APP}/Documents`)).map((e) => e.name).sort(), ['NOTES.txt', 'cafe\u0301.txt', 'hello.txt'].sort());
@@ -244,4 +253,70 @@ test('the Node store refuses device paths that climb out, are absolute, or carry
     await assert.rejects(backend.createFile(path), (e: Error & { errno?: string }) => e.errno === 'EINVAL', path);
   }
   assert.deepEqual(await readdir(root), ['store']);
+});
+
+test('a hostile device: backup uploads and restore reads cannot leave the device\'s folder', async () => {
+  const root = await temp('device');
+  const store = await NodeFsBackupStore.open(join(root, 'store'));
+  await writeFile(join(root, 'secret.txt'), 'not for the device');
+  const session = new SessionFileSystem(await store.openSession(UDID));
+  const climbing = [`${UDID}/../escaped-session.txt`, `${UDID}/../../escaped-session.txt`, `${UDID}/a/../../../escaped-session.txt`, `${UDID}/a\\..\\..\\escaped-session.txt`, `${UDID}/escaped\0.txt`, 'OTHER-UDID/escaped-session.txt'];
+  for (const path of climbing) await assert.rejects(async () => session.createFile(path), (e: Error & { errno?: string }) => e.errno === 'EINVAL' || e.errno === 'ENOENT', path);
+  const sink = await session.createFile(`${UDID}/fine.txt`);
+  await sink.close();
+  assert.deepEqual((await readdir(root)).sort(), ['secret.txt', 'store']);
+
+  const h = await hostile();
+  const restore = new RestoreFileSystem(restoreSourceFromLibrary(new NodeFsSource(h.backup.dir)), UDID);
+  for (const path of [`${UDID}/../secret.txt`, `${UDID}/xx/../../secret.txt`, `${UDID}/a\\b`, `${UDID}/a\0b`, 'OTHER/Manifest.db']) {
+    await assert.rejects(async () => collectBytes(restore.read(path, 1024)), (e: Error & { errno?: string }) => e.errno === 'ENOENT', path);
+  }
+  assert.ok((await collectBytes(restore.read(`${UDID}/Info.plist`, 1024))).length > 0);
+});
+
+test('a backup folder on disk with planted symlinks: reads through them are refused, not followed', async () => {
+  const root = await temp('planted-source');
+  const secret = join(root, 'secret.txt');
+  await writeFile(secret, 'not for the device');
+  const backupDir = join(root, 'backup');
+  await mkdir(join(backupDir, 'ab'), { recursive: true });
+  await writeFile(join(backupDir, 'ab', 'inside'), 'fine');
+  await symlink(secret, join(backupDir, 'ab', 'link-to-secret'));
+  await symlink(root, join(backupDir, 'cd'));
+  const source = new NodeFsSource(backupDir);
+  assert.equal(new TextDecoder().decode(await source.readFile('ab/inside')), 'fine');
+  for (const path of ['ab/link-to-secret', 'cd/secret.txt']) {
+    await assert.rejects(source.readFile(path), PathRefusedError, path);
+    await assert.rejects(source.stat(path), PathRefusedError, path);
+    await assert.rejects(collectBytes(source.stream(path)), PathRefusedError, path);
+  }
+  assert.deepEqual((await source.list('ab')).map((e) => e.name), ['inside']);
+});
+
+test('a backup folder reached through a symlink (moved to another disk) still reads', async () => {
+  const h = await hostile();
+  const link = join(await temp('linked-root'), 'Backup');
+  await symlink(h.backup.dir, link);
+  const reader = await openBackupFolder(link);
+  try {
+    assert.deepEqual(await reader.readByPath(APP, 'Documents/NOTES.txt'), benignTwins()[0]!.content);
+    assert.equal((await reader.source.stat(''))?.kind, 'directory');
+  } finally {
+    reader.close();
+  }
+});
+
+test('a backup whose Info.plist names its device "../…" gets no Finder copy, with a message that says why', async () => {
+  const h = await hostile();
+  const copy = await temp('hostile-udid');
+  const { cp } = await import('node:fs/promises');
+  await cp(h.backup.dir, copy, { recursive: true });
+  const info = await readFile(join(copy, 'Info.plist'), 'utf8');
+  await writeFile(join(copy, 'Info.plist'), info.replaceAll(UDID, '../../escaped-udid'));
+  const reader = await openBackupFolder(copy);
+  try {
+    assert.throws(() => finderFolderName(reader), (e: unknown) => e instanceof PathRefusedError && /escaped-udid/.test(e.message));
+  } finally {
+    reader.close();
+  }
 });

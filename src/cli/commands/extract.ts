@@ -27,7 +27,7 @@ export const extractCommand: CliCommand = {
       if (reader.locked) throw new BackupLockedError();
       // Each refused row is named as it happens, so a long run shows them while it goes.
       const result = await exportTree(reader, entriesUnder(reader, '', ''), new NodeFsTarget(out), {
-        onRefused: (refusal) => args.io.err(`refused: ${refusal.message}\n`),
+        onRefused: (refusal) => args.io.err(`${refusal.message}\n`),
       });
       args.io.out(`Extracted ${result.files} files (${result.bytes} bytes) to ${out}\n`);
       for (const path of result.missing) args.io.err(`missing from the backup: ${path}\n`);

@@ -1,5 +1,7 @@
-import { open, readdir, stat, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { PathRefusedError } from '../../core/confined-path.ts';
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from '../source/backup-source.ts';
 import { MissingBackupFileError, normalisePath } from '../errors.ts';
 
@@ -15,13 +17,46 @@ export class NodeFsSource implements BackupSource {
     this.label = root;
   }
 
-  private full(path: string): string {
-    return join(this.root, normalisePath(path));
+  private realRoot: Promise<string> | undefined;
+  /** Folders already resolved inside the root, so each costs one realpath per source. */
+  private readonly insideDirs = new Set<string>();
+
+  /**
+   * A folder on disk, refused when it resolves outside the backup folder: a backup unpacked by
+   * another tool can hold symlinks (to ~/.ssh, say), and a restore would hand their target to the device.
+   */
+  private async folder(path: string, full: string): Promise<string> {
+    if (this.insideDirs.has(full)) return full;
+    this.realRoot ??= realpath(this.root);
+    const [root, real] = await Promise.all([this.realRoot, realpath(full)]);
+    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) throw new PathRefusedError(path, 'through-symlink', 'it leads out of the backup folder');
+    this.insideDirs.add(full);
+    return full;
+  }
+
+  /** A file (or folder) path whose folder is inside the root; the last part itself is never followed (lstat, O_NOFOLLOW). */
+  private async full(path: string): Promise<string> {
+    const clean = normalisePath(path);
+    const full = join(this.root, clean);
+    if (clean === '') return this.folder(path, full);
+    await this.folder(path, dirname(full));
+    return full;
+  }
+
+  /** Opens a file for reading without following a symlink in its last part. */
+  private async openFile(path: string) {
+    try {
+      return await open(await this.full(path), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ELOOP') throw new PathRefusedError(path, 'through-symlink', 'it is a symlink');
+      throw error;
+    }
   }
 
   async list(path: string): Promise<SourceEntry[]> {
     try {
-      const entries = await readdir(this.full(path), { withFileTypes: true });
+      const full = join(this.root, normalisePath(path));
+      const entries = await readdir(await this.folder(path, full), { withFileTypes: true });
       return entries
         .filter((e) => e.isFile() || e.isDirectory())
         .map((e) => ({ name: e.name, kind: e.isDirectory() ? ('directory' as const) : ('file' as const) }));
@@ -33,7 +68,9 @@ export class NodeFsSource implements BackupSource {
 
   async stat(path: string): Promise<SourceStat | null> {
     try {
-      const s = await stat(this.full(path));
+      // The root itself may be a link (a Backup folder moved to another disk); nothing below it may.
+      const s = normalisePath(path) === '' ? await stat(await this.full(path)) : await lstat(await this.full(path));
+      if (s.isSymbolicLink()) throw new PathRefusedError(path, 'through-symlink', 'it is a symlink');
       return { kind: s.isDirectory() ? 'directory' : 'file', size: s.size };
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -43,8 +80,13 @@ export class NodeFsSource implements BackupSource {
 
   async readFile(path: string): Promise<Uint8Array> {
     try {
-      const b = await readFile(this.full(path));
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      const handle = await this.openFile(path);
+      try {
+        const b = await handle.readFile();
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       if (isNotFound(error)) throw new MissingBackupFileError(path);
       throw error;
@@ -54,7 +96,7 @@ export class NodeFsSource implements BackupSource {
   async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
     let handle;
     try {
-      handle = await open(this.full(path), 'r');
+      handle = await this.openFile(path);
     } catch (error) {
       if (isNotFound(error)) throw new MissingBackupFileError(path);
       throw error;
@@ -76,7 +118,7 @@ export class NodeFsSource implements BackupSource {
   async *stream(path: string, chunkSize = DEFAULT_CHUNK_SIZE): AsyncIterable<Uint8Array> {
     let handle;
     try {
-      handle = await open(this.full(path), 'r');
+      handle = await this.openFile(path);
     } catch (error) {
       if (isNotFound(error)) throw new MissingBackupFileError(path);
       throw error;

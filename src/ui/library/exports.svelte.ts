@@ -1,11 +1,14 @@
 import { contentUrl } from './content-url.ts';
 import { asWritable, canPickFolders, canPickSaveFile, isAbort, pickFolder, pickSaveFile } from './fs-access.ts';
 import { Comlink, libraryWorker, toUiError, type UiError } from './library-worker.ts';
+import type { Refusal } from '../../core/confined-path.ts';
 
 /** The export running now (one at a time) and the last one's outcome, for the progress bar. */
 class ExportState {
   running = $state.raw<{ label: string; done: number; total: number; unit: 'bytes' | 'files' } | undefined>();
   finished = $state<string | undefined>();
+  /** Rows the last export skipped (hostile names, damaged data), each named; shown under the message. */
+  refused = $state.raw<Refusal[]>([]);
   error = $state.raw<UiError | undefined>();
 }
 export const exportState = new ExportState();
@@ -58,17 +61,32 @@ async function fileTarget(name: string, mime: string): Promise<FileTarget | unde
   };
 }
 
-async function track(label: string, unit: 'bytes' | 'files', work: (progress: (done: number, total: number) => void) => Promise<string | void>): Promise<void> {
+/** What an export that can skip rows reports: its message, and the rows it refused. */
+interface Outcome {
+  message: string;
+  refused: Refusal[];
+}
+
+/** "Exported 12 files. 2 refused." — the refused rows themselves are listed under it. */
+function withRefusals(message: string, refused: readonly Refusal[]): Outcome {
+  return { message: refused.length ? `${message} ${refused.length} refused (listed below).` : message, refused: [...refused] };
+}
+
+async function track(label: string, unit: 'bytes' | 'files', work: (progress: (done: number, total: number) => void) => Promise<string | Outcome | void>): Promise<void> {
   exportState.error = undefined;
   exportState.finished = undefined;
+  exportState.refused = [];
   exportState.running = { label, done: 0, total: 0, unit };
   // Progress calls come over their own MessagePort, so one can land after the result: ignore it then.
   let live = true;
   try {
-    const message = await work((done, total) => {
+    const outcome = await work((done, total) => {
       if (live) exportState.running = { label, done, total, unit };
     });
-    exportState.finished = message ?? undefined;
+    if (typeof outcome === 'object') {
+      exportState.finished = outcome.message;
+      exportState.refused = outcome.refused;
+    } else exportState.finished = outcome ?? undefined;
   } catch (error) {
     if (!isAbort(error)) exportState.error = toUiError(error);
   } finally {
@@ -114,18 +132,35 @@ export function exportFolder(domain: string, path: string, label: string): Promi
   return track(`Exporting ${label}…`, 'files', async (progress) => {
     if (!canPickFolders()) throw new Error('This browser cannot write to folders. Use “Export as .zip” instead.');
     const folder = await pickFolder('readwrite');
-    const { files } = await libraryWorker().exportFolder(domain, path, asWritable(folder), Comlink.proxy(progress));
-    return `Exported ${files} file${files === 1 ? '' : 's'} to “${folder.name}”.`;
+    const { files, refused } = await libraryWorker().exportFolder(domain, path, asWritable(folder), Comlink.proxy(progress));
+    return withRefusals(`Exported ${files} file${files === 1 ? '' : 's'} to “${folder.name}”.`, refused);
   });
 }
 
-/** A raw copy Finder/iTunes (and idevicebackup2) can restore from. */
+/**
+ * A raw copy Finder/iTunes (and idevicebackup2) can restore from, into `<UDID>/` inside the picked
+ * folder: Finder and idevicebackup2 look for `<Backup folder>/<UDID>/`, so picking Finder's own
+ * Backup folder works.
+ */
 export function exportFinderCopy(): Promise<void> {
   return track('Making a Finder-compatible copy…', 'files', async (progress) => {
-    if (!canPickFolders()) throw new Error('This browser cannot write to folders. Use “Export as .zip” instead.');
+    if (!canPickFolders()) throw new Error('This browser cannot write to folders. Use “Finder-compatible .zip” instead.');
     const folder = await pickFolder('readwrite');
-    await libraryWorker().exportFinderCopy(asWritable(folder), Comlink.proxy(progress));
-    return `Copied the backup to “${folder.name}”.`;
+    const { folder: udid, files, refused } = await libraryWorker().exportFinderCopy(asWritable(folder), Comlink.proxy(progress));
+    return withRefusals(`Copied the backup (${files} files) to “${folder.name}/${udid}”.`, refused);
+  });
+}
+
+/**
+ * The same raw copy as a streamed .zip holding `<UDID>/…`, for browsers without a folder picker:
+ * unzipped into Finder's Backup folder (or given to idevicebackup2) it restores; encrypted stays encrypted.
+ */
+export function exportFinderZip(name: string): Promise<void> {
+  return track(`Zipping ${name}…`, 'files', async (progress) => {
+    const target = await fileTarget(name, 'application/zip');
+    if (!target) return;
+    const { folder, files, refused } = await libraryWorker().exportFinderZip(Comlink.proxy(target), Comlink.proxy(progress));
+    return withRefusals(`Saved ${name} (${files} files under “${folder}/”). Unzip it into Finder’s Backup folder to restore from it.`, refused);
   });
 }
 
@@ -134,8 +169,8 @@ export function exportZip(domain: string, path: string, name: string): Promise<v
   return track(`Zipping ${name}…`, 'files', async (progress) => {
     const target = await fileTarget(name, 'application/zip');
     if (!target) return;
-    await libraryWorker().exportZip(domain, path, Comlink.proxy(target), Comlink.proxy(progress));
-    return `Saved ${name}.`;
+    const { refused } = await libraryWorker().exportZip(domain, path, Comlink.proxy(target), Comlink.proxy(progress));
+    return withRefusals(`Saved ${name}.`, refused);
   });
 }
 

@@ -180,6 +180,7 @@ export function copyFolderIntoBrowser(): Promise<void> {
     const handle = await pickFolder('read');
     const found = await libraryWorker().findBackups(asReadable(handle));
     if (found.length === 0) throw noBackupIn(handle.name);
+    const refused: string[] = [];
     for (const f of found) {
       const id = newId();
       const target = (await opfsDirectory([...COPIES, id], true))!;
@@ -187,9 +188,14 @@ export function copyFolderIntoBrowser(): Promise<void> {
       library.task = { label: `Copying “${name}” into this browser…`, done: 0, total: 0, unit: 'bytes' };
       let bytes: number;
       try {
-        bytes = await copyTree(await subdirectory(handle, f.path), target, (done, total) => {
-          library.task = { label: `Copying “${name}” into this browser…`, done, total, unit: 'bytes' };
-        });
+        bytes = await copyTree(
+          await subdirectory(handle, f.path),
+          target,
+          (done, total) => {
+            library.task = { label: `Copying “${name}” into this browser…`, done, total, unit: 'bytes' };
+          },
+          (refusal) => refused.push(refusal.message),
+        );
       } catch (error) {
         await removeOpfs([...COPIES], id);
         throw error;
@@ -205,7 +211,7 @@ export function copyFolderIntoBrowser(): Promise<void> {
         bytesOnDisk: bytes,
       });
     }
-    library.notice = 'Copied into this browser.';
+    library.notice = refused.length ? `Copied into this browser; ${refused.length} refused: ${refused.join(' ')}` : 'Copied into this browser.';
     await refreshStorage();
   });
 }
