@@ -1,6 +1,6 @@
 import { CancelledError, ProtocolError } from '../core/errors.ts';
 import { isPlistDict, PlistReal, type PlistDict, type PlistValue } from '../plist/index.ts';
-import { DeviceLinkHost, type DeviceLinkMessage } from './devicelink.ts';
+import { DeviceLinkHost, withReason, type DeviceLinkMessage } from './devicelink.ts';
 import {
   deviceLinkErrorCode,
   errorText,
@@ -128,7 +128,7 @@ export class MobileBackup2Client {
           raw: dict,
         };
       }
-      if (name === 'DLMessageDisconnect') throw new ProtocolError('mobilebackup2', 'the device ended the session before answering');
+      if (name === 'DLMessageDisconnect') throw new ProtocolError('mobilebackup2', withReason('the device ended the session before answering', msg));
       await this.handle(msg, fs, observer);
     }
   }
