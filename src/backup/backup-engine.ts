@@ -126,6 +126,7 @@ export class BackupEngine {
           fs,
           {
             onBytesReceived: (n) => this.tracker.bytes(n),
+            onUploadBatch: (n) => this.tracker.batchStarted(n),
             onFileReceived: () => this.tracker.file(),
             onProgress: (p) => this.tracker.percent(p),
             onWarning: (w) => sync.warn(w),

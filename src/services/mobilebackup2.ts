@@ -33,6 +33,8 @@ export interface DeviceLinkObserver {
   /** Overall percent the device reports (0–100). */
   onProgress?(percent: number): void;
   onBytesReceived?(count: number): void;
+  /** An UploadFiles batch begins; the device announced this many bytes for it. */
+  onUploadBatch?(announcedBytes: number): void;
   onFileReceived?(path: string, bytes: number): void;
   onBytesSent?(count: number): void;
   onWarning?(message: string): void;
@@ -147,6 +149,7 @@ export class MobileBackup2Client {
       }
       case 'DLMessageUploadFiles': {
         reportProgress(msg[2], observer);
+        observer.onUploadBatch?.(toInt(msg[3]));
         const result = await receiveUploadBatch(link.connection.reader, fs, {
           onBytes: observer.onBytesReceived,
           onFileDone: observer.onFileReceived,
