@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.ts';
 import { NAMED_PROFILES } from '../../src/virtual-iphone/profiles.ts';
+import { DEVICE_MODELS } from '../../src/virtual-iphone/profile.ts';
+import { productName } from '../../src/core/product-names.ts';
 import type { TruthEntry } from '../../src/virtual-iphone/dataset/index.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { startVirtualUsbmuxd } from '../helpers/virtual-usbmuxd.ts';
@@ -62,6 +64,10 @@ test('--list-profiles prints at least ten names, one a line', async () => {
   const names = listed.trim().split('\n');
   assert.deepEqual(names, NAMED_PROFILES.map((p) => p.name));
   assert.ok(names.length >= 10);
+});
+
+test('the host knows every profile model by its name (the UI showed "iPhone9,3")', () => {
+  for (const model of DEVICE_MODELS) assert.equal(productName(model.productType), model.marketingName, model.productType);
 });
 
 test('--state keeps the trust and the keybag across a restart; --truth follows encryption', async () => {
