@@ -14,7 +14,7 @@ import { startVirtualUsbmuxd } from '../helpers/virtual-usbmuxd.ts';
 /**
  * ios18-huge-file: one 4.1 GiB video through Lifeboat's host — past every 32-bit length (DeviceLink
  * blocks carry u32 lengths; the file's total must not wrap). Writes 4.1 GiB to the temp folder and
- * takes minutes, so it runs only with LIFEBOAT_HUGE_FILE=1 (the whole-cycle test skips this profile).
+ * takes minutes, so it runs only with LIFEBOAT_HUGE_FILE=1 (`npm run test:huge-file`) (the whole-cycle test skips this profile).
  * The restore direction is not covered: the virtual iPhone's restore agent holds restored files in memory.
  */
 const enabled = process.env['LIFEBOAT_HUGE_FILE'] === '1';
