@@ -70,6 +70,15 @@ test('the host knows every profile model by its name (the UI showed "iPhone9,3")
   for (const model of DEVICE_MODELS) assert.equal(productName(model.productType), model.marketingName, model.productType);
 });
 
+test('options next to --profile win over its settings', () => {
+  const iphone = new VirtualIPhone({ profile: 'ios12-iphonex', productVersion: '13.7', deviceName: 'Test X' });
+  assert.equal(iphone.values.root['ProductType'], 'iPhone10,6');
+  assert.equal(iphone.values.root['ProductVersion'], '13.7');
+  assert.equal(iphone.values.root['DeviceName'], 'Test X');
+  assert.equal(iphone.udid, '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c', "the profile's 40-digit UDID");
+  assert.throws(() => new VirtualIPhone({ profile: 'no-such-profile' }), /Unknown profile "no-such-profile"; known: ios10\.1-iphone7/);
+});
+
 test('--state keeps the trust and the keybag across a restart; --truth follows encryption', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-vi-state-'));
   const truthFile = join(dir, 'truth.json');

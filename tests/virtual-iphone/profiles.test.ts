@@ -147,8 +147,11 @@ async function wholeCycle(name: string): Promise<void> {
     dataset.mutate(8);
     assert.notDeepEqual(truthKeys(await dataset.truth(encrypted)), truthKeys(truthAfter));
     const restoreArgs = ['restore', join(ours, iphone.udid), '--system', '--remove', '--no-reboot', ...(password ? ['--password', password] : [])];
+    let changes = 0;
+    iphone.backup.onChange(() => changes++);
     const restored = await cli(v, restoreArgs);
     assert.equal(restored.code, 0, `${name}: CLI restore: ${restored.err}`);
+    assert.equal(changes, 1, `${name}: the restore is announced (--truth is rewritten on it)`);
     assert.deepEqual(truthKeys(await dataset.truth(encrypted)), truthKeys(truthAfter), `${name}: the phone holds the backed-up data again`);
 
     if (iphone.namedProfile!.settings.passcode) {
