@@ -132,6 +132,7 @@ export class BackupEngine {
           fs,
           {
             onBytesReceived: (n) => this.tracker.bytes(n),
+            onUploadBatch: (n) => this.tracker.batchStarted(n),
             onFileReceived: () => this.tracker.file(),
             onProgress: (p) => this.tracker.percent(p),
           onMessage: () => sync.setWatchdogPhase('transfer'),

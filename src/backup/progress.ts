@@ -32,6 +32,10 @@ export class ProgressTracker {
   private readonly samples: { t: number; bytes: number }[] = [];
   private receivingSince: number | null = null;
   private percentAtReceiveStart = 0;
+  /** The percent ETA as of the device's last percent change, and when that was: counted down in between. */
+  private percentEta: { seconds: number; at: number; percent: number } | null = null;
+  /** The UploadFiles batch being received: its announced size and bytesReceived when it began. */
+  private batch: { bytes: number; startedAt: number } | null = null;
   private lastEmit = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -72,6 +76,11 @@ export class ProgressTracker {
     this.changed();
   }
 
+  /** A DLMessageUploadFiles batch of `announcedBytes` begins (one batch may be a single 4 GB video). */
+  batchStarted(announcedBytes: number): void {
+    this.batch = announcedBytes > 0 ? { bytes: announcedBytes, startedAt: this.state.bytesReceived } : null;
+  }
+
   warning(): void {
     this.state.warnings++;
     this.changed();
@@ -108,12 +117,22 @@ export class ProgressTracker {
     const dt = (t - first.t) / 1000;
     this.state.bytesPerSecond = dt > 0 ? (this.state.bytesReceived - first.bytes) / dt : 0;
     const p = this.state.percent;
-    if (this.receivingSince !== null && p !== null && p > this.percentAtReceiveStart && p < 100) {
+    if (p !== null && p >= 100) {
+      this.state.etaSeconds = 0;
+      return;
+    }
+    // The device's percent moves only between messages: inside one long batch it stands still while
+    // bytes flow. Estimate from the percent when it moves and count down in between; never promise
+    // less than what is left of the current batch at the current rate.
+    if (this.receivingSince !== null && p !== null && p > this.percentAtReceiveStart && p !== this.percentEta?.percent) {
       const elapsed = (t - this.receivingSince) / 1000;
       const rate = (p - this.percentAtReceiveStart) / elapsed;
-      this.state.etaSeconds = rate > 0 ? Math.round((100 - p) / rate) : null;
-    } else if (p !== null && p >= 100) {
-      this.state.etaSeconds = 0;
+      this.percentEta = rate > 0 ? { seconds: (100 - p) / rate, at: t, percent: p } : null;
     }
+    const fromPercent = this.percentEta ? Math.max(0, this.percentEta.seconds - (t - this.percentEta.at) / 1000) : null;
+    const batchLeft = this.batch ? this.batch.bytes - (this.state.bytesReceived - this.batch.startedAt) : 0;
+    const fromBatch = batchLeft > 0 && this.state.bytesPerSecond > 0 ? batchLeft / this.state.bytesPerSecond : null;
+    const eta = fromPercent === null ? fromBatch : fromBatch === null ? fromPercent : Math.max(fromPercent, fromBatch);
+    this.state.etaSeconds = eta === null ? null : Math.round(eta);
   }
 }

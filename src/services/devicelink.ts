@@ -76,12 +76,21 @@ export class DeviceLinkHost {
   /** The dict of the next ProcessMessage; anything else is a protocol error. */
   async receiveProcessMessage(signal?: AbortSignal): Promise<PlistDict> {
     const msg = await this.receiveMessage(signal);
-    if (msg[0] === 'DLMessageDisconnect') throw new ProtocolError('devicelink', 'device disconnected instead of answering');
+    if (msg[0] === 'DLMessageDisconnect') throw new ProtocolError('devicelink', withReason('the device disconnected instead of answering', msg));
     if (msg[0] !== 'DLMessageProcessMessage' || !isPlistDict(msg[1])) {
       throw new ProtocolError('devicelink', `expected DLMessageProcessMessage, got ${msg[0]}`);
     }
     return msg[1];
   }
+}
+
+/**
+ * A device that gives up sends `["DLMessageDisconnect", reason]`; the reason (e.g. "Insufficient free
+ * disk space…") is the only explanation the person gets, so it goes into the message.
+ */
+export function withReason(text: string, disconnect: DeviceLinkMessage): string {
+  const reason = disconnect[1];
+  return typeof reason === 'string' && reason !== '' && reason !== EMPTY_PARAMETER ? `${text}: ${reason}` : text;
 }
 
 /** Resolves like `promise`, or rejects with CancelledError as soon as `signal` aborts. */

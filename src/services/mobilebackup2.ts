@@ -1,6 +1,6 @@
 import { CancelledError, ProtocolError } from '../core/errors.ts';
 import { isPlistDict, PlistReal, type PlistDict, type PlistValue } from '../plist/index.ts';
-import { DeviceLinkHost, type DeviceLinkMessage } from './devicelink.ts';
+import { DeviceLinkHost, withReason, type DeviceLinkMessage } from './devicelink.ts';
 import {
   deviceLinkErrorCode,
   errorText,
@@ -33,6 +33,8 @@ export interface DeviceLinkObserver {
   /** Overall percent the device reports (0–100). */
   onProgress?(percent: number): void;
   onBytesReceived?(count: number): void;
+  /** An UploadFiles batch begins; the device announced this many bytes for it. */
+  onUploadBatch?(announcedBytes: number): void;
   onFileReceived?(path: string, bytes: number): void;
   onBytesSent?(count: number): void;
   onWarning?(message: string): void;
@@ -136,7 +138,7 @@ export class MobileBackup2Client {
           raw: dict,
         };
       }
-      if (name === 'DLMessageDisconnect') throw new ProtocolError('mobilebackup2', 'the device ended the session before answering');
+      if (name === 'DLMessageDisconnect') throw new ProtocolError('mobilebackup2', withReason('the device ended the session before answering', msg));
       await this.handle(msg, fs, observer);
     }
   }
@@ -155,6 +157,7 @@ export class MobileBackup2Client {
       }
       case 'DLMessageUploadFiles': {
         reportProgress(msg[2], observer);
+        observer.onUploadBatch?.(toInt(msg[3]));
         const result = await receiveUploadBatch(link.connection.reader, fs, {
           onBytes: observer.onBytesReceived,
           onFileDone: observer.onFileReceived,

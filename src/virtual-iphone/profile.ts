@@ -31,6 +31,9 @@ const IPHONE_USB_PID = 0x12a8;
 const IPAD_USB_PID = 0x12ab;
 
 export const DEVICE_MODELS: readonly DeviceModel[] = [
+  { productType: 'iPhone8,1', marketingName: 'iPhone 6s', hardwareModel: 'N71AP', deviceClass: 'iPhone', usbProductId: IPHONE_USB_PID, modelNumber: 'MKQJ2', storageGb: [16, 32, 64, 128], chipId: 0x8000, hardwarePlatform: 's8000', cpuArchitecture: 'arm64', boardId: 0x04, iosMajor: [9, 15], cellular: true },
+  { productType: 'iPhone9,3', marketingName: 'iPhone 7', hardwareModel: 'D101AP', deviceClass: 'iPhone', usbProductId: IPHONE_USB_PID, modelNumber: 'MN8X2', storageGb: [32, 128, 256], chipId: 0x8010, hardwarePlatform: 't8010', cpuArchitecture: 'arm64', boardId: 0x0c, iosMajor: [10, 15], cellular: true },
+  { productType: 'iPad7,5', marketingName: 'iPad (6th generation)', hardwareModel: 'J71bAP', deviceClass: 'iPad', usbProductId: IPAD_USB_PID, modelNumber: 'MR7F2', storageGb: [32, 128], chipId: 0x8010, hardwarePlatform: 't8010', cpuArchitecture: 'arm64', boardId: 0x1a, iosMajor: [11, 17], cellular: false },
   { productType: 'iPhone10,6', marketingName: 'iPhone X', hardwareModel: 'D221AP', deviceClass: 'iPhone', usbProductId: IPHONE_USB_PID, modelNumber: 'MQA52', storageGb: [64, 256], chipId: 0x8015, hardwarePlatform: 't8015', cpuArchitecture: 'arm64', boardId: 0x0e, iosMajor: [11, 16], cellular: true },
   { productType: 'iPhone12,1', marketingName: 'iPhone 11', hardwareModel: 'N104AP', deviceClass: 'iPhone', usbProductId: IPHONE_USB_PID, modelNumber: 'MWLT2', storageGb: [64, 128, 256], chipId: 0x8030, hardwarePlatform: 't8030', cpuArchitecture: 'arm64e', boardId: 0x04, iosMajor: [13, 18], cellular: true },
   { productType: 'iPhone13,2', marketingName: 'iPhone 12', hardwareModel: 'D53gAP', deviceClass: 'iPhone', usbProductId: IPHONE_USB_PID, modelNumber: 'MGJ53', storageGb: [64, 128, 256], chipId: 0x8101, hardwarePlatform: 't8101', cpuArchitecture: 'arm64e', boardId: 0x0a, iosMajor: [14, 18], cellular: true },
@@ -46,6 +49,13 @@ export const DEVICE_MODELS: readonly DeviceModel[] = [
 
 /** ProductVersion → BuildVersion for the releases the virtual iPhone can run. */
 export const IOS_BUILDS: Readonly<Record<string, string>> = {
+  '10.1.1': '14B100',
+  '10.3.3': '14G60',
+  '12.5.7': '16H81',
+  '13.7': '17H35',
+  '14.8.1': '18H107',
+  '15.7.1': '19H117',
+  '16.1': '20B82',
   '15.8': '19H370',
   '16.0': '20A362',
   '16.7.10': '20H350',
@@ -237,7 +247,8 @@ export function buildDeviceValues(profile: DeviceProfile, options: ProfileOption
     NonVolatileRAM: { 'auto-boot': new TextEncoder().encode('true') },
     PartitionType: 'GUID_partition_scheme',
     PasswordProtected: true,
-    ProductName: model.deviceClass === 'iPad' ? 'iPadOS' : 'iPhone OS',
+    // iPads answered "iPhone OS" until iPadOS 13 got its own name.
+    ProductName: model.deviceClass === 'iPad' && Number(profile.productVersion.split('.')[0]) >= 13 ? 'iPadOS' : 'iPhone OS',
     ProductType: model.productType,
     ProductVersion: profile.productVersion,
     ProductionSOC: true,

@@ -5,6 +5,7 @@ import type { TrustOptions } from './lockdownd/trust.ts';
 import type { DeviceKey } from './lockdownd/device-key.ts';
 import { buildDeviceValues, resolveProfile, type DeviceProfile, type DeviceValues } from './profile.ts';
 import { installBackupServices, type BackupServices, type BackupServicesOptions } from './services/install.ts';
+import { namedProfile, type NamedProfile } from './profiles.ts';
 
 /** Handles one connection to a started service (device end of the stream). */
 export type ServiceHandler = (stream: ByteStream) => void;
@@ -24,6 +25,42 @@ export interface VirtualIPhoneOptions extends BackupServicesOptions {
   trust?: TrustOptions;
   /** The device's RSA identity (default: one shared per process); a remembered phone passes its own. */
   deviceKey?: Promise<DeviceKey>;
+  /** A named profile (`--profile`, src/virtual-iphone/profiles.ts); options given here win over its settings. */
+  profile?: string;
+  /** Capacity in GB (one the model is sold with). */
+  storageGb?: number;
+  /** Fraction of the data partition in use, 0..1. */
+  usedFraction?: number;
+  /** OpenSSL cipher list the device's TLS accepts (default: OpenSSL's). */
+  tlsCiphers?: string;
+}
+
+/** The UDID a VirtualIPhone built with `options` will have (its profile's, or the default). */
+export function resolveUdid(options: VirtualIPhoneOptions): string {
+  return withProfile(options).options.udid ?? DEFAULT_UDID;
+}
+
+const DEFAULT_UDID = '00008030-001A2B3C4D5E802E';
+
+/** The profile's settings as options, under the ones given explicitly. */
+function withProfile(options: VirtualIPhoneOptions): { options: VirtualIPhoneOptions; named: NamedProfile | undefined } {
+  if (options.profile === undefined) return { options, named: undefined };
+  const named = namedProfile(options.profile);
+  const s = named.settings;
+  const fromProfile: VirtualIPhoneOptions = {
+    productType: s.productType,
+    productVersion: s.productVersion,
+    ...(s.udid !== undefined ? { udid: s.udid } : {}),
+    ...(s.storageGb !== undefined ? { storageGb: s.storageGb } : {}),
+    ...(s.usedFraction !== undefined ? { usedFraction: s.usedFraction } : {}),
+    ...(s.deviceName !== undefined ? { deviceName: s.deviceName } : {}),
+    ...(s.behaviour !== undefined ? { behaviour: s.behaviour } : {}),
+    ...(s.files !== undefined ? { files: s.files } : {}),
+    ...(s.passcode ? { passcode: true } : {}),
+    ...(s.tlsCiphers !== undefined ? { tlsCiphers: s.tlsCiphers } : {}),
+  };
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as VirtualIPhoneOptions;
+  return { options: { ...fromProfile, ...given }, named };
 }
 
 /**
@@ -44,18 +81,29 @@ export class VirtualIPhone {
   /** Dataset, notification bus, AFC media, passcode sheet and mobilebackup2 state. */
   readonly backup: BackupServices;
 
-  constructor(options: VirtualIPhoneOptions = {}) {
-    this.udid = options.udid ?? '00008030-001A2B3C4D5E802E';
+  /** The named profile this device was built from, if any. */
+  readonly namedProfile: NamedProfile | undefined;
+
+  constructor(givenOptions: VirtualIPhoneOptions = {}) {
+    const { options, named } = withProfile(givenOptions);
+    this.namedProfile = named;
+    this.udid = options.udid ?? DEFAULT_UDID;
     const profileOptions = {
       udid: this.udid,
       productType: options.productType,
       productVersion: options.productVersion,
       deviceName: options.deviceName,
+      storageGb: options.storageGb,
+      usedFraction: options.usedFraction,
     };
     this.profile = resolveProfile(profileOptions);
     this.values = buildDeviceValues(this.profile, profileOptions);
     this.productId = options.productId ?? this.profile.model.usbProductId;
-    this.lockdownd = new VirtualLockdownd(this, { trust: options.trust, ...(options.deviceKey ? { deviceKey: options.deviceKey } : {}) });
+    this.lockdownd = new VirtualLockdownd(this, {
+      trust: options.trust,
+      ...(options.deviceKey ? { deviceKey: options.deviceKey } : {}),
+      ...(options.tlsCiphers ? { tlsCiphers: options.tlsCiphers } : {}),
+    });
     this.lockdownd.listen();
     this.backup = installBackupServices(this, options);
   }

@@ -13,7 +13,7 @@ import type {
 import type { VirtualIPhoneControl } from '../../virtual-iphone/control.ts';
 import { installErrorTransfer } from '../../core/comlink-errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
-import { startVirtualIPhone, type VirtualIPhoneHandle } from './virtual-iphone.ts';
+import { demoDeviceOptions, startVirtualIPhone, type VirtualIPhoneHandle } from './virtual-iphone.ts';
 import { folderForBackup, grantedBackupFolder } from './backup-destination.svelte.ts';
 import { askToKeepBackupsOnce } from './persist-storage.svelte.ts';
 import { addFolderBackups } from '../library/library-state.svelte.ts';
@@ -136,7 +136,7 @@ async function attachVirtual(): Promise<void> {
   session.screen = { kind: 'connecting', virtual: true };
   try {
     // The same demo phone stays on the desk across disconnects and restores: connecting again replugs it.
-    virtualHandle ??= startVirtualIPhone();
+    virtualHandle ??= startVirtualIPhone(demoDeviceOptions(location.search));
     session.virtualPhone = virtualHandle.control;
     const port = virtualHandle.plug();
     const card = await deviceWorker().connectVirtual(Comlink.transfer(port, [port]));

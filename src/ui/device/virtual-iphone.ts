@@ -2,6 +2,7 @@ import * as Comlink from 'comlink';
 import type { ControlMessage, ServeUsbMessage } from '../../../workers/virtual-iphone.worker.ts';
 import type { VirtualIPhoneControl } from '../../virtual-iphone/control.ts';
 import type { VirtualIPhoneOptions } from '../../virtual-iphone/virtual-iphone.ts';
+import { findNamedProfile } from '../../virtual-iphone/profiles.ts';
 
 /**
  * The demo device as a person meets it: an iPhone 14 Pro on iOS 18 with a passcode (so backups ask for it)
@@ -18,6 +19,25 @@ const DEMO_DEVICE: VirtualIPhoneOptions = {
   seed: 7,
   kdf: { dpic: 1_000_000, iter: 10_000 },
 };
+
+/**
+ * `?profile=NAME` in the page address: demo mode plays that named device profile (another model, an
+ * older iOS, an iPad) instead of the demo iPhone; the Chromium e2e tests use it. Unknown names are ignored.
+ */
+export function demoDeviceOptions(search: string): VirtualIPhoneOptions {
+  const name = new URLSearchParams(search).get('profile');
+  const named = name ? findNamedProfile(name) : undefined;
+  if (!named) return DEMO_DEVICE;
+  return {
+    profile: named.name,
+    trust: { response: 'manual' },
+    ...(named.settings.passcode ? { passcode: { timeoutMs: 10 * 60_000 } } : {}),
+    dataset: 'small',
+    seed: 7,
+    kdf: DEMO_DEVICE.kdf,
+    timeScale: 0.02,
+  };
+}
 
 export interface VirtualIPhoneHandle {
   /** Plugs the cable (again): a port to a fresh fake USB device of the same phone, for the device worker. */

@@ -261,6 +261,12 @@ export class Dataset {
     }
   }
 
+  /** Adds a file a device profile brings along (odd names, a huge video: see profile-files.ts). */
+  addProfileFile(domain: string, relativePath: string, content: FileContent, mtime?: number): void {
+    this.addFile(domain, relativePath, content, mtime === undefined ? {} : { mtime });
+    this.generation++;
+  }
+
   /** Every entry (files, links, derived directories) sorted by domain and path. */
   entries(encrypted: boolean): DatasetEntry[] {
     const out: DatasetEntry[] = [];

@@ -40,6 +40,8 @@ export interface LockdowndOptions {
   trust?: TrustOptions;
   /** Defaults to the per-process shared key. */
   deviceKey?: Promise<DeviceKey>;
+  /** OpenSSL cipher list this device's TLS accepts (an older iOS accepts fewer). */
+  tlsCiphers?: string;
 }
 
 class LockdownRequestError extends Error {
@@ -79,7 +81,10 @@ export class VirtualLockdownd {
   ) {
     this.trust = new TrustDialog(options.trust);
     this.deviceKey = options.deviceKey ?? sharedDeviceKey();
+    this.tlsCiphers = options.tlsCiphers;
   }
+
+  private readonly tlsCiphers: string | undefined;
 
   /** Register on the device's port table. */
   listen(): void {
@@ -166,7 +171,7 @@ export class VirtualLockdownd {
     const key = await this.deviceKey;
     const identity: DeviceTlsIdentity = { certificateDer: host.deviceCertificateDer, privateKey: key.privateKey, privateKeyPkcs8: key.pkcs8 };
     const acceptor = await deviceTlsAcceptor();
-    return acceptor.accept(stream, identity, (chain) => this.isHostCertificate(host, chain));
+    return acceptor.accept(stream, identity, (chain) => this.isHostCertificate(host, chain), this.tlsCiphers ? { ciphers: this.tlsCiphers } : {});
   }
 
   /** libimobiledevice presents the root certificate, others the host leaf: accept anything the root signed. */

@@ -21,8 +21,14 @@ export interface DeviceTlsSession {
   stop(): Promise<void>;
 }
 
+/** How picky this device's TLS is (a device profile narrows what an older iOS accepts). */
+export interface DeviceTlsPolicy {
+  /** OpenSSL cipher list; honoured by the Node (OpenSSL) acceptor only. */
+  ciphers?: string;
+}
+
 export interface DeviceTlsAcceptor {
-  accept(stream: ByteStream, identity: DeviceTlsIdentity, checkClient: ClientCertificateCheck): Promise<DeviceTlsSession>;
+  accept(stream: ByteStream, identity: DeviceTlsIdentity, checkClient: ClientCertificateCheck, policy?: DeviceTlsPolicy): Promise<DeviceTlsSession>;
 }
 
 let acceptorPromise: Promise<DeviceTlsAcceptor> | undefined;

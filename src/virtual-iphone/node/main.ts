@@ -1,8 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { LifeboatError } from '../../core/errors.ts';
 import { UsbmuxdServer } from '../../usbmux/node/usbmuxd-server.ts';
 import { VirtualIPhone } from '../virtual-iphone.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
+import { NAMED_PROFILES } from '../profiles.ts';
+import { DeviceStateFile } from './device-state-file.ts';
+import { resolveUdid } from '../virtual-iphone.ts';
 
 /**
  * `npm run virtual-iphone`: a simulated iPhone that libimobiledevice's tools and Lifeboat's CLI can
@@ -23,12 +26,35 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const iphone = new VirtualIPhone(parsed.iphoneOptions);
-  if (parsed.truth) {
-    const dataset = await iphone.backup.dataset();
-    const truth = await dataset.truth(iphone.backup.state.encryption !== null || parsed.iphoneOptions.backupPassword !== undefined);
-    writeFileSync(parsed.truth, JSON.stringify(truth, null, 1));
-    process.stdout.write(`Wrote ${truth.length} truth entries to ${parsed.truth}\n`);
+  if (parsed.listProfiles) {
+    process.stdout.write(NAMED_PROFILES.map((p) => `${p.name}\n`).join(''));
+    return 0;
+  }
+
+  // The phone's own memory (key, trusted hosts, keybag) survives a restart with the same --state.
+  const deviceState = parsed.state ? DeviceStateFile.open(parsed.state, resolveUdid(parsed.iphoneOptions)) : undefined;
+  const iphone = new VirtualIPhone({ ...parsed.iphoneOptions, ...(deviceState ? { deviceKey: deviceState.deviceKey() } : {}) });
+  if (deviceState) {
+    await deviceState.restoreInto(iphone);
+    await deviceState.saveIfChanged(iphone);
+    setInterval(() => void deviceState.saveIfChanged(iphone), 250).unref();
+  }
+  const truthFile = parsed.truth;
+  if (truthFile) {
+    // What a backup made now would contain: rewritten whenever encryption or the data change.
+    const writeTruth = async (): Promise<void> => {
+      await iphone.backup.ready;
+      const dataset = await iphone.backup.dataset();
+      const truth = await dataset.truth(iphone.backup.state.encryption !== null);
+      writeFileSync(`${truthFile}.tmp`, JSON.stringify(truth, null, 1));
+      renameSync(`${truthFile}.tmp`, truthFile);
+      process.stdout.write(`Wrote ${truth.length} truth entries to ${truthFile}\n`);
+    };
+    await writeTruth();
+    let writing = Promise.resolve();
+    iphone.backup.onChange(() => {
+      writing = writing.then(writeTruth).catch(reportError);
+    });
   }
   const server = new UsbmuxdServer(parsed.state ? { stateDir: parsed.state } : {});
   server.attach(iphone);
@@ -51,6 +77,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   });
   await server.close();
+  if (deviceState) await deviceState.saveIfChanged(iphone);
   return 0;
 }
 

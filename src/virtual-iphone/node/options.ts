@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LifeboatError } from '../../core/errors.ts';
 import type { VirtualIPhoneOptions } from '../virtual-iphone.ts';
+import { namedProfile } from '../profiles.ts';
 
 /**
  * The command-line options of `npm run virtual-iphone`, as a table so each feature adds its own row.
@@ -39,6 +40,9 @@ export const VIRTUAL_IPHONE_OPTIONS: VirtualIPhoneCliOption[] = [
   { name: 'password', value: 'PASSWORD', description: 'Turn backup encryption on with this password', iphoneOption: 'backupPassword' },
   { name: 'truth', value: 'FILE', description: 'Write the JSON list of what a backup must contain to FILE' },
   { name: 'help', description: 'Show this help' },
+  { name: 'profile', value: 'NAME', description: 'Be a named device profile (model, iOS release and its documented behaviours); see --list-profiles', iphoneOption: 'profile', parse: parseProfileName },
+  { name: 'list-profiles', description: 'Print the profile names, one a line, and exit' },
+  { name: 'time-scale', value: 'F', description: "Multiply a profile's deliberate delays by F (0.01: a 3-minute preparation takes 1.8 s)", iphoneOption: 'timeScale', parse: parseTimeScale },
 ];
 
 export interface ParsedVirtualIPhoneArgs {
@@ -47,6 +51,8 @@ export interface ParsedVirtualIPhoneArgs {
   /** `--truth FILE`: where to write the backup truth JSON. */
   truth?: string;
   help: boolean;
+  /** `--list-profiles`: print the profile names and exit. */
+  listProfiles?: boolean;
   iphoneOptions: VirtualIPhoneOptions;
 }
 
@@ -86,6 +92,7 @@ export function parseVirtualIPhoneArgs(
     state: values.get('state') as string | undefined,
     ...(values.has('truth') ? { truth: values.get('truth') as string } : {}),
     help: values.get('help') === true,
+    ...(values.get('list-profiles') === true ? { listProfiles: true } : {}),
     iphoneOptions: iphoneOptions as VirtualIPhoneOptions,
   };
 }
@@ -126,6 +133,16 @@ function parseIosVersion(raw: string): string {
 function parseDatasetSize(raw: string): string {
   if (raw !== 'small' && raw !== 'medium' && raw !== 'large') throw new Error(`"${raw}" is not a dataset size (small, medium, large)`);
   return raw;
+}
+
+function parseProfileName(raw: string): string {
+  return namedProfile(raw).name;
+}
+
+function parseTimeScale(raw: string): number {
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?(e-?\d+)?$/i.test(raw) || !Number.isFinite(value)) throw new Error(`"${raw}" is not a number such as 0.01`);
+  return value;
 }
 
 function parseCount(raw: string): number {

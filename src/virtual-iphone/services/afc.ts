@@ -132,6 +132,9 @@ export function afcHandler(fs: AfcFilesystem): (stream: ByteStream) => void {
   };
 }
 
+/** Buffers fileWrite allocated with spare room at the end (file contents may grow into it). */
+const grownBuffers = new WeakSet<ArrayBuffer>();
+
 async function serveAfc(stream: ByteStream, fs: AfcFilesystem): Promise<void> {
   const reader = new BufferedReader(stream, 'afc');
   const owner = {};
@@ -250,9 +253,21 @@ async function serveAfc(stream: ByteStream, fs: AfcFilesystem): Promise<void> {
             await status(packetNum, AFC_ERROR.invalidArg);
             break;
           }
+          // Grown geometrically: a file written in 64 KB pieces (the restore's app list for 2,000 apps) was copied whole per piece.
           const end = file.position + payload.byteLength;
-          const data = new Uint8Array(Math.max(end, node.data.byteLength));
-          data.set(node.data, 0);
+          let data = node.data;
+          if (end > data.byteLength) {
+            // Only spare room this code made itself: another view's buffer may hold someone else's bytes.
+            const room = data.byteOffset === 0 && data.buffer instanceof ArrayBuffer && grownBuffers.has(data.buffer) ? data.buffer.byteLength : 0;
+            if (end <= room) {
+              data = new Uint8Array(data.buffer, 0, end);
+            } else {
+              const grown = new Uint8Array(Math.max(end, data.byteLength * 2, 64 * 1024));
+              grown.set(data, 0);
+              grownBuffers.add(grown.buffer);
+              data = grown.subarray(0, end);
+            }
+          }
           data.set(payload, file.position);
           node.data = data;
           node.mtimeNs = BigInt(Date.now()) * 1_000_000n;

@@ -6,7 +6,8 @@ import type { ServiceHandler } from '../virtual-iphone.ts';
 import { AFC_SERVICE, afcHandler, defaultMediaFilesystem, type AfcFilesystem } from './afc.ts';
 import { INSTALLATION_PROXY_SERVICE, installationProxyHandler } from './installation-proxy.ts';
 import { MOBILEBACKUP2_SERVICE, mobileBackup2Handler } from './mobilebackup2/mobilebackup2-service.ts';
-import type { BackupDeviceState, BackupFaults } from './mobilebackup2/backup-state.ts';
+import type { BackupDeviceState, BackupFaults, DeviceBehaviour } from './mobilebackup2/backup-state.ts';
+import { addProfileFiles, type ProfileFiles } from '../dataset/profile-files.ts';
 import { NotificationCenter } from './notification-center.ts';
 import { NOTIFICATION_PROXY_SERVICE, notificationProxyHandler } from './notification-proxy.ts';
 import { PasscodeGate } from './passcode-gate.ts';
@@ -25,6 +26,12 @@ export interface BackupServicesOptions {
   /** A passcode is set: backups (iOS ≥ 16.1) and password changes wait for `enterPasscode()`. */
   passcode?: boolean | { timeoutMs?: number };
   faults?: BackupFaults;
+  /** Version differences of BackupAgent2 (set by a named profile). */
+  behaviour?: DeviceBehaviour;
+  /** Files and apps a named profile adds to the dataset. */
+  files?: ProfileFiles;
+  /** Multiplies the profile's deliberate delays (prepareMs): 0.01 turns three minutes into 1.8 s. Default 1. */
+  timeScale?: number;
 }
 
 /** The parts of VirtualIPhone the backup services use. */
@@ -44,6 +51,12 @@ export interface BackupServices {
   /** Resolves once the initial keybag (if any) exists. */
   readonly ready: Promise<void>;
   dataset(): Promise<Dataset>;
+  /** Calls `listener` whenever a request changed what a backup would contain; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
+function scaled(behaviour: DeviceBehaviour, timeScale: number): DeviceBehaviour {
+  return behaviour.prepareMs === undefined ? behaviour : { ...behaviour, prepareMs: Math.round(behaviour.prepareMs * timeScale) };
 }
 
 /** Registers notification_proxy, afc, installation_proxy, springboardservices and mobilebackup2. */
@@ -55,6 +68,7 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
   const dataset = (): Promise<Dataset> => {
     const given = options.dataset;
     datasetPromise ??= (given instanceof Dataset ? Promise.resolve(given) : Dataset.create({ size: given ?? 'small', seed: options.seed ?? 1 })).then((d) => {
+      if (options.files && !(given instanceof Dataset)) addProfileFiles(d, options.files);
       if (options.mutate !== undefined) d.mutate(options.mutate);
       return d;
     });
@@ -66,6 +80,7 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
     return iphone.values.domains['com.apple.mobile.backup'];
   };
   const kdf = options.kdf ?? DEVICE_KDF;
+  const changeListeners = new Set<() => void>();
   const state: BackupDeviceState = {
     udid: iphone.udid,
     dataset,
@@ -74,6 +89,7 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
     notifications,
     passcode,
     faults: options.faults ?? {},
+    behaviour: scaled(options.behaviour ?? {}, options.timeScale ?? 1),
     lockdownRoot: () => iphone.values?.root ?? {},
     setWillEncrypt: (on) => {
       const domain = backupDomain();
@@ -88,6 +104,9 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
     lockdownDomains: () => iphone.values?.domains ?? {},
     reboot: () => iphone.reboot?.(),
     bootCount: () => iphone.bootCount ?? 0,
+    changed: () => {
+      for (const listener of [...changeListeners]) listener();
+    },
   };
   if (state.faults.syncLockHeldMs) afc.externalLockUntil = Date.now() + state.faults.syncLockHeldMs;
   const ready = options.backupPassword
@@ -104,5 +123,9 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
   iphone.registerService(INSTALLATION_PROXY_SERVICE, installationProxyHandler(async () => (await dataset()).apps));
   iphone.registerService(SPRINGBOARD_SERVICE, springboardHandler());
   iphone.registerService(MOBILEBACKUP2_SERVICE, whenReady(mobileBackup2Handler(state)));
-  return { state, notifications, afc, passcode, ready, dataset };
+  const onChange = (listener: () => void): (() => void) => {
+    changeListeners.add(listener);
+    return () => changeListeners.delete(listener);
+  };
+  return { state, notifications, afc, passcode, ready, dataset, onChange };
 }

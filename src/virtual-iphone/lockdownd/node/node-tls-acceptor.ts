@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { ByteStream } from '../../../core/byte-stream.ts';
 import { ProtocolError } from '../../../core/errors.ts';
-import type { ClientCertificateCheck, DeviceTlsAcceptor, DeviceTlsIdentity, DeviceTlsSession } from '../session-tls.ts';
+import type { ClientCertificateCheck, DeviceTlsAcceptor, DeviceTlsIdentity, DeviceTlsPolicy, DeviceTlsSession } from '../session-tls.ts';
 
 /** A node Duplex over a ByteStream. Ending or destroying it never closes the ByteStream itself. */
 class ByteStreamDuplex extends Duplex {
@@ -124,7 +124,7 @@ const pem = (label: string, der: Uint8Array): string =>
 
 /** Device side of lockdown TLS on OpenSSL, capped at TLS 1.2 like a real iPhone. */
 export const nodeTlsAcceptor: DeviceTlsAcceptor = {
-  async accept(stream: ByteStream, identity: DeviceTlsIdentity, checkClient: ClientCertificateCheck): Promise<DeviceTlsSession> {
+  async accept(stream: ByteStream, identity: DeviceTlsIdentity, checkClient: ClientCertificateCheck, policy: DeviceTlsPolicy = {}): Promise<DeviceTlsSession> {
     const duplex = new ByteStreamDuplex(stream);
     const secureContext = tls.createSecureContext({
       key: pem('PRIVATE KEY', identity.privateKeyPkcs8),
@@ -132,7 +132,7 @@ export const nodeTlsAcceptor: DeviceTlsAcceptor = {
       minVersion: 'TLSv1.2',
       maxVersion: 'TLSv1.2',
       // Hosts sign their certificates with SHA-1 (libimobiledevice) and keys can be old; iOS accepts both.
-      ciphers: 'DEFAULT:@SECLEVEL=0',
+      ciphers: policy.ciphers ? `${policy.ciphers}:@SECLEVEL=0` : 'DEFAULT:@SECLEVEL=0',
     });
     const socket = new tls.TLSSocket(duplex, {
       isServer: true,

@@ -58,9 +58,16 @@ function uuid(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function versionAtLeast(version: string, major: number, minor: number): boolean {
-  const [a = 0, b = 0] = version.split('.').map(Number);
-  return a > major || (a === major && b >= minor);
+/** True when dotted `version` is `from` or later ("15.7.1" ≥ "15.7"). */
+export function versionAtLeast(version: string, from: string): boolean {
+  const a = version.split('.').map(Number);
+  const b = from.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
 }
 
 /** An unencrypted backup still carries a keybag (device-wrapped class keys, no password KDF). */
@@ -95,6 +102,8 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 export class BackupRun {
   private progress = 0;
   private readonly udid: string;
+  /** The host's previous Manifest.plist, when this device keeps a copy of it (CopyItem). */
+  private previousPlist: Uint8Array | undefined;
 
   constructor(
     private readonly link: DeviceLinkEndpoint,
@@ -111,9 +120,13 @@ export class BackupRun {
       throw new BackupFailure(1, `TargetIdentifier ${target} is not this device`);
     }
     const faults = this.state.faults;
-    if (this.state.passcode && versionAtLeast(this.state.productVersion(), 16, 1)) {
+    const behaviour = this.state.behaviour;
+    const promptFrom = behaviour.passcodePromptFrom ?? '16.1';
+    if (this.state.passcode && promptFrom !== 'never' && versionAtLeast(this.state.productVersion(), promptFrom)) {
       if (!(await this.state.passcode.prompt())) throw new BackupFailure(208, 'Device locked (passcode not entered)');
     }
+    // A big device scans for minutes before its first message; the host hears nothing meanwhile.
+    if (behaviour.prepareMs) await new Promise((resolve) => setTimeout(resolve, behaviour.prepareMs));
     if (faults.stallMs) await new Promise((resolve) => setTimeout(resolve, faults.stallMs));
     if (faults.errorCode === 208) throw new BackupFailure(208, 'Device locked (passcode not entered)');
     if (faults.errorCode !== undefined && faults.errorCode !== 105) throw new BackupFailure(faults.errorCode, `Injected failure ${faults.errorCode}`);
@@ -130,8 +143,10 @@ export class BackupRun {
     if (hostStatus && options['ForceFullBackup'] !== true && this.statusUsable(hostStatus)) {
       const manifests = await this.link.downloadFiles([`${base}/Manifest.plist`, `${base}/Manifest.db`], this.progress);
       previous = await this.previousManifest(manifests.get(`${base}/Manifest.plist`), manifests.get(`${base}/Manifest.db`), encryption);
+      if (previous && behaviour.copiesPreviousManifest) this.previousPlist = manifests.get(`${base}/Manifest.plist`);
     }
     const isFull = previous === null;
+    if (behaviour.listsBackupFolder) await this.checkListing(`${base}`, hostStatus !== undefined);
 
     // 2. Plan: which files go up, which disappear.
     const entries = dataset.entries(encrypted);
@@ -161,6 +176,7 @@ export class BackupRun {
 
     // 4. Upload into Snapshot/.
     await this.createDirectory(`${base}/Snapshot`);
+    if (this.previousPlist) await this.checkCopy(`${base}/Manifest.plist`, `${base}/Snapshot/Manifest.plist.previous`, this.previousPlist);
     const prefixes = [...new Set(uploads.map((u) => u.row.fileId.slice(0, 2)))].sort();
     for (const prefix of prefixes) await this.createDirectory(`${base}/Snapshot/${prefix}`);
     const items: UploadItem[] = [];
@@ -191,13 +207,14 @@ export class BackupRun {
       this.progress = uploadBytes === 0 ? 90 : (sentBytes / uploadBytes) * 90;
       await this.uploadBatch(batch, batchBytes);
       sentBytes += batchBytes;
+      if (behaviour.asksFreeSpaceEachBatch) await this.checkFreeSpace(Math.max(0, uploadBytes - sentBytes));
     }
 
     // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
     const manifestDb = encryption ? await buildManifestDb(rows) : await plainManifestDb(dataset, rows);
     const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption);
     let manifestDbBytes = manifestDb;
-    if (encryption) {
+    if (encryption && manifestPlist['__manifestKey']) {
       const key = (manifestPlist['__manifestKey'] as Uint8Array | undefined)!;
       delete manifestPlist['__manifestKey'];
       manifestDbBytes = await BackupEncryption.encryptWhole(key, manifestDb);
@@ -219,7 +236,7 @@ export class BackupRun {
     moves.push([`${base}/Snapshot/Manifest.db`, `${base}/Manifest.db`], [`${base}/Snapshot/Manifest.plist`, `${base}/Manifest.plist`]);
     for (let i = 0; i < moves.length; i += 1000) {
       this.progress = 94 + (i / moves.length) * 3;
-      await this.link.send(['DLMessageMoveItems', Object.fromEntries(moves.slice(i, i + 1000)), {}, progressReal(this.progress)]);
+      await this.link.send([behaviour.moveMessage ?? 'DLMessageMoveItems', Object.fromEntries(moves.slice(i, i + 1000)), {}, progressReal(this.progress)]);
       await this.expectOk('MoveItems');
     }
 
@@ -228,7 +245,7 @@ export class BackupRun {
     const removals = [...removed, `${base}/Snapshot`];
     for (let i = 0; i < removals.length; i += 1000) {
       this.progress = 98;
-      await this.link.send(['DLMessageRemoveItems', removals.slice(i, i + 1000), {}, progressReal(this.progress)]);
+      await this.link.send([behaviour.removeMessage ?? 'DLMessageRemoveItems', removals.slice(i, i + 1000), {}, progressReal(this.progress)]);
       const reply = await this.link.statusResponse();
       if (reply.status !== 0 && removals.slice(i, i + 1000).includes(`${base}/Snapshot`)) {
         throw new BackupFailure(104, 'Error removing snapshot directory');
@@ -260,7 +277,7 @@ export class BackupRun {
     const wasEncrypted = manifest['IsEncrypted'] === true;
     if (wasEncrypted !== (encryption !== null)) return null; // encryption settings changed → full
     let db = dbBytes;
-    if (encryption) {
+    if (encryption && this.state.behaviour.manifestKey !== false) {
       const keybag = manifest['BackupKeyBag'];
       const manifestKey = manifest['ManifestKey'];
       if (!(keybag instanceof Uint8Array) || !sameBytes(keybag, encryption.keybag) || !(manifestKey instanceof Uint8Array)) return null;
@@ -310,7 +327,8 @@ export class BackupRun {
       Lockdown: lockdown,
       Applications: applications,
     };
-    if (encryption) {
+    // Before iOS 10.2 an encrypted backup's Manifest.db was plain and Manifest.plist had no ManifestKey.
+    if (encryption && this.state.behaviour.manifestKey !== false) {
       const key = await encryption.manifestKey();
       plist['ManifestKey'] = key.encryptionKey;
       plist['__manifestKey'] = key.key;
@@ -332,6 +350,25 @@ export class BackupRun {
     await this.link.statusResponse();
     free = this.state.faults.errorCode === 105 ? 0 : await ask();
     if (free < required) throw new BackupFailure(105, `Insufficient free disk space on drive to back up (need ${required} bytes, have ${free})`);
+  }
+
+  /** DLContentsOfDirectory: the host's listing must show the Status.plist it just sent us (or nothing for a new backup). */
+  private async checkListing(path: string, hasStatus: boolean): Promise<void> {
+    await this.link.send(['DLContentsOfDirectory', path, {}]);
+    const reply = await this.link.statusResponse();
+    const listing = reply.payload;
+    if (reply.status !== 0 || !isPlistDict(listing)) throw new BackupFailure(100, `Host could not list ${path}: ${reply.message} (${reply.status})`);
+    const status = listing['Status.plist'];
+    const listed = isPlistDict(status) && status['DLFileType'] === 'DLFileTypeRegular' && typeof status['DLFileSize'] === 'number';
+    if (listed !== hasStatus) throw new BackupFailure(100, `Host listing of ${path} ${hasStatus ? 'lacks' : 'shows'} Status.plist`);
+  }
+
+  /** DLMessageCopyItem, then reads the copy back: it must hold the bytes of the original. */
+  private async checkCopy(from: string, to: string, original: Uint8Array): Promise<void> {
+    await this.link.send(['DLMessageCopyItem', from, to, {}, progressReal(this.progress)]);
+    await this.expectOk('CopyItem');
+    const copy = (await this.link.downloadFiles([to], this.progress)).get(to);
+    if (!sameBytes(copy, original)) throw new BackupFailure(100, `Host's copy of ${from} differs from the original`);
   }
 
   private async createDirectory(path: string): Promise<void> {

@@ -22,6 +22,36 @@ export interface BackupFaults {
   errorAtNextMessage?: { code: number; description?: string };
 }
 
+/**
+ * How this device's BackupAgent2 differs from the current default (iOS 18) — set by a named
+ * profile (src/virtual-iphone/profiles.ts); every field absent means "as iOS 18 does it".
+ */
+export interface DeviceBehaviour {
+  /** mobilebackup2 versions the device knows; it answers the highest one the host also offers. Default [2.0, 2.1]. */
+  protocolVersions?: readonly number[];
+  /** Encrypted backups carry ManifestKey and an encrypted Manifest.db (iOS ≥ 10.2). Default true. */
+  manifestKey?: boolean;
+  /** Name of the move request: DLMessageMoveItems (default) or the older DLMessageMoveFiles. */
+  moveMessage?: 'DLMessageMoveItems' | 'DLMessageMoveFiles';
+  /** Name of the remove request: DLMessageRemoveItems (default) or the older DLMessageRemoveFiles. */
+  removeMessage?: 'DLMessageRemoveItems' | 'DLMessageRemoveFiles';
+  /** Lists the device folder (DLContentsOfDirectory) before uploading, as when resuming a snapshot. */
+  listsBackupFolder?: boolean;
+  /** Keeps a copy of the host's previous Manifest.plist (DLMessageCopyItem) before replacing it. */
+  copiesPreviousManifest?: boolean;
+  /** Asks GetFreeDiskSpace again after every upload batch. */
+  asksFreeSpaceEachBatch?: boolean;
+  /** Silence after the Backup request before the first DL message (scan of a big device), ms. */
+  prepareMs?: number;
+  /**
+   * How a failed request is answered: 'description' (ErrorCode + ErrorDescription, default),
+   * 'code-only' (no ErrorDescription) or 'disconnect' (DLMessageDisconnect with the reason instead of a Response).
+   */
+  errorShape?: 'description' | 'code-only' | 'disconnect';
+  /** The backup passcode sheet appears from this iOS version on (default 16.1); "never" for none. */
+  passcodePromptFrom?: string;
+}
+
 /** What BackupAgent2 knows across connections: the data, the encryption keybag and its settings. */
 export interface BackupDeviceState {
   udid: string;
@@ -32,6 +62,10 @@ export interface BackupDeviceState {
   notifications: NotificationCenter;
   passcode: PasscodeGate | null;
   faults: BackupFaults;
+  /** Version differences of this device's BackupAgent2. */
+  behaviour: DeviceBehaviour;
+  /** Called after a request changed what a backup would contain (encryption switched, restore applied). */
+  changed?: () => void;
   /** Live lockdown values (WillEncrypt lives in domains['com.apple.mobile.backup']). */
   lockdownRoot: () => PlistDict;
   setWillEncrypt: (on: boolean) => void;

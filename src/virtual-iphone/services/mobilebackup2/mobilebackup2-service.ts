@@ -2,8 +2,8 @@ import type { ByteStream } from '../../../core/byte-stream.ts';
 import { isPlistDict, PlistReal, type PlistDict } from '../../../plist/index.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
 import { NOTIFICATIONS } from '../notification-center.ts';
-import { BackupFailure, BackupRun } from './backup-agent.ts';
-import type { BackupDeviceState } from './backup-state.ts';
+import { BackupFailure, BackupRun, versionAtLeast } from './backup-agent.ts';
+import type { BackupDeviceState, DeviceBehaviour } from './backup-state.ts';
 import { DeviceLinkEndpoint, LinkClosedError } from './device-link.ts';
 import { RestoreRun } from './restore-agent.ts';
 
@@ -32,21 +32,25 @@ async function serveMobileBackup2(stream: ByteStream, state: BackupDeviceState):
       const request = message[1];
       switch (request['MessageName']) {
         case 'Hello':
-          await link.processMessage(hello(request));
+          await link.processMessage(hello(request, state.behaviour.protocolVersions ?? PROTOCOL_VERSIONS));
           break;
         case 'Backup':
-          await link.processMessage(await backup(link, state, request));
+          await answer(link, state.behaviour, await backup(link, state, request));
           break;
         case 'Restore': {
           const { reply, reboot } = await restore(link, state, request);
-          await link.processMessage(reply);
+          await answer(link, state.behaviour, reply);
+          if (reply['ErrorCode'] === 0) state.changed?.();
           // The phone restarts once the host has its answer: every connection drops, then it is back.
           if (reboot && state.reboot) setTimeout(state.reboot, 50);
           break;
         }
-        case 'ChangePassword':
-          await link.processMessage(await changePassword(state, request));
+        case 'ChangePassword': {
+          const reply = await changePassword(state, request);
+          await answer(link, state.behaviour, reply);
+          if (reply['ErrorCode'] === 0) state.changed?.();
           break;
+        }
         case 'Info':
         case 'List':
           await link.processMessage({ ...response(0), Content: '' });
@@ -62,10 +66,29 @@ async function serveMobileBackup2(stream: ByteStream, state: BackupDeviceState):
   }
 }
 
-function hello(request: PlistDict): PlistDict {
+/**
+ * The final answer to a request. A failure comes in the shape this device uses: with an
+ * ErrorDescription, with the code alone, or as a DLMessageDisconnect carrying the reason.
+ */
+async function answer(link: DeviceLinkEndpoint, behaviour: DeviceBehaviour, reply: PlistDict): Promise<void> {
+  const failed = reply['ErrorCode'] !== 0;
+  const shape = behaviour.errorShape ?? 'description';
+  if (failed && shape === 'disconnect') {
+    await link.send(['DLMessageDisconnect', typeof reply['ErrorDescription'] === 'string' ? reply['ErrorDescription'] : 'Error']);
+    return;
+  }
+  if (failed && shape === 'code-only') {
+    const { ErrorDescription: _dropped, ...rest } = reply;
+    await link.processMessage(rest);
+    return;
+  }
+  await link.processMessage(reply);
+}
+
+function hello(request: PlistDict, known: readonly number[]): PlistDict {
   const offered = request['SupportedProtocolVersions'];
   const versions = Array.isArray(offered) ? offered.map((v) => (v instanceof PlistReal ? v.value : typeof v === 'number' ? v : NaN)) : [];
-  const common = PROTOCOL_VERSIONS.filter((v) => versions.some((o) => Math.abs(o - v) < 1e-9));
+  const common = known.filter((v) => versions.some((o) => Math.abs(o - v) < 1e-9));
   if (common.length === 0) return response(1, 'No common protocol version');
   return { MessageName: 'Response', ErrorCode: 0, ProtocolVersion: new PlistReal(Math.max(...common)) };
 }
@@ -95,7 +118,8 @@ async function changePassword(state: BackupDeviceState, request: PlistDict): Pro
   const oldPassword = typeof request['OldPassword'] === 'string' ? request['OldPassword'] : undefined;
   const newPassword = typeof request['NewPassword'] === 'string' ? request['NewPassword'] : undefined;
   if (oldPassword === undefined && newPassword === undefined) return response(1, 'No password given');
-  if (state.passcode && !(await state.passcode.prompt())) return response(208, 'Device locked (passcode not entered)');
+  // iOS 13 and later confirm a backup password change with the device passcode.
+  if (state.passcode && versionAtLeast(state.productVersion(), '13') && !(await state.passcode.prompt())) return response(208, 'Device locked (passcode not entered)');
   const injected = state.faults.errorAtNextMessage;
   if (injected) {
     state.faults.errorAtNextMessage = undefined;
