@@ -32,6 +32,7 @@ async function buildPhone(options: VirtualIPhoneOptions = {}): Promise<{ iphone:
   const iphone = new VirtualIPhone({ ...options, udid, deviceKey: memory.deviceKey() });
   await memory.restoreInto(iphone);
   setInterval(() => void memory.saveIfChanged(iphone), REMEMBER_EVERY_MS);
+  iphone.lockdownd.onTrustChange(() => void memory.saveIfChanged(iphone));
   return { iphone, served: {} };
 }
 

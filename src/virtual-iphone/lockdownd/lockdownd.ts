@@ -93,10 +93,27 @@ export class VirtualLockdownd {
     });
   }
 
+  private readonly trustListeners = new Set<() => void>();
+
+  /**
+   * Calls `listener` whenever the hosts this device trusts change, before the host hears the answer:
+   * a phone writes its trust down at once, so a page reloaded right after pairing is still trusted.
+   * Returns the unsubscribe function.
+   */
+  onTrustChange(listener: () => void): () => void {
+    this.trustListeners.add(listener);
+    return () => this.trustListeners.delete(listener);
+  }
+
+  private trustChanged(): void {
+    for (const listener of [...this.trustListeners]) listener();
+  }
+
   /** The device forgets one host (or all): its next StartSession gets InvalidHostID. */
   forgetHost(hostId?: string): void {
     if (hostId === undefined) this.pairedHosts.clear();
     else this.pairedHosts.delete(hostId);
+    this.trustChanged();
   }
 
   /** Drop every open lockdown connection (unplug). */
@@ -319,6 +336,7 @@ export class VirtualLockdownd {
       ...parsed,
       escrowBag,
     });
+    this.trustChanged();
     return { EscrowBag: escrowBag };
   }
 
@@ -361,6 +379,7 @@ export class VirtualLockdownd {
     const record = message.PairRecord;
     if (!isPlistDict(record) || typeof record.HostID !== 'string') throw new LockdownRequestError('MissingPairRecord');
     if (!this.pairedHosts.delete(record.HostID)) throw new LockdownRequestError('InvalidHostID');
+    this.trustChanged();
     return {};
   }
 

@@ -38,6 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
     await deviceState.restoreInto(iphone);
     await deviceState.saveIfChanged(iphone);
     setInterval(() => void deviceState.saveIfChanged(iphone), 250).unref();
+    iphone.lockdownd.onTrustChange(() => void deviceState.saveIfChanged(iphone));
   }
   const truthFile = parsed.truth;
   if (truthFile) {
