@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsbmuxdServer } from '../../src/usbmux/node/usbmuxd-server.ts';
+import { UsbmuxdServer } from '../../src/virtual-iphone/usbmuxd/usbmuxd-server.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 
 export interface VirtualUsbmuxd {

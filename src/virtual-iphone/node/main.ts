@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { LifeboatError } from '../../core/errors.ts';
-import { UsbmuxdServer } from '../../usbmux/node/usbmuxd-server.ts';
+import { UsbmuxdServer } from '../usbmuxd/usbmuxd-server.ts';
 import { VirtualIPhone } from '../virtual-iphone.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
 import { NAMED_PROFILES } from '../profiles.ts';

@@ -4,9 +4,9 @@ import type { ByteStream } from '../../core/byte-stream.ts';
 import { BufferedReader } from '../../core/buffered-reader.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { decodePlist, isPlistDict, type PlistDict, type PlistValue } from '../../plist/index.ts';
-import type { VirtualIPhone } from '../../virtual-iphone/virtual-iphone.ts';
-import { SocketByteStream } from './socket-byte-stream.ts';
-import { formatUsbmuxdAddress, parseUsbmuxdAddress, type UsbmuxdAddress } from './usbmuxd-address.ts';
+import type { VirtualIPhone } from '../virtual-iphone.ts';
+import { SocketByteStream } from '../../usbmux/node/socket-byte-stream.ts';
+import { formatUsbmuxdAddress, parseUsbmuxdAddress, type UsbmuxdAddress } from '../../usbmux/node/usbmuxd-address.ts';
 import {
   EINVAL,
   ENOENT,
@@ -20,7 +20,7 @@ import {
   stringField,
   swapPortBytes,
   type UsbmuxdFrame,
-} from './usbmuxd-protocol.ts';
+} from '../../usbmux/node/usbmuxd-protocol.ts';
 import { UsbmuxdState } from './usbmuxd-state.ts';
 
 export interface UsbmuxdServerOptions {
