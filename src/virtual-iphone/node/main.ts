@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { LifeboatError } from '../../core/errors.ts';
 import { UsbmuxdServer } from '../../usbmux/node/usbmuxd-server.ts';
 import { VirtualIPhone } from '../virtual-iphone.ts';
+import { ReplayDevice } from '../replay/replay-device.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
 
 /**
@@ -23,8 +25,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const iphone = new VirtualIPhone(parsed.iphoneOptions);
-  if (parsed.truth) {
+  const iphone = parsed.replay !== undefined ? await replayIPhone(parsed.replay) : new VirtualIPhone(parsed.iphoneOptions);
+  if (parsed.truth && parsed.replay === undefined) {
     const dataset = await iphone.backup.dataset();
     const truth = await dataset.truth(iphone.backup.state.encryption !== null || parsed.iphoneOptions.backupPassword !== undefined);
     writeFileSync(parsed.truth, JSON.stringify(truth, null, 1));
@@ -52,6 +54,13 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   await server.close();
   return 0;
+}
+
+/** `--replay TRACE`: the trace's device; each failure (the first differing message) goes to stderr. */
+async function replayIPhone(file: string): Promise<VirtualIPhone> {
+  const replay = ReplayDevice.fromTrace(await readFile(file, 'utf8'), { onFailure: reportError });
+  process.stdout.write(`Replaying ${file}.\n`);
+  return replay.iphone;
 }
 
 function reportError(error: unknown): void {
