@@ -32,6 +32,7 @@ import { MuxDeviceConnector } from '../src/usbmux/index.ts';
 import { recorderTap } from '../src/diagnostics/stream-tap.ts';
 import { TraceRecorder } from '../src/diagnostics/trace-recorder.ts';
 import { recordUsbDevice } from '../src/diagnostics/usb-info.ts';
+import { muxHeaderTap } from '../src/diagnostics/mux-tap.ts';
 import { APPLE_VENDOR_ID } from '../src/usb/index.ts';
 import { WebUsbMuxTransport } from '../src/usb/webusb-mux-transport.ts';
 import { FakeUsb } from '../src/virtual-iphone/usb/fake-usb-device.ts';
@@ -88,7 +89,7 @@ class DeviceWorker implements DeviceWorkerApi {
       void this.disconnect();
       for (const listener of this.disconnectListeners) listener();
     });
-    this.connector = await MuxDeviceConnector.fromUsbDevice(device, { usb });
+    this.connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, packetTap: muxHeaderTap(this.trace) });
     const transport = this.connector.session.transport;
     recordUsbDevice(this.trace, device, transport instanceof WebUsbMuxTransport ? transport.location : undefined);
     this.trace.add({ kind: 'device', udid: this.trace.redactor.identifier(this.connector.device.udid), productId: device.productId, connection: virtual ? 'virtual USB' : 'USB' });

@@ -36,7 +36,7 @@ test('diagnostics: the Diagnostics view shows the demo session’s trace, reache
   const shown = (await page.textContent('[data-testid="trace-text"]')) ?? '';
   const [session] = parseTrace(shown);
   const kinds = new Set(session!.events.map((e) => e.kind));
-  for (const kind of ['usb', 'device', 'open', 'plist', 'error']) assert.ok(kinds.has(kind as never), `the trace has ${kind} events`);
+  for (const kind of ['usb', 'mux', 'device', 'open', 'plist', 'error']) assert.ok(kinds.has(kind as never), `the trace has ${kind} events`);
   assert.ok(session!.events.some((e) => e.kind === 'plist' && e.name === 'Request Pair'));
   assert.ok(session!.events.some((e) => e.kind === 'error' && e.code === 'pairing-denied'));
   assert.ok(!shown.includes('00008030-001A2B3C4D5E802E'), 'the demo UDID is hashed');
