@@ -48,3 +48,47 @@ test('diagnostics: the Diagnostics view shows the demo session’s trace, reache
   assert.ok(exported.length >= shown.length, 'the export holds at least what was shown');
   assert.deepEqual(errors, []);
 });
+
+test('replay in the browser: a trace recorded by the app (trust, backup) served as the demo device; the app pairs and backs up against it', async () => {
+  // Record: a fresh browser profile trusts the demo iPhone and backs it up.
+  const recording = await browser.newContext({ acceptDownloads: true });
+  let trace: string;
+  try {
+    const { page: p, errors: e } = await openApp(recording, server.url);
+    await p.click('[data-testid="try-virtual"]');
+    await p.waitForSelector('[data-testid="device-card"]', { timeout: 30000 });
+    await p.click('[data-testid="trust"]');
+    await p.waitForSelector('[data-testid="phone-trust-dialog"]', { timeout: 30000 });
+    await p.click('[data-testid="phone-trust"]');
+    await p.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 30000 });
+    await p.click('[data-testid="backup-now"]');
+    await p.waitForSelector('[data-testid="backup-stage"][data-stage="waiting-for-passcode"]', { timeout: 30000 });
+    await p.click('[data-testid="phone-enter-passcode"]');
+    await p.waitForSelector('[data-testid="backup-done"]', { timeout: 120000 });
+    await p.click('[data-testid="open-diagnostics"]');
+    await p.waitForSelector('[data-testid="trace-text"]:has-text("DLMessageProcessMessage")', { timeout: 10000 });
+    const [download] = await Promise.all([p.waitForEvent('download'), p.click('[data-testid="export-trace"]')]);
+    trace = await readFile((await download.path())!, 'utf8');
+    assert.deepEqual(e, []);
+  } finally {
+    await recording.close();
+  }
+
+  // Replay: another fresh profile connects to the trace instead of the simulation.
+  const replaying = await browser.newContext();
+  try {
+    const { page: p } = await openApp(replaying, server.url);
+    await p.click('[data-testid="connect-panel"] [data-testid="open-diagnostics"]');
+    await p.setInputFiles('[data-testid="replay-trace"]', { name: 'session.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(trace) });
+    await p.waitForSelector('[data-testid="device-card"]', { timeout: 30000 });
+    assert.equal(await p.textContent('[data-testid="trust-state"]'), 'Not trusted yet');
+    await p.click('[data-testid="trust"]');
+    // The recorded phone answered "pending" until Trust was tapped; the replay gives the same answers.
+    await p.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 60000 });
+    await p.click('[data-testid="backup-now"]');
+    await p.waitForSelector('[data-testid="backup-done"]', { timeout: 120000 });
+    assert.match((await p.textContent('[data-testid="backup-done"]')) ?? '', /Backup complete: \d+ files/);
+  } finally {
+    await replaying.close();
+  }
+});

@@ -111,6 +111,13 @@ export async function connectVirtual(): Promise<void> {
   }
 }
 
+/** Diagnostics: a recorded trace (text of a `.jsonl` export) served as the demo device; the host runs against it. */
+export async function connectReplay(trace: string): Promise<void> {
+  virtualHandle?.stop();
+  virtualHandle = startVirtualIPhone(undefined, trace);
+  await connectVirtual();
+}
+
 export async function connectUsb(): Promise<void> {
   try {
     const device = await navigator.usb.requestDevice({ filters: [{ vendorId: 0x05ac }] });

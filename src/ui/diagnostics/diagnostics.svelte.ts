@@ -1,4 +1,4 @@
-import { deviceWorker } from '../device/device-session.svelte.ts';
+import { connectReplay, deviceWorker } from '../device/device-session.svelte.ts';
 
 /** Whether the Diagnostics view is open; any error message or the device panel opens it. */
 export const diagnostics = $state<{ open: boolean }>({ open: false });
@@ -19,4 +19,11 @@ export function readTrace(): Promise<string> {
 /** `lifeboat-trace-2026-12-03T07-58-12.jsonl` */
 export function traceFileName(now = new Date()): string {
   return `lifeboat-trace-${now.toISOString().slice(0, 19).replaceAll(':', '-')}.jsonl`;
+}
+
+/** Serves a trace file as the demo device (the Device tab then talks to the replay). */
+export async function replayTraceFile(file: File): Promise<void> {
+  const text = await file.text();
+  closeDiagnostics();
+  await connectReplay(text);
 }
