@@ -7,6 +7,10 @@ import { stableIdentifierHash } from '../../src/diagnostics/redact.ts';
 import { parseTrace } from '../../src/diagnostics/trace-format.ts';
 import { decodePlist, type PlistDict } from '../../src/plist/index.ts';
 import { ReplayMismatchError } from '../../src/virtual-iphone/replay/replay-errors.ts';
+import { LockdownClient } from '../../src/lockdown/lockdown-client.ts';
+import { UsbmuxdPairingStore } from '../../src/lockdown/pairing-store.ts';
+import { UsbmuxdClient } from '../../src/usbmux/node/usbmuxd-client.ts';
+import { UsbmuxdDeviceConnector } from '../../src/usbmux/node/usbmuxd-device-connector.ts';
 import { recordSession, sessionSteps } from './record-session.ts';
 import { startReplay } from './replay-session.ts';
 
@@ -50,6 +54,15 @@ test('replay: a recorded pair + backup + restore session replays against the CLI
       const line = Number(/trace line (\d+)/.exec(failure.message)![1]);
       const event = JSON.parse(session.trace.split('\n')[line - 1]!) as { kind: string; dir: string; name: string };
       assert.deepEqual([event.kind, event.dir, event.name], ['plist', 'host', 'Request GetValue']);
+
+      // A lockdown host hears the mismatch as the answer to the departing request.
+      const client = new UsbmuxdClient({ address: changed.usbmuxd.address });
+      const lockdown = await LockdownClient.connect(await UsbmuxdDeviceConnector.open({ client }), { store: new UsbmuxdPairingStore(client) });
+      await assert.rejects(
+        lockdown.queryType(),
+        /^LockdownError: The device refused QueryType: Replay: host sent Request QueryType as message 2 on connection \d+ \(lockdown\) of session \d+; the trace's device expected Request StartSession/,
+      );
+      await lockdown.close();
     } finally {
       await changed.close();
     }

@@ -203,8 +203,22 @@ class ConnectionReplay {
       throw this.mismatch(expected, `${body.byteLength} bytes that are not a plist`, line);
     }
     const got = messageName(value);
-    if (got !== expected) throw this.mismatch(expected, got, line);
+    if (got !== expected) {
+      const mismatch = this.mismatch(expected, got, line);
+      await this.tellLockdownHost(value, mismatch);
+      throw mismatch;
+    }
     this.observe(value);
+  }
+
+  /**
+   * A lockdown host gets the mismatch as the answer to its request (a numeric Error with an
+   * ErrorString, which hosts show), so the person at the host sees why the device stopped.
+   */
+  private async tellLockdownHost(value: PlistValue, mismatch: ReplayMismatchError): Promise<void> {
+    if (this.script.port !== LOCKDOWN_PORT || !isPlistDict(value) || typeof value.Request !== 'string') return;
+    const body = encodeXmlPlist({ Request: value.Request, Error: -1, ErrorString: mismatch.message });
+    await this.channel.write(concatBytes([u32(body.byteLength), body])).catch(() => undefined);
   }
 
   /** Remembers what later steps need: the DeviceCertificate the host issued, and who started the session. */
