@@ -101,7 +101,7 @@ test('stream tap: DeviceLink messages and an upload batch are cut the same whate
   const status = encodeBinaryPlist({ SnapshotState: 'finished', UUID: '9EA43DB5-331A-4D9E-8B55-9FB112FCD776' });
   const bytes = concatBytes([
     frame(['DLMessageUploadFiles', {}]),
-    uploadFile(`${UDID}/Snapshot/ab/abcdef`, new Uint8Array(70_000).fill(7)),
+    uploadFile(`${UDID}/Snapshot/ab/abcdef`, new Uint8Array(5_000).fill(7)),
     uploadFile(`${UDID}/Snapshot/Status.plist`, status),
     u32(0),
     frame(['DLMessageProcessMessage', { MessageName: 'Response', ErrorCode: 0 }]),
@@ -113,7 +113,7 @@ test('stream tap: DeviceLink messages and an upload batch are cut the same whate
     whole.filter((e) => e.kind !== 'open' && e.kind !== 'close').map((e) => [e.kind, 'name' in e ? e.name : 'path' in e ? `${e.path}:${e.bytes}` : '']),
     [
       ['plist', 'DLMessageUploadFiles'],
-      ['file', `${hashed}/Snapshot/ab/abcdef:70000`],
+      ['file', `${hashed}/Snapshot/ab/abcdef:5000`],
       ['file', `${hashed}/Snapshot/Status.plist:${status.length}`],
       ['files-end', ''],
       ['plist', 'DLMessageProcessMessage{MessageName: Response}'],
