@@ -29,7 +29,12 @@ import { openStoreBackup } from '../src/stores/open-backup.ts';
 import { LockdownClient, readDeviceInfo, type DeviceInfo, type PairingStore } from '../src/lockdown/index.ts';
 import { createIndexedDbPairingStore } from '../src/lockdown/indexeddb-pairing-database.ts';
 import { MuxDeviceConnector } from '../src/usbmux/index.ts';
+import { recorderTap } from '../src/diagnostics/stream-tap.ts';
+import { TraceRecorder } from '../src/diagnostics/trace-recorder.ts';
+import { recordUsbDevice } from '../src/diagnostics/usb-info.ts';
+import { muxHeaderTap } from '../src/diagnostics/mux-tap.ts';
 import { APPLE_VENDOR_ID } from '../src/usb/index.ts';
+import { WebUsbMuxTransport } from '../src/usb/webusb-mux-transport.ts';
 import { FakeUsb } from '../src/virtual-iphone/usb/fake-usb-device.ts';
 import { connectWorkerUsbDevice, type MessagePortLike } from '../src/virtual-iphone/usb/worker-bridge.ts';
 
@@ -50,6 +55,12 @@ class DeviceWorker implements DeviceWorkerApi {
   private store_: Promise<OpfsBackupStore> | undefined;
   /** Stops watching the previous device's unplug: with reconnects on every replug, listeners would pile up. */
   private stopWatchingUnplug: (() => void) | undefined;
+  /** The Diagnostics view's trace: this worker's whole session, redacted as it is recorded. */
+  readonly trace = new TraceRecorder({ app: 'Lifeboat web 0.1.0', runtime: self.navigator.userAgent, os: workerPlatform() });
+
+  async getTrace(): Promise<string> {
+    return this.trace.text();
+  }
 
   private pairingStore(): PairingStore {
     this.store ??= createIndexedDbPairingStore();
@@ -84,7 +95,11 @@ class DeviceWorker implements DeviceWorkerApi {
     };
     usb.addEventListener('disconnect', onUnplug);
     this.stopWatchingUnplug = () => usb.removeEventListener('disconnect', onUnplug);
-    this.connector = await MuxDeviceConnector.fromUsbDevice(device, { usb });
+    this.connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, packetTap: muxHeaderTap(this.trace) });
+    const transport = this.connector.session.transport;
+    recordUsbDevice(this.trace, device, transport instanceof WebUsbMuxTransport ? transport.location : undefined);
+    this.trace.add({ kind: 'device', udid: this.trace.redactor.identifier(this.connector.device.udid), productId: device.productId, connection: virtual ? 'virtual USB' : 'USB' });
+    this.connector.trace = recorderTap(this.trace);
     this.lockdown = await LockdownClient.connect(this.connector, { store: this.pairingStore(), label: 'lifeboat' });
     // A device that already trusts us shows everything; one that forgot us falls back to the reduced set.
     if (await this.lockdown.loadPairing()) {
@@ -368,4 +383,29 @@ function toCard(info: DeviceInfo, trusted: boolean, virtual: boolean): DeviceCar
   };
 }
 
-Comlink.expose(new DeviceWorker());
+function workerPlatform(): string {
+  const nav = self.navigator as Navigator & { userAgentData?: { platform?: string } };
+  return nav.userAgentData?.platform || nav.platform || 'unknown';
+}
+
+/** Every error the worker hands the UI also goes into the trace, with its code and stack. */
+function recordingErrors(worker: DeviceWorker): DeviceWorker {
+  return new Proxy(worker, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (result instanceof Promise) {
+          return result.catch((error: unknown) => {
+            target.trace.error(error);
+            throw error;
+          });
+        }
+        return result;
+      };
+    },
+  });
+}
+
+Comlink.expose(recordingErrors(new DeviceWorker()));

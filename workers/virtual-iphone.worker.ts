@@ -9,11 +9,14 @@ import { serveUsbDeviceOverPort, type MessagePortLike, type ServedUsbDevice } fr
 import { VirtualIPhone, type VirtualIPhoneOptions } from '../src/virtual-iphone/virtual-iphone.ts';
 import { VirtualIPhoneControl } from '../src/virtual-iphone/control.ts';
 import { VirtualIPhoneMemory } from '../src/virtual-iphone/memory.ts';
+import { ReplayDevice } from '../src/virtual-iphone/replay/replay-device.ts';
 
 export interface ServeUsbMessage {
   type: 'lifeboat/serve-usb';
   port: MessagePort;
   options?: VirtualIPhoneOptions;
+  /** A diagnostics trace to serve as the device instead of the simulation (src/virtual-iphone/replay). */
+  replay?: string;
 }
 
 export interface ControlMessage {
@@ -26,7 +29,11 @@ const REMEMBER_EVERY_MS = 500;
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 let phone: Promise<{ iphone: VirtualIPhone; served: { current?: ServedUsbDevice } }> | undefined;
 
-async function buildPhone(options: VirtualIPhoneOptions = {}): Promise<{ iphone: VirtualIPhone; served: { current?: ServedUsbDevice } }> {
+async function buildPhone(options: VirtualIPhoneOptions = {}, replay?: string): Promise<{ iphone: VirtualIPhone; served: { current?: ServedUsbDevice } }> {
+  if (replay !== undefined) {
+    const device = ReplayDevice.fromTrace(replay, { onFailure: (error) => console.error(`[replay] ${error.message}`) });
+    return { iphone: device.iphone, served: {} };
+  }
   const udid = options.udid ?? DEFAULT_UDID;
   const memory = await VirtualIPhoneMemory.open(udid);
   const iphone = new VirtualIPhone({ ...options, udid, deviceKey: memory.deviceKey() });
@@ -41,7 +48,7 @@ scope.addEventListener('message', (event: MessageEvent) => {
   if (!message?.port) return;
   const port = message.port;
   if (message.type === 'lifeboat/serve-usb') {
-    phone ??= buildPhone((message as ServeUsbMessage).options);
+    phone ??= buildPhone((message as ServeUsbMessage).options, (message as ServeUsbMessage).replay);
     // A second serve-usb is a replug: the same phone (its data, its trusted hosts) on a fresh USB device.
     void phone.then(({ iphone, served }) => {
       served.current?.close();

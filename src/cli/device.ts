@@ -17,6 +17,6 @@ export async function openDevice(args: ParsedArgs): Promise<{ connector: Usbmuxd
   const client = usbmuxdClientFor(args);
   const udid = args.string('udid');
   const connector = await UsbmuxdDeviceConnector.open(udid === undefined ? { client } : { client, udid });
-  if (args.trace) connector.trace = cliTraceTap(args.trace, connector.device.udid);
+  if (args.trace) connector.trace = cliTraceTap(args.trace, connector.device);
   return { connector, client };
 }

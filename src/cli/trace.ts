@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { release, type as osType } from 'node:os';
 import { recorderTap, type TraceTap } from '../diagnostics/stream-tap.ts';
 import { TraceRecorder } from '../diagnostics/trace-recorder.ts';
+import type { AttachedDevice } from '../usbmux/device-connector.ts';
 import type { CliCommand, ParsedArgs } from './args.ts';
 
 const CLI_VERSION = '0.1.0';
@@ -31,7 +32,8 @@ export async function runTraced(command: CliCommand, args: ParsedArgs, file: str
 }
 
 /** The tap a command's device connection reports to; the device's UDID is hashed from the first event on. */
-export function cliTraceTap(recorder: TraceRecorder, udid: string): TraceTap {
-  recorder.redactor.identifier(udid);
+export function cliTraceTap(recorder: TraceRecorder, device: AttachedDevice): TraceTap {
+  const udid = recorder.redactor.identifier(device.udid);
+  recorder.add({ kind: 'device', udid, productId: device.productId, connection: device.connectionType });
   return recorderTap(recorder);
 }

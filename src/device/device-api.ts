@@ -124,4 +124,6 @@ export interface DeviceWorkerApi {
   /** Restores, then the device restarts and the connection ends. */
   restore(request: RestoreRequest, onProgress: (progress: RestoreProgress) => void): Promise<{ filesSent: number; bytesSent: number; durationMs: number }>;
   cancelRestore(): Promise<void>;
+  /** The diagnostics trace of this session (JSON lines, redacted), for the Diagnostics view. */
+  getTrace(): Promise<string>;
 }

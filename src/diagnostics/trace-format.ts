@@ -34,6 +34,7 @@ export interface TraceHeader {
 export type JsonPlist = string | number | boolean | null | JsonPlist[] | { [key: string]: JsonPlist };
 
 export type TraceEvent =
+  | { kind: 'device'; t: number; udid: string; productId: number; connection: string }
   | { kind: 'open'; t: number; conn: number; port: number; service: string; tls?: boolean }
   | { kind: 'plist'; t: number; conn: number; dir: TraceDirection; name: string; size: number; value: JsonPlist }
   | { kind: 'file'; t: number; conn: number; dir: TraceDirection; path: string; bytes: number; status: 'ok' | 'error'; error?: string; content?: JsonPlist }
@@ -144,6 +145,8 @@ export function messageName(value: PlistValue): string {
 export interface TraceSession {
   header: TraceHeader;
   events: TraceEvent[];
+  /** The file's line number (1-based) of each event, for messages that point into the file. */
+  lines: number[];
 }
 
 /** Parses a trace file (one or more concatenated sessions); clear errors name the line. */
@@ -165,13 +168,14 @@ export function parseTrace(text: string): TraceSession[] {
       if (typeof record.version !== 'number' || record.version > TRACE_VERSION) {
         throw new TraceFormatError(`Line ${i + 1}: trace format version ${String(record.version)} is newer than this Lifeboat reads (${TRACE_VERSION}).`);
       }
-      sessions.push({ header: value as TraceHeader, events: [] });
+      sessions.push({ header: value as TraceHeader, events: [], lines: [] });
       continue;
     }
     const session = sessions.at(-1);
     if (!session) throw new TraceFormatError('The file does not start with a Lifeboat trace header.');
     if (typeof record.kind !== 'string') throw new TraceFormatError(`Line ${i + 1} of the trace has no event kind.`);
     session.events.push(value as TraceEvent);
+    session.lines.push(i + 1);
   }
   if (sessions.length === 0) throw new TraceFormatError('The trace is empty.');
   return sessions;

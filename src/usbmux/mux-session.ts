@@ -35,7 +35,12 @@ export interface MuxSessionOptions {
   ackDelayMs?: number;
   /** CONTROL packets and oddities go here (default: console.debug). */
   log?: (message: string) => void;
+  /** Diagnostics: sees every packet both ways (the tap keeps headers only). */
+  packetTap?: MuxPacketTap;
 }
+
+/** Called with each whole mux packet, before it is sent or as it arrives; must not keep or change it. */
+export type MuxPacketTap = (direction: 'host' | 'device', packet: Uint8Array) => void;
 
 /** usbmuxd2's receive window per connection (usbmuxd's is 128 KiB). */
 export const DEFAULT_RECEIVE_WINDOW = 512 * 1024;
@@ -53,6 +58,7 @@ export class MuxSession {
   readonly connectTimeoutMs: number;
   readonly ackDelayMs: number;
   readonly log: (message: string) => void;
+  private readonly packetTap: MuxPacketTap | undefined;
 
   private headerLength = MUX_HEADER_V1;
   private txSeq = 0;
@@ -79,6 +85,7 @@ export class MuxSession {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.ackDelayMs = options.ackDelayMs ?? 10;
     this.log = options.log ?? ((message) => console.debug(`[usbmux] ${message}`));
+    this.packetTap = options.packetTap;
     this.done = this.readLoop();
   }
 
@@ -128,6 +135,7 @@ export class MuxSession {
     if (this.failure) return Promise.reject(this.failure);
     const packet = encodeTcpPacket(this.headerLength, this.txSeq, this.rxSeq, tcp, payload);
     this.txSeq = (this.txSeq + 1) & 0xffff;
+    this.packetTap?.('host', packet);
     return this.transport.write(packet);
   }
 
@@ -156,7 +164,9 @@ export class MuxSession {
       timer = setTimeout(() => reject(new TimeoutError('The device did not answer the usbmux VERSION request.')), timeoutMs);
     });
     try {
-      await this.transport.write(encodeVersionPacket(2, 0));
+      const version = encodeVersionPacket(2, 0);
+      this.packetTap?.('host', version);
+      await this.transport.write(version);
       const major = await Promise.race([answer, timeout]);
       if (major !== 1 && major !== 2) {
         throw new ProtocolError('usbmux', `device speaks mux version ${major}; only 1 and 2 are supported`);
@@ -170,6 +180,7 @@ export class MuxSession {
         writeMuxHeader(new DataView(setup.buffer), MUX_HEADER_V2, MUX_PROTO_SETUP, setup.byteLength, this.txSeq, this.rxSeq);
         setup[MUX_HEADER_V2] = SETUP_BYTE;
         this.txSeq = 1;
+        this.packetTap?.('host', setup);
         await this.transport.write(setup);
       }
     } finally {
@@ -228,6 +239,7 @@ export class MuxSession {
   }
 
   private handlePacket(packet: Uint8Array): void {
+    this.packetTap?.('device', packet);
     const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
     const protocol = view.getUint32(0);
     if (protocol === MUX_PROTO_VERSION) {

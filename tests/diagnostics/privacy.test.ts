@@ -5,7 +5,9 @@ import { contentChunks, type Dataset } from '../../src/virtual-iphone/dataset/in
 import { concatBytes } from '../../src/core/bytes.ts';
 import { parseTrace } from '../../src/diagnostics/trace-format.ts';
 import { isPlistDict, type PlistValue } from '../../src/plist/index.ts';
-import { recordSession } from './record-session.ts';
+import { join } from 'node:path';
+import { recordSession, sessionSteps } from './record-session.ts';
+import { startReplay } from './replay-session.ts';
 
 const PASSWORD = 'correct horse battery';
 
@@ -50,7 +52,7 @@ async function personalStrings(dataset: Dataset, lockdownRoot: Record<string, Pl
   return [...new Set(strings)];
 }
 
-test('privacy: a recorded demo session (pair, encrypted backup, restore) holds no personal data, password or key', async () => {
+test('privacy: a recorded demo session (pair, encrypted backup, restore) holds no personal data, password or key, and replays', async () => {
   const session = await recordSession({ password: PASSWORD });
   try {
     const { trace, dataset, iphone } = session;
@@ -73,6 +75,23 @@ test('privacy: a recorded demo session (pair, encrypted backup, restore) holds n
     assert.ok(!trace.includes(PASSWORD), 'the backup password');
     assert.doesNotMatch(trace, /-----BEGIN|PRIVATE KEY|MII[A-Za-z0-9+/]{20}/, 'PEM or DER key material');
     assert.ok(!trace.includes(iphone.udid), 'the raw UDID (only its hash)');
+
+    // The same trace (the encrypted profile) replays: pair, encryption on, encrypted backup, restore.
+    const replay = await startReplay(session);
+    try {
+      const out = join(session.backupDir, '..', 'replayed');
+      const [pair, encryption, , restore] = sessionSteps(out, PASSWORD);
+      for (const step of [pair!, encryption!, ['backup', out]]) {
+        const r = await replay.run(step);
+        assert.equal(r.code, 0, `${step[0]}: ${r.err}`);
+      }
+      const r = await replay.run(['restore', await replay.restoreSource(), ...restore!.slice(2)]);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(replay.device.failures, []);
+      assert.equal(replay.device.connectionsLeft, 0);
+    } finally {
+      await replay.close();
+    }
   } finally {
     await session.cleanup();
   }

@@ -146,6 +146,13 @@ async function attachVirtual(): Promise<void> {
   }
 }
 
+/** Diagnostics: a recorded trace (text of a `.jsonl` export) served as the demo device; the host runs against it. */
+export async function connectReplay(trace: string): Promise<void> {
+  virtualHandle?.stop();
+  virtualHandle = startVirtualIPhone(undefined, trace);
+  await connectVirtual();
+}
+
 export async function connectUsb(): Promise<void> {
   let device: USBDevice;
   try {

@@ -50,11 +50,11 @@ export interface VirtualIPhoneHandle {
  * Demo mode: the virtual iPhone runs in its own worker behind a fake USB device; the port is handed to
  * the device worker, whose real WebUSB/mux/lockdown stack talks to it.
  */
-export function startVirtualIPhone(options: VirtualIPhoneOptions = DEMO_DEVICE): VirtualIPhoneHandle {
+export function startVirtualIPhone(options: VirtualIPhoneOptions = DEMO_DEVICE, replay?: string): VirtualIPhoneHandle {
   const worker = new Worker(new URL('../../../workers/virtual-iphone.worker.ts', import.meta.url), { type: 'module', name: 'virtual-iphone' });
   const plug = (): MessagePort => {
     const usb = new MessageChannel();
-    const serve: ServeUsbMessage = { type: 'lifeboat/serve-usb', port: usb.port1, options };
+    const serve: ServeUsbMessage = { type: 'lifeboat/serve-usb', port: usb.port1, options, ...(replay !== undefined ? { replay } : {}) };
     worker.postMessage(serve, [usb.port1]);
     return usb.port2;
   };

@@ -28,7 +28,7 @@ function extensionOf(name: string, mime: string): string {
   return MIME_EXTENSIONS[mime] ?? (/\.[A-Za-z0-9]{1,8}$/.exec(name)?.[0] ?? '.bin');
 }
 
-function download(name: string, blob: Blob): void {
+export function download(name: string, blob: Blob): void {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;

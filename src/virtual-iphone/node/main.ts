@@ -1,7 +1,9 @@
 import { renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { LifeboatError } from '../../core/errors.ts';
 import { UsbmuxdServer } from '../usbmuxd/usbmuxd-server.ts';
 import { VirtualIPhone } from '../virtual-iphone.ts';
+import { ReplayDevice } from '../replay/replay-device.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
 import { NAMED_PROFILES } from '../profiles.ts';
 import { DeviceStateFile } from './device-state-file.ts';
@@ -32,15 +34,19 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   // The phone's own memory (key, trusted hosts, keybag) survives a restart with the same --state.
-  const deviceState = parsed.state ? DeviceStateFile.open(parsed.state, resolveUdid(parsed.iphoneOptions)) : undefined;
-  const iphone = new VirtualIPhone({ ...parsed.iphoneOptions, ...(deviceState ? { deviceKey: deviceState.deviceKey() } : {}) });
+  // A replay is the recorded device itself: it has no memory of its own to keep.
+  const deviceState = parsed.state && parsed.replay === undefined ? DeviceStateFile.open(parsed.state, resolveUdid(parsed.iphoneOptions)) : undefined;
+  const iphone =
+    parsed.replay !== undefined
+      ? await replayIPhone(parsed.replay)
+      : new VirtualIPhone({ ...parsed.iphoneOptions, ...(deviceState ? { deviceKey: deviceState.deviceKey() } : {}) });
   if (deviceState) {
     await deviceState.restoreInto(iphone);
     await deviceState.saveIfChanged(iphone);
     setInterval(() => void deviceState.saveIfChanged(iphone), 250).unref();
     iphone.lockdownd.onTrustChange(() => void deviceState.saveIfChanged(iphone));
   }
-  const truthFile = parsed.truth;
+  const truthFile = parsed.replay === undefined ? parsed.truth : undefined;
   if (truthFile) {
     // What a backup made now would contain: rewritten whenever encryption or the data change.
     const writeTruth = async (): Promise<void> => {
@@ -80,6 +86,13 @@ async function main(argv: readonly string[]): Promise<number> {
   await server.close();
   if (deviceState) await deviceState.saveIfChanged(iphone);
   return 0;
+}
+
+/** `--replay TRACE`: the trace's device; each failure (the first differing message) goes to stderr. */
+async function replayIPhone(file: string): Promise<VirtualIPhone> {
+  const replay = ReplayDevice.fromTrace(await readFile(file, 'utf8'), { onFailure: reportError });
+  process.stdout.write(`Replaying ${file}.\n`);
+  return replay.iphone;
 }
 
 function reportError(error: unknown): void {

@@ -39,6 +39,7 @@ export const VIRTUAL_IPHONE_OPTIONS: VirtualIPhoneCliOption[] = [
   { name: 'mutate', value: 'N', description: 'Change the data as if used for a while (mutation seed N) before serving', iphoneOption: 'mutate', parse: parseCount },
   { name: 'password', value: 'PASSWORD', description: 'Turn backup encryption on with this password', iphoneOption: 'backupPassword' },
   { name: 'truth', value: 'FILE', description: 'Write the JSON list of what a backup must contain to FILE' },
+  { name: 'replay', value: 'TRACE', description: 'Serve a recorded diagnostics trace (`--trace FILE`) as the device instead of simulating one' },
   { name: 'help', description: 'Show this help' },
   { name: 'profile', value: 'NAME', description: 'Be a named device profile (model, iOS release and its documented behaviours); see --list-profiles', iphoneOption: 'profile', parse: parseProfileName },
   { name: 'list-profiles', description: 'Print the profile names, one a line, and exit' },
@@ -50,6 +51,8 @@ export interface ParsedVirtualIPhoneArgs {
   state: string | undefined;
   /** `--truth FILE`: where to write the backup truth JSON. */
   truth?: string;
+  /** `--replay TRACE`: serve this trace file as the device. */
+  replay?: string;
   help: boolean;
   /** `--list-profiles`: print the profile names and exit. */
   listProfiles?: boolean;
@@ -91,6 +94,7 @@ export function parseVirtualIPhoneArgs(
     usbmuxd: (values.get('usbmuxd') as string | undefined) ?? DEFAULT_VIRTUAL_USBMUXD_ADDRESS,
     state: values.get('state') as string | undefined,
     ...(values.has('truth') ? { truth: values.get('truth') as string } : {}),
+    ...(values.has('replay') ? { replay: values.get('replay') as string } : {}),
     help: values.get('help') === true,
     ...(values.get('list-profiles') === true ? { listProfiles: true } : {}),
     iphoneOptions: iphoneOptions as VirtualIPhoneOptions,
