@@ -617,6 +617,15 @@ export class PackedBackend implements StorageBackend {
     return total;
   }
 
+  /** Bytes of the files under `path` (from the catalogue), undefined when there is no such folder. */
+  bytesUnder(path: string): number | undefined {
+    const node = this.catalogue.lookup(path);
+    if (!(node instanceof DirNode)) return undefined;
+    let total = 0;
+    for (const [, f] of this.catalogue.files(node)) total += f.size;
+    return total;
+  }
+
   /** Rewrites every mostly-dead pack into the active one, so pruned versions give their bytes back. */
   compact(): Promise<void> {
     return this.exclusive(() => this.compactIfWorthIt(true));
