@@ -3,7 +3,8 @@ import type { BackupStore } from '../stores/backup-store.ts';
 import type { BackupProgress } from './progress.ts';
 
 const MB = 1_000_000;
-const mb = (bytes: number): string => `${Math.max(1, Math.ceil(bytes / MB)).toLocaleString('en-US')} MB`;
+/** Megabytes as a person reads them: one decimal below 100 MB, whole (rounded up) above. */
+const mb = (bytes: number): string => (bytes < 100 * MB ? `${Math.max(0.1, Math.ceil(bytes / (MB / 10)) / 10)} MB` : `${Math.ceil(bytes / MB).toLocaleString('en-US')} MB`);
 
 /**
  * A store that filled up mid-backup, said with how much room the backup still needs: the device's

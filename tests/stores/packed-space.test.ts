@@ -146,6 +146,6 @@ test('the storage-full message says how much room is needed', () => {
   assert.match(byPercent.message, /about 1,200 MB in all; 300 MB had arrived \(25%\), so it needs about 900 MB more room/);
   assert.match(byPercent.message, /last complete backup is untouched/);
   assert.match(byPercent.action ?? '', /browser gives each site a share/);
-  assert.match(storageFullError(opfs, { bytesReceived: 3e6, percent: 0 }, 4.7e6).message, /last backup of this device is 5 MB, so it needs up to about 2 MB more room/);
+  assert.match(storageFullError(opfs, { bytesReceived: 3e6, percent: 0 }, 4.7e6).message, /3 MB of this backup had arrived; the last backup of this device is 4.7 MB, so it needs up to about 1.7 MB more room/);
   assert.match(storageFullError({ kind: 'folder' }, { bytesReceived: 3e6, percent: null }).message, /^The backup drive is full/);
 });
