@@ -149,3 +149,21 @@ test('the storage-full message says how much room is needed', () => {
   assert.match(storageFullError(opfs, { bytesReceived: 3e6, percent: 0 }, 4.7e6).message, /3 MB of this backup had arrived; the last backup of this device is 4.7 MB, so it needs up to about 1.7 MB more room/);
   assert.match(storageFullError({ kind: 'folder' }, { bytesReceived: 3e6, percent: null }).message, /^The backup drive is full/);
 });
+
+test('idle: a writer that let go while idle refuses to go on if another writer changed the store meanwhile', async () => {
+  const dir = new MemoryDirectoryHandle();
+  const first = await PackedBackend.open(dir, { freeSpace: async () => 1e12, ...packed });
+  await writeWhole(first, 'a', enc.encode('from the first'));
+  await sleep(80); // idle: handles and lock let go
+  const second = await PackedBackend.open(dir, { freeSpace: async () => 1e12, ...packed });
+  await writeWhole(second, 'b', enc.encode('from the second'));
+  await second.close();
+  await assert.rejects(writeWhole(first, 'c', enc.encode('stale')), { name: 'StoreBusyError' });
+  assert.ok(first.failed, 'the stale instance must be reopened');
+  await first.close();
+  const again = await PackedBackend.open(dir, { freeSpace: async () => 1e12, ...packed });
+  assert.equal(dec.decode(await again.readAll('a')), 'from the first');
+  assert.equal(dec.decode(await again.readAll('b')), 'from the second');
+  assert.equal(await again.stat('c'), null);
+  await again.close();
+});
