@@ -143,7 +143,7 @@ test('quota runs out mid-backup: the room needed is said, the last backup stays 
   const message = await error.innerText();
   t.diagnostic(message);
   assert.match(message, /storage for Lifeboat is full/);
-  assert.match(message, /needs (up to )?about [\d,]+ MB more room/, 'how much room the backup needs');
+  assert.match(message, /needs (up to )?about [\d.,]+ MB more room/, 'how much room the backup needs');
   assert.match(message, /last complete backup is untouched/);
   assert.deepEqual(await page.evaluate(packedListingScript('backups', UDID)), before, 'the last complete backup is as it was');
 
