@@ -143,11 +143,7 @@ export class BackupEngine {
       } catch (e) {
         throw this.translate(e);
       }
-      if (result.errorCode !== 0) {
-        // The device gave up because we could not store what it sent: say what failed here.
-        if (result.hostFailure instanceof LifeboatError) throw this.translate(result.hostFailure);
-        throw errorForDeviceCode(result.errorCode, result.errorDescription);
-      }
+      if (result.errorCode !== 0) throw await this.deviceFailure(result, session);
 
       this.tracker.setStage('finishing');
       const status = await readStatus(session);
@@ -186,10 +182,33 @@ export class BackupEngine {
     }
   }
 
+  /**
+   * The device's error. A 105 that follows our writes failing for space (the device hears ENOSPC and
+   * gives up) is the store's full quota or disk: the store says so on its next sync, and the person
+   * hears how much room the backup needs instead of the device's generic 105.
+   */
+  private async deviceFailure(result: MobileBackup2Result, session: BackupSession): Promise<LifeboatError> {
+    // The device gave up because we could not store what it sent: say what failed here.
+    if (result.hostFailure instanceof LifeboatError) return this.translate(result.hostFailure) as LifeboatError;
+    if (result.errorCode === 105) {
+      try {
+        await session.sync();
+      } catch (e) {
+        if (e instanceof StoreError && e.errno === 'ENOSPC') return this.storageFull();
+      }
+    }
+    return errorForDeviceCode(result.errorCode, result.errorDescription);
+  }
+
+  private storageFull(): LifeboatError {
+    const { store, udid } = this.options;
+    return storageFullError(store, this.tracker.snapshot, store.latestBackupBytes?.(udid));
+  }
+
   /** The shared translation, plus a full backup drive. */
   private translate(e: unknown): unknown {
     const error = this.sync.translate(e);
-    if (error instanceof StoreError && error.errno === 'ENOSPC') return storageFullError(this.options.store, this.tracker.snapshot);
+    if (error instanceof StoreError && error.errno === 'ENOSPC') return this.storageFull();
     return error;
   }
 

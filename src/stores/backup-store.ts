@@ -67,4 +67,9 @@ export interface BackupStore {
   openVersion(udid: string, id: string): Promise<BackupTree>;
   /** Device folders that hold a complete backup. */
   listDevices(): Promise<string[]>;
+  /**
+   * Bytes of the device's latest complete backup, when the store can tell without reading it
+   * (the packed store's catalogue): about the room a full backup of it needs, for "storage full".
+   */
+  latestBackupBytes?(udid: string): number | undefined;
 }

@@ -51,6 +51,10 @@ export class OpfsBackupStore extends VersionedBackupStore {
     return new OpfsBackupStore(new HandleBackend(root, { preferSyncAccess: true, freeSpace }), options, null);
   }
 
+  latestBackupBytes(udid: string): number | undefined {
+    return this.packed?.bytesUnder(udid);
+  }
+
   /** A write failed (quota, disk): close this instance and open the store again to go on. */
   get failed(): boolean {
     return this.packed?.failed != null;

@@ -122,7 +122,18 @@ export class MemoryFileHandle implements FileHandleLike {
       },
       write: (buffer, options) => {
         live();
-        this.put(buffer, options?.at ?? 0);
+        const at = options?.at ?? 0;
+        const quota = this.parent.quota;
+        const growth = Math.max(0, at + buffer.byteLength - this.length);
+        if (quota && growth > quota.left) {
+          // As Chromium 156 does at its quota: writes what fits, then returns FILE_ERROR_NO_SPACE (−8) as an unsigned count.
+          const fits = buffer.byteLength - (growth - quota.left);
+          if (fits > 0) this.put(buffer.subarray(0, fits), at);
+          quota.left = 0;
+          return 0xfffffff8;
+        }
+        if (quota) quota.left -= growth;
+        this.put(buffer, at);
         return buffer.byteLength;
       },
       getSize: () => {
@@ -157,6 +168,8 @@ export class MemoryFileHandle implements FileHandleLike {
 
 export class MemoryDirectoryHandle implements DirHandleLike {
   readonly kind = 'directory' as const;
+  /** Bytes sync access handles may still add to this folder's files (a browser quota); null for no limit. */
+  quota: { left: number } | null = null;
   readonly children = new Map<string, MemoryDirectoryHandle | MemoryFileHandle>();
   constructor(public name = '') {}
 

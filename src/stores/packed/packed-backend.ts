@@ -88,8 +88,8 @@ export class PackedBackend implements StorageBackend {
     /** Null while the store is idle (closeHandles); reopened by exclusive(). */
     private journal: SyncAccessHandleLike | null,
     journalAt: number,
-    /** Releases the writer's lock (Web Locks), when one was taken. */
-    private readonly unlock: () => void,
+    /** Releases the writer's lock (Web Locks) while the handles are open; null while idle. */
+    private unlock: (() => void) | null,
   ) {
     this.packSize = options.packSize ?? 64 * 1024 * 1024;
     this.largeFileThreshold = options.largeFileThreshold ?? 1024 * 1024;
@@ -107,7 +107,9 @@ export class PackedBackend implements StorageBackend {
 
   /** Opens (or creates) the store in `dir` for writing: replays the journal, drops a torn tail and orphan files. */
   static async open(dir: DirHandleLike, options: PackedBackendOptions): Promise<PackedBackend> {
-    // Sync access handles are closed when idle, so they cannot be the writer's lock: a Web Lock is.
+    // Sync access handles are closed when idle, so they cannot be the only writer's lock: a Web Lock
+    // is held with them (and, like them, let go when idle: a reloaded page's old worker may be frozen
+    // in the back/forward cache and would otherwise hold it for good).
     const unlock = await writerLock(dir.name);
     try {
       const state = await loadState(dir);
@@ -166,7 +168,6 @@ export class PackedBackend implements StorageBackend {
       if (!this.broken) this.flushNow();
     } finally {
       this.releaseHandles();
-      this.unlock();
     }
   }
 
@@ -185,8 +186,11 @@ export class PackedBackend implements StorageBackend {
    * forget. Sizes are committed to the count on close().
    */
   private closeHandles(): void {
-    if (!this.broken) this.flushNow();
-    this.releaseHandles();
+    try {
+      if (!this.broken) this.flushNow();
+    } finally {
+      this.releaseHandles();
+    }
   }
 
   private releaseHandles(): void {
@@ -200,10 +204,25 @@ export class PackedBackend implements StorageBackend {
     this.readHandles.clear();
     this.journal?.close();
     this.journal = null;
+    this.unlock?.();
+    this.unlock = null;
   }
 
-  /** Reopens what closeHandles closed: the journal and the active pack (no truncation: their sizes are known). */
+  /**
+   * Reopens what closeHandles closed: the lock, then the journal and the active pack (no truncation:
+   * their sizes are known). Another writer may have had the store meanwhile (another tab): then the
+   * catalogue in memory is stale, and this instance refuses to go on (the caller reopens the store).
+   */
   private async reopenHandles(): Promise<void> {
+    if (!this.unlock) {
+      this.unlock = await writerLock(this.dir.name);
+      const journal = await this.dir.getFileHandle(journalName(this.gen)).then((h) => h.getFile()).catch(() => null);
+      const newer = await this.dir.getFileHandle(snapshotName(this.gen + 1)).then(() => true, () => false);
+      if (!journal || journal.size !== this.journalAt || newer) {
+        this.broken = new StoreBusyError(this.dir.name);
+        throw this.broken;
+      }
+    }
     this.journal ??= await openSync(this.dir, journalName(this.gen));
     if (this.active && !this.active.handle) this.active.handle = await openSync(this.dir, packName(this.active.id));
   }
@@ -234,7 +253,7 @@ export class PackedBackend implements StorageBackend {
       if (this.broken) throw new StoreError(this.broken.errno, this.dir.name, `the backup store failed earlier and must be reopened: ${this.broken.message}`, this.broken);
       if (idle) return fn();
       try {
-        await this.reopenHandles();
+        if (!this.unlock || !this.journal || (this.active && !this.active.handle)) await this.reopenHandles();
         return await fn();
       } finally {
         this.scheduleIdleClose();
@@ -617,6 +636,15 @@ export class PackedBackend implements StorageBackend {
     return total;
   }
 
+  /** Bytes of the files under `path` (from the catalogue), undefined when there is no such folder. */
+  bytesUnder(path: string): number | undefined {
+    const node = this.catalogue.lookup(path);
+    if (!(node instanceof DirNode)) return undefined;
+    let total = 0;
+    for (const [, f] of this.catalogue.files(node)) total += f.size;
+    return total;
+  }
+
   /** Rewrites every mostly-dead pack into the active one, so pruned versions give their bytes back. */
   compact(): Promise<void> {
     return this.exclusive(() => this.compactIfWorthIt(true));
@@ -744,24 +772,21 @@ async function openSync(dir: DirHandleLike, name: string): Promise<SyncAccessHan
   }
 }
 
+/** How long opening waits for another writer to let go (a reloaded page's old worker is still ending). */
+const LOCK_WAIT_MS = 5000;
+
 /**
- * The writer's lock on the store (Web Locks, held until close): refused at once when another tab or
- * worker holds it. Where there are no Web Locks (Node, tests), the open journal handle alone excludes
- * a second writer while the first is busy.
+ * The writer's lock on the store (Web Locks, held until close): StoreBusyError when another tab or
+ * worker still holds it after LOCK_WAIT_MS. Where there are no Web Locks (Node, tests), the open
+ * journal handle alone excludes a second writer while the first is busy.
  */
 async function writerLock(name: string): Promise<() => void> {
   const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
   if (!locks) return () => undefined;
   return new Promise((resolve, reject) => {
     locks
-      .request(`lifeboat-store:${name}`, { ifAvailable: true }, (lock) => {
-        if (!lock) {
-          reject(new StoreBusyError(name));
-          return;
-        }
-        return new Promise<void>((release) => resolve(() => release()));
-      })
-      .catch(reject);
+      .request(`lifeboat-store:${name}`, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, () => new Promise<void>((release) => resolve(() => release())))
+      .catch((e: unknown) => reject((e as { name?: string }).name === 'TimeoutError' || (e as { name?: string }).name === 'AbortError' ? new StoreBusyError(name, e) : e));
   });
 }
 
