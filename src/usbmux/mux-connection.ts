@@ -128,6 +128,13 @@ export class MuxConnection implements ByteStream {
       return;
     }
     this.expectedSeq = (this.expectedSeq + length) >>> 0;
+    // A device may send up to our window past what we last acknowledged. One that keeps sending
+    // regardless would have us queue without bound: past twice the window it is broken or hostile.
+    if (((this.expectedSeq - this.advertisedAck) >>> 0) > 2 * this.session.receiveWindow) {
+      this.abort(new ProtocolError('usbmux', `port ${this.remotePort}: the device sent past our receive window of ${this.session.receiveWindow} bytes`));
+      this.send(TCP_RST).catch(noop);
+      return;
+    }
     lease?.hold();
     this.queue.push(payload);
     this.queueLeases.push(lease);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { ConnectionRefusedError, DeviceDisconnectedError } from '../../src/core/errors.ts';
+import { ConnectionRefusedError, DeviceDisconnectedError, ProtocolError } from '../../src/core/errors.ts';
 import { MuxConnection } from '../../src/usbmux/mux-connection.ts';
 import { ECHO_PORT, SINK_PORT, SOURCE_PORT, CLOSING_PORT, lengthHeader } from './test-services.ts';
 import { hexOf, interceptDevice, readAll, sleep, startHarness } from './harness.ts';
@@ -137,6 +137,20 @@ test('slow consumer: the device never sends beyond our window, memory stays boun
     assert.equal(hash.digest('hex'), h.services.sent[0]!.sha256);
     assert.ok(stream.maxQueuedBytes <= window, `queued ${stream.maxQueuedBytes} > window ${window}`);
     assert.ok(maxPendingIn <= window + 64, `device queued ${maxPendingIn} bytes for a ${window}-byte window`);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a device that ignores our window is cut off with a ProtocolError instead of growing our memory', async () => {
+  const window = 64 * 1024;
+  const h = await startHarness({ host: { receiveWindow: window }, mux: { ignoreHostWindow: true } });
+  try {
+    const stream = (await h.connector.connect(SOURCE_PORT)) as MuxConnection;
+    await stream.write(lengthHeader(4 * 1024 * 1024));
+    await sleep(200); // nothing is read: a well-behaved device would stop at the window
+    await assert.rejects(readAll(stream), (e: Error) => e instanceof ProtocolError && /receive window/.test(e.message));
+    assert.ok(stream.maxQueuedBytes <= 2 * window + 65536, `queued ${stream.maxQueuedBytes} bytes for a ${window}-byte window`);
   } finally {
     await h.close();
   }

@@ -49,6 +49,8 @@ export interface DeviceMuxOptions {
   maxPacket?: number;
   /** Longest delay before consumed bytes are acknowledged (default 5 ms). */
   ackDelayMs?: number;
+  /** Misbehave: send regardless of the host's window (a broken or hostile device). */
+  ignoreHostWindow?: boolean;
 }
 
 /** What the device saw; tests assert the host behaved. */
@@ -93,6 +95,7 @@ export class DeviceMux implements UsbDeviceFunction {
     lastError: undefined,
   };
   readonly receiveWindow: number;
+  readonly ignoreHostWindow: boolean;
   readonly maxPayload: number;
   readonly ackDelayMs: number;
   /** Where bulk data packets are built; buffers come back through `recycle`. */
@@ -117,6 +120,7 @@ export class DeviceMux implements UsbDeviceFunction {
   ) {
     this.version = options.version ?? 2;
     this.receiveWindow = Math.max(256, (options.receiveWindow ?? 512 * 1024) & ~0xff);
+    this.ignoreHostWindow = options.ignoreHostWindow === true;
     const maxPacket = Math.min(MAX_DEVICE_PACKET, options.maxPacket ?? MAX_DEVICE_PACKET);
     this.maxPayload = maxPacket - MUX_HEADER_V2 - TCP_HEADER_LENGTH;
     this.pool = new TransferBufferPool(maxPacket);
@@ -370,7 +374,7 @@ class DeviceConnection {
         while (offset < total) {
           if (this.closed) return;
           const inFlight = (this.seq - this.hostAck) >>> 0;
-          const room = this.hostWindow - inFlight;
+          const room = this.mux.ignoreHostWindow ? Number.MAX_SAFE_INTEGER : this.hostWindow - inFlight;
           const want = Math.min(total - offset, this.mux.maxPayload);
           if (room < want && !(inFlight === 0 && room > 0)) {
             await new Promise<void>((resolve) => (this.windowWaiter = resolve));
