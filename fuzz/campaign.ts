@@ -8,6 +8,8 @@ export const SLOW_MS = 1000;
 /** More than this allocated by one execution (JS heap + ArrayBuffers) is a finding. */
 export const MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
 const DEFAULT_MAX_INPUT = 64 * 1024;
+/** A new slowest case above this is run again before it counts. */
+const RETIME_ABOVE_MS = 20;
 /** Inputs that reached a new outcome are kept to mutate further; this bounds the corpus. */
 const MAX_CORPUS = 4096;
 
@@ -134,8 +136,16 @@ export async function runCampaign(
     }
     executions++;
     if (outcome.ms > slowest) {
-      slowest = outcome.ms;
-      slowestInput = input;
+      // A record is timed twice, the faster counting: a pause of the machine is not the parser's.
+      let ms = outcome.ms;
+      if (ms > RETIME_ABOVE_MS) {
+        options.beforeRun?.(input);
+        ms = Math.min(ms, (await runOne(target, input)).ms);
+      }
+      if (ms > slowest) {
+        slowest = ms;
+        slowestInput = input;
+      }
     }
     if (outcome.kind === 'finding') {
       if (!findings.has(outcome.finding.signature)) {

@@ -5,11 +5,11 @@ import { attributedBody, keybag, mbFile, notes, vcard } from './library.ts';
 import { manifestDb, smsDb, sqliteWal } from './sqlite.ts';
 import { zip } from './zip.ts';
 import { keyedArchiver, plistBinary, plistXml } from './plist.ts';
-import { tlsClient, tlsRecords, tlsServer } from './tls.ts';
+import { tlsClient, tlsRecordProtection, tlsRecords, tlsServer } from './tls.ts';
 import { usbmuxSession, usbmuxdClient, usbmuxdProtocol } from './usbmux.ts';
 
 /** Every parser of untrusted bytes, in the order they run. */
-const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, usbmuxSession, usbmuxdProtocol, usbmuxdClient, tlsRecords, tlsClient, tlsServer, deviceLink, keybag, mbFile, attributedBody, notes, vcard, sqliteWal, manifestDb, smsDb, zip];
+const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, usbmuxSession, usbmuxdProtocol, usbmuxdClient, tlsRecords, tlsRecordProtection, tlsClient, tlsServer, deviceLink, keybag, mbFile, attributedBody, notes, vcard, sqliteWal, manifestDb, smsDb, zip];
 
 export const TARGET_NAMES: readonly string[] = TARGETS.map((t) => t.name);
 

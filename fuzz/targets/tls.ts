@@ -7,6 +7,8 @@ import { concatBytes } from '../../src/core/bytes.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
 import { Alert, TlsError, acceptTls, certificatesFromPem, connectTls, importRsaPrivateKeyPem, rsaPrivateKeyPemToPkcs8, type TlsIdentity } from '../../src/tls/index.ts';
 import { RecordLayer } from '../../src/tls/record-layer.ts';
+import { createRecordProtection, type RecordProtection } from '../../src/tls/record-protection.ts';
+import { cipherSuiteById } from '../../src/tls/cipher-suites.ts';
 import { HandshakeIO } from '../../src/tls/handshake-io.ts';
 import { ReplayStream } from '../streams.ts';
 import type { Rng } from '../rng.ts';
@@ -203,4 +205,43 @@ export const tlsServer: FuzzTarget = {
     for (let chunk = await connection.read(); chunk !== null; chunk = await connection.read());
   },
   expected: expectedTlsError,
+};
+
+const PROTECTED_SUITES = [0xc02f, 0xc030, 0x002f, 0x0035];
+let protections: Promise<RecordProtection[]> | undefined;
+function recordProtections(): Promise<RecordProtection[]> {
+  protections ??= Promise.all(
+    PROTECTED_SUITES.map((id) => {
+      const suite = cipherSuiteById(id)!;
+      return createRecordProtection(suite, { key: new Uint8Array(suite.keyLength).fill(7), macKey: new Uint8Array(20).fill(9), fixedIv: new Uint8Array(4).fill(3) });
+    }),
+  );
+  return protections;
+}
+
+/**
+ * Records after the handshake: the first byte picks a suite (AES-GCM or AES-CBC+HMAC, fixed keys),
+ * the rest is a record body to open. Seeds are sealed records, so the length, nonce, padding and MAC
+ * checks all see real shapes.
+ */
+export const tlsRecordProtection: FuzzTarget = {
+  name: 'tls-record-protection',
+  async seeds() {
+    const all = await recordProtections();
+    const seeds: Uint8Array[] = [];
+    for (let i = 0; i < all.length; i++) {
+      for (const size of [0, 1, 15, 16, 300, 16384]) {
+        seeds.push(concatBytes([new Uint8Array([i]), ...(await all[i]!.seal(23, 0, new Uint8Array(size).fill(0x61)))]));
+      }
+    }
+    return seeds;
+  },
+  maxInput: 20 * 1024,
+  async run(input) {
+    const all = await recordProtections();
+    const protection = all[(input[0] ?? 0) % all.length]!;
+    const opened = await protection.open(23, 0, input.subarray(1));
+    return `opened ${opened.length > 0}`;
+  },
+  expected: (e) => e instanceof TlsError,
 };
