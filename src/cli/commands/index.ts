@@ -9,6 +9,7 @@ import { backupCommand } from './backup.ts';
 import { encryptionCommand } from './encryption.ts';
 import { changepwCommand } from './changepw.ts';
 import { restoreCommand } from './restore.ts';
+import { diffCommand } from './diff.ts';
 
 /** Every CLI command, in the order `help` lists them. Add a command with one import and one entry. */
 export const COMMANDS: readonly CliCommand[] = [
@@ -22,4 +23,5 @@ export const COMMANDS: readonly CliCommand[] = [
   encryptionCommand,
   changepwCommand,
   restoreCommand,
+  diffCommand,
 ];
