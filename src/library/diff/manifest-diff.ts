@@ -172,12 +172,6 @@ function compareIds(heap: Uint8Array, a: Side, b: Side): number {
   return a.idLength - b.idLength;
 }
 
-function sameBlob(heap: Uint8Array, a: Side, b: Side): boolean {
-  if (a.blobLength !== b.blobLength || a.flags !== b.flags) return false;
-  for (let i = 0; i < a.blobLength; i++) if (heap[a.blobAt + i] !== heap[b.blobAt + i]) return false;
-  return true;
-}
-
 function emptyTally(): ChangeTally {
   return { added: 0, removed: 0, modified: 0, addedBytes: 0, removedBytes: 0, modifiedDelta: 0 };
 }
@@ -186,8 +180,8 @@ function emptyTally(): ChangeTally {
  * Compares two Manifest.db files row by row in fileID order (a fileID is the SHA-1 of
  * "domain-relativePath", so the same file has the same fileID in both): one merge over the
  * primary-key index, nothing per unchanged row but a few typed reads of SQLite's memory. A row is
- * "modified" when its MBFile size, modification time, mode or kind differ; identical records are
- * skipped without decoding. Domains and paths are fetched only for rows that changed.
+ * "modified" when its MBFile size, modification time, mode or kind differ (read straight from the
+ * blob in SQLite's memory). Domains and paths are fetched only for rows that changed.
  */
 export function diffManifests(sqlite3: Sqlite3Static, oldDb: Database, newDb: Database): ManifestDiff {
   const fields = new MbFileFieldReader();
@@ -211,26 +205,25 @@ export function diffManifests(sqlite3: Sqlite3Static, oldDb: Database, newDb: Da
         addedIds.push({ id: newer.fileID(), kind: newer.kind, size: newer.kind === 0 ? newer.size : 0 });
         newer.next();
       } else {
-        if (sameBlob(heap, older, newer)) {
+        // Only these four count: anything else (a new wrapped key, inode, status-change time) is
+        // the same file recorded again. Folders' times change with their contents, so not theirs.
+        const sizeChanged = older.size !== newer.size && (older.kind === 0 || newer.kind === 0);
+        const timeChanged = older.lastModified !== newer.lastModified && older.kind !== 1;
+        if (older.kind === newer.kind && !sizeChanged && !timeChanged && older.mode === newer.mode) {
           unchanged++;
         } else {
           const reasons: ChangeReason[] = [];
           if (older.kind !== newer.kind) reasons.push('kind');
-          if (older.size !== newer.size && (older.kind === 0 || newer.kind === 0)) reasons.push('size');
-          if (older.lastModified !== newer.lastModified && older.kind !== 1) reasons.push('modified-time');
+          if (sizeChanged) reasons.push('size');
+          if (timeChanged) reasons.push('modified-time');
           if (older.mode !== newer.mode) reasons.push('mode');
-          // Anything else (a new wrapped key, inode, status-change time) is the same file re-recorded.
-          if (reasons.length) {
-            modifiedIds.push({
-              id: older.fileID(),
-              kind: newer.kind,
-              oldSize: older.kind === 0 ? older.size : 0,
-              newSize: newer.kind === 0 ? newer.size : 0,
-              reasons,
-            });
-          } else {
-            unchanged++;
-          }
+          modifiedIds.push({
+            id: older.fileID(),
+            kind: newer.kind,
+            oldSize: older.kind === 0 ? older.size : 0,
+            newSize: newer.kind === 0 ? newer.size : 0,
+            reasons,
+          });
         }
         older.next();
         newer.next();
