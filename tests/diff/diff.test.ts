@@ -40,7 +40,7 @@ const made = (async () => {
       await must(['backup', before, '--full']);
       const after = await temp(`${label}-after`);
       await cp(before, after, { recursive: true, verbatimSymlinks: true });
-      const change = dataset.mutate(seed);
+      const change = dataset.mutate(seed, { everyday: true });
       await must(['backup', after]);
       return { before, after, change };
     };

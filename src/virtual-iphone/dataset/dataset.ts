@@ -313,8 +313,13 @@ export class Dataset {
     return this.files.get(key(domain, relativePath));
   }
 
-  /** Changes the data as days of phone use would: a few files modified, added and removed. */
-  mutate(mutationSeed: number): MutationSummary {
+  /**
+   * Changes the data as days of phone use would: a few files modified, added and removed. With
+   * `everyday`, also what a person does in the phone's own apps (a file renamed, a photo taken and
+   * one deleted, messages received, a contact edited and one added) — the demo phone's "Change some
+   * data" and the diff tests; without it the apps' databases stay as they were.
+   */
+  mutate(mutationSeed: number, options: { everyday?: boolean } = {}): MutationSummary {
     const rng = new Rng((mutationSeed ^ 0xa5a5a5a5) >>> 0);
     this.generation++;
     const candidates = [...this.files.values()].filter((e) => e.kind === 'file' && e.domain.startsWith('AppDomain-') && !e.relativePath.startsWith('Library/Preferences/'));
@@ -341,7 +346,7 @@ export class Dataset {
       this.addFile(domain, path, this.procedural(domain, path, 100 + rng.int(30000), this.generation), { mtime: BASE_TIME + 86400 * 90 + i });
       summary.added.push(`${domain}-${path}`);
     }
-    this.mutateEverydayData(rng, candidates.filter((e) => !picked.includes(e)), summary);
+    if (options.everyday) this.mutateEverydayData(rng, candidates.filter((e) => !picked.includes(e)), summary);
     return summary;
   }
 

@@ -40,7 +40,9 @@ export function addressBookWithChanges(addressBook: Uint8Array, generation: numb
   return editDatabaseSync(addressBook, (db) => {
     db.exec({ sql: 'UPDATE ABPerson SET Last = ?, ModificationDate = ModificationDate + 1 WHERE ROWID = (SELECT min(ROWID) FROM ABPerson)', bind: [`Married-${generation}`] });
     db.exec({ sql: "INSERT INTO ABPerson (First, Last, Kind, CreationDate, ModificationDate) VALUES (?, 'Newcomer', 0, 800000000, 800000000)", bind: [`Nora${generation}`] });
-    db.exec({ sql: 'INSERT INTO ABMultiValue (record_id, property, identifier, label, value) VALUES (last_insert_rowid(), 3, 0, 1, ?)', bind: [`+49 170 ${1000000 + generation}`] });
+    const person = Number(db.selectValue('SELECT last_insert_rowid()'));
+    db.exec({ sql: 'INSERT INTO ABMultiValue (record_id, property, identifier, label, value) VALUES (?, 3, 0, 1, ?)', bind: [person, `+49 170 ${1000000 + generation}`] });
+    db.exec({ sql: 'INSERT INTO ABMultiValue (record_id, property, identifier, label, value) VALUES (?, 4, 0, 2, ?)', bind: [person, `nora${generation}@example.com`] });
   });
 }
 
