@@ -94,10 +94,10 @@ function conversations(before: Awaited<ReturnType<typeof readChats>>, after: Awa
     seen.add(k);
     const o = old.get(k);
     if (o && o.messageCount === c.messageCount) continue;
-    out.push({ identifier: c.identifier, displayName: c.displayName, participants: c.participants, newChatId: c.id, oldChatId: o?.id, before: o?.messageCount ?? 0, after: c.messageCount });
+    out.push({ identifier: c.identifier, displayName: c.displayName, participants: c.participantNames, newChatId: c.id, oldChatId: o?.id, before: o?.messageCount ?? 0, after: c.messageCount });
   }
   for (const [k, o] of old) {
-    if (!seen.has(k)) out.push({ identifier: o.identifier, displayName: o.displayName, participants: o.participants, newChatId: undefined, oldChatId: o.id, before: o.messageCount, after: 0 });
+    if (!seen.has(k)) out.push({ identifier: o.identifier, displayName: o.displayName, participants: o.participantNames, newChatId: undefined, oldChatId: o.id, before: o.messageCount, after: 0 });
   }
   return out.sort((a, b) => b.after - b.before - (a.after - a.before));
 }
