@@ -105,6 +105,8 @@ for (const variant of ['plain', 'encrypted'] as const) {
         contents.conversations.map((c) => ({ chat: c.identifier, count: c.after - c.before })),
         pair.change.messagesAdded,
       );
+      // The phone's address book has the sender's number in its national form: the conversation is named.
+      assert.match(contents.conversations[0]!.participants[0]!, /^\p{L}+ \S+$/u);
       assert.deepEqual(contents.contacts.added.map((c) => `${c.firstName} ${c.lastName}`), pair.change.contactsAdded);
       assert.deepEqual(contents.contacts.changed.map((c) => c.after.lastName), pair.change.contactsChanged);
       assert.equal(contents.contacts.removed.length, 0);

@@ -89,3 +89,32 @@ test('what changed between two demo backups, and a deleted photo exported from t
   assert.deepEqual(await readFile((await again.path())!), bytes);
   assert.deepEqual(errors, []);
 });
+
+test('names in conversations, and a conversation and the contact list print (Save as PDF) on their own', async () => {
+  await page.click('[data-testid="tab-messages"]');
+  await page.locator('[data-testid="chat-list"] button').first().click();
+  await page.waitForSelector('[data-testid="bubble"]', { timeout: 30000 });
+  // The demo phone's address book has the sender's number in its national form ("0151 …" for "+49151…").
+  const title = ((await page.textContent('[data-testid="thread-title"]')) ?? '').trim();
+  assert.match(title, /^\p{L}+ \S+$/u, `conversation titled with a contact name, not a number: ${title}`);
+
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.isVisible('[data-testid="thread"]'), true);
+  assert.equal(await page.isVisible('[data-testid="chat-list"]'), false);
+  assert.equal(await page.isVisible('nav'), false);
+  assert.equal(await page.isVisible('[data-testid="print-conversation"]'), false);
+  const pdf = await page.pdf();
+  assert.equal(Buffer.from(pdf.subarray(0, 5)).toString('latin1'), '%PDF-');
+  await page.emulateMedia({ media: 'screen' });
+  assert.equal(await page.isVisible('[data-testid="chat-list"]'), true);
+
+  await page.click('[data-testid="tab-contacts"]');
+  await page.waitForSelector('[data-testid="contact-list"]', { timeout: 30000 });
+  assert.equal(await page.isVisible('[data-testid="contacts-print"]'), false, 'the print table is for paper only');
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.isVisible('[data-testid="contacts-print"]'), true);
+  assert.equal(await page.isVisible('[data-testid="contact-list"]'), false);
+  assert.match((await page.textContent('[data-testid="contacts-print"]')) ?? '', /Nora\d+ Newcomer.*\+49 170/s);
+  await page.emulateMedia({ media: 'screen' });
+  assert.deepEqual(errors, []);
+});
