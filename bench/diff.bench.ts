@@ -15,7 +15,7 @@ import { archive, encodeBinaryPlist } from '../src/plist/index.ts';
 const CHANGES = 1000;
 
 async function manifestPath(): Promise<string> {
-  await manifestBytes(); // builds the cached file when it is not there yet
+  if (!existsSync(MANIFEST_CACHE)) await manifestBytes(); // builds the cached file
   return MANIFEST_CACHE;
 }
 
@@ -24,7 +24,7 @@ async function manifestPath(): Promise<string> {
  * 1,000 resized, 1,000 added. Made with Debian's sqlite3 on disk (an 890 MB database is too big to
  * export through SQLite WASM's heap a second time) and cached beside the original.
  */
-async function pair(rows: number | undefined): Promise<[Uint8Array, Uint8Array]> {
+async function pair(rows: number | undefined): Promise<[string, string]> {
   const source = await manifestPath();
   const n = rows ?? 1_000_000;
   const older = rows === undefined ? source : join(tmpdir(), `lifeboat-bench-diff-${n}-old-v1.db`);
@@ -51,13 +51,14 @@ async function pair(rows: number | undefined): Promise<[Uint8Array, Uint8Array]>
     );
     await rename(`${newer}.tmp`, newer);
   }
-  return [new Uint8Array(await readFile(older)), new Uint8Array(await readFile(newer))];
+  return [older, newer];
 }
 
-async function measure(label: string, older: Uint8Array, newer: Uint8Array, target: number): Promise<BenchResult> {
+async function measure(label: string, older: string, newer: string, target: number): Promise<BenchResult> {
   const sqlite3 = await loadSqlite();
-  const a = await ManifestDb.open(older);
-  const b = await ManifestDb.open(newer);
+  // Opened one at a time, the file's bytes dropped once SQLite has its copy (two 890 MB files).
+  const a = await ManifestDb.open(new Uint8Array(await readFile(older)));
+  const b = await ManifestDb.open(new Uint8Array(await readFile(newer)));
   try {
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
