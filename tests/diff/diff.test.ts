@@ -74,12 +74,11 @@ function assertMatchesMutation(diff: ManifestDiff, change: MutationSummary): voi
   }
   for (const m of diff.modified) assert.ok(m.reasons.length > 0);
   assert.ok(diff.unchanged > 100, `${diff.unchanged} unchanged`);
-  // The rename shows as its old name removed and its new name added, with the same size.
-  for (const { from, to } of change.renamed ?? []) {
-    const gone = diff.removed.find((e) => keyOf(e) === from);
-    const came = diff.added.find((e) => keyOf(e) === to);
-    assert.ok(gone && came && gone.size === came.size, `rename ${from} → ${to}`);
-  }
+  // The rename shows as its old name removed and its new name added, paired as a probable rename.
+  assert.deepEqual(
+    diff.renamed.map((r) => ({ from: keyOf(r.from), to: keyOf(r.to) })),
+    change.renamed ?? [],
+  );
   const sizeChange = Object.values(diff.byCategory).reduce((n, t) => n + t.addedBytes - t.removedBytes + t.modifiedDelta, 0);
   assert.equal(sizeChange, diff.newTotals.totalSize - diff.oldTotals.totalSize);
 }
@@ -142,6 +141,7 @@ test('cli diff --json: added, removed, modified entries and a categories summary
     removed: { domain: string; relativePath: string; kind: string; size: number }[];
     modified: { domain: string; relativePath: string; kind: string; oldSize: number; newSize: number }[];
     categories: Record<string, { added: number; removed: number; modified: number }>;
+    renamed: { from: { domain: string; relativePath: string }; to: { domain: string; relativePath: string } }[];
   };
   assert.deepEqual(sorted(doc.added.filter((e) => e.kind === 'file').map(keyOf)), sorted(plain.change.added));
   assert.deepEqual(sorted(doc.removed.filter((e) => e.kind === 'file').map(keyOf)), sorted(plain.change.removed));
@@ -149,6 +149,7 @@ test('cli diff --json: added, removed, modified entries and a categories summary
   assert.deepEqual(Object.keys(doc.added[0]!).sort(), ['domain', 'kind', 'relativePath', 'size']);
   assert.deepEqual(Object.keys(doc.modified[0]!).sort(), ['domain', 'kind', 'newSize', 'oldSize', 'relativePath']);
   for (const m of doc.modified) assert.ok(typeof m.oldSize === 'number' && typeof m.newSize === 'number');
+  assert.deepEqual(doc.renamed.map((r) => `${keyOf(r.from)} → ${keyOf(r.to)}`), plain.change.renamed!.map((r) => `${r.from} → ${r.to}`));
   assert.equal(doc.categories['photos']?.added, 1);
   assert.equal(doc.categories['messages']?.modified, 1);
   assert.equal(doc.categories['contacts']?.modified, 1);

@@ -68,6 +68,7 @@ test('what changed between two demo backups, and a deleted photo exported from t
   assert.match(contacts, /added\s+Nora\d+ Newcomer/);
   assert.match(contacts, /changed .* → .*Married-\d+/);
   assert.equal(await page.getAttribute('[data-testid="category-change"][data-category="photos"]', 'data-category'), 'photos');
+  assert.match((await page.textContent('[data-testid="file-renamed"]')) ?? '', /renamed-\d+-/);
 
   // The deleted photo lives on in the earlier backup (the one open): export it from there.
   const removed = page.locator('[data-testid="photo-removed"]');

@@ -64,6 +64,8 @@ export const diffCommand: CliCommand = {
       for (const e of diff.added) out(`+ ${path(e)}\t${e.size}\n`);
       if (diff.removed.length) out('\nremoved\n');
       for (const e of diff.removed) out(`- ${path(e)}\t${e.size}\n`);
+      if (diff.renamed.length) out('\nprobably renamed (same size and modification time)\n');
+      for (const { from, to } of diff.renamed) out(`> ${path(from)} → ${path(to)}\n`);
       if (diff.modified.length) out('\nmodified\n');
       for (const e of diff.modified) out(`~ ${path(e)}\t${e.oldSize} → ${e.newSize}\t(${e.reasons.join(', ')})\n`);
       return 0;

@@ -36,11 +36,12 @@ export interface JsonDiffEntry {
   newSize?: number;
 }
 
-/** The `diff --json` document: files added, removed and modified, and a summary per category. */
+/** The `diff --json` document: files added, removed and modified, probable renames, and a summary per category. */
 export function diffToJson(diff: ManifestDiff): {
   added: JsonDiffEntry[];
   removed: JsonDiffEntry[];
   modified: JsonDiffEntry[];
+  renamed: { from: JsonDiffEntry; to: JsonDiffEntry }[];
   categories: Record<string, { label: string; added: number; removed: number; modified: number; sizeChange: number }>;
   sizeChange: number;
 } {
@@ -58,6 +59,10 @@ export function diffToJson(diff: ManifestDiff): {
     added: diff.added.map((e) => ({ domain: e.domain, relativePath: e.relativePath, kind: e.kind, size: e.size })),
     removed: diff.removed.map((e) => ({ domain: e.domain, relativePath: e.relativePath, kind: e.kind, size: e.size })),
     modified: diff.modified.map((e) => ({ domain: e.domain, relativePath: e.relativePath, kind: e.kind, oldSize: e.oldSize, newSize: e.newSize })),
+    renamed: diff.renamed.map(({ from, to }) => ({
+      from: { domain: from.domain, relativePath: from.relativePath, kind: from.kind, size: from.size },
+      to: { domain: to.domain, relativePath: to.relativePath, kind: to.kind, size: to.size },
+    })),
     categories,
     sizeChange: diff.newTotals.totalSize - diff.oldTotals.totalSize,
   };

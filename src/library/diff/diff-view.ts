@@ -1,7 +1,7 @@
 import type { BackupDiff } from './backup-diff.ts';
 import type { ContentDiff } from './content-diff.ts';
 import { FILE_CATEGORY_LABELS, type FileCategory } from './file-category.ts';
-import type { ChangeTally, DiffEntry, ModifiedEntry } from './manifest-diff.ts';
+import type { ChangeTally, DiffEntry, ModifiedEntry, ProbableRename } from './manifest-diff.ts';
 
 /** Rows of each file list sent to the page at first; the counts say how many there are. */
 export const FIRST_VIEW_ROWS = 300;
@@ -24,6 +24,7 @@ export interface DiffView {
   added: DiffEntry[];
   removed: DiffEntry[];
   modified: ModifiedEntry[];
+  renamed: ProbableRename[];
   byCategory: TallyRow[];
   byDomain: TallyRow[];
   sizeChange: number;
@@ -50,6 +51,7 @@ export function toDiffView(diff: BackupDiff, removedHeldBy: 'open' | 'compared')
     added: added.slice(0, FIRST_VIEW_ROWS),
     removed: removed.slice(0, FIRST_VIEW_ROWS),
     modified: files.modified.slice(0, FIRST_VIEW_ROWS),
+    renamed: files.renamed.slice(0, FIRST_VIEW_ROWS),
     byCategory: rows(files.byCategory as Record<string, ChangeTally>, (id) => FILE_CATEGORY_LABELS[id as FileCategory] ?? id),
     byDomain: rows(files.byDomain, (id) => id),
     sizeChange: diff.sizeChange,

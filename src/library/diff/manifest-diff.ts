@@ -38,10 +38,18 @@ export interface ChangeTally {
   modifiedDelta: number;
 }
 
+/** A removed and an added file that are probably one file renamed or moved (each is also in added and removed). */
+export interface ProbableRename {
+  from: DiffEntry;
+  to: DiffEntry;
+}
+
 export interface ManifestDiff {
   added: DiffEntry[];
   removed: DiffEntry[];
   modified: ModifiedEntry[];
+  /** Removed and added files of one domain with the same non-zero size and modification time, paired when that is unambiguous. */
+  renamed: ProbableRename[];
   byDomain: Record<string, ChangeTally>;
   byCategory: Partial<Record<FileCategory, ChangeTally>>;
   oldTotals: { rows: number; fileCount: number; totalSize: number };
@@ -187,8 +195,8 @@ export function diffManifests(sqlite3: Sqlite3Static, oldDb: Database, newDb: Da
   const fields = new MbFileFieldReader();
   const older = Side.open(sqlite3, oldDb, fields, 'The earlier backup’s');
   let newer: Side | undefined;
-  const addedIds: { id: string; kind: number; size: number }[] = [];
-  const removedIds: { id: string; kind: number; size: number }[] = [];
+  const addedIds: { id: string; kind: number; size: number; mtime: number }[] = [];
+  const removedIds: { id: string; kind: number; size: number; mtime: number }[] = [];
   const modifiedIds: { id: string; kind: number; oldSize: number; newSize: number; reasons: ChangeReason[] }[] = [];
   let unchanged = 0;
   try {
@@ -199,10 +207,10 @@ export function diffManifests(sqlite3: Sqlite3Static, oldDb: Database, newDb: Da
       const heap = sqlite3.wasm.heap8u();
       const order = older.done ? 1 : newer.done ? -1 : compareIds(heap, older, newer);
       if (order < 0) {
-        removedIds.push({ id: older.fileID(), kind: older.kind, size: older.kind === 0 ? older.size : 0 });
+        removedIds.push({ id: older.fileID(), kind: older.kind, size: older.kind === 0 ? older.size : 0, mtime: older.lastModified });
         older.next();
       } else if (order > 0) {
-        addedIds.push({ id: newer.fileID(), kind: newer.kind, size: newer.kind === 0 ? newer.size : 0 });
+        addedIds.push({ id: newer.fileID(), kind: newer.kind, size: newer.kind === 0 ? newer.size : 0, mtime: newer.lastModified });
         newer.next();
       } else {
         // Only these four count: anything else (a new wrapped key, inode, status-change time) is
@@ -272,16 +280,46 @@ export function diffManifests(sqlite3: Sqlite3Static, oldDb: Database, newDb: Da
   added.sort(byPath);
   removed.sort(byPath);
   modified.sort(byPath);
+  const mtimes = new Map<string, number>();
+  for (const r of [...addedIds, ...removedIds]) mtimes.set(r.id, r.mtime);
   return {
     added,
     removed,
     modified,
+    renamed: probableRenames(removed, added, mtimes),
     byDomain,
     byCategory,
     oldTotals: { rows: older.rows, fileCount: older.fileCount, totalSize: older.totalSize },
     newTotals: { rows: newer!.rows, fileCount: newer!.fileCount, totalSize: newer!.totalSize },
     unchanged,
   };
+}
+
+/**
+ * Pairs removed and added files that look like one file under a new name: same domain, same
+ * non-zero size, same modification time (a rename keeps both), and only one candidate each way.
+ */
+function probableRenames(removed: DiffEntry[], added: DiffEntry[], mtimes: Map<string, number>): ProbableRename[] {
+  const keyOf = (e: DiffEntry) => `${e.domain}\u0000${e.size}\u0000${mtimes.get(e.fileID) ?? 0}`;
+  const group = (list: DiffEntry[]) => {
+    const out = new Map<string, DiffEntry[]>();
+    for (const e of list) {
+      if (e.kind !== 'file' || e.size === 0) continue;
+      const k = keyOf(e);
+      const bucket = out.get(k);
+      if (bucket) bucket.push(e);
+      else out.set(k, [e]);
+    }
+    return out;
+  };
+  const gone = group(removed);
+  const came = group(added);
+  const out: ProbableRename[] = [];
+  for (const [k, from] of gone) {
+    const to = came.get(k);
+    if (from.length === 1 && to?.length === 1) out.push({ from: from[0]!, to: to[0]! });
+  }
+  return out;
 }
 
 /** domain and relativePath of the given fileIDs, in batches (the changed rows only). */
