@@ -79,6 +79,8 @@ function assertMatchesMutation(diff: ManifestDiff, change: MutationSummary): voi
     diff.renamed.map((r) => ({ from: keyOf(r.from), to: keyOf(r.to) })),
     change.renamed ?? [],
   );
+  const tally = (of: 'added' | 'removed' | 'modified') => Object.values(diff.byCategory).reduce((n, t) => n + t[of], 0);
+  assert.deepEqual([tally('added'), tally('removed'), tally('modified')], [change.added.length, change.removed.length, change.modified.length]);
   const sizeChange = Object.values(diff.byCategory).reduce((n, t) => n + t.addedBytes - t.removedBytes + t.modifiedDelta, 0);
   assert.equal(sizeChange, diff.newTotals.totalSize - diff.oldTotals.totalSize);
 }

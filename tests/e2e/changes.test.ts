@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { serveApp, launchChromium, openApp, type AppServer } from './harness.ts';
 
+const SHOTS = process.env.LIFEBOAT_SCREENSHOTS; // a folder: write screenshots there for a person to look at
+
 let server: AppServer;
 let browser: Browser;
 let context: BrowserContext;
@@ -69,6 +71,7 @@ test('what changed between two demo backups, and a deleted photo exported from t
   assert.match(contacts, /changed .* → .*Married-\d+/);
   assert.equal(await page.getAttribute('[data-testid="category-change"][data-category="photos"]', 'data-category'), 'photos');
   assert.match((await page.textContent('[data-testid="file-renamed"]')) ?? '', /renamed-\d+-/);
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/changes.png`, fullPage: true });
 
   // The deleted photo lives on in the earlier backup (the one open): export it from there.
   const removed = page.locator('[data-testid="photo-removed"]');
@@ -105,6 +108,7 @@ test('names in conversations, and a conversation and the contact list print (Sav
   assert.equal(await page.isVisible('nav'), false);
   assert.equal(await page.isVisible('[data-testid="print-conversation"]'), false);
   const pdf = await page.pdf();
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/conversation-print.png`, fullPage: true });
   assert.equal(Buffer.from(pdf.subarray(0, 5)).toString('latin1'), '%PDF-');
   await page.emulateMedia({ media: 'screen' });
   assert.equal(await page.isVisible('[data-testid="chat-list"]'), true);

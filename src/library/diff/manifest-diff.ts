@@ -249,7 +249,9 @@ export function diffManifests(sqlite3: Sqlite3Static, oldDb: Database, newDb: Da
   const newPaths = pathsOf(newDb, addedIds.map((r) => r.id));
   const byDomain: Record<string, ChangeTally> = {};
   const byCategory: Partial<Record<FileCategory, ChangeTally>> = {};
-  const tallies = (domain: string, relativePath: string): ChangeTally[] => {
+  // Files and links are counted; folders come and go with them and would count every change twice.
+  const tallies = (domain: string, relativePath: string, kind: EntryKind): ChangeTally[] => {
+    if (kind === 'directory') return [];
     const category = fileCategory(domain, relativePath);
     return [(byDomain[domain] ??= emptyTally()), (byCategory[category] ??= emptyTally())];
   };
@@ -258,18 +260,18 @@ export function diffManifests(sqlite3: Sqlite3Static, oldDb: Database, newDb: Da
     return { domain, relativePath, kind: KINDS[r.kind]!, size: r.size, fileID: r.id };
   };
   const added = addedIds.map((r) => entry(r, newPaths));
-  for (const e of added) for (const t of tallies(e.domain, e.relativePath)) {
+  for (const e of added) for (const t of tallies(e.domain, e.relativePath, e.kind)) {
     t.added++;
     t.addedBytes += e.size;
   }
   const removed = removedIds.map((r) => entry(r, oldPaths));
-  for (const e of removed) for (const t of tallies(e.domain, e.relativePath)) {
+  for (const e of removed) for (const t of tallies(e.domain, e.relativePath, e.kind)) {
     t.removed++;
     t.removedBytes += e.size;
   }
   const modified = modifiedIds.map((r): ModifiedEntry => {
     const [domain, relativePath] = oldPaths.get(r.id) ?? ['', ''];
-    for (const t of tallies(domain, relativePath)) {
+    for (const t of tallies(domain, relativePath, KINDS[r.kind]!)) {
       t.modified++;
       t.modifiedDelta += r.newSize - r.oldSize;
     }
