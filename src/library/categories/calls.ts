@@ -31,15 +31,15 @@ export async function readCalls(reader: BackupReader): Promise<CallRecord[]> {
       // ZADDRESS is a BLOB on some iOS versions.
       const address = r['ZADDRESS'] instanceof Uint8Array ? new TextDecoder().decode(r['ZADDRESS']) : text(r['ZADDRESS']);
       return {
-      id: int(r['Z_PK']),
-      address,
-      name: text(r['ZNAME']) || undefined,
-      contactName: directory.nameFor(address),
-      date: appleTime(r['ZDATE']),
-      durationSeconds: Number(r['ZDURATION'] ?? 0),
-      direction: int(r['ZORIGINATED']) === 1 ? 'outgoing' : 'incoming',
-      answered: int(r['ZANSWERED']) === 1,
-      callType: int(r['ZCALLTYPE']),
+        id: int(r['Z_PK']),
+        address,
+        name: text(r['ZNAME']) || undefined,
+        contactName: directory.nameFor(address),
+        date: appleTime(r['ZDATE']),
+        durationSeconds: Number(r['ZDURATION'] ?? 0),
+        direction: int(r['ZORIGINATED']) === 1 ? 'outgoing' : 'incoming',
+        answered: int(r['ZANSWERED']) === 1,
+        callType: int(r['ZCALLTYPE']),
       };
     });
   });
