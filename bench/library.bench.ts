@@ -15,8 +15,10 @@ import { runBrowserBench } from './browser/harness.ts';
 
 const ROWS = 1_000_000;
 const CACHE = join(tmpdir(), 'lifeboat-bench-manifest-1m-v1.db');
+/** Where the 1M-row Manifest.db is cached (the diff bench derives its pairs from it). */
+export const MANIFEST_CACHE = CACHE;
 
-async function manifestBytes(): Promise<Uint8Array> {
+export async function manifestBytes(): Promise<Uint8Array> {
   if (existsSync(CACHE)) return new Uint8Array(await readFile(CACHE));
   const sqlite3 = await loadSqlite();
   const db = new sqlite3.oo1.DB(':memory:');

@@ -29,8 +29,27 @@ import { StoreTreeSource } from '../src/library/source/store-tree-source.ts';
 import { OpfsBackupStore, type ReadOnlyOpfsStore } from '../src/stores/opfs-backup-store.ts';
 import type { BackupStore } from '../src/stores/backup-store.ts';
 import { openStoreBackup } from '../src/stores/open-backup.ts';
+import { diffBackups } from '../src/library/diff/backup-diff.ts';
+import { toDiffView } from '../src/library/diff/diff-view.ts';
+import { BackupLockedError } from '../src/library/errors.ts';
 
 let reader: BackupReader | undefined;
+/** The open backup, when it is one of Lifeboat's own (what "What changed" compares among). */
+let openedLifeboat: { udid: string; versionId: string | undefined } | undefined;
+/** The password the open backup was unlocked with: other versions of it usually share it. */
+let unlockedWith: string | undefined;
+/** The version the open backup is being compared with. */
+let compared: BackupReader | undefined;
+
+function closeCompared(): void {
+  compared?.close();
+  compared = undefined;
+}
+
+function comparedReader(): BackupReader {
+  if (!compared) throw new LifeboatError('unsupported', 'No other version is being compared.');
+  return compared;
+}
 
 function current(): BackupReader {
   if (!reader) throw new LifeboatError('unsupported', 'No backup is open.');
@@ -40,6 +59,9 @@ function current(): BackupReader {
 async function openFrom(source: BackupSource, path: string | undefined) {
   const located = path === undefined ? (await locateBackup(source)).source : new SubdirectorySource(source, path);
   reader?.close();
+  closeCompared();
+  openedLifeboat = undefined;
+  unlockedWith = undefined;
   reader = await BackupReader.open(located);
   return reader.summary();
 }
@@ -101,7 +123,11 @@ const api: LibraryApi = {
   async lifeboatStorage() {
     return (await lifeboat()).footprint();
   },
-  openLifeboat: async (udid, versionId) => openFrom(await lifeboatSource(await lifeboat(), udid, versionId), ''),
+  async openLifeboat(udid, versionId) {
+    const summary = await openFrom(await lifeboatSource(await lifeboat(), udid, versionId), '');
+    openedLifeboat = { udid, versionId };
+    return summary;
+  },
   openDirectory: (handle, path) => openFrom(new DirectoryHandleSource(handle), path),
   async openZip(file, path) {
     const zip = await ZipSource.open(file as BlobLike, (file as File).name ?? 'backup.zip');
@@ -114,6 +140,7 @@ const api: LibraryApi = {
   },
   async unlock(password) {
     await current().unlock(password);
+    unlockedWith = password;
     return current().summary();
   },
   async domains() {
@@ -166,9 +193,39 @@ const api: LibraryApi = {
     return bytes && type ? { bytes, mimeType: type.mimeType } : undefined;
   },
   conversationHtml: (chatId) => conversationToHtml(current(), chatId),
+  async compareWith(otherVersionId, otherIsOlder) {
+    const open = current();
+    if (!openedLifeboat) {
+      throw new LifeboatError('unsupported', 'Only backups Lifeboat made keep earlier versions to compare with.', {
+        action: 'To compare any two backup folders, use the command line: npm run cli -- diff OLD_DIR NEW_DIR.',
+      });
+    }
+    closeCompared();
+    const other = await BackupReader.open(await lifeboatSource(await lifeboat(), openedLifeboat.udid, otherVersionId));
+    try {
+      if (other.locked) {
+        if (unlockedWith === undefined) throw new BackupLockedError();
+        await other.unlock(unlockedWith);
+      }
+      const diff = otherIsOlder ? await diffBackups(other, open) : await diffBackups(open, other);
+      compared = other;
+      return toDiffView(diff, otherIsOlder ? 'compared' : 'open');
+    } catch (error) {
+      other.close();
+      throw error;
+    }
+  },
+  readComparedFile: (fileID) => comparedReader().readFile(fileID),
+  async exportComparedFile(fileID, to) {
+    for await (const chunk of comparedReader().streamFile(fileID)) await to.write(chunk);
+    await to.close();
+  },
   async close() {
     reader?.close();
     reader = undefined;
+    closeCompared();
+    openedLifeboat = undefined;
+    unlockedWith = undefined;
   },
 };
 

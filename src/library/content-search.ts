@@ -9,7 +9,8 @@
 import type { BackupReader } from './backup-reader.ts';
 import { appleTime, escapeLike, int, text, withSharedDatabase, type Row } from './categories/common.ts';
 import { attributedBodyText } from './categories/attributed-body.ts';
-import { SMS_DB } from './categories/messages.ts';
+import { readChats, SMS_DB } from './categories/messages.ts';
+import { contactDirectory, contactName, type ContactDirectory } from './categories/contact-names.ts';
 import { ADDRESS_BOOK, PROPERTY_EMAIL, PROPERTY_PHONE } from './categories/contacts.ts';
 
 export interface MessageHit {
@@ -21,13 +22,15 @@ export interface MessageHit {
   isFromMe: boolean;
   /** The sender's handle (phone or email) for received messages. */
   sender: string | undefined;
+  /** The sender's contact name, when the handle matches a contact. */
+  senderName?: string | undefined;
   chatTitle: string;
 }
 
 export interface ConversationHit {
   chatId: number;
   title: string;
-  /** What matched: a participant's handle, the chat's name or its identifier. */
+  /** What matched: a participant's handle or contact name, the chat's name or its identifier. */
   matched: string;
   lastMessageDate: string | undefined;
 }
@@ -274,8 +277,41 @@ export async function searchContacts(reader: BackupReader, query: string, limit 
   });
 }
 
+/**
+ * Conversations with someone whose contact name contains `query` (sms.db knows only handles), newest
+ * first, leaving out those already in `found`.
+ */
+async function conversationsWithContactsNamed(reader: BackupReader, directory: ContactDirectory, query: string, found: Set<number>, limit: number): Promise<ConversationHit[]> {
+  const people = directory.named(query);
+  if (!people.length || limit <= 0) return [];
+  const wanted = new Set(people.map((p) => p.id));
+  const hits: ConversationHit[] = [];
+  for (const chat of await readChats(reader)) {
+    if (found.has(chat.id)) continue;
+    const match = chat.participants.map((h) => directory.contactFor(h)).find((c) => c && wanted.has(c.id));
+    if (!match) continue;
+    hits.push({ chatId: chat.id, title: chat.displayName || chat.participantNames.join(', ') || chat.identifier, matched: contactName(match) ?? '', lastMessageDate: chat.lastMessageDate });
+  }
+  hits.sort((a, b) => ((a.lastMessageDate ?? '') < (b.lastMessageDate ?? '') ? 1 : -1));
+  return hits.slice(0, limit);
+}
+
+/** "+4915112345670, anna@example.com" → "Anna Meyer, anna@example.com": handles in a title shown as the people they are. */
+function withNames(directory: ContactDirectory, title: string): string {
+  return title
+    .split(', ')
+    .map((part) => directory.nameFor(part) ?? part)
+    .join(', ');
+}
+
 export async function searchContent(reader: BackupReader, query: string, limit = 50): Promise<ContentSearchResults> {
+  const directory = await contactDirectory(reader);
   const { messages, conversations } = await searchMessages(reader, query, limit);
+  const byName = await conversationsWithContactsNamed(reader, directory, query.trim(), new Set(conversations.map((c) => c.chatId)), limit - conversations.length);
   const contacts = await searchContacts(reader, query, limit);
-  return { messages, conversations, contacts };
+  return {
+    messages: messages.map((m) => ({ ...m, chatTitle: withNames(directory, m.chatTitle), senderName: directory.nameFor(m.sender) })),
+    conversations: [...conversations.map((c) => ({ ...c, title: withNames(directory, c.title) })), ...byName],
+    contacts,
+  };
 }

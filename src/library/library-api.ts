@@ -23,6 +23,7 @@ import type { Progress } from './export/byte-sink.ts';
 import type { FinderCopyResult } from './export/exports.ts';
 import type { Refusal } from '../core/confined-path.ts';
 import type { ContactHit, ContentSearchResults, ConversationHit, MessageHit } from './content-search.ts';
+import type { DiffView } from './diff/diff-view.ts';
 
 export type {
   BackupSummary,
@@ -51,6 +52,7 @@ export type {
   ContentSearchResults,
   ConversationHit,
   MessageHit,
+  DiffView,
 };
 
 /** One backup found in what the person picked (a MobileSync Backup folder can hold several). */
@@ -126,5 +128,15 @@ export interface LibraryApi {
   /** A contact's picture, for showing it; undefined when there is none. */
   contactPhoto(contactId: number): Promise<{ bytes: Uint8Array; mimeType: string } | undefined>;
   conversationHtml(chatId: number): Promise<string>;
+  /**
+   * "What changed": the open Lifeboat backup against another version of the same device's backup
+   * (`otherVersionId` undefined = the latest), which stays open beside it for the two calls below.
+   * An encrypted one is unlocked with the password the open backup was unlocked with.
+   */
+  compareWith(otherVersionId: string | undefined, otherIsOlder: boolean): Promise<DiffView>;
+  /** A file of the version compared with (e.g. a removed photo, for its picture). */
+  readComparedFile(fileID: string): Promise<Uint8Array>;
+  /** Exports a file of the version compared with (what the open backup no longer holds). */
+  exportComparedFile(fileID: string, to: WritableFileLike): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /**
- * Reads just `Size` and `Mode` out of a Manifest.db `file` blob (a binary-plist NSKeyedArchiver
+ * Reads just `Size`, `Mode` and `LastModified` out of a Manifest.db `file` blob (a binary-plist NSKeyedArchiver
  * MBFile) without decoding the whole archive: the trailer, the offset table, `$top.root`, one
  * `$objects` element, and the root dictionary's keys. Summing sizes over a million rows with the
  * full decoder takes tens of seconds; this takes well under a microsecond a row.
@@ -12,6 +12,8 @@
 export class MbFileFieldReader {
   size = 0;
   mode = 0;
+  /** Unix seconds (0 when the blob has none); the diff compares it. */
+  lastModified = 0;
 
   private bytes: Uint8Array = new Uint8Array(0);
   private base = 0;
@@ -59,6 +61,7 @@ export class MbFileFieldReader {
 
     this.size = 0;
     this.mode = 0;
+    this.lastModified = 0;
     // Walk the root's keys once; the last duplicate wins, as in the full decoder.
     const n = this.lengthOf(root);
     if (n < 0) return false;
@@ -74,7 +77,8 @@ export class MbFileFieldReader {
       const value = this.number(this.offsetOf(this.refAt(valuesAt + i * this.refSize)), objects);
       if (Number.isNaN(value)) return false;
       if (which === KEY_SIZE) this.size = value;
-      else this.mode = value;
+      else if (which === KEY_MODE) this.mode = value;
+      else this.lastModified = value;
     }
     return true;
   }
@@ -154,6 +158,7 @@ export class MbFileFieldReader {
     if (this.bytes[at]! >> 4 !== 0x5) return KEY_UNKNOWN;
     if (this.asciiEquals(at, 'Size')) return KEY_SIZE;
     if (this.asciiEquals(at, 'Mode')) return KEY_MODE;
+    if (this.asciiEquals(at, 'LastModified')) return KEY_LAST_MODIFIED;
     return KEY_OTHER;
   }
 
@@ -217,3 +222,4 @@ const KEY_OTHER = 0;
 const KEY_SIZE = 1;
 const KEY_MODE = 2;
 const KEY_UNKNOWN = 3;
+const KEY_LAST_MODIFIED = 4;

@@ -64,7 +64,7 @@ export class VirtualIPhoneControl {
 
   /** Changes some of the phone's data (new photos, edited notes, deleted files) before the next backup. */
   async changeData(seed: number): Promise<void> {
-    (await this.iphone.backup.dataset()).mutate(seed);
+    (await this.iphone.backup.dataset()).mutate(seed, { everyday: true });
   }
 
   unplug(): void {

@@ -179,7 +179,8 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
 
   // Messages: the conversation's bubbles, with the photo attachment inline.
   await page.click('[data-testid="tab-messages"]');
-  await page.click('[data-testid="chat-list"] button:has-text("+15551234567")');
+  // The conversation is titled with the contact its number belongs to (sms.db knows only "+15551234567").
+  await page.click('[data-testid="chat-list"] button:has-text("Ada Lovelace")');
   await page.waitForSelector('[data-testid="bubble"]');
   const bubbles = page.locator('[data-testid="bubble"]');
   assert.equal(await bubbles.count(), 3);
@@ -258,7 +259,7 @@ test('library: import folders, unlock, read messages/photos/contacts, export a v
   assert.match(await zipCard.innerText(), /Zip file “Backup\.zip”/);
   await zipCard.locator('[data-testid="open-backup"]').click();
   await page.click('[data-testid="tab-messages"]');
-  await page.click('[data-testid="chat-list"] button:has-text("+15551234567")');
+  await page.click('[data-testid="chat-list"] button:has-text("Ada Lovelace")');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="bubble"]').length === 3);
   await page.click('[data-testid="back-to-library"]');
 

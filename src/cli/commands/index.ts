@@ -10,6 +10,7 @@ import { encryptionCommand } from './encryption.ts';
 import { changepwCommand } from './changepw.ts';
 import { restoreCommand } from './restore.ts';
 import { doctorCommand } from './doctor.ts';
+import { diffCommand } from './diff.ts';
 
 /** Every CLI command, in the order `help` lists them. Add a command with one import and one entry. */
 export const COMMANDS: readonly CliCommand[] = [
@@ -24,4 +25,5 @@ export const COMMANDS: readonly CliCommand[] = [
   changepwCommand,
   restoreCommand,
   doctorCommand,
+  diffCommand,
 ];

@@ -1,6 +1,7 @@
 import type { BackupReader } from '../backup-reader.ts';
 import { attributedBodyText } from './attributed-body.ts';
 import { appleTime, int, mimeFromName, text, withSharedDatabase } from './common.ts';
+import { contactDirectory } from './contact-names.ts';
 
 export const SMS_DB = { domain: 'HomeDomain', relativePath: 'Library/SMS/sms.db' } as const;
 
@@ -10,6 +11,8 @@ export interface Chat {
   displayName: string | undefined;
   service: string | undefined;
   participants: string[];
+  /** Each participant as the person knows them: the matching contact's name, else the handle itself. */
+  participantNames: string[];
   messageCount: number;
   lastMessageDate: string | undefined;
 }
@@ -32,11 +35,14 @@ export interface Message {
   isFromMe: boolean;
   /** Handle (phone number or email) of the sender; undefined for messages from me. */
   sender: string | undefined;
+  /** The sender's contact name, when the handle matches a contact. */
+  senderName: string | undefined;
   service: string | undefined;
   attachments: MessageAttachment[];
 }
 
 export async function readChats(reader: BackupReader): Promise<Chat[]> {
+  const directory = await contactDirectory(reader);
   return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Chat[], (_db, query, has) => {
     if (!has('chat')) return [];
     const participants = new Map<number, string[]>();
@@ -61,6 +67,7 @@ export async function readChats(reader: BackupReader): Promise<Chat[]> {
       displayName: text(r['display_name']) || undefined,
       service: text(r['service_name']),
       participants: participants.get(int(r['id'])) ?? [],
+      participantNames: (participants.get(int(r['id'])) ?? []).map((h) => directory.nameFor(h) ?? h),
       messageCount: stats.get(int(r['id']))?.n ?? 0,
       lastMessageDate: appleTime(stats.get(int(r['id']))?.last),
     }));
@@ -87,6 +94,7 @@ export function messageText(textValue: unknown, attributedBody: unknown): string
 }
 
 export async function readMessages(reader: BackupReader, chatId: number): Promise<Message[]> {
+  const directory = await contactDirectory(reader);
   return withSharedDatabase(reader, SMS_DB.domain, SMS_DB.relativePath, [] as Message[], (_db, query, has, cols) => {
     if (!has('message') || !has('chat_message_join')) return [];
     const attachments = new Map<number, MessageAttachment[]>();
@@ -128,6 +136,7 @@ export async function readMessages(reader: BackupReader, chatId: number): Promis
       date: appleTime(r['date']),
       isFromMe: int(r['is_from_me']) === 1,
       sender: int(r['is_from_me']) === 1 ? undefined : text(r['sender']),
+      senderName: int(r['is_from_me']) === 1 ? undefined : directory.nameFor(text(r['sender'])),
       service: text(r['service']),
       attachments: attachments.get(int(r['id'])) ?? [],
     }));

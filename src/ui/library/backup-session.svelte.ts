@@ -15,7 +15,8 @@ export type TabId =
   | 'voice-memos'
   | 'apps'
   | 'files'
-  | 'search';
+  | 'search'
+  | 'changes';
 
 export const TABS: { id: TabId; label: string }[] = [
   { id: 'overview', label: 'Overview' },
@@ -29,6 +30,7 @@ export const TABS: { id: TabId; label: string }[] = [
   { id: 'apps', label: 'Apps' },
   { id: 'files', label: 'Files' },
   { id: 'search', label: 'Search' },
+  { id: 'changes', label: 'Changes' },
 ];
 
 /** The backup open in the worker: opening → (locked →) ready, or failed with a reason. */
@@ -44,6 +46,8 @@ class BackupSession {
   focusContact = $state<number | undefined>();
   /** With focusChat: the message to scroll to and highlight (a search hit). */
   focusMessage = $state<number | undefined>();
+  /** The tab the next openSession() starts on (the Library's "What changed" opens on Changes). */
+  nextTab: TabId | undefined;
   /** Bumped on every (re)open, so views reload what they show. */
   generation = $state(0);
 }
@@ -56,7 +60,8 @@ export async function openSession(entry: LibraryEntry): Promise<void> {
   backup.phase = 'opening';
   backup.error = undefined;
   backup.unlockError = undefined;
-  backup.tab = 'overview';
+  backup.tab = backup.nextTab ?? 'overview';
+  backup.nextTab = undefined;
   exportState.finished = undefined;
   exportState.error = undefined;
   try {

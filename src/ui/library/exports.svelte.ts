@@ -106,23 +106,25 @@ export function saveText(name: string, mime: string, text: string): Promise<void
   });
 }
 
-/** One file of the backup, decrypted, streamed from the worker into the picked file (or a download). */
-export function exportBackupFile(fileID: string, name: string, size: number, mime = 'application/octet-stream'): Promise<void> {
+/**
+ * One file of the backup, decrypted, streamed from the worker into the picked file (or a download);
+ * `from` 'compared': of the version the open backup is being compared with.
+ */
+export function exportBackupFile(fileID: string, name: string, size: number, mime = 'application/octet-stream', from: 'open' | 'compared' = 'open'): Promise<void> {
   return track(`Exporting ${name}…`, 'bytes', async (progress) => {
     const target = await fileTarget(name, mime);
     if (!target) return;
     let done = 0;
-    await libraryWorker().exportFile(
-      fileID,
-      Comlink.proxy({
-        write: async (chunk: Uint8Array) => {
-          await target.write(chunk);
-          done += chunk.length;
-          progress(done, size);
-        },
-        close: () => target.close(),
-      }),
-    );
+    const sink = Comlink.proxy({
+      write: async (chunk: Uint8Array) => {
+        await target.write(chunk);
+        done += chunk.length;
+        progress(done, size);
+      },
+      close: () => target.close(),
+    });
+    if (from === 'compared') await libraryWorker().exportComparedFile(fileID, sink);
+    else await libraryWorker().exportFile(fileID, sink);
     return `Exported ${name}.`;
   });
 }

@@ -65,8 +65,9 @@ function appleNanos(unixSeconds: number): bigint {
   return BigInt(unixSeconds - APPLE_EPOCH) * 1_000_000_000n;
 }
 
-async function smsDatabase(rng: Rng, baseTime: number, photoCount: number): Promise<{ bytes: Uint8Array; attachments: SmsAttachment[] }> {
+async function smsDatabase(rng: Rng, baseTime: number, photoCount: number): Promise<{ bytes: Uint8Array; attachments: SmsAttachment[]; handles: string[] }> {
   const attachments: SmsAttachment[] = [];
+  const handleIds: string[] = [];
   const bytes = await buildDatabase((db) => {
     db.exec(`
       CREATE TABLE _SqliteDatabaseProperties (key TEXT, value TEXT, UNIQUE(key));
@@ -83,6 +84,7 @@ async function smsDatabase(rng: Rng, baseTime: number, photoCount: number): Prom
     `);
     const handles = Array.from({ length: 5 }, (_, i) => [`+4915${String(1000000 + rng.int(8999999))}${i}`, 'de', i % 2 ? 'SMS' : 'iMessage']);
     insertRows(db, 'INSERT INTO handle (id, country, service) VALUES (?, ?, ?)', handles);
+    handleIds.push(...handles.map((h) => h[0]!));
     insertRows(
       db,
       'INSERT INTO chat (guid, style, state, chat_identifier, service_name, display_name) VALUES (?, 45, 3, ?, ?, ?)',
@@ -149,10 +151,16 @@ async function smsDatabase(rng: Rng, baseTime: number, photoCount: number): Prom
       insertRows(db, 'INSERT INTO message_attachment_join VALUES (?, ?)', [[messageId, attachmentId]]);
     });
   });
-  return { bytes, attachments };
+  return { bytes, attachments, handles: handleIds };
 }
 
-function addressBook(rng: Rng): Promise<Uint8Array> {
+/** "+4915112345670" as a person types it into the address book: "0151 12345670" (the national form). */
+function nationalForm(handle: string): string {
+  return `0${handle.slice(3, 6)} ${handle.slice(6)}`;
+}
+
+/** The first contacts are the people the messages come from (`smsHandles`), their numbers written nationally. */
+function addressBook(rng: Rng, smsHandles: readonly string[]): Promise<Uint8Array> {
   return buildDatabase((db) => {
     db.exec(`
       CREATE TABLE ABPerson (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, First TEXT, Last TEXT, Middle TEXT, FirstPhonetic TEXT, MiddlePhonetic TEXT, LastPhonetic TEXT, Organization TEXT, Department TEXT, Note TEXT, Kind INTEGER, Birthday TEXT, JobTitle TEXT, Nickname TEXT, Prefix TEXT, Suffix TEXT, FirstSort TEXT, LastSort TEXT, CreationDate INTEGER, ModificationDate INTEGER, CompositeNameFallback TEXT, DisplayName TEXT);
@@ -169,8 +177,9 @@ function addressBook(rng: Rng): Promise<Uint8Array> {
       insertRows(db, 'INSERT INTO ABPerson (First, Last, Organization, Kind, CreationDate, ModificationDate) VALUES (?, ?, ?, 0, ?, ?)', [
         [first, last, i % 5 === 0 ? 'Example GmbH' : null, 700000000 + i * 1000, 700000000 + i * 2000],
       ]);
+      const generated = `+49 15${rng.range(10, 99)} ${rng.range(1000000, 9999999)}`; // drawn either way: later data stays as it was
       insertRows(db, 'INSERT INTO ABMultiValue (record_id, property, identifier, label, value) VALUES (?, 3, 0, 1, ?)', [
-        [i + 1, `+49 15${rng.range(10, 99)} ${rng.range(1000000, 9999999)}`],
+        [i + 1, i < smsHandles.length ? nationalForm(smsHandles[i]!) : generated],
       ]);
       insertRows(db, 'INSERT INTO ABMultiValue (record_id, property, identifier, label, value) VALUES (?, 4, 0, 2, ?)', [
         [i + 1, `${first.toLowerCase()}.${last.toLowerCase()}@example.com`],
@@ -335,7 +344,7 @@ export function appDatabases(seed: number, photos: readonly string[], recordings
       return {
         smsDb: sms.bytes,
         smsAttachments: sms.attachments,
-        addressBook: await addressBook(rng),
+        addressBook: await addressBook(rng, sms.handles),
         noteStore: await noteStore(rng),
         callHistory: await callHistory(rng),
         safariHistory: await safariHistory(rng),

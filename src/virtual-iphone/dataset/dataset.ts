@@ -4,6 +4,7 @@ import { appDatabases } from './app-databases.ts';
 import { PrefixedContent, ProceduralContent, StaticContent, type FileContent } from './content.ts';
 import { HOSTILE_APP_FILES } from './hostile.ts';
 import { photoJpeg } from './images.ts';
+import { addressBookWithChanges, photosWithChanges, smsWithNewMessages } from './mutate-data.ts';
 import { hashString, Rng } from './prng.ts';
 
 export type DatasetSize = 'small' | 'medium' | 'large';
@@ -62,6 +63,14 @@ export interface MutationSummary {
   modified: string[];
   added: string[];
   removed: string[];
+  /** Files moved to a new name, same bytes (each is also in removed and added). */
+  renamed?: { from: string; to: string }[];
+  /** What the change means in the phone's apps (the files behind it are in the lists above). */
+  photosAdded?: string[];
+  photosRemoved?: string[];
+  messagesAdded?: { chat: string; count: number }[];
+  contactsAdded?: string[];
+  contactsChanged?: string[];
 }
 
 interface Profile {
@@ -312,8 +321,13 @@ export class Dataset {
     return this.files.get(key(domain, relativePath));
   }
 
-  /** Changes the data as days of phone use would: a few files modified, added and removed. */
-  mutate(mutationSeed: number): MutationSummary {
+  /**
+   * Changes the data as days of phone use would: a few files modified, added and removed. With
+   * `everyday`, also what a person does in the phone's own apps (a file renamed, a photo taken and
+   * one deleted, messages received, a contact edited and one added) — the demo phone's "Change some
+   * data" and the diff tests; without it the apps' databases stay as they were.
+   */
+  mutate(mutationSeed: number, options: { everyday?: boolean } = {}): MutationSummary {
     const rng = new Rng((mutationSeed ^ 0xa5a5a5a5) >>> 0);
     this.generation++;
     const candidates = [...this.files.values()].filter((e) => e.kind === 'file' && e.domain.startsWith('AppDomain-') && !e.relativePath.startsWith('Library/Preferences/'));
@@ -340,7 +354,52 @@ export class Dataset {
       this.addFile(domain, path, this.procedural(domain, path, 100 + rng.int(30000), this.generation), { mtime: BASE_TIME + 86400 * 90 + i });
       summary.added.push(`${domain}-${path}`);
     }
+    if (options.everyday) this.mutateEverydayData(rng, candidates.filter((e) => !picked.includes(e)), summary);
     return summary;
+  }
+
+  /** The rest of a few days' use: a file renamed, a photo taken and one deleted, messages, contacts. */
+  private mutateEverydayData(rng: Rng, others: DatasetEntry[], summary: MutationSummary): void {
+    const g = this.generation;
+    const when = BASE_TIME + 86400 * 90 + g * 3600;
+    const moved = others[rng.int(others.length)]!;
+    const renamedTo = moved.relativePath.replace(/[^/]*$/, (name) => `renamed-${g}-${name}`);
+    this.files.delete(key(moved.domain, moved.relativePath));
+    this.files.set(key(moved.domain, renamedTo), { ...moved, relativePath: renamedTo });
+    summary.removed.push(`${moved.domain}-${moved.relativePath}`);
+    summary.added.push(`${moved.domain}-${renamedTo}`);
+    summary.renamed = [{ from: `${moved.domain}-${moved.relativePath}`, to: `${moved.domain}-${renamedTo}` }];
+
+    const rewrite = (domain: string, relativePath: string, edit: (bytes: Uint8Array) => Uint8Array): void => {
+      const entry = this.files.get(key(domain, relativePath));
+      if (!entry?.content) return;
+      const content = new StaticContent(edit(entry.content.read(0, entry.size)));
+      this.files.set(key(domain, relativePath), { ...entry, content, size: content.size, mtime: when });
+      summary.modified.push(`${domain}-${relativePath}`);
+    };
+    const photos = [...this.files.values()].filter((e) => e.domain === 'CameraRollDomain' && /^Media\/DCIM\/[^/]+\/IMG_\d+\.JPG$/.test(e.relativePath));
+    const taken = `Media/DCIM/100APPLE/IMG_${7000 + (g % 2000)}.JPG`;
+    const deleted = photos.length > 1 ? photos[1 + rng.int(photos.length - 1)]! : undefined;
+    this.addFile('CameraRollDomain', taken, new StaticContent(photoJpeg(this.seed, 500 + g)), { mtime: when });
+    summary.added.push(`CameraRollDomain-${taken}`);
+    summary.photosAdded = [`CameraRollDomain-${taken}`];
+    summary.photosRemoved = [];
+    if (deleted) {
+      this.files.delete(key(deleted.domain, deleted.relativePath));
+      summary.removed.push(`CameraRollDomain-${deleted.relativePath}`);
+      summary.photosRemoved.push(`CameraRollDomain-${deleted.relativePath}`);
+    }
+    rewrite('CameraRollDomain', 'Media/PhotoData/Photos.sqlite', (bytes) => photosWithChanges(bytes, [taken], deleted ? [deleted.relativePath] : [], when));
+    let chat = '';
+    rewrite('HomeDomain', 'Library/SMS/sms.db', (bytes) => {
+      const edited = smsWithNewMessages(bytes, g, 2, when);
+      chat = edited.chat;
+      return edited.bytes;
+    });
+    summary.messagesAdded = chat ? [{ chat, count: 2 }] : [];
+    rewrite('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb', (bytes) => addressBookWithChanges(bytes, g));
+    summary.contactsAdded = [`Nora${g} Newcomer`];
+    summary.contactsChanged = [`Married-${g}`];
   }
 
   /** What a backup of the current data must contain; content hashed in chunks (no whole file in memory). */

@@ -4,11 +4,32 @@ type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>;
 export type SqliteDatabase = InstanceType<Sqlite3['oo1']['DB']>;
 
 let modulePromise: Promise<Sqlite3> | undefined;
+let loaded: Sqlite3 | undefined;
 
 /** The SQLite WASM module, loaded once per process/worker. */
 export function loadSqlite(): Promise<Sqlite3> {
-  modulePromise ??= sqlite3InitModule();
+  modulePromise ??= sqlite3InitModule().then((m) => (loaded = m));
   return modulePromise;
+}
+
+/**
+ * Edits a database file image synchronously and returns the new image: for Dataset.mutate(), which
+ * is synchronous and runs after Dataset.create() has loaded the module.
+ */
+export function editDatabaseSync(bytes: Uint8Array, edit: (db: SqliteDatabase) => void): Uint8Array {
+  const sqlite3 = loaded;
+  if (!sqlite3) throw new Error('editDatabaseSync: the SQLite module is not loaded yet (await loadSqlite() first)');
+  const db = new sqlite3.oo1.DB(':memory:');
+  try {
+    const pointer = sqlite3.wasm.allocFromTypedArray(bytes);
+    const flags = sqlite3.capi.SQLITE_DESERIALIZE_FREEONCLOSE | sqlite3.capi.SQLITE_DESERIALIZE_RESIZEABLE;
+    const rc = sqlite3.capi.sqlite3_deserialize(db.pointer!, 'main', pointer, bytes.byteLength, bytes.byteLength, flags);
+    if (rc !== 0) throw new Error(`not a SQLite database (sqlite3_deserialize returned ${rc})`);
+    edit(db);
+    return Uint8Array.from(sqlite3.capi.sqlite3_js_db_export(db));
+  } finally {
+    db.close();
+  }
 }
 
 /** Builds an in-memory database with `build` and returns its file image. */
