@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { LifeboatError } from '../../core/errors.ts';
 import { UsbmuxdServer } from '../../usbmux/node/usbmuxd-server.ts';
+import { STREAMED_TRUTH_SIZES } from '../dataset/dataset.ts';
+import { writeTruthLines } from '../dataset/truth-lines.ts';
 import { VirtualIPhone } from '../virtual-iphone.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
 
@@ -26,9 +28,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const iphone = new VirtualIPhone(parsed.iphoneOptions);
   if (parsed.truth) {
     const dataset = await iphone.backup.dataset();
-    const truth = await dataset.truth(iphone.backup.state.encryption !== null || parsed.iphoneOptions.backupPassword !== undefined);
-    writeFileSync(parsed.truth, JSON.stringify(truth, null, 1));
-    process.stdout.write(`Wrote ${truth.length} truth entries to ${parsed.truth}\n`);
+    const encrypted = iphone.backup.state.encryption !== null || parsed.iphoneOptions.backupPassword !== undefined;
+    if (STREAMED_TRUTH_SIZES.includes(dataset.size)) {
+      const count = await writeTruthLines(dataset, encrypted, parsed.truth);
+      process.stdout.write(`Wrote ${count} truth entries (JSON lines) to ${parsed.truth}\n`);
+    } else {
+      const truth = await dataset.truth(encrypted);
+      writeFileSync(parsed.truth, JSON.stringify(truth, null, 1));
+      process.stdout.write(`Wrote ${truth.length} truth entries to ${parsed.truth}\n`);
+    }
   }
   const server = new UsbmuxdServer(parsed.state ? { stateDir: parsed.state } : {});
   server.attach(iphone);
