@@ -53,13 +53,12 @@ export default async function hugeBench(): Promise<BenchResult[]> {
       console.log(`  huge ${phase}: device generated and truth written in ${((performance.now() - started) / 1000).toFixed(0)} s`);
       const env = { USBMUXD_SOCKET_ADDRESS: iphone.address };
       try {
-        if (phase === 'full') {
-          const paired = await exec(process.execPath, [cli.path, 'pair'], env);
-          if (paired.code !== 0) throw new Error(`our CLI could not pair: ${paired.out}`);
-          if (withTheirs) {
-            const theirPair = await exec('/usr/bin/idevicepair', ['pair'], env);
-            if (theirPair.code !== 0) throw new Error(`idevicepair failed: ${theirPair.out}`);
-          }
+        // Paired again after the restart: the virtual iPhone keeps its trusted hosts in memory only.
+        const paired = await exec(process.execPath, [cli.path, 'pair'], env);
+        if (paired.code !== 0) throw new Error(`our CLI could not pair: ${paired.out}`);
+        if (withTheirs) {
+          const theirPair = await exec('/usr/bin/idevicepair', ['pair'], env);
+          if (theirPair.code !== 0) throw new Error(`idevicepair failed: ${theirPair.out}`);
         }
         const a = await exec(process.execPath, [cli.path, 'backup', ourDir], env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
         const done = /Backup complete: (\d+) files/.exec(a.out);
