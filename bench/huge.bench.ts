@@ -1,5 +1,5 @@
 // A power user's phone (issue 13): the virtual iPhone's `huge` dataset, ≈1.3M files, 1.9 GB of mostly
-// tiny files and a Manifest.db of about 1 GB. Our CLI (bundled, plain node) and idevicebackup2 each
+// tiny files and a Manifest.db of 1.2 GB. Our CLI (bundled, plain node) and idevicebackup2 each
 // make a full backup, then the phone changes ≈1% of its files (`--mutate 1`, restarted with the same
 // pairing state) and each makes an incremental one. Our backups are checked against the device's
 // streamed truth (JSON lines) entry by entry and file by file. Figures: files/s of the full backup,

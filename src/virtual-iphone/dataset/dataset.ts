@@ -93,7 +93,7 @@ const PROFILES: Record<DatasetSize, Profile> = {
   small: { apps: 4, filesPerApp: 40, maxFileSize: 96 * 1024, photos: 8, videos: 1, videoSize: 300 * 1024, hugeFileSize: 0, recordings: 2 },
   medium: { apps: 24, filesPerApp: 190, maxFileSize: 256 * 1024, photos: 300, videos: 8, videoSize: 12 * 1024 * 1024, hugeFileSize: 0, recordings: 10 },
   large: { apps: 110, filesPerApp: 900, maxFileSize: 96 * 1024, photos: 2000, videos: 20, videoSize: 20 * 1024 * 1024, hugeFileSize: 2 * 1024 ** 3, recordings: 40 },
-  // ≈1.3M files, ≈1.5 GB of content: 640 apps × 1,870 files in deep trees plus a 100k-photo library.
+  // ≈1.3M files, 1.9 GB of content, a 1.2 GB Manifest.db: 640 apps × 1,870 files in deep trees plus a 100k-photo library.
   huge: {
     apps: 640,
     filesPerApp: 1870,
