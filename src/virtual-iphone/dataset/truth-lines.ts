@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Dataset, TruthEntry } from './dataset.ts';
 
@@ -28,10 +29,17 @@ export async function writeTruthLines(dataset: Dataset, encrypted: boolean, path
   return count;
 }
 
-/** Reads a JSON-lines truth file one entry at a time. */
+/** Reads a truth file one entry at a time: JSON lines, or the JSON array smaller datasets write (read whole). */
 export async function* readTruthLines(path: string): AsyncGenerator<TruthEntry> {
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let first = true;
   for await (const line of lines) {
+    if (first && line.startsWith('[')) {
+      lines.close();
+      yield* JSON.parse(await readFile(path, 'utf8')) as TruthEntry[];
+      return;
+    }
+    first = false;
     if (line.length > 0) yield JSON.parse(line) as TruthEntry;
   }
 }
