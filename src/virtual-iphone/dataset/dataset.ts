@@ -296,8 +296,9 @@ export class Dataset {
   }
 
   /**
-   * A power user's app container: a tree of nested folders (caches keyed by hash, message stores
-   * by year/month/day, offline maps by zoom/x/y), up to 14 levels deep, holding mostly tiny files.
+   * A power user's app container: a tree of nested folders grown from a few container roots (names
+   * like `tile-3f/shard-a0`, as caches and offline stores shard by key), up to 14 levels deep, holding
+   * mostly tiny files.
    * Sizes: 85% under 1 KiB, 14% under 8 KiB, 1% up to `maxFileSize`; all content is generated.
    */
   private populateDeepApp(domain: string, profile: Profile, rng: Rng): void {
