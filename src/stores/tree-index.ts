@@ -1,5 +1,5 @@
 import { StoreError } from './errors.ts';
-import { baseName, joinPath, parentPath } from './paths.ts';
+import { baseName, joinPath, ownName, parentPath } from './paths.ts';
 import type { EntryKind, StorageBackend } from './storage-backend.ts';
 
 /*
@@ -16,6 +16,9 @@ interface IndexNode {
   children?: Map<string, IndexNode>;
 }
 
+/** Every file node is alike and never changed (a kind change replaces the node): one object for all of them. */
+const FILE_NODE: IndexNode = Object.freeze({ kind: 'file' });
+
 /** An exact in-memory mirror of the kinds under one folder that only its owner writes. */
 export class OwnedTreeIndex {
   private root: IndexNode = { kind: 'directory', children: new Map() };
@@ -25,7 +28,7 @@ export class OwnedTreeIndex {
     const index = new OwnedTreeIndex();
     const fill = async (node: IndexNode, path: string): Promise<void> => {
       for (const e of await backend.list(path)) {
-        const child: IndexNode = e.kind === 'directory' ? { kind: 'directory', children: new Map() } : { kind: 'file' };
+        const child: IndexNode = e.kind === 'directory' ? { kind: 'directory', children: new Map() } : FILE_NODE;
         node.children!.set(e.name, child);
         if (e.kind === 'directory') await fill(child, joinPath(path, e.name));
       }
@@ -62,7 +65,7 @@ export class OwnedTreeIndex {
       let next = node.children!.get(part);
       if (!next || next.kind !== 'directory') {
         next = { kind: 'directory', children: new Map() };
-        node.children!.set(part, next);
+        node.children!.set(ownName(part), next);
       }
       node = next;
     }
@@ -70,7 +73,8 @@ export class OwnedTreeIndex {
 
   addFile(path: string): void {
     this.addDirectories(parentPath(path));
-    this.node(parentPath(path))!.children!.set(baseName(path), { kind: 'file' });
+    // A backup's staging holds one of these per file it received (1.3M on a power user's phone).
+    this.node(parentPath(path))!.children!.set(ownName(baseName(path)), FILE_NODE);
   }
 
   /** Forgets `path` and everything below it ('' empties the whole tree). */
@@ -88,7 +92,7 @@ export class OwnedTreeIndex {
     if (!node || from === '') return;
     this.node(parentPath(from))!.children!.delete(baseName(from));
     this.addDirectories(parentPath(to));
-    this.node(parentPath(to))!.children!.set(baseName(to), node);
+    this.node(parentPath(to))!.children!.set(ownName(baseName(to)), node);
   }
 }
 

@@ -3,6 +3,7 @@ import { encodeAttributedBody } from './attributed-body.ts';
 import { Rng } from './prng.ts';
 import { encodeNoteBody } from './note-body.ts';
 import { HOSTILE_ATTACHMENTS, HOSTILE_MESSAGE_TEXT, HOSTILE_NOTE } from './hostile.ts';
+import { PHOTO_HEIGHT, PHOTO_WIDTH } from './images.ts';
 import { buildDatabase, type SqliteDatabase } from './sqlite.ts';
 
 /** Seconds between the Unix epoch and Apple's reference date (2001-01-01). */
@@ -278,17 +279,22 @@ function safariBookmarks(): Promise<Uint8Array> {
   });
 }
 
-function photosSqlite(photos: readonly string[], baseTime: number): Promise<Uint8Array> {
+function photosSqlite(photos: readonly string[], baseTime: number, size: PhotoSize): Promise<Uint8Array> {
   return buildDatabase((db) => {
     db.exec(`CREATE TABLE ZASSET (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZKIND INTEGER, ZHEIGHT INTEGER, ZWIDTH INTEGER, ZDATECREATED TIMESTAMP, ZMODIFICATIONDATE TIMESTAMP, ZDIRECTORY VARCHAR, ZFILENAME VARCHAR, ZUNIFORMTYPEIDENTIFIER VARCHAR, ZUUID VARCHAR, ZFAVORITE INTEGER, ZHIDDEN INTEGER)`);
-    photos.forEach((path, i) => {
-      const slash = path.lastIndexOf('/');
-      // Taken an hour before the file was last written (an edit); every 5th a favourite, every 11th hidden.
-      const created = baseTime - APPLE_EPOCH + i * 600 - 3600;
-      insertRows(db, 'INSERT INTO ZASSET VALUES (?, 33, 1, 0, 240, 320, ?, ?, ?, ?, ?, ?, ?, ?)', [
-        [i + 1, created, baseTime - APPLE_EPOCH + i * 600, path.slice('Media/'.length, slash), path.slice(slash + 1), 'public.jpeg', `PHOTO-${String(i + 1).padStart(6, '0')}`, i % 5 === 1 ? 1 : 0, i % 11 === 4 ? 1 : 0],
-      ]);
-    });
+    db.exec('BEGIN');
+    // One prepared statement for every row: the huge profile has 100k photos.
+    insertRows(
+      db,
+      'INSERT INTO ZASSET VALUES (?, 33, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      photos.map((path, i) => {
+        const slash = path.lastIndexOf('/');
+        // Taken an hour before the file was last written (an edit); every 5th a favourite, every 11th hidden.
+        const created = baseTime - APPLE_EPOCH + i * 600 - 3600;
+        return [i + 1, size.height ?? PHOTO_HEIGHT, size.width ?? PHOTO_WIDTH, created, baseTime - APPLE_EPOCH + i * 600, path.slice('Media/'.length, slash), path.slice(slash + 1), 'public.jpeg', `PHOTO-${String(i + 1).padStart(6, '0')}`, i % 5 === 1 ? 1 : 0, i % 11 === 4 ? 1 : 0];
+      }),
+    );
+    db.exec('COMMIT');
   });
 }
 
@@ -334,8 +340,14 @@ function keychainPlist(rng: Rng): Uint8Array {
 const cache = new Map<string, Promise<AppDatabases>>();
 
 /** The databases for a seed; built once (sqlite-wasm) and cached. */
-export function appDatabases(seed: number, photos: readonly string[], recordings: readonly string[], baseTime: number): Promise<AppDatabases> {
-  const key = `${seed}/${photos.length}/${recordings.length}/${baseTime}`;
+/** Pixel size of the camera roll's pictures (default 320 × 240). */
+export interface PhotoSize {
+  width?: number | undefined;
+  height?: number | undefined;
+}
+
+export function appDatabases(seed: number, photos: readonly string[], recordings: readonly string[], baseTime: number, photoSize: PhotoSize = {}): Promise<AppDatabases> {
+  const key = `${seed}/${photos.length}/${recordings.length}/${baseTime}/${photoSize.width ?? ''}x${photoSize.height ?? ''}`;
   let pending = cache.get(key);
   if (!pending) {
     pending = (async () => {
@@ -349,7 +361,7 @@ export function appDatabases(seed: number, photos: readonly string[], recordings
         callHistory: await callHistory(rng),
         safariHistory: await safariHistory(rng),
         safariBookmarks: await safariBookmarks(),
-        photosSqlite: await photosSqlite(photos, baseTime),
+        photosSqlite: await photosSqlite(photos, baseTime, photoSize),
         cloudRecordings: await cloudRecordings(recordings),
         healthDb: await healthDb(rng),
         keychainPlist: keychainPlist(rng),

@@ -7,7 +7,10 @@ import { photoJpeg } from './images.ts';
 import { addressBookWithChanges, photosWithChanges, smsWithNewMessages } from './mutate-data.ts';
 import { hashString, Rng } from './prng.ts';
 
-export type DatasetSize = 'small' | 'medium' | 'large';
+export type DatasetSize = 'small' | 'medium' | 'large' | 'huge';
+
+/** Dataset sizes whose truth is written as JSON lines (one entry per line): one JSON array would not fit in memory. */
+export const STREAMED_TRUTH_SIZES: readonly DatasetSize[] = ['huge'];
 export type EntryKind = 'file' | 'dir' | 'symlink';
 
 /** One item of the device file system as BackupAgent2 would enumerate it. */
@@ -73,7 +76,7 @@ export interface MutationSummary {
   contactsChanged?: string[];
 }
 
-interface Profile {
+export interface Profile {
   apps: number;
   filesPerApp: number;
   /** Upper bound of an ordinary generated file. */
@@ -84,13 +87,43 @@ interface Profile {
   /** One very large file (the `large` profile's 2 GB movie), 0 for none. */
   hugeFileSize: number;
   recordings: number;
+  /**
+   * How app containers are laid out: `flat` (a few well-known folders, the consumer phone) or `deep`
+   * (a per-app tree of nested folders, mostly tiny files: the power user's 1.3M-file phone).
+   */
+  layout?: 'flat' | 'deep';
+  /** Camera-roll picture size (default 320 × 240); the huge profile's 100k photos use small ones. */
+  photoWidth?: number;
+  photoHeight?: number;
+  /** Share of the app files one `mutate()` touches (default: a fixed handful). */
+  mutateFraction?: number;
 }
 
 const PROFILES: Record<DatasetSize, Profile> = {
   small: { apps: 4, filesPerApp: 40, maxFileSize: 96 * 1024, photos: 8, videos: 1, videoSize: 300 * 1024, hugeFileSize: 0, recordings: 2 },
   medium: { apps: 24, filesPerApp: 190, maxFileSize: 256 * 1024, photos: 300, videos: 8, videoSize: 12 * 1024 * 1024, hugeFileSize: 0, recordings: 10 },
   large: { apps: 110, filesPerApp: 900, maxFileSize: 96 * 1024, photos: 2000, videos: 20, videoSize: 20 * 1024 * 1024, hugeFileSize: 2 * 1024 ** 3, recordings: 40 },
+  // ≈1.3M files, 1.9 GB of content, a 1.2 GB Manifest.db: 640 apps × 1,870 files in deep trees plus a 100k-photo library.
+  huge: {
+    apps: 640,
+    filesPerApp: 1870,
+    maxFileSize: 64 * 1024,
+    photos: 100_000,
+    videos: 4,
+    videoSize: 8 * 1024 * 1024,
+    hugeFileSize: 0,
+    recordings: 40,
+    layout: 'deep',
+    photoWidth: 64,
+    photoHeight: 48,
+    mutateFraction: 0.01,
+  },
 };
+
+/** The profile behind a dataset size (the scaled-down shape test builds its own from `huge`'s). */
+export function datasetProfile(size: DatasetSize): Readonly<Profile> {
+  return PROFILES[size];
+}
 
 const MODE_FILE = 0o100644;
 const MODE_DIR = 0o40755;
@@ -99,6 +132,7 @@ const MODE_LINK = 0o120755;
 const BASE_TIME = 1709251200;
 
 const APP_WORDS = ['notes', 'photos', 'chat', 'maps', 'fitness', 'reader', 'weather', 'music', 'budget', 'travel', 'recipes', 'scanner'];
+const DEEP_WORDS = ['cache', 'msg', 'tile', 'thumb', 'blob', 'chunk', 'attachment', 'index', 'shard', 'state', 'draft', 'asset'];
 const EXTENSIONS = ['.bin', '.json', '.txt', '.dat', '.plist', '.sqlite', '.cache', '.log'];
 
 function key(domain: string, relativePath: string): string {
@@ -136,12 +170,13 @@ export class Dataset {
     readonly size: DatasetSize,
     readonly seed: number,
     readonly apps: AppInfo[],
+    private readonly mutateFraction = 0,
   ) {}
 
-  static async create(options: { size?: DatasetSize; seed?: number } = {}): Promise<Dataset> {
+  static async create(options: { size?: DatasetSize; seed?: number; profile?: Profile } = {}): Promise<Dataset> {
     const size = options.size ?? 'small';
     const seed = (options.seed ?? 1) >>> 0;
-    const profile = PROFILES[size];
+    const profile = options.profile ?? PROFILES[size];
     const rng = new Rng(seed);
     const apps: AppInfo[] = Array.from({ length: profile.apps }, (_, i) => {
       const word = APP_WORDS[i % APP_WORDS.length]!;
@@ -149,7 +184,7 @@ export class Dataset {
       const bundleId = `com.example.${word}${suffix}`;
       return { bundleId, name: `${word[0]!.toUpperCase()}${word.slice(1)}${suffix}`, version: `${1 + rng.int(5)}.${rng.int(10)}`, deviceFamilies: appDeviceFamilies(bundleId) };
     });
-    const dataset = new Dataset(size, seed, apps);
+    const dataset = new Dataset(size, seed, apps, profile.mutateFraction ?? 0);
     await dataset.populate(profile, rng);
     return dataset;
   }
@@ -202,7 +237,7 @@ export class Dataset {
     for (let i = 0; i < profile.photos; i++) {
       const path = `Media/DCIM/${100 + Math.floor(i / 1000)}APPLE/IMG_${String(1 + (i % 9999)).padStart(4, '0')}.JPG`;
       photos.push(path);
-      this.addFile('CameraRollDomain', path, new StaticContent(photoJpeg(this.seed, i)), { mtime: t(i * 600), protectionClass: 3 });
+      this.addFile('CameraRollDomain', path, new StaticContent(photoJpeg(this.seed, i, profile.photoWidth, profile.photoHeight)), { mtime: t(i * 600), protectionClass: 3 });
     }
     for (let i = 0; i < profile.videos; i++) {
       const path = `Media/DCIM/100APPLE/IMG_${String(5000 + i).padStart(4, '0')}.MOV`;
@@ -216,7 +251,7 @@ export class Dataset {
       this.addFile('MediaDomain', path, new PrefixedContent(M4A_HEADER, hashString(`${this.seed}:rec:${i}`), 20000 + rng.int(60000)), { mtime: t(i * 7200) });
     });
 
-    const dbs = await appDatabases(this.seed, photos, recordings, BASE_TIME);
+    const dbs = await appDatabases(this.seed, photos, recordings, BASE_TIME, { width: profile.photoWidth, height: profile.photoHeight });
     this.addFile('CameraRollDomain', 'Media/PhotoData/Photos.sqlite', new StaticContent(dbs.photosSqlite));
     this.addFile('MediaDomain', 'Media/Recordings/CloudRecordings.db', new StaticContent(dbs.cloudRecordings));
     this.addFile('HomeDomain', 'Library/SMS/sms.db', new StaticContent(dbs.smsDb));
@@ -249,7 +284,8 @@ export class Dataset {
     for (const [i, app] of this.apps.entries()) {
       const domain = `AppDomain-${app.bundleId}`;
       this.addFile(domain, `Library/Preferences/${app.bundleId}.plist`, new StaticContent(encodeBinaryPlist({ launchCount: 1 + rng.int(500), onboardingDone: true, lastVersion: app.version })));
-      for (let f = 0; f < profile.filesPerApp; f++) {
+      if (profile.layout === 'deep') this.populateDeepApp(domain, profile, rng);
+      else for (let f = 0; f < profile.filesPerApp; f++) {
         const folder = rng.pick(['Documents', 'Documents/Inbox', 'Library/Application Support', 'Library/Application Support/Data', 'Library/SplashBoard']);
         const ext = rng.pick(EXTENSIONS);
         const path = `${folder}/item-${String(f).padStart(4, '0')}${ext}`;
@@ -274,6 +310,31 @@ export class Dataset {
   addProfileFile(domain: string, relativePath: string, content: FileContent, mtime?: number): void {
     this.addFile(domain, relativePath, content, mtime === undefined ? {} : { mtime });
     this.generation++;
+  }
+
+  /**
+   * A power user's app container: a tree of nested folders grown from a few container roots (names
+   * like `tile-3f/shard-a0`, as caches and offline stores shard by key), up to 14 levels deep, holding
+   * mostly tiny files.
+   * Sizes: 85% under 1 KiB, 14% under 8 KiB, 1% up to `maxFileSize`; all content is generated.
+   */
+  private populateDeepApp(domain: string, profile: Profile, rng: Rng): void {
+    const roots = ['Documents', 'Library/Caches', 'Library/Application Support', 'Library/Caches/com.apple.nsurlsessiond/Downloads', 'tmp', 'Library/WebKit/WebsiteData/IndexedDB'];
+    // ≈20 files per folder; every folder extends an earlier one, so they form one tree per root.
+    const folders: string[] = roots.slice();
+    const wanted = Math.max(roots.length, Math.ceil(profile.filesPerApp / 20));
+    while (folders.length < wanted) {
+      const parent = folders[rng.int(folders.length)]!;
+      if (parent.split('/').length >= 14) continue;
+      folders.push(`${parent}/${rng.pick(DEEP_WORDS)}-${rng.int(256).toString(16).padStart(2, '0')}`);
+    }
+    for (let f = 0; f < profile.filesPerApp; f++) {
+      const folder = folders[rng.int(folders.length)]!;
+      const path = `${folder}/${rng.pick(DEEP_WORDS)}-${String(f).padStart(5, '0')}${rng.pick(EXTENSIONS)}`;
+      const roll = rng.int(100);
+      const size = roll < 85 ? rng.int(1024) : roll < 99 ? 1024 + rng.int(7 * 1024) : rng.int(profile.maxFileSize);
+      this.addFile(domain, path, this.procedural(domain, path, size), { mtime: BASE_TIME + rng.int(86400 * 60), protectionClass: 3 });
+    }
   }
 
   /** Every entry (files, links, derived directories) sorted by domain and path. */
@@ -337,20 +398,26 @@ export class Dataset {
       while (chosen.size < Math.min(n, candidates.length)) chosen.add(candidates[rng.int(candidates.length)]!);
       return [...chosen];
     };
-    const picked = pickDistinct(6);
-    for (const entry of picked.slice(0, 3)) {
+    // The fixed handful (3 changed, 3 removed, 3 added), or `mutateFraction` of the files: 60% of it
+    // changed, 20% removed, 20% added.
+    const share = this.mutateFraction > 0 ? Math.max(1, Math.round(candidates.length * this.mutateFraction)) : 0;
+    const changeCount = share > 0 ? Math.round(share * 0.6) : 3;
+    const removeCount = share > 0 ? Math.round(share * 0.2) : 3;
+    const addCount = share > 0 ? Math.max(1, share - changeCount - removeCount) : 3;
+    const picked = pickDistinct(changeCount + removeCount);
+    for (const entry of picked.slice(0, changeCount)) {
       const size = entry.size + 1 + rng.int(5000);
       const content = new ProceduralContent(hashString(`${this.seed}:${entry.domain}/${entry.relativePath}:m${mutationSeed}:${this.generation}`), size);
       this.files.set(key(entry.domain, entry.relativePath), { ...entry, content, size, mtime: entry.mtime + 3600 * this.generation });
       summary.modified.push(`${entry.domain}-${entry.relativePath}`);
     }
-    for (const entry of picked.slice(3)) {
+    for (const entry of picked.slice(changeCount)) {
       this.files.delete(key(entry.domain, entry.relativePath));
       summary.removed.push(`${entry.domain}-${entry.relativePath}`);
     }
     const domain = `AppDomain-${this.apps[0]!.bundleId}`;
-    for (let i = 0; i < 3; i++) {
-      const path = `Documents/New ${this.generation}/added-${mutationSeed}-${i}.bin`;
+    for (let i = 0; i < addCount; i++) {
+      const path = `Documents/New ${this.generation}/${share > 0 ? `${String(Math.floor(i / 500)).padStart(3, '0')}/` : ''}added-${mutationSeed}-${i}.bin`;
       this.addFile(domain, path, this.procedural(domain, path, 100 + rng.int(30000), this.generation), { mtime: BASE_TIME + 86400 * 90 + i });
       summary.added.push(`${domain}-${path}`);
     }
@@ -405,14 +472,21 @@ export class Dataset {
   /** What a backup of the current data must contain; content hashed in chunks (no whole file in memory). */
   async truth(encrypted: boolean): Promise<TruthEntry[]> {
     const out: TruthEntry[] = [];
+    for await (const item of this.truthEntries(encrypted)) out.push(item);
+    return out;
+  }
+
+  /** The truth one entry at a time, in `entries()` order (for sizes too big for one array). */
+  async *truthEntries(encrypted: boolean): AsyncGenerator<TruthEntry> {
     let sinceYield = 0;
     for (const entry of this.entries(encrypted)) {
       const item: TruthEntry = { domain: entry.domain, relativePath: entry.relativePath, kind: entry.kind, size: entry.size };
       if (entry.content) {
         const hash = sha256.create();
         for (let offset = 0; offset < entry.content.size; offset += 1 << 20) {
-          hash.update(entry.content.read(offset, 1 << 20));
-          sinceYield += 1 << 20;
+          const chunk = entry.content.read(offset, 1 << 20);
+          hash.update(chunk);
+          sinceYield += chunk.byteLength + 4096;
           if (sinceYield > 64 << 20) {
             sinceYield = 0;
             await new Promise((resolve) => setTimeout(resolve, 0));
@@ -421,9 +495,8 @@ export class Dataset {
         item.sha256 = toHex(hash.digest());
       }
       if (entry.target !== undefined) item.target = entry.target;
-      out.push(item);
+      yield item;
     }
-    return out;
   }
 
   /** Total bytes of file content that a backup in this encryption state carries. */

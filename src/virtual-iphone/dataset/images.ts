@@ -53,12 +53,12 @@ function paint(variant: number, seed: number, width: number, height: number): Ui
 
 const cache = new Map<string, Uint8Array>();
 
-/** The JPEG for picture `variant` of a seed; encoded once and reused. */
-export function photoJpeg(seed: number, variant: number): Uint8Array {
-  const key = `${seed}/${variant % DISTINCT_PHOTOS}`;
+/** The JPEG for picture `variant` of a seed (320 × 240 unless told); encoded once and reused. */
+export function photoJpeg(seed: number, variant: number, width = PHOTO_WIDTH, height = PHOTO_HEIGHT): Uint8Array {
+  const key = `${seed}/${variant % DISTINCT_PHOTOS}/${width}x${height}`;
   let jpeg = cache.get(key);
   if (!jpeg) {
-    jpeg = encodeJpeg(paint(variant % DISTINCT_PHOTOS, seed, PHOTO_WIDTH, PHOTO_HEIGHT), PHOTO_WIDTH, PHOTO_HEIGHT, 82);
+    jpeg = encodeJpeg(paint(variant % DISTINCT_PHOTOS, seed, width, height), width, height, 82);
     cache.set(key, jpeg);
   }
   return jpeg;

@@ -38,10 +38,31 @@ export async function buildDatabase(build: (db: SqliteDatabase) => void): Promis
   const db = new sqlite3.oo1.DB(':memory:');
   try {
     build(db);
-    return Uint8Array.from(sqlite3.capi.sqlite3_js_db_export(db));
+    return databaseImage(db);
   } finally {
     db.close();
   }
+}
+
+/**
+ * The database's file image, copied out page by page (sqlite_dbpage). sqlite3_serialize would first
+ * copy the whole image inside WASM memory, which has 2 GB in all: a huge dataset's Manifest.db (over
+ * 1 GB) and its copy do not fit there together.
+ */
+function databaseImage(db: SqliteDatabase): Uint8Array {
+  const pageSize = Number(db.selectValue('PRAGMA page_size'));
+  const pageCount = Number(db.selectValue('PRAGMA page_count'));
+  const image = new Uint8Array(pageSize * pageCount);
+  const stmt = db.prepare('SELECT pgno, data FROM sqlite_dbpage');
+  try {
+    while (stmt.step()) {
+      const page = stmt.get(1) as Uint8Array;
+      image.set(page, (Number(stmt.get(0)) - 1) * pageSize);
+    }
+  } finally {
+    stmt.finalize();
+  }
+  return image;
 }
 
 /** Opens a database file image (e.g. a host's Manifest.db) in memory; close it when done. */

@@ -2,6 +2,8 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LifeboatError } from '../../core/errors.ts';
 import { UsbmuxdServer } from '../usbmuxd/usbmuxd-server.ts';
+import { STREAMED_TRUTH_SIZES } from '../dataset/dataset.ts';
+import { writeTruthLines } from '../dataset/truth-lines.ts';
 import { VirtualIPhone } from '../virtual-iphone.ts';
 import { ReplayDevice } from '../replay/replay-device.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
@@ -52,7 +54,15 @@ async function main(argv: readonly string[]): Promise<number> {
     const writeTruth = async (): Promise<void> => {
       await iphone.backup.ready;
       const dataset = await iphone.backup.dataset();
-      const truth = await dataset.truth(iphone.backup.state.encryption !== null);
+      const encrypted = iphone.backup.state.encryption !== null;
+      // A huge dataset's truth is one JSON entry per line: one array of 1.3M entries would not fit a string.
+      if (STREAMED_TRUTH_SIZES.includes(dataset.size)) {
+        const count = await writeTruthLines(dataset, encrypted, `${truthFile}.tmp`);
+        renameSync(`${truthFile}.tmp`, truthFile);
+        process.stdout.write(`Wrote ${count} truth entries (JSON lines) to ${truthFile}\n`);
+        return;
+      }
+      const truth = await dataset.truth(encrypted);
       writeFileSync(`${truthFile}.tmp`, JSON.stringify(truth, null, 1));
       renameSync(`${truthFile}.tmp`, truthFile);
       process.stdout.write(`Wrote ${truth.length} truth entries to ${truthFile}\n`);

@@ -34,11 +34,11 @@ export const VIRTUAL_IPHONE_OPTIONS: VirtualIPhoneCliOption[] = [
   { name: 'model', value: 'PRODUCT_TYPE', description: 'Model identifier, e.g. iPhone15,2', iphoneOption: 'productType', parse: parseProductType },
   { name: 'ios', value: 'VERSION', description: 'iOS version, e.g. 17.5', iphoneOption: 'productVersion', parse: parseIosVersion },
   { name: 'name', value: 'DEVICE_NAME', description: 'DeviceName, e.g. "Ada’s iPhone"', iphoneOption: 'deviceName' },
-  { name: 'dataset', value: 'SIZE', description: 'Device data: small (tests), medium (~5k files, 200 MB) or large (100k+ files, 4 GB)', iphoneOption: 'dataset', parse: parseDatasetSize },
+  { name: 'dataset', value: 'SIZE', description: 'Device data: small (tests), medium (~5k files, 200 MB), large (100k+ files, 4 GB) or huge (~1.3M files, mostly tiny, 1.2 GB Manifest.db; takes minutes and GBs of memory to generate)', iphoneOption: 'dataset', parse: parseDatasetSize },
   { name: 'seed', value: 'N', description: 'Seed of the generated data (default 1)', iphoneOption: 'seed', parse: parseCount },
   { name: 'mutate', value: 'N', description: 'Change the data as if used for a while (mutation seed N) before serving', iphoneOption: 'mutate', parse: parseCount },
   { name: 'password', value: 'PASSWORD', description: 'Turn backup encryption on with this password', iphoneOption: 'backupPassword' },
-  { name: 'truth', value: 'FILE', description: 'Write the JSON list of what a backup must contain to FILE' },
+  { name: 'truth', value: 'FILE', description: 'Write what a backup must contain to FILE: a JSON array, or for --dataset huge JSON lines (one entry per line)' },
   { name: 'replay', value: 'TRACE', description: 'Serve a recorded diagnostics trace (`--trace FILE`) as the device instead of simulating one' },
   { name: 'help', description: 'Show this help' },
   { name: 'profile', value: 'NAME', description: 'Be a named device profile (model, iOS release and its documented behaviours); see --list-profiles', iphoneOption: 'profile', parse: parseProfileName },
@@ -135,7 +135,7 @@ function parseIosVersion(raw: string): string {
 }
 
 function parseDatasetSize(raw: string): string {
-  if (raw !== 'small' && raw !== 'medium' && raw !== 'large') throw new Error(`"${raw}" is not a dataset size (small, medium, large)`);
+  if (raw !== 'small' && raw !== 'medium' && raw !== 'large' && raw !== 'huge') throw new Error(`"${raw}" is not a dataset size (small, medium, large, huge)`);
   return raw;
 }
 

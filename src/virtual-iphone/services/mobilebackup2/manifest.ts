@@ -93,19 +93,27 @@ export async function readManifestDb(bytes: Uint8Array): Promise<Map<string, Pre
   }
   try {
     const rows = new Map<string, PreviousRow>();
-    const result = db.selectArrays('SELECT fileID, flags, file FROM Files') as unknown[][];
-    for (const [fileId, flags, blob] of result) {
-      if (typeof fileId !== 'string' || !(blob instanceof Uint8Array)) continue;
-      const file = unarchive(decodePlist(blob));
-      if (!isPlistDict(file)) continue;
-      const key = (file as PlistDict)['EncryptionKey'];
-      rows.set(fileId, {
-        fileId,
-        flags: Number(flags),
-        size: numberField(file['Size']),
-        lastModified: numberField(file['LastModified']),
-        ...(key instanceof Uint8Array ? { encryptionKey: key } : {}),
-      });
+    // Row by row: all rows at once (selectArrays) of a 1.3M-file manifest is a GB of arrays and blobs.
+    const stmt = db.prepare('SELECT fileID, flags, file FROM Files');
+    try {
+      while (stmt.step()) {
+        const fileId = stmt.get(0);
+        const flags = stmt.get(1);
+        const blob = stmt.get(2);
+        if (typeof fileId !== 'string' || !(blob instanceof Uint8Array)) continue;
+        const file = unarchive(decodePlist(blob));
+        if (!isPlistDict(file)) continue;
+        const key = (file as PlistDict)['EncryptionKey'];
+        rows.set(fileId, {
+          fileId,
+          flags: Number(flags),
+          size: numberField(file['Size']),
+          lastModified: numberField(file['LastModified']),
+          ...(key instanceof Uint8Array ? { encryptionKey: key } : {}),
+        });
+      }
+    } finally {
+      stmt.finalize();
     }
     return rows;
   } catch {
