@@ -145,7 +145,7 @@ test('an incremental backup cut short: the last complete backup stays the latest
   await page.waitForSelector('[data-testid="last-backup"]:has-text("Today at")', { timeout: 10000 });
   const before = await lastBackup();
   // Enough changes that the incremental backup lasts long enough to be cut short.
-  for (let i = 0; i < 8; i++) await page.click('button:has-text("Change some data")');
+  for (let i = 0; i < 30; i++) await page.click('button:has-text("Change some data")');
   await page.waitForTimeout(500);
   const atClose = await closeMidBackup(1);
   console.log(`incremental backup closed at "${atClose}"`);
