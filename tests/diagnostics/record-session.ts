@@ -46,12 +46,18 @@ export function sessionSteps(backupDir: string, password: string | undefined): s
  * A full demo session through the CLI against a virtual iPhone (small dataset), each command with
  * `--trace`: pair, encryption on (when a password is given), backup, restore.
  */
-export async function recordSession(options: { password?: string; seed?: number } = {}): Promise<RecordedSession> {
+export async function recordSession(options: { password?: string; seed?: number; profile?: string } = {}): Promise<RecordedSession> {
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-trace-'));
   const backupDir = join(dir, 'backups');
-  const iphone = new VirtualIPhone();
-  const services = installBackupServices(iphone, { dataset: 'small', seed: options.seed ?? 1, kdf: { dpic: 1000, iter: 10 } as never });
+  const kdf = { dpic: 1000, iter: 10 };
+  // A named profile builds the phone the way tests/virtual-iphone/profiles.test.ts does (small dataset, fast KDF).
+  const iphone = options.profile === undefined ? new VirtualIPhone() : new VirtualIPhone({ profile: options.profile, dataset: 'small', seed: options.seed ?? 1, kdf });
+  const services = options.profile === undefined ? installBackupServices(iphone, { dataset: 'small', seed: options.seed ?? 1, kdf: kdf as never }) : iphone.backup;
   const vu = await startVirtualUsbmuxd({ iphone });
+  // The person holding the phone types the passcode whenever it asks (passcode profiles).
+  const typer = setInterval(() => {
+    if (iphone.backup.passcode?.presented) iphone.enterPasscode();
+  }, 20);
   let trace = '';
   try {
     const steps = sessionSteps(backupDir, options.password);
@@ -62,6 +68,7 @@ export async function recordSession(options: { password?: string; seed?: number 
       trace += await readFile(file, 'utf8');
     }
   } finally {
+    clearInterval(typer);
     await vu.close();
   }
   return { trace, backupDir, udid: iphone.udid, iphone, dataset: await services.dataset(), cleanup: () => rm(dir, { recursive: true, force: true }) };
