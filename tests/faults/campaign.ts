@@ -15,6 +15,7 @@ import { META_DIR, VersionedBackupStore } from '../../src/stores/versioned-backu
 import type { TruthEntry } from '../../src/virtual-iphone/dataset/index.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { DirectServiceProvider } from '../backup/direct-service-provider.ts';
+import { seededRandom } from '../plist/plist-generators.ts';
 import { FAULT_KINDS, FaultTrigger, FaultyBackend, FaultyProvider, type FaultKind } from './fault-injection.ts';
 
 export type Operation = 'full-backup' | 'incremental-backup' | 'encryption-change' | 'restore';
@@ -58,18 +59,6 @@ export interface CampaignRow {
   untyped: number;
   outcomes: Record<string, number>;
   problems: string[];
-}
-
-/** A deterministic PRNG (mulberry32), so a seed names a campaign exactly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function backupValues(device: VirtualIPhone) {
@@ -445,7 +434,7 @@ export async function runCampaign(options: CampaignOptions): Promise<{ rows: Cam
     const world = await World.create(op, options.seed + opIndex);
     try {
       const span = Math.max(1, await calibrate(world));
-      const random = rng(options.seed * 7919 + opIndex);
+      const random = seededRandom(options.seed * 7919 + opIndex);
       for (const fault of faults) {
         const row: CampaignRow = { op, fault, tried: 0, fired: 0, survived: 0, filesLost: 0, untyped: 0, outcomes: {}, problems: [] };
         for (let i = 0; i < options.points; i++) {
