@@ -1,5 +1,5 @@
 import { StoreError } from '../errors.ts';
-import { splitPath } from '../paths.ts';
+import { ownName as own, splitPath } from '../paths.ts';
 import type { DirectoryEntry, EntryStat } from '../storage-backend.ts';
 
 /*
@@ -52,16 +52,6 @@ export type CatalogueRecord =
 const DIR_STAT_TIME = new Date(0);
 /** Directories whose paths are remembered (see Catalogue.dirCache); past it the cache starts over. */
 const DIR_CACHE_SIZE = 4096;
-
-/**
- * A name as its own string. Names come from splitting a path, and V8 makes such substrings
- * views that keep the whole path alive; stored once per file, that doubled the catalogue's heap.
- * A JSON round trip copies without the ArrayBuffer a TextEncoder round trip allocates (and keeps
- * lone surrogates as they are).
- */
-function own(name: string): string {
-  return name.length < 13 ? name : (JSON.parse(JSON.stringify(name)) as string);
-}
 
 /** `path` as [parent path, last name], with splitPath's checks on the name (the parent is checked when it is looked up). */
 function splitLast(path: string): [string, string] | null {
