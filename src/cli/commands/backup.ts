@@ -16,7 +16,13 @@ export async function openPairedLockdown(args: ParsedArgs): Promise<{ lockdown: 
     await lockdown.close();
     throw new LifeboatError('pairing-invalid', 'This computer is not paired with the device.', { action: 'Run `npm run cli -- pair` first.' });
   }
-  await lockdown.startSession();
+  try {
+    await lockdown.startSession();
+  } catch (error) {
+    // A refused session ("no longer trusts this computer") must not leave the socket keeping the process alive.
+    await lockdown.close().catch(() => undefined);
+    throw error;
+  }
   return { lockdown, udid: connector.device.udid };
 }
 
