@@ -16,6 +16,7 @@ import type { TruthEntry } from '../../src/virtual-iphone/dataset/index.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { DirectServiceProvider } from '../backup/direct-service-provider.ts';
 import { seededRandom } from '../plist/plist-generators.ts';
+import { CliProcessLink } from './cli-process.ts';
 import { FAULT_KINDS, FaultTrigger, FaultyBackend, FaultyProvider, type FaultKind } from './fault-injection.ts';
 
 export type Operation = 'full-backup' | 'incremental-backup' | 'encryption-change' | 'restore';
@@ -108,6 +109,16 @@ function withTimeout<T>(run: Promise<T>, ms: number): Promise<T | 'hang'> {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** The CLI child ended with its own "error: …" message: a typed failure, as the person sees it. */
+class CliExitError extends Error {
+  constructor(
+    readonly exitCode: number,
+    readonly stderr: string,
+  ) {
+    super(`the CLI exited with ${exitCode}: ${stderr.split('\n')[0]}`);
+  }
+}
+
 /**
  * One operation's world: a device, a store folder and (for restore) a second device. Points run one
  * after another in the same world, as a person's backups do: each point's recovery run is the next
@@ -182,8 +193,36 @@ class World {
     });
   }
 
+  private cli: CliProcessLink | undefined;
+
+  /** The operation as `npm run cli` would run it, in a child process; 'killed' when the trigger killed it. */
+  async runCli(trigger: FaultTrigger): Promise<'ok' | 'killed'> {
+    this.cli ??= await CliProcessLink.start(this.target ? [this.device, this.target] : [this.device]);
+    const args = ((): string[] => {
+      switch (this.op) {
+        case 'full-backup':
+          return ['backup', this.dir, '--full', '-u', SOURCE_UDID];
+        case 'incremental-backup':
+          return ['backup', this.dir, '-u', SOURCE_UDID];
+        case 'encryption-change':
+          return ['encryption', this.encrypted() ? 'off' : 'on', PASSWORD, '-u', SOURCE_UDID];
+        case 'restore':
+          this.target!.reboot();
+          return ['restore', this.dir, '--source', SOURCE_UDID, '-u', TARGET_UDID, '--system', '--remove', '--no-reboot', ...(this.encrypted() ? ['--password', PASSWORD] : [])];
+      }
+    })();
+    const end = await this.cli.run(args, trigger);
+    if (end.killed) return 'killed';
+    if (end.code === 0) return 'ok';
+    // What the person reads: one "error: …" line and its advice; a stack trace would be an untyped crash.
+    const typed = /^error: /m.test(end.stderr) && !/\n\s+at /.test(end.stderr);
+    if (!typed) throw new Error(`the CLI crashed (exit ${end.code}): ${end.stderr.slice(0, 500)}`);
+    throw new CliExitError(end.code, end.stderr);
+  }
+
   /** The operation under test, over a link and a store that fail as `trigger` says. */
   async run(trigger: FaultTrigger, errno: 'EIO' | 'ENOSPC'): Promise<unknown> {
+    if (trigger.kind === 'sigkill') return this.runCli(trigger);
     const opened = this.openStore(trigger, errno);
     switch (this.op) {
       case 'full-backup':
@@ -308,6 +347,7 @@ class World {
   }
 
   async dispose(): Promise<void> {
+    await this.cli?.close();
     await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -318,6 +358,16 @@ async function calibrate(world: World): Promise<number> {
   world.lastEncryptionWas = world.device.backup.state.encryption !== null;
   await world.prepare();
   await world.run(trigger, 'EIO');
+  await world.recover();
+  return trigger.moved;
+}
+
+/** The same for the CLI in a child process, whose bytes include usbmuxd, lockdown and TLS. */
+async function calibrateCli(world: World): Promise<number> {
+  const trigger = new FaultTrigger(null, Infinity);
+  world.lastEncryptionWas = world.device.backup.state.encryption !== null;
+  await world.prepare();
+  if ((await world.runCli(trigger)) !== 'ok') throw new Error('the clean CLI run did not complete');
   await world.recover();
   return trigger.moved;
 }
@@ -363,10 +413,10 @@ async function runPoint(world: World, fault: FaultKind, point: number, errno: 'E
   } else {
     try {
       const r = await withTimeout(run, RUN_LIMIT_MS);
-      outcome = r === 'hang' ? 'hang' : 'ok';
+      outcome = r === 'hang' ? 'hang' : r === 'killed' ? 'killed' : 'ok';
     } catch (e) {
-      untyped = !(e instanceof LifeboatError);
-      outcome = e instanceof LifeboatError ? e.code : `untyped: ${(e as Error).message}`;
+      untyped = !(e instanceof LifeboatError || e instanceof CliExitError);
+      outcome = e instanceof LifeboatError ? e.code : e instanceof CliExitError ? 'cli-error' : `untyped: ${(e as Error).message}`;
     }
   }
   disarm();
@@ -434,11 +484,12 @@ export async function runCampaign(options: CampaignOptions): Promise<{ rows: Cam
     const world = await World.create(op, options.seed + opIndex);
     try {
       const span = Math.max(1, await calibrate(world));
+      const cliSpan = faults.includes('sigkill') ? Math.max(1, await calibrateCli(world)) : 0;
       const random = seededRandom(options.seed * 7919 + opIndex);
       for (const fault of faults) {
         const row: CampaignRow = { op, fault, tried: 0, fired: 0, survived: 0, filesLost: 0, untyped: 0, outcomes: {}, problems: [] };
         for (let i = 0; i < options.points; i++) {
-          const point = Math.floor(random() * span);
+          const point = Math.floor(random() * (fault === 'sigkill' ? cliSpan : span));
           const errno = i % 2 === 1 ? 'ENOSPC' : 'EIO';
           const result = await runPoint(world, fault, point, errno, random);
           results.push(result);

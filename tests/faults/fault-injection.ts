@@ -16,9 +16,11 @@ import { MuxConnectionClosedError } from '../../src/usbmux/mux-errors.ts';
  *   for a restore, which writes nothing, the next read of the backup fails instead;
  * - process-death: the host stops dead: no further byte, no store call, no cleanup; the device sees
  *   its connections close, as when the kernel closes a killed process's sockets.
+ * - sigkill: the same, for real: the operation runs as a CLI child process, which gets SIGKILL at the
+ *   point (cli-process.ts), leaving its files as the kernel has them.
  */
-export type FaultKind = 'unplug' | 'stall' | 'rst' | 'device-error' | 'store-io' | 'process-death';
-export const FAULT_KINDS: readonly FaultKind[] = ['unplug', 'stall', 'rst', 'device-error', 'store-io', 'process-death'];
+export type FaultKind = 'unplug' | 'stall' | 'rst' | 'device-error' | 'store-io' | 'process-death' | 'sigkill';
+export const FAULT_KINDS: readonly FaultKind[] = ['unplug', 'stall', 'rst', 'device-error', 'store-io', 'process-death', 'sigkill'];
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
