@@ -255,6 +255,30 @@ test('the Node store refuses device paths that climb out, are absolute, or carry
   assert.deepEqual(await readdir(root), ['store']);
 });
 
+test('the Node store writes nothing through links planted inside it (a folder, a file) and says why', async () => {
+  const root = await temp('planted-store');
+  const outside = join(root, 'outside');
+  await mkdir(outside);
+  await writeFile(join(outside, 'victim.txt'), 'keep me');
+  const backend = new NodeFsBackend(join(root, 'store'));
+  await backend.mkdirp('UDID');
+  await symlink(outside, join(root, 'store', 'UDID', 'ab'));
+  await symlink(join(outside, 'victim.txt'), join(root, 'store', 'UDID', 'file'));
+  await assert.rejects(backend.mkdirp('UDID/ab/cd'), (e: Error & { errno?: string }) => e.errno === 'ELOOP' && /symbolic link/.test(e.message));
+  await assert.rejects(backend.mkdirp('UDID/ab'), (e: Error & { errno?: string }) => e.errno === 'ELOOP');
+  await assert.rejects(backend.createFile('UDID/file'), (e: Error & { errno?: string }) => e.errno === 'ELOOP');
+  assert.deepEqual(await readdir(outside), ['victim.txt']);
+  assert.equal(await readFile(join(outside, 'victim.txt'), 'utf8'), 'keep me');
+  // A store folder reached through a link of its own (a home folder on another disk) is fine.
+  const linkedRoot = join(root, 'linked-store');
+  await symlink(join(root, 'store'), linkedRoot);
+  const viaLink = new NodeFsBackend(linkedRoot);
+  await viaLink.mkdirp('UDID/ef');
+  const sink = await viaLink.createFile('UDID/ef/ok');
+  await sink.close();
+  assert.equal((await lstat(join(root, 'store', 'UDID', 'ef', 'ok'))).isFile(), true);
+});
+
 test('a hostile device: backup uploads and restore reads cannot leave the device\'s folder', async () => {
   const root = await temp('device');
   const store = await NodeFsBackupStore.open(join(root, 'store'));

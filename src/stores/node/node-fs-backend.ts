@@ -8,6 +8,8 @@ import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from '../sto
 /** Anything splitPath would reject or normalize: '..'/'.' parts, empty parts, a leading '/', backslashes, NUL. */
 const UNSAFE_PATH = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\\|\0/;
 
+const WRITE_FLAGS = fsSync.constants.O_WRONLY | fsSync.constants.O_CREAT | fsSync.constants.O_TRUNC | (fsSync.constants.O_NOFOLLOW ?? 0);
+
 const KNOWN: ReadonlySet<string> = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EIO', 'ENOSPC', 'EACCES']);
 
 function mapError(e: unknown, path: string): StoreError {
@@ -68,11 +70,26 @@ export class NodeFsBackend implements StorageBackend {
     }
   }
 
+  /**
+   * Creates the folders one by one, refusing any that exists as a link: a link inside the store
+   * (planted by someone else, or left by a hostile copy) would carry every file written below it out
+   * of the store. The root itself may be reached through links (a home folder on another disk).
+   */
   async mkdirp(path: string): Promise<void> {
-    try {
-      fsSync.mkdirSync(this.abs(path), { recursive: true });
-    } catch (e) {
-      throw mapError(e, path);
+    fsSync.mkdirSync(this.root, { recursive: true });
+    let abs = this.root;
+    for (const part of path === '' ? [] : splitPath(path)) {
+      abs = nodePath.join(abs, part);
+      try {
+        const st = fsSync.lstatSync(abs, { throwIfNoEntry: false });
+        if (st?.isSymbolicLink()) throw new StoreError('ELOOP', path, `${part} is a symbolic link inside the backup store; Lifeboat writes nothing through it`);
+        if (st && !st.isDirectory()) throw new StoreError('ENOTDIR', path);
+        if (!st) fsSync.mkdirSync(abs);
+      } catch (e) {
+        // Another writer made it between the look and the make.
+        if ((e as { code?: string }).code === 'EEXIST' && fsSync.lstatSync(abs).isDirectory()) continue;
+        throw mapError(e, path);
+      }
     }
   }
 
@@ -80,7 +97,8 @@ export class NodeFsBackend implements StorageBackend {
     const abs = this.abs(path);
     let fd: number;
     try {
-      fd = fsSync.openSync(abs, 'w');
+      // O_NOFOLLOW: a link planted where a file goes is refused (ELOOP) instead of written through.
+      fd = fsSync.openSync(abs, WRITE_FLAGS);
     } catch (e) {
       throw mapError(e, path);
     }
