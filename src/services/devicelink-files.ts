@@ -85,6 +85,10 @@ class UploadPipeline {
     const before = this.byPath.get(path) ?? Promise.resolve();
     const file = new PipelinedFile(path, before.then(() => this.target.createFile(path)), this);
     this.byPath.set(path, file.done);
+    // Forgotten once stored: a batch of a million files must not keep one entry per file.
+    void file.done.then(() => {
+      if (this.byPath.get(path) === file.done) this.byPath.delete(path);
+    });
     return file;
   }
 
@@ -203,6 +207,12 @@ class PipelinedFile {
   }
 }
 
+/** A buffered uint32 without a promise, or null when it has not all arrived yet. */
+function uint32(reader: BufferedReader): number | null {
+  const n = reader.takeUint32BE();
+  return n === -1 ? null : n;
+}
+
 /**
  * Receives one DLMessageUploadFiles batch: per file a device name, a destination path and blocks,
  * until a zero length. Data is streamed to the target block by block, never held whole; storage
@@ -218,14 +228,14 @@ export async function receiveUploadBatch(
   let current: PipelinedFile | null = null;
   try {
     for (;;) {
-      const nameLength = await reader.readUint32BE();
+      const nameLength = uint32(reader) ?? (await reader.readUint32BE());
       if (nameLength === 0) return result;
       if (nameLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload name of ${nameLength} bytes`);
-      await reader.readExactly(nameLength); // device-side name: informational only
-      const pathLength = await reader.readUint32BE();
+      if (!reader.takeBuffered(nameLength)) await reader.readExactly(nameLength); // device-side name: informational only
+      const pathLength = uint32(reader) ?? (await reader.readUint32BE());
       if (pathLength === 0) return result;
       if (pathLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload path of ${pathLength} bytes`);
-      const path = decoder.decode(await reader.readExactly(pathLength));
+      const path = decoder.decode(reader.takeBuffered(pathLength) ?? (await reader.readExactly(pathLength)));
 
       const file = pipeline.start(path);
       current = file;
@@ -233,16 +243,16 @@ export async function receiveUploadBatch(
       let complete = false;
       let batchEnded = false;
       while (!complete) {
-        const blockLength = await reader.readUint32BE();
+        const blockLength = uint32(reader) ?? (await reader.readUint32BE());
         if (blockLength === 0) {
           batchEnded = true;
           break;
         }
-        const code = (await reader.readExactly(1))[0]!;
+        const code = (reader.takeBuffered(1) ?? (await reader.readExactly(1)))[0]!;
         let remaining = blockLength - 1;
         if (code === FILE_CODE.FILE_DATA) {
           while (remaining > 0) {
-            const piece = await reader.readAvailable(remaining);
+            const piece = reader.buffered > 0 ? reader.takeBuffered(Math.min(remaining, reader.buffered))! : await reader.readAvailable(remaining);
             if (piece === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
             remaining -= piece.byteLength;
             fileBytes += piece.byteLength;

@@ -101,7 +101,8 @@ export class OwnedTreeIndex {
  * learnt one directory listing at a time and remembered.
  */
 export class ReadOnlyTreeIndex {
-  private readonly listings = new Map<string, Map<string, EntryKind> | null>();
+  /** A folder's listing, or BIG for a folder with more entries than are worth remembering. */
+  private readonly listings = new Map<string, Map<string, EntryKind> | typeof BIG | null>();
 
   constructor(
     private readonly backend: StorageBackend,
@@ -110,23 +111,27 @@ export class ReadOnlyTreeIndex {
 
   async kind(path: string): Promise<EntryKind | null> {
     if (path === '') return (await this.listing('')) ? 'directory' : null;
-    return (await this.listing(parentPath(path)))?.get(baseName(path)) ?? null;
+    const listing = await this.listing(parentPath(path));
+    if (listing === BIG) return (await this.backend.stat(joinPath(this.root, path)))?.kind ?? null;
+    return listing?.get(baseName(path)) ?? null;
   }
 
   /** Names and kinds one level below `path`; null if it is not a directory. */
   async children(path: string): Promise<{ name: string; kind: EntryKind }[] | null> {
     const listing = await this.listing(path);
+    if (listing === BIG) return (await this.backend.list(joinPath(this.root, path))).map((e) => ({ name: e.name, kind: e.kind }));
     return listing ? [...listing].map(([name, kind]) => ({ name, kind })) : null;
   }
 
-  private async listing(dir: string): Promise<Map<string, EntryKind> | null> {
+  private async listing(dir: string): Promise<Map<string, EntryKind> | typeof BIG | null> {
     const known = this.listings.get(dir);
     if (known !== undefined) return known;
-    let result: Map<string, EntryKind> | null = null;
+    let result: Map<string, EntryKind> | typeof BIG | null = null;
     // Only list what the parent's listing says is a folder: a missing path costs no call.
     if (dir === '' || (await this.kind(dir)) === 'directory') {
       try {
-        result = new Map((await this.backend.list(joinPath(this.root, dir))).map((e) => [e.name, e.kind]));
+        const entries = await this.backend.list(joinPath(this.root, dir));
+        result = entries.length > MAX_REMEMBERED_LISTING ? BIG : new Map(entries.map((e) => [e.name, e.kind]));
       } catch (e) {
         if (!(e instanceof StoreError) || (e.errno !== 'ENOENT' && e.errno !== 'ENOTDIR')) throw e;
       }
@@ -135,3 +140,11 @@ export class ReadOnlyTreeIndex {
     return result;
   }
 }
+
+/**
+ * Folders with more entries than this are asked one path at a time instead of remembered: a
+ * power user's backup has ≈5,000 files in each of its 256 folders, and remembering them all (1.3M
+ * names) would cost more memory than the rest of the backup. Smaller backups stay on listings.
+ */
+const MAX_REMEMBERED_LISTING = 2048;
+const BIG = Symbol('big listing');

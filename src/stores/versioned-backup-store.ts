@@ -1,5 +1,5 @@
 import { BackupBeingSavedError, StoreError } from './errors.ts';
-import { joinPath, normalizePath, parentPath, selfAndAncestors } from './paths.ts';
+import { baseName, joinPath, normalizePath, parentPath, selfAndAncestors } from './paths.ts';
 import type { BackupSession, BackupStore, BackupTree, BackupVersion } from './backup-store.ts';
 import { readRangeOf, writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
 import { OwnedTreeIndex, ReadOnlyTreeIndex } from './tree-index.ts';
@@ -193,17 +193,23 @@ export class VersionedBackupStore implements BackupStore {
       await this.backend.mkdirp(joinPath(pending, 'files'));
       // Paths the new backup adds: an older view must hide them.
       const added: string[] = [];
-      const current = new ReadOnlyTreeIndex(this.backend, udid);
-      await walk(this.backend, joinPath(stagingDir(udid), 'data'), '', async (rel) => {
-        if (!(await current.kind(rel))) added.push(rel);
-      });
+      await collectAdded(this.backend, joinPath(stagingDir(udid), 'data'), udid, '', true, added);
       await writeWhole(this.backend, joinPath(pending, 'added.json'), encoder.encode(JSON.stringify(added)));
       const info: VersionInfo = { id: versionId, seq: currentInfo.seq, date: currentInfo.date };
       await writeWhole(this.backend, joinPath(pending, 'info.json'), encoder.encode(JSON.stringify(info)));
     }
     const liveWhiteouts: string[] = [];
-    const current = new ReadOnlyTreeIndex(this.backend, udid);
-    for (const w of whiteouts) if (await current.kind(w)) liveWhiteouts.push(w);
+    // Grouped by folder, one listing at a time: remembering every folder's names costs too much at 1.3M files.
+    const byFolder = new Map<string, string[]>();
+    for (const w of whiteouts) {
+      const group = byFolder.get(parentPath(w));
+      if (group) group.push(w);
+      else byFolder.set(parentPath(w), [w]);
+    }
+    for (const [folder, group] of byFolder) {
+      const there = await listKinds(this.backend, joinPath(udid, folder));
+      for (const w of group) if (there.has(baseName(w))) liveWhiteouts.push(w);
+    }
     const plan: CommitPlan = { versionId, whiteouts: liveWhiteouts, seq, date: new Date().toISOString() };
     // The switch: once commit.json exists the staged backup is the current one; recover() finishes the job.
     await writeWhole(this.backend, joinPath(meta, 'commit.json.tmp'), encoder.encode(JSON.stringify(plan)));
@@ -330,17 +336,17 @@ const metaDir = (udid: string): string => joinPath(META_DIR, udid);
 const stagingDir = (udid: string): string => joinPath(META_DIR, udid, 'staging');
 const versionsDir = (udid: string): string => joinPath(META_DIR, udid, 'versions');
 
-/** Depth-first, parents before children; `rel` is relative to `root`. */
-async function walk(
-  backend: StorageBackend,
-  root: string,
-  rel: string,
-  visit: (rel: string, kind: 'file' | 'directory') => Promise<void>,
-): Promise<void> {
-  for (const e of await backend.list(joinPath(root, rel))) {
+/**
+ * Paths under the staged `rel` that the current backup lacks (an older view must hide them), found
+ * with one listing of each current folder at a time rather than an index of all of them.
+ */
+async function collectAdded(backend: StorageBackend, stagedRoot: string, currentRoot: string, rel: string, currentIsFolder: boolean, out: string[]): Promise<void> {
+  const there = currentIsFolder ? await listKinds(backend, joinPath(currentRoot, rel)) : new Map<string, EntryKind>();
+  for (const e of await backend.list(joinPath(stagedRoot, rel))) {
     const child = joinPath(rel, e.name);
-    await visit(child, e.kind);
-    if (e.kind === 'directory') await walk(backend, root, child, visit);
+    const existing = there.get(e.name);
+    if (!existing) out.push(child);
+    if (e.kind === 'directory') await collectAdded(backend, stagedRoot, currentRoot, child, existing === 'directory', out);
   }
 }
 

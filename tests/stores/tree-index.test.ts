@@ -65,3 +65,19 @@ test('ReadOnlyTreeIndex answers from one listing per folder and never lists what
   assert.equal(calls.get('stat'), undefined);
   assert.equal(await new ReadOnlyTreeIndex(raw, 'none').kind(''), null, 'a missing root is no directory');
 });
+
+test('ReadOnlyTreeIndex asks a very big folder one path at a time instead of remembering its names', async () => {
+  const raw = new HandleBackend(new MemoryDirectoryHandle(), { freeSpace: async () => 0 });
+  await raw.mkdirp('U/ab/sub');
+  for (let i = 0; i < 2100; i++) await writeWhole(raw, `U/ab/f${i}`, new Uint8Array([1]));
+  const { backend, calls } = counting(raw);
+  const index = new ReadOnlyTreeIndex(backend, 'U');
+  assert.equal(await index.kind('ab/f7'), 'file');
+  assert.equal(await index.kind('ab/f2099'), 'file');
+  assert.equal(await index.kind('ab/sub'), 'directory');
+  assert.equal(await index.kind('ab/missing'), null);
+  assert.equal(await index.kind('ab/f7/child'), null);
+  assert.equal(calls.get('list'), 2, 'the root and ab/, each once');
+  assert.equal(calls.get('stat'), 5, 'each path in ab/ asked on its own (ab/f7 again, as the parent of ab/f7/child)');
+  assert.equal((await index.children('ab'))!.length, 2101);
+});

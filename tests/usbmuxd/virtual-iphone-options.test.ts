@@ -7,6 +7,8 @@ import {
   virtualIPhoneUsage,
   type VirtualIPhoneCliOption,
 } from '../../src/virtual-iphone/node/options.ts';
+import { datasetProfile } from '../../src/virtual-iphone/dataset/dataset.ts';
+import { installBackupServices, type BackupServicesHost } from '../../src/virtual-iphone/services/install.ts';
 
 test('virtual-iphone options: main consumes --usbmuxd/--state, the rest pass through to VirtualIPhone', () => {
   const parsed = parseVirtualIPhoneArgs([
@@ -38,4 +40,15 @@ test('virtual-iphone options: a row added to the table is parsed, passed through
   ];
   assert.deepEqual(parseVirtualIPhoneArgs(['--product-id', '12ab'], table).iphoneOptions, { productId: 0x12ab });
   assert.match(virtualIPhoneUsage(table), /--product-id PID\s+USB product id/);
+});
+
+test('virtual-iphone options: --dataset-scale takes a fraction and generates that share of the apps and photos', async () => {
+  assert.deepEqual(parseVirtualIPhoneArgs(['--dataset', 'huge', '--dataset-scale', '0.1']).iphoneOptions, { dataset: 'huge', datasetScale: 0.1 });
+  assert.throws(() => parseVirtualIPhoneArgs(['--dataset-scale', '2']), /--dataset-scale: "2" is not a fraction above 0 and at most 1/);
+  assert.throws(() => parseVirtualIPhoneArgs(['--dataset-scale', '0']), /not a fraction/);
+  const full = datasetProfile('small');
+  const host: BackupServicesHost = { udid: '00008030-001A2B3C4D5E802E', registerService: () => undefined };
+  const scaled = await installBackupServices(host, { dataset: 'small', datasetScale: 0.5 }).dataset();
+  const apps = new Set(scaled.entries(false).filter((e) => e.domain.startsWith('AppDomain-com.example.')).map((e) => e.domain));
+  assert.equal(apps.size, Math.round(full.apps * 0.5));
 });

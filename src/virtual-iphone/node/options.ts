@@ -35,6 +35,7 @@ export const VIRTUAL_IPHONE_OPTIONS: VirtualIPhoneCliOption[] = [
   { name: 'ios', value: 'VERSION', description: 'iOS version, e.g. 17.5', iphoneOption: 'productVersion', parse: parseIosVersion },
   { name: 'name', value: 'DEVICE_NAME', description: 'DeviceName, e.g. "Ada’s iPhone"', iphoneOption: 'deviceName' },
   { name: 'dataset', value: 'SIZE', description: 'Device data: small (tests), medium (~5k files, 200 MB), large (100k+ files, 4 GB) or huge (~1.3M files, mostly tiny, 1.2 GB Manifest.db; takes minutes and GBs of memory to generate)', iphoneOption: 'dataset', parse: parseDatasetSize },
+  { name: 'dataset-scale', value: 'F', description: "Generate F (0–1) of the dataset's apps and photos, each app full size: --dataset huge --dataset-scale 0.1 is ≈130k files of the same shape", iphoneOption: 'datasetScale', parse: parseScale },
   { name: 'seed', value: 'N', description: 'Seed of the generated data (default 1)', iphoneOption: 'seed', parse: parseCount },
   { name: 'mutate', value: 'N', description: 'Change the data as if used for a while (mutation seed N) before serving', iphoneOption: 'mutate', parse: parseCount },
   { name: 'password', value: 'PASSWORD', description: 'Turn backup encryption on with this password', iphoneOption: 'backupPassword' },
@@ -152,4 +153,10 @@ function parseTimeScale(raw: string): number {
 function parseCount(raw: string): number {
   if (!/^\d{1,10}$/.test(raw) || Number(raw) > 0xffffffff) throw new Error(`"${raw}" is not a whole number`);
   return Number(raw);
+}
+
+function parseScale(raw: string): number {
+  const value = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw) || !(value > 0 && value <= 1)) throw new Error(`"${raw}" is not a fraction above 0 and at most 1, such as 0.1`);
+  return value;
 }

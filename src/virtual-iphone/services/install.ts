@@ -1,5 +1,5 @@
 import type { PlistDict } from '../../plist/index.ts';
-import { Dataset, type DatasetSize } from '../dataset/dataset.ts';
+import { Dataset, datasetProfile, type DatasetSize, type Profile } from '../dataset/dataset.ts';
 import { BackupEncryption } from '../encryption/backup-encryption.ts';
 import { DEVICE_KDF, type KdfParameters } from '../encryption/keybag.ts';
 import type { ServiceHandler } from '../virtual-iphone.ts';
@@ -17,6 +17,11 @@ export interface BackupServicesOptions {
   /** Dataset profile (default "small") or a ready Dataset. */
   dataset?: DatasetSize | Dataset;
   seed?: number;
+  /**
+   * Generate this fraction of the dataset's apps and photos (each app as big as at full size), to
+   * watch how a cost grows with the file count without generating 1.3M files (`--dataset-scale`).
+   */
+  datasetScale?: number;
   /** Apply `dataset.mutate(N)` once after the dataset is generated (`--mutate N`). */
   mutate?: number;
   /** Backup encryption on from the start, with this password. */
@@ -67,7 +72,7 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
   let datasetPromise: Promise<Dataset> | undefined;
   const dataset = (): Promise<Dataset> => {
     const given = options.dataset;
-    datasetPromise ??= (given instanceof Dataset ? Promise.resolve(given) : Dataset.create({ size: given ?? 'small', seed: options.seed ?? 1 })).then((d) => {
+    datasetPromise ??= (given instanceof Dataset ? Promise.resolve(given) : Dataset.create({ size: given ?? 'small', seed: options.seed ?? 1, ...scaledProfile(given ?? 'small', options.datasetScale) })).then((d) => {
       if (options.files && !(given instanceof Dataset)) addProfileFiles(d, options.files);
       if (options.mutate !== undefined) d.mutate(options.mutate);
       return d;
@@ -128,4 +133,10 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
     return () => changeListeners.delete(listener);
   };
   return { state, notifications, afc, passcode, ready, dataset, onChange };
+}
+
+function scaledProfile(size: DatasetSize, scale: number | undefined): { profile?: Profile } {
+  if (scale === undefined || scale === 1) return {};
+  const full = datasetProfile(size);
+  return { profile: { ...full, apps: Math.max(1, Math.round(full.apps * scale)), photos: Math.round(full.photos * scale) } };
 }
