@@ -112,9 +112,11 @@ export class DeviceLinkEndpoint {
 
   /**
    * Sends DLMessageDownloadFiles and reads the host's file stream: path → bytes, or absent when the
-   * host reported an error (missing file) for it.
+   * host reported an error (missing file) for it. A path `streamTo` gives a consumer for is not
+   * collected: each block goes to the consumer as it arrives (valid only during the call), and the map
+   * holds an empty array for it once the host reported success.
    */
-  async downloadFiles(paths: string[], progress: number): Promise<Map<string, Uint8Array>> {
+  async downloadFiles(paths: string[], progress: number, streamTo?: (path: string) => ((block: Uint8Array) => void) | undefined): Promise<Map<string, Uint8Array>> {
     await this.send(['DLMessageDownloadFiles', paths, { DLDeviceIOCallbacks: 0 }, progressReal(progress), 0]);
     const reader = this.conn.reader;
     const files = new Map<string, Uint8Array>();
@@ -123,6 +125,7 @@ export class DeviceLinkEndpoint {
       if (nameLength === 0) break;
       if (nameLength > 4096) throw new ProtocolError('mobilebackup2', `file name length ${nameLength} too large`);
       const name = new TextDecoder().decode(await reader.readExactly(nameLength));
+      const consumer = streamTo?.(name);
       const parts: Uint8Array[] = [];
       let total = 0;
       let ok = false;
@@ -132,6 +135,10 @@ export class DeviceLinkEndpoint {
         const code = (await reader.readExactly(1))[0]!;
         const payloadLength = blockLength - 1;
         if (code === DL_CODE.fileData) {
+          if (consumer) {
+            consumer(await reader.readExactly(payloadLength));
+            continue;
+          }
           total += payloadLength;
           if (total > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${name} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
           parts.push((await reader.readExactly(payloadLength)).slice());

@@ -1,5 +1,5 @@
 import { decodePlist, isPlistDict, unarchive, type PlistDict, type PlistValue } from '../../../plist/index.ts';
-import { StaticContent } from '../../dataset/content.ts';
+import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import { appDeviceFamilies, type AppInfo, type DatasetEntry } from '../../dataset/dataset.ts';
 import { openDatabase } from '../../dataset/sqlite.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
@@ -13,6 +13,13 @@ import type { DeviceLinkEndpoint } from './device-link.ts';
 /** Payload files per DownloadFiles request, and the byte budget of one request. */
 const BATCH_FILES = 128;
 const BATCH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Unencrypted payloads from this size on are not held in memory: they are compared, block by block
+ * as they arrive, with the device's own file at the same path, whose content is then kept. (The
+ * simulated device has no disk; a 4.1 GiB video would not fit in memory, nor past MAX_DOWNLOAD_BYTES.)
+ */
+export const RESTORE_STREAM_BYTES = 64 * 1024 * 1024;
 
 /** Domains a restore only writes with RestoreSystemFiles (the device keeps its own otherwise). */
 const SYSTEM_DOMAIN = /^(SystemPreferencesDomain|RootDomain|WirelessDomain|ManagedPreferencesDomain|DatabaseDomain|KeyboardDomain|InstallDomain|NetworkDomain|ProtectedDomain|TonesDomain|MobileDeviceDomain|SysContainerDomain-.*|SysSharedContainerDomain-.*)$/;
@@ -219,7 +226,9 @@ export class RestoreRun {
     }
 
     // 4. Pull the payloads.
-    const contents = new Map<string, Uint8Array>();
+    const contents = new Map<string, Uint8Array | FileContent>();
+    const own = await state.dataset();
+    const streamed = new Map<string, StreamedPayload>();
     const files = wanted.filter((r) => r.kind === 'file');
     let fetched = 0;
     for (let i = 0; i < files.length; ) {
@@ -231,11 +240,22 @@ export class RestoreRun {
         bytes += row.size;
       }
       const progress = 3 + (restoreBytes === 0 ? 0 : (fetched / restoreBytes) * 92);
-      const got = await this.link.downloadFiles(batch.map((r) => `${source}/${r.fileId.slice(0, 2)}/${r.fileId}`), progress);
       for (const row of batch) {
-        const raw = got.get(`${source}/${row.fileId.slice(0, 2)}/${row.fileId}`);
+        if (row.size >= RESTORE_STREAM_BYTES && !(classKeys && row.encryptionKey)) {
+          streamed.set(`${source}/${row.fileId.slice(0, 2)}/${row.fileId}`, new StreamedPayload(row, own.get(row.domain, row.relativePath)?.content ?? null));
+        }
+      }
+      const got = await this.link.downloadFiles(batch.map((r) => `${source}/${r.fileId.slice(0, 2)}/${r.fileId}`), progress, (path) => {
+        const payload = streamed.get(path);
+        return payload ? (block) => payload.take(block) : undefined;
+      });
+      for (const row of batch) {
+        const path = `${source}/${row.fileId.slice(0, 2)}/${row.fileId}`;
+        const raw = got.get(path);
         if (!raw) throw new BackupFailure(4, `The backup has no payload for ${row.domain}-${row.relativePath}`);
-        contents.set(row.fileId, await this.plain(row, raw, classKeys));
+        const payload = streamed.get(path);
+        contents.set(row.fileId, payload ? payload.finish() : await this.plain(row, raw, classKeys));
+        streamed.delete(path);
       }
       fetched += bytes;
     }
@@ -340,17 +360,62 @@ async function readRows(bytes: Uint8Array): Promise<RestoreRow[]> {
   }
 }
 
-function toEntry(row: RestoreRow, content: Uint8Array | undefined): DatasetEntry {
+/**
+ * A big restored payload checked as it streams in: it must be, byte for byte, the content the device
+ * already holds at that path (the simulation keeps that content instead of a copy).
+ */
+class StreamedPayload {
+  private received = 0;
+  private differsAt: number | null = null;
+  private scratch = new Uint8Array(0);
+
+  constructor(
+    private readonly row: RestoreRow,
+    private readonly own: FileContent | null,
+  ) {}
+
+  take(block: Uint8Array): void {
+    const at = this.received;
+    this.received += block.byteLength;
+    if (this.differsAt !== null) return;
+    if (!this.own || this.received > this.own.size) {
+      this.differsAt = at;
+      return;
+    }
+    if (this.scratch.byteLength < block.byteLength) this.scratch = new Uint8Array(block.byteLength);
+    const mine = this.scratch.subarray(0, block.byteLength);
+    this.own.readInto(at, mine);
+    for (let i = 0; i < block.byteLength; i++) {
+      if (block[i] !== mine[i]) {
+        this.differsAt = at + i;
+        return;
+      }
+    }
+  }
+
+  finish(): FileContent {
+    const name = `${this.row.domain}-${this.row.relativePath}`;
+    if (this.differsAt === null && this.own && this.received === this.own.size) return this.own;
+    const where = this.differsAt !== null ? `differs from the device's own copy at byte ${this.differsAt}` : `has ${this.received} bytes, the device's own copy ${this.own?.size ?? 'none'}`;
+    throw new BackupFailure(
+      4,
+      `${name} (${this.received} bytes) ${where}: the virtual iPhone restores files of ${RESTORE_STREAM_BYTES} bytes or more only when they equal the ones it holds, as it keeps no disk`,
+    );
+  }
+}
+
+function toEntry(row: RestoreRow, content: Uint8Array | FileContent | undefined): DatasetEntry {
+  const size = content === undefined ? 0 : content instanceof Uint8Array ? content.byteLength : content.size;
   const entry: DatasetEntry = {
     domain: row.domain,
     relativePath: row.relativePath,
     kind: row.kind,
-    size: row.kind === 'file' ? (content?.byteLength ?? 0) : 0,
+    size: row.kind === 'file' ? size : 0,
     mode: row.mode,
     mtime: row.mtime,
     protectionClass: row.protectionClass,
     inode: row.inode,
-    content: row.kind === 'file' ? new StaticContent(content ?? new Uint8Array(0)) : null,
+    content: row.kind === 'file' ? (content === undefined || content instanceof Uint8Array ? new StaticContent(content ?? new Uint8Array(0)) : content) : null,
   };
   if (row.target !== undefined) entry.target = row.target;
   if (ENCRYPTED_ONLY_DOMAIN.test(row.domain)) entry.encryptedOnly = true;
