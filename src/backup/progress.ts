@@ -14,6 +14,8 @@ export interface BackupProgress {
 }
 
 const RATE_WINDOW_MS = 5000;
+/** Percentage points the device's percent must have moved since receiving began before it is used for an ETA. */
+const MIN_PERCENT_FOR_ETA = 1;
 
 /**
  * Turns the DL loop's events into progress a person can trust, and emits at most one event per
@@ -124,7 +126,9 @@ export class ProgressTracker {
     // The device's percent moves only between messages: inside one long batch it stands still while
     // bytes flow. Estimate from the percent when it moves and count down in between; never promise
     // less than what is left of the current batch at the current rate.
-    if (this.receivingSince !== null && p !== null && p > this.percentAtReceiveStart && p !== this.percentEta?.percent) {
+    // A percent that has moved less than one point says little: at 0.4 % after 8 s it would promise
+    // half an hour for a backup that is one big file arriving at 100 MB/s.
+    if (this.receivingSince !== null && p !== null && p >= this.percentAtReceiveStart + MIN_PERCENT_FOR_ETA && p !== this.percentEta?.percent) {
       const elapsed = (t - this.receivingSince) / 1000;
       const rate = (p - this.percentAtReceiveStart) / elapsed;
       this.percentEta = rate > 0 ? { seconds: (100 - p) / rate, at: t, percent: p } : null;

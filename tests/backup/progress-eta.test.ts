@@ -31,3 +31,25 @@ test('ETA inside one long upload batch (a 4 GB video) counts down instead of gro
   // 290 s in, 1.1 GB of the batch is left: at least the ~110 s that takes.
   assert.ok(etas.at(-1)! >= 105 && etas.at(-1)! <= 400, `ETA ${etas.at(-1)} s near what is left of the batch`);
 });
+
+test('a percent that has barely moved does not outweigh what is left of one big batch', () => {
+  let now = 0;
+  const tracker = new ProgressTracker(undefined, 0, () => now);
+  tracker.setStage('receiving');
+  // A few small files move the device's percent to 0.4 in 8 s…
+  tracker.batchStarted(8_000_000);
+  for (let s = 1; s <= 8; s++) {
+    now = s * 1000;
+    tracker.bytes(1_000_000);
+  }
+  tracker.percent(0.4);
+  // …then the backup is one 4.1 GB file at 100 MB/s: about 41 s in all.
+  tracker.batchStarted(4_100_000_000);
+  for (let s = 9; s <= 18; s++) {
+    now = s * 1000;
+    tracker.bytes(100_000_000);
+    tracker.flush();
+  }
+  const eta = tracker.snapshot.etaSeconds!;
+  assert.ok(eta >= 25 && eta <= 40, `ETA ${eta} s for the 3.1 GB left at 100 MB/s (the percent alone would say ~2,000 s)`);
+});
