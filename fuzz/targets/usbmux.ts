@@ -1,7 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BufferedReader } from '../../src/core/buffered-reader.ts';
 import { LifeboatError, ProtocolError } from '../../src/core/errors.ts';
 import type { PlistDict } from '../../src/plist/index.ts';
@@ -182,28 +178,15 @@ export const usbmuxdProtocol: FuzzTarget = {
 };
 
 /**
- * The client against a daemon that answers every command with the input: one fresh Unix socket per
- * command, as libusbmuxd does. The command is chosen by the input's length so each gets its share.
+ * The daemon's side of one command: the input replayed in awkward chunks after the request, as a
+ * socket would deliver it. The client's own code above the socket (reply framing, tag matching,
+ * result codes, the Connect stream handing over buffered bytes) is what runs; a real Unix socket per
+ * execution cost ~10 ms of kernel round trips and is not a parser.
  */
-let daemon: { server: Server; dir: string; reply: Uint8Array } | undefined;
-function fakeDaemon(): Promise<{ address: string; setReply(bytes: Uint8Array): void }> {
-  if (!daemon) {
-    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-fuzz-usbmuxd-'));
-    const state = { dir, reply: new Uint8Array(0), server: createServer() };
-    state.server.on('connection', (socket) => {
-      socket.once('data', () => socket.end(state.reply));
-      socket.on('error', () => {});
-    });
-    daemon = state;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+class ReplayedDaemon extends ReplayStream {
+  destroy(): void {
+    void this.close();
   }
-  const d = daemon;
-  const path = join(d.dir, 'usbmuxd');
-  return new Promise((resolve) => {
-    const ready = () => resolve({ address: `UNIX:${path}`, setReply: (bytes) => (d.reply = bytes) });
-    if (d.server.listening) ready();
-    else d.server.listen(path, ready);
-  });
 }
 
 export const usbmuxdClient: FuzzTarget = {
@@ -213,9 +196,7 @@ export const usbmuxdClient: FuzzTarget = {
   },
   generate: (rng) => usbmuxdFrames(rng),
   async run(input) {
-    const d = await fakeDaemon();
-    d.setReply(input);
-    const client = new UsbmuxdClient({ address: d.address, timeoutMs: 2000 });
+    const client = new UsbmuxdClient({ address: 'UNIX:/nonexistent/usbmuxd', timeoutMs: 2000, openStream: async () => new ReplayedDaemon(input) });
     switch (input.length % 4) {
       case 0:
         await client.listDevices();

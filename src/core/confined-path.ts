@@ -17,7 +17,8 @@ export type RefusalReason =
   | 'through-symlink' // a folder on the way is a symlink (of this backup, or already on disk)
   | 'collision' // lands on the same file as an earlier row on a case-insensitive or normalising file system
   | 'not-a-name' // a single file name was expected and this has folders in it
-  | 'damaged'; // the row's data could not be read (missing key, bad payload): skipped, not fatal
+  | 'damaged' // the row's data could not be read (missing key, bad payload): skipped, not fatal
+  | 'renamed'; // written, but under another name than its own (a link's stand-in file whose name a file of the backup has)
 
 const REASONS: Record<RefusalReason, string> = {
   parent: 'it climbs out with “..”',
@@ -30,6 +31,7 @@ const REASONS: Record<RefusalReason, string> = {
   collision: 'it lands on the same file as another entry',
   'not-a-name': 'it is not a single file name',
   damaged: 'it is damaged',
+  renamed: 'its name was taken, so it was written under another',
 };
 
 /** A name refused by the gate; `path` is the name as it came (shown to the person), never a path we made. */

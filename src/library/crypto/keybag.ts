@@ -21,6 +21,32 @@ export interface Keybag {
 }
 
 const WRAP_PASSCODE = 2;
+/** AES key wrap of a 32-byte class key: the key plus the 8-byte integrity block. */
+const WRAPPED_CLASS_KEY_BYTES = 40;
+
+/**
+ * The most PBKDF2 rounds an unlock will run. Devices write DPIC 10,000,000 (SHA-256) and ITER
+ * 10,000 (SHA-1); the counts come from the backup itself, so a damaged or hostile keybag could ask
+ * for 2^64 rounds and keep the page busy for days. Ten times what a device writes for DPIC (about
+ * a minute in a browser) and a thousand times for ITER still open every real backup.
+ */
+export const MAX_DPIC = 100_000_000;
+export const MAX_ITER = 10_000_000;
+
+class KdfCostError extends CorruptBackupError {
+  constructor(tag: 'DPIC' | 'ITER', rounds: number, limit: number) {
+    super(
+      `This backup's keybag asks for ${rounds.toLocaleString('en-US')} rounds of password hashing (${tag}), more than any iPhone writes; ` +
+        `Lifeboat stops at ${limit.toLocaleString('en-US')} rather than work for hours. The backup is damaged or was not made by a device.`,
+    );
+  }
+}
+
+/** Throws before any hashing when the keybag's KDF counts are beyond what a device ever writes. */
+export function checkKdfCost(keybag: Keybag): void {
+  if (keybag.dpsl && keybag.dpic && keybag.dpic > MAX_DPIC) throw new KdfCostError('DPIC', keybag.dpic, MAX_DPIC);
+  if (keybag.iterations > MAX_ITER) throw new KdfCostError('ITER', keybag.iterations, MAX_ITER);
+}
 
 /**
  * Parses the BackupKeyBag TLV: `tag[4] | u32 BE length | value`. Header tags come first; every
@@ -82,6 +108,7 @@ function buf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /** password → PBKDF2-SHA256(DPSL, DPIC) (iOS 10.2+) → PBKDF2-SHA1(SALT, ITER) → 32-byte passcode key. */
 export async function derivePasscodeKey(keybag: Keybag, password: string): Promise<Uint8Array> {
+  checkKdfCost(keybag);
   let material: Uint8Array = new TextEncoder().encode(password);
   if (keybag.dpsl && keybag.dpic) {
     const key = await subtle().importKey('raw', buf(material), 'PBKDF2', false, ['deriveBits']);
@@ -107,6 +134,9 @@ export async function unlockKeybag(keybag: Keybag, password: string): Promise<Cl
   const keys: ClassKeys = new Map();
   for (const c of keybag.classes) {
     if (!(c.wrap & WRAP_PASSCODE) || !c.wpky) continue;
+    if (c.wpky.length !== WRAPPED_CLASS_KEY_BYTES) {
+      throw new CorruptBackupError(`The backup keybag's key for protection class ${c.clas} is damaged (${c.wpky.length} bytes, not ${WRAPPED_CLASS_KEY_BYTES}).`);
+    }
     try {
       keys.set(c.clas, await subtle().unwrapKey('raw', buf(c.wpky), passcodeKey, 'AES-KW', 'AES-KW', false, ['unwrapKey']));
     } catch (error) {

@@ -7,8 +7,16 @@ export interface ByteSink {
 /** A folder being written by an export; paths are "/"-separated and relative to it. */
 export interface ExportTarget {
   writeFile(path: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void>;
+  /** A link at `path`; on a target with `linkStandIn`, `path` is the stand-in file's, already chosen. */
   symlink(path: string, target: string): Promise<void>;
   mkdir(path: string): Promise<void>;
+  /**
+   * For a target that cannot make links (a browser's folder handle) and writes a small file naming
+   * the link's target instead: that file's path for the link at `path` (`attempt` 0), or another
+   * one (`attempt` 1, 2, …) when a file of the backup already has that name. The export plans these
+   * names with the backup's own, so no row overwrites another.
+   */
+  linkStandIn?(path: string, attempt: number): string;
 }
 
 export type Progress = (done: number, total: number, current?: string) => void;

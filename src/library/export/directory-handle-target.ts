@@ -12,7 +12,8 @@ export interface WritableDirectoryHandleLike {
 
 /**
  * Exports into a folder handle. Browsers cannot create symlinks, so a link becomes a small text file
- * naming its target, and nothing here can be followed; every name still goes through the gate.
+ * naming its target (`<name>.symlink.txt`, or `<name>.symlink-2.txt` when the backup has a file of
+ * that name), and nothing here can be followed; every name still goes through the gate.
  */
 export class DirectoryHandleTarget implements ExportTarget {
   constructor(private readonly root: WritableDirectoryHandleLike) {}
@@ -25,8 +26,12 @@ export class DirectoryHandleTarget implements ExportTarget {
   async mkdir(path: string): Promise<void> {
     await this.dir(confinedParts(path));
   }
+  linkStandIn(path: string, attempt: number): string {
+    return attempt === 0 ? `${path}.symlink.txt` : `${path}.symlink-${attempt + 1}.txt`;
+  }
+  /** `path` is the stand-in's, from linkStandIn (planned by the export). */
   async symlink(path: string, target: string): Promise<void> {
-    await this.writeFile(`${path}.symlink.txt`, new TextEncoder().encode(target));
+    await this.writeFile(path, new TextEncoder().encode(target));
   }
   async writeFile(path: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
     const parts = confinedParts(path);

@@ -76,7 +76,7 @@ function rowRefusal(error: unknown, path: string): Refusal | undefined {
  * symlinks known before any file is claimed (so a row through a link is refused wherever it comes)
  * and written last, so nothing is ever written through a link this export made.
  */
-function planTree(entries: ManifestEntry[], refused: Refusal[]): PlannedRow[] {
+function planTree(entries: ManifestEntry[], refused: Refusal[], linkStandIn?: ExportTarget['linkStandIn']): PlannedRow[] {
   const tree = new ConfinedTree();
   const links = new Set<ManifestEntry>();
   for (const e of entries) {
@@ -99,7 +99,37 @@ function planTree(entries: ManifestEntry[], refused: Refusal[]): PlannedRow[] {
       refused.push(rowRefusal(error, rowPath(e))!);
     }
   }
-  return [...rows, ...linkRows];
+  if (!linkStandIn) return [...rows, ...linkRows];
+  return [...rows, ...linkRows.flatMap((row) => planStandIn(tree, row, linkStandIn, refused))];
+}
+
+/** Enough tries for any real backup; a backup holding all of them is hostile and its link is refused. */
+const STAND_IN_ATTEMPTS = 100;
+
+/**
+ * A link written as a file takes the first stand-in name no row claimed. Claimed after every file
+ * and folder, so the backup's own `x.symlink.txt` keeps its name and the link moves, said aloud.
+ */
+function planStandIn(tree: ConfinedTree, row: PlannedRow, linkStandIn: NonNullable<ExportTarget['linkStandIn']>, refused: Refusal[]): PlannedRow[] {
+  const wanted = linkStandIn(row.path, 0);
+  for (let attempt = 0; attempt < STAND_IN_ATTEMPTS; attempt++) {
+    const name = attempt === 0 ? wanted : linkStandIn(row.path, attempt);
+    try {
+      const path = tree.claim(name, 'file');
+      if (attempt > 0) {
+        const shown = rowPath(row.entry);
+        refused.push({ path: shown, reason: 'renamed', message: `Renamed “${shown}”: this symlink is written as “${path}”, because an entry of this backup is already called “${wanted}”.` });
+      }
+      return [{ entry: row.entry, path }];
+    } catch (error) {
+      if (!(error instanceof PathRefusedError && error.reason === 'collision')) {
+        refused.push(rowRefusal(error, rowPath(row.entry))!);
+        return [];
+      }
+    }
+  }
+  refused.push(rowRefusal(new PathRefusedError(rowPath(row.entry), 'collision', `every name for its stand-in file, “${wanted}” and ${STAND_IN_ATTEMPTS - 1} more, is taken`), rowPath(row.entry))!);
+  return [];
 }
 
 /**
@@ -117,7 +147,7 @@ export async function exportTree(reader: BackupReader, entries: ManifestEntry[],
     options.onRefused?.(refusal);
   };
   const planRefused: Refusal[] = [];
-  const plan = planTree(entries, planRefused);
+  const plan = planTree(entries, planRefused, target.linkStandIn?.bind(target));
   planRefused.forEach(refuse);
   const fileEntries = plan.filter((r) => r.entry.kind === 'file').length;
   for (const { entry: e, path } of plan) {

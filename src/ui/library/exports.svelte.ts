@@ -67,9 +67,11 @@ interface Outcome {
   refused: Refusal[];
 }
 
-/** "Exported 12 files. 2 refused." — the refused rows themselves are listed under it. */
+/** "Exported 12 files. 2 refused, 1 renamed." — the rows themselves are listed under it. */
 function withRefusals(message: string, refused: readonly Refusal[]): Outcome {
-  return { message: refused.length ? `${message} ${refused.length} refused (listed below).` : message, refused: [...refused] };
+  const renamed = refused.filter((r) => r.reason === 'renamed').length;
+  const counts = [refused.length - renamed && `${refused.length - renamed} refused`, renamed && `${renamed} renamed`].filter(Boolean).join(', ');
+  return { message: refused.length ? `${message} ${counts} (listed below).` : message, refused: [...refused] };
 }
 
 async function track(label: string, unit: 'bytes' | 'files', work: (progress: (done: number, total: number) => void) => Promise<string | Outcome | void>): Promise<void> {

@@ -43,6 +43,17 @@ export interface UsbmuxdClientOptions {
   progName?: string;
   /** How long a command may wait for its reply (ms). */
   timeoutMs?: number;
+  /**
+   * Opens the byte stream of one command (default: a fresh socket to `address`). The fuzzer replays
+   * a daemon's replies through an in-memory stream here, so the same reply parsing runs without a
+   * socket per execution.
+   */
+  openStream?: () => Promise<UsbmuxdCommandStream>;
+}
+
+/** One command's connection to the daemon; `destroy` drops it at once (on a timeout or failure). */
+export interface UsbmuxdCommandStream extends ByteStream {
+  destroy(): void;
 }
 
 /**
@@ -54,12 +65,14 @@ export class UsbmuxdClient implements PairRecordSource {
   readonly address: UsbmuxdAddress;
   private readonly progName: string;
   private readonly timeoutMs: number;
+  private readonly openStream: () => Promise<UsbmuxdCommandStream>;
   private tag = 0;
 
   constructor(options: UsbmuxdClientOptions = {}) {
     this.address = resolveUsbmuxdAddress(options.address);
     this.progName = options.progName ?? 'lifeboat';
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.openStream = options.openStream ?? (() => this.openSocket());
   }
 
   get addressText(): string {
@@ -196,10 +209,14 @@ export class UsbmuxdClient implements PairRecordSource {
     return new UsbmuxdRequestError(request, result);
   }
 
-  private async open(): Promise<CommandSession> {
+  private async openSocket(): Promise<SocketByteStream> {
     const receiver = new SlabReceiver();
     const socket = await connectSocket(this.address, this.addressText, this.timeoutMs, receiver);
-    const stream = new SocketByteStream(socket, { receiver });
+    return new SocketByteStream(socket, { receiver });
+  }
+
+  private async open(): Promise<CommandSession> {
+    const stream = await this.openStream();
     const reader = new BufferedReader(stream, 'usbmuxd');
     const request = async (body: PlistDict, tag: number): Promise<PlistDict> => {
       const message: PlistDict = {
@@ -229,7 +246,7 @@ export class UsbmuxdClient implements PairRecordSource {
 }
 
 interface CommandSession {
-  stream: SocketByteStream;
+  stream: UsbmuxdCommandStream;
   reader: BufferedReader;
   request(body: PlistDict, tag: number): Promise<PlistDict>;
 }
@@ -240,7 +257,7 @@ interface CommandSession {
  */
 class UsbmuxdConnectionStream implements ByteStream {
   constructor(
-    private readonly stream: SocketByteStream,
+    private readonly stream: UsbmuxdCommandStream,
     private readonly reader: BufferedReader,
   ) {}
 
