@@ -119,7 +119,9 @@ export class ZipSource implements BackupSource {
         const len = v.getUint16(e + 2, true);
         if (id === 0x0001) {
           let f = e + 4;
-          const need = (c: boolean) => c && f + 8 <= e + 4 + len;
+          // The field's own length is the writer's claim: it may run past the entry's extra area (and the directory).
+          const fieldEnd = Math.min(e + 4 + len, extraEnd);
+          const need = (c: boolean) => c && f + 8 <= fieldEnd;
           if (need(uncompressed === 0xffffffff)) (uncompressed = u64(v, f)), (f += 8);
           if (need(compressedSize === 0xffffffff)) (compressedSize = u64(v, f)), (f += 8);
           if (need(localHeaderOffset === 0xffffffff)) (localHeaderOffset = u64(v, f)), (f += 8);
