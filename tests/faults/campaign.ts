@@ -211,6 +211,7 @@ class World {
           return ['restore', this.dir, '--source', SOURCE_UDID, '-u', TARGET_UDID, '--system', '--remove', '--no-reboot', ...(this.encrypted() ? ['--password', PASSWORD] : [])];
       }
     })();
+    if (this.op === 'restore') await this.cli.whenAttached(this.target!);
     const end = await this.cli.run(args, trigger);
     if (end.killed) return 'killed';
     if (end.code === 0) return 'ok';

@@ -78,6 +78,18 @@ export class CliProcessLink {
     up.on('close', end).on('error', end);
   }
 
+  /**
+   * Resolves once `iphone` is back on the bus: a rebooted phone re-attaches after a delay, and a CLI
+   * started before then would rightly say it is not connected (a person waits for the phone too).
+   */
+  async whenAttached(iphone: VirtualIPhone, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.usbmuxd.server.deviceIdOf(iphone) === undefined) {
+      if (Date.now() > deadline) throw new Error(`${iphone.udid} did not come back after its reboot`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** `npm run cli -- …args` as a child process; resolves when it is gone. */
   run(args: readonly string[], trigger: FaultTrigger): Promise<CliEnd> {
     this.trigger = trigger;
