@@ -67,3 +67,22 @@ export async function openApp(context: BrowserContext, url: string): Promise<{ p
   await page.goto(url);
   return { page, errors };
 }
+
+/** Demo mode: connects the virtual iPhone and taps Trust on it, as a first-time visitor does. */
+export async function connectAndTrustDemo(page: Page): Promise<void> {
+  await page.click('[data-testid="try-virtual"]');
+  await page.waitForSelector('[data-testid="device-card"]', { timeout: 30000 });
+  await page.click('[data-testid="trust"]');
+  await page.waitForSelector('[data-testid="phone-trust-dialog"]', { timeout: 30000 });
+  await page.click('[data-testid="phone-trust"]');
+  await page.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 30000 });
+}
+
+/** "Back up now" on the demo phone, with its passcode typed on the phone (iOS 16.1 and later ask); waits for the end. */
+export async function backUpDemo(page: Page, beforePasscode?: () => Promise<void>): Promise<void> {
+  await page.click('[data-testid="backup-now"]');
+  await page.waitForSelector('[data-testid="backup-stage"][data-stage="waiting-for-passcode"]', { timeout: 30000 });
+  await beforePasscode?.();
+  await page.click('[data-testid="phone-enter-passcode"]');
+  await page.waitForSelector('[data-testid="backup-done"]', { timeout: 120000 });
+}

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { serveApp, launchChromium, openApp, type AppServer } from './harness.ts';
+import { serveApp, launchChromium, openApp, connectAndTrustDemo, type AppServer } from './harness.ts';
 
 // Headless Chromium has no notification centre and never hides a tab, so the page's own objects are
 // replaced before the app loads: Notification (and the service worker's showNotification) record what
@@ -51,12 +51,7 @@ test('a long backup that ends while the tab is hidden shows a system notificatio
   try {
     await context.addInitScript(FAKES);
     const { page, errors } = await openApp(context, server.url);
-    await page.click('[data-testid="try-virtual"]');
-    await page.waitForSelector('[data-testid="device-card"]', { timeout: 30000 });
-    await page.click('[data-testid="trust"]');
-    await page.waitForSelector('[data-testid="phone-trust-dialog"]', { timeout: 30000 });
-    await page.click('[data-testid="phone-trust"]');
-    await page.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 30000 });
+    await connectAndTrustDemo(page);
 
     // A first backup, watched: it ends with the tab visible, so no notification even though allowed.
     await page.click('[data-testid="backup-now"]');

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { serveApp, launchChromium, openApp, type AppServer } from './harness.ts';
+import { serveApp, launchChromium, openApp, type AppServer, connectAndTrustDemo, backUpDemo } from './harness.ts';
 import { HOSTILE_HOST, HOSTILE_HTML, HOSTILE_MESSAGE_TEXT, HOSTILE_SVG } from '../../src/virtual-iphone/dataset/hostile.ts';
 
 let server: AppServer;
@@ -85,16 +85,8 @@ test('demo session: connect, trust and back up with the app under its CSP', asyn
   assert.ok((await cspViolations()).some((v) => v.startsWith('script-src')), 'the refusal is reported');
   await page.reload();
 
-  await page.click('[data-testid="try-virtual"]');
-  await page.waitForSelector('[data-testid="device-card"]', { timeout: 30000 });
-  await page.click('[data-testid="trust"]');
-  await page.waitForSelector('[data-testid="phone-trust-dialog"]', { timeout: 30000 });
-  await page.click('[data-testid="phone-trust"]');
-  await page.waitForSelector('[data-testid="trust-state"]:has-text("This computer is trusted")', { timeout: 30000 });
-  await page.click('[data-testid="backup-now"]');
-  await page.waitForSelector('[data-testid="backup-stage"][data-stage="waiting-for-passcode"]', { timeout: 30000 });
-  await page.click('[data-testid="phone-enter-passcode"]');
-  await page.waitForSelector('[data-testid="backup-done"]', { timeout: 120000 });
+  await connectAndTrustDemo(page);
+  await backUpDemo(page);
   assert.deepEqual(await cspViolations(), [], 'the app itself needs nothing its CSP refuses');
   await assertNothingRan('connect, trust, back up');
   assert.deepEqual(errors, []);
