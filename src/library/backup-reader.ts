@@ -9,9 +9,27 @@ import type { BackupSource } from './source/backup-source.ts';
 import { openDatabaseBytes, type Database } from './sqlite.ts';
 import { applyWal } from './sqlite-wal.ts';
 import { collectBytes } from '../core/bytes.ts';
+import { decryptingReader, scanManifestRows, type ManifestRow } from './manifest-scan.ts';
+import type { RangeReader } from './sqlite-scan/range-reader.ts';
+import { UnsupportedDatabaseError } from './sqlite-scan/sqlite-file-scanner.ts';
 
 /** Databases a reader keeps open at once (sms.db and AddressBook for search, plus one). */
 const SHARED_DATABASES = 3;
+/**
+ * A Manifest.db the in-place scanner cannot read is loaded into SQLite instead, whose verdict then
+ * stands — but only up to this size (about 300k files), beyond which loading it is what in-place
+ * reading exists to avoid.
+ */
+const IN_MEMORY_FALLBACK_BYTES = 256 * 1024 * 1024;
+
+export interface BackupReaderOptions {
+  /**
+   * 'in-memory' (the default) loads Manifest.db into SQLite for browsing, search and lookups.
+   * 'in-place' never loads it: only manifestRows() is available, and it reads the database from
+   * storage a window at a time — what a restore's checks of a 1.3M-file backup need.
+   */
+  manifest?: 'in-memory' | 'in-place';
+}
 
 export interface BackupSummary {
   deviceName: string | undefined;
@@ -81,6 +99,8 @@ export class BackupReader {
   private manifestDb: ManifestDb | undefined;
   private classKeys: ClassKeys | undefined;
   private keybag: Keybag | undefined;
+  /** Manifest.db's own key (encrypted backups, iOS 10.2+), kept for reading it in place. */
+  private manifestKey: CryptoKey | undefined;
   private cachedTotals: { fileCount: number; totalSize: number } | undefined;
   /** Insertion order is recency: the first entry is the least recently used. */
   private readonly shared = new Map<string, Promise<Database | undefined>>();
@@ -92,9 +112,11 @@ export class BackupReader {
     readonly status: PlistDict | undefined,
     readonly encrypted: boolean,
     private readonly problems: string[],
+    private readonly inPlace: boolean,
   ) {}
 
-  static async open(source: BackupSource): Promise<BackupReader> {
+  static async open(source: BackupSource, options: BackupReaderOptions = {}): Promise<BackupReader> {
+    const inPlace = options.manifest === 'in-place';
     const problems: string[] = [];
     const readPlist = async (name: string): Promise<PlistDict | undefined> => {
       const stat = await source.stat(name);
@@ -112,7 +134,7 @@ export class BackupReader {
     const manifestPlist = await readPlist('Manifest.plist');
     const status = await readPlist('Status.plist');
     const encrypted = manifestPlist?.['IsEncrypted'] === true;
-    const reader = new BackupReader(source, info, manifestPlist, status, encrypted, problems);
+    const reader = new BackupReader(source, info, manifestPlist, status, encrypted, problems, inPlace);
     if (!(await source.stat('Manifest.db'))) {
       if (await source.stat('Manifest.mbdb')) {
         throw new CorruptBackupError('This is a pre-iOS 10 backup (Manifest.mbdb), which Lifeboat cannot read yet.');
@@ -123,7 +145,7 @@ export class BackupReader {
       const bag = manifestPlist?.['BackupKeyBag'];
       if (!(bag instanceof Uint8Array)) throw new CorruptBackupError('This encrypted backup has no keybag in Manifest.plist.');
       reader.keybag = parseKeybag(bag);
-    } else {
+    } else if (!inPlace) {
       reader.manifestDb = await ManifestDb.open(await source.readFile('Manifest.db'));
     }
     return reader;
@@ -138,19 +160,54 @@ export class BackupReader {
     if (!this.encrypted) return;
     if (!this.keybag) throw new CorruptBackupError('This encrypted backup has no usable keybag.');
     const classKeys = await unlockKeybag(this.keybag, password);
-    const raw = await this.source.readFile('Manifest.db');
     const manifestKey = this.manifestPlist?.['ManifestKey'];
-    let bytes = raw;
-    if (manifestKey instanceof Uint8Array) {
-      const key = await unwrapFileKey(classKeys, manifestKey, 'Manifest.db');
-      bytes = await decryptWhole(key, raw, 'Manifest.db');
-    } // else iOS 10.0–10.1: Manifest.db itself is plain, only payloads are encrypted
-    this.manifestDb?.close();
-    this.manifestDb = await ManifestDb.open(bytes);
+    const key = manifestKey instanceof Uint8Array ? await unwrapFileKey(classKeys, manifestKey, 'Manifest.db') : undefined;
+    // else iOS 10.0–10.1: Manifest.db itself is plain, only payloads are encrypted
+    if (!this.inPlace) {
+      const raw = await this.source.readFile('Manifest.db');
+      const bytes = key ? await decryptWhole(key, raw, 'Manifest.db') : raw;
+      this.manifestDb?.close();
+      this.manifestDb = await ManifestDb.open(bytes);
+    }
+    this.manifestKey = key;
     this.classKeys = classKeys;
   }
 
+  /**
+   * Every Manifest.db row with its MBFile blob. In place, in row-id order, from storage a window at
+   * a time (a few MiB however big the backup); when the scanner cannot read the file and it is
+   * small enough, SQLite reads it instead and the rows go on from where the scan stopped.
+   */
+  async *manifestRows(): AsyncGenerator<ManifestRow> {
+    if (this.manifestDb) {
+      yield* this.manifestDb.rows();
+      return;
+    }
+    if (this.locked) throw new BackupLockedError();
+    const size = (await this.source.stat('Manifest.db'))?.size ?? 0;
+    const raw: RangeReader = { size, read: (start, end) => this.source.readRange('Manifest.db', start, end) };
+    let yielded = 0;
+    try {
+      const reader = this.manifestKey ? await decryptingReader(raw, this.manifestKey, 'Manifest.db') : raw;
+      for await (const row of scanManifestRows(reader)) {
+        yield row;
+        yielded++;
+      }
+    } catch (error) {
+      if (!(error instanceof CorruptBackupError || error instanceof UnsupportedDatabaseError) || size > IN_MEMORY_FALLBACK_BYTES) throw error;
+      const whole = await this.source.readFile('Manifest.db');
+      const db = await ManifestDb.open(this.manifestKey ? await decryptWhole(this.manifestKey, whole, 'Manifest.db') : whole);
+      try {
+        let index = 0;
+        for (const row of db.rows('rowid')) if (index++ >= yielded) yield row;
+      } finally {
+        db.close();
+      }
+    }
+  }
+
   get manifest(): ManifestDb {
+    if (!this.manifestDb && this.inPlace && !this.locked) throw new Error('This backup was opened with Manifest.db in place: read it with manifestRows().');
     if (!this.manifestDb) throw new BackupLockedError();
     return this.manifestDb;
   }
@@ -303,5 +360,6 @@ export class BackupReader {
     this.manifestDb?.close();
     this.manifestDb = undefined;
     this.classKeys = undefined;
+    this.manifestKey = undefined;
   }
 }

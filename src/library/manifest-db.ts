@@ -221,9 +221,9 @@ export class ManifestDb {
     return decoded;
   }
 
-  /** Every row, in (domain, relativePath) order, without holding them all at once. */
-  *rows(): Generator<ManifestEntry & { blob: Uint8Array | undefined }> {
-    const stmt = this.db.prepare('SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY domain, relativePath');
+  /** Every row, in (domain, relativePath) order (or row-id order, as a scan in place gives them), without holding them all at once. */
+  *rows(order: 'path' | 'rowid' = 'path'): Generator<ManifestEntry & { blob: Uint8Array | undefined }> {
+    const stmt = this.db.prepare(`SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY ${order === 'rowid' ? 'rowid' : 'domain, relativePath'}`);
     try {
       while (stmt.step()) {
         const row = stmt.get({}) as Record<string, unknown>;

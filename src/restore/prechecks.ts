@@ -1,8 +1,7 @@
 import { CorruptBackupError, FindMyEnabledError, InsufficientSpaceError, WrongPasswordError } from '../core/errors.ts';
 import type { LockdownClient } from '../lockdown/lockdown-client.ts';
 import { BackupReader } from '../library/backup-reader.ts';
-import { verifyBackup } from '../library/export/verify.ts';
-import { decodeMbFile } from '../library/mbfile.ts';
+import { mbFileOf, verifyRow } from '../library/export/verify.ts';
 import { decodePlist, isPlistDict, type PlistDict, type PlistValue } from '../plist/index.ts';
 import { appFamilies, deviceKindOf, familyOf, LEFT_OUT_DESCRIPTIONS, leftOutCategory, type LeftOutCategory } from './cross-device.ts';
 import { DeviceTooOldError, UnverifiableBackupError } from './errors.ts';
@@ -30,6 +29,9 @@ export async function readRestoreValues(lockdown: LockdownClient): Promise<Resto
   const root = await lockdown.getValue();
   return { root: isPlistDict(root) ? root : {}, findMy: await optional('com.apple.fmip'), diskUsage: await optional('com.apple.disk_usage') };
 }
+
+/** Problem files named in the error (all are counted): enough to recognise, not a million-line message. */
+const MAX_NAMED_PROBLEMS = 1000;
 
 export interface LeftOutItems {
   category: LeftOutCategory;
@@ -118,21 +120,14 @@ export async function checkRestore(input: RestoreCheckInput): Promise<RestorePla
   }
   const info = await readPlist(source, 'Info.plist');
 
-  const reader = await BackupReader.open(librarySourceOf(source));
+  // Manifest.db is read in place: a 1.3M-file backup's is 1.5 GB, which must not be loaded to be checked.
+  const reader = await BackupReader.open(librarySourceOf(source), { manifest: 'in-place' });
   try {
     if (reader.encrypted) {
       if (input.password === undefined) throw new WrongPasswordError('This backup is encrypted: give its password to restore it.');
       await reader.unlock(input.password); // WrongPasswordError when it does not fit
     }
-    const report = await verifyBackup(reader);
-    if (report.problems.length > 0) {
-      const names = report.problems.map((p) => `${p.domain}/${p.relativePath} (${p.problem})`);
-      throw new UnverifiableBackupError(
-        `The backup does not verify: ${report.problems.length} of ${report.checked} files are missing or damaged (first: ${names[0]}). Restoring it would lose data.`,
-        names,
-      );
-    }
-
+    // The checks that need no pass over the files come first, so they answer at once.
     if (values.findMy?.['IsAssociated'] === true) throw new FindMyEnabledError();
 
     const summary = reader.summary();
@@ -153,13 +148,22 @@ export async function checkRestore(input: RestoreCheckInput): Promise<RestorePla
     if (crossDevice) for (const [id, f] of families) if (!f.includes(targetFamily)) notBuilt.add(id);
     const bundleIds = [...new Set([...families.keys(), ...(Array.isArray(info['Installed Applications']) ? info['Installed Applications'].filter((x): x is string => typeof x === 'string') : [])])];
 
+    // One pass over the rows: each file's payload is verified and counted, nothing is kept per file.
     const leftOut = new Map<LeftOutCategory, LeftOutItems>();
+    const problems: string[] = [];
+    let problemCount = 0;
     let fileCount = 0;
     let totalBytes = 0;
     let restoredBytes = 0;
-    for (const row of reader.manifest.rows()) {
+    for await (const row of reader.manifestRows()) {
       if (row.kind !== 'file') continue;
-      const size = row.blob ? safeSize(row.blob) : 0;
+      const mb = mbFileOf(row);
+      const problem = await verifyRow(reader, row, mb);
+      if (problem) {
+        problemCount++;
+        if (problems.length < MAX_NAMED_PROBLEMS) problems.push(`${problem.domain}/${problem.relativePath} (${problem.problem})`);
+      }
+      const size = mb?.size ?? 0;
       fileCount++;
       totalBytes += size;
       const why = crossDevice ? leftOutCategory(row.domain, row.relativePath, notBuilt, bundleIds) : undefined;
@@ -172,6 +176,12 @@ export async function checkRestore(input: RestoreCheckInput): Promise<RestorePla
       item.bytes += size;
       if (item.examples.length < 3) item.examples.push(`${row.domain}/${row.relativePath}`);
       leftOut.set(why, item);
+    }
+    if (problemCount > 0) {
+      throw new UnverifiableBackupError(
+        `The backup does not verify: ${problemCount} of ${fileCount} files are missing or damaged (first: ${problems[0]}). Restoring it would lose data.`,
+        problems,
+      );
     }
     const available = num(values.diskUsage?.['AmountDataAvailable']);
     if (available !== undefined && restoredBytes > available) {
@@ -204,10 +214,3 @@ export async function checkRestore(input: RestoreCheckInput): Promise<RestorePla
   }
 }
 
-function safeSize(blob: Uint8Array): number {
-  try {
-    return decodeMbFile(blob).size;
-  } catch {
-    return 0;
-  }
-}

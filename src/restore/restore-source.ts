@@ -17,6 +17,8 @@ export interface RestoreSource {
   list(path: string): Promise<SourceEntry[]>;
   /** The file in chunks of at most `chunkSize` bytes. */
   read(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
+  /** Bytes [start, end) of a file, clamped to its size: Manifest.db is checked where it lies, a window at a time. */
+  readRange(path: string, start: number, end: number): Promise<Uint8Array>;
 }
 
 /** A Lifeboat store's backup (`BackupStore.current(udid)` or a version). */
@@ -33,6 +35,9 @@ export function restoreSourceFromTree(tree: BackupTree, label = 'Lifeboat backup
     read(path, chunkSize) {
       return tree.read(path, chunkSize);
     },
+    readRange(path, start, end) {
+      return tree.readRange(path, start, end);
+    },
   };
 }
 
@@ -43,6 +48,7 @@ export function restoreSourceFromLibrary(source: BackupSource): RestoreSource {
     stat: (path) => source.stat(path),
     list: (path) => source.list(path),
     read: (path, chunkSize) => source.stream(path, chunkSize),
+    readRange: (path, start, end) => source.readRange(path, start, end),
   };
 }
 
@@ -62,20 +68,12 @@ export function librarySourceOf(source: RestoreSource): BackupSource {
     stat: (path) => source.stat(path),
     readFile: readAll,
     async readRange(path, start, end) {
-      const out = new Uint8Array(Math.max(0, end - start));
-      let at = 0;
-      let filled = 0;
-      for await (const chunk of source.read(path, 1 << 20)) {
-        const from = Math.max(start, at);
-        const to = Math.min(end, at + chunk.byteLength);
-        if (to > from) {
-          out.set(chunk.subarray(from - at, to - at), from - start);
-          filled = to - start;
-        }
-        at += chunk.byteLength;
-        if (at >= end) break;
+      try {
+        return await source.readRange(path, start, end);
+      } catch (error) {
+        if (isMissing(error)) throw new MissingBackupFileError(path);
+        throw error;
       }
-      return out.subarray(0, filled);
     },
     stream: (path, chunkSize) => source.read(path, chunkSize ?? 1 << 20),
   };

@@ -158,3 +158,25 @@ export async function decryptWhole(key: CryptoKey, cipher: Uint8Array, what: str
   }
   return collectBytes(decryptStream(key, [cipher], what, sliceSize));
 }
+
+/**
+ * Whole cipher blocks from the middle of a file, decrypted as they are (no padding removed): CBC
+ * needs only the cipher block before them as IV (`previous`, or the zero IV at the file's start).
+ * This is what lets a database be read in place, page by page, without decrypting all of it.
+ */
+export async function decryptBlocks(key: CryptoKey, previous: Uint8Array | undefined, cipher: Uint8Array, what: string): Promise<Uint8Array> {
+  if (cipher.length === 0) return cipher;
+  if (cipher.length % BLOCK !== 0 || (previous && previous.length !== BLOCK)) {
+    throw new CorruptBackupError(`${what} is damaged: its encrypted length is not a whole number of blocks.`);
+  }
+  const iv = (previous ? previous.slice() : ZERO_IV) as Uint8Array<ArrayBuffer>;
+  const lastBlock = cipher.slice(cipher.length - BLOCK) as Uint8Array<ArrayBuffer>;
+  const input = new Uint8Array(cipher.length + BLOCK);
+  input.set(cipher);
+  try {
+    input.set(await paddingBlockAfter(key, lastBlock), cipher.length);
+    return new Uint8Array(await subtle().decrypt({ name: 'AES-CBC', iv }, key, input));
+  } catch (error) {
+    throw new CorruptBackupError(`${what} could not be decrypted.`, error);
+  }
+}

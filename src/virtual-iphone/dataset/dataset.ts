@@ -362,7 +362,7 @@ export class Dataset {
         });
       }
     }
-    out.push(...dirs.values());
+    for (const dir of dirs.values()) out.push(dir); // not push(...): 100k+ folders overflow the stack
     out.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
     return out;
   }

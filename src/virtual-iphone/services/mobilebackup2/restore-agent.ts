@@ -271,7 +271,8 @@ export class RestoreRun {
       if (restored.has(k)) continue;
       if (!removeNotRestored || keepDevice(entry.domain, entry.relativePath)) result.push(entry);
     }
-    result.push(...restored.values());
+    // A loop, not push(...): a spread of 100k+ entries overflows the stack.
+    for (const entry of restored.values()) result.push(entry);
     const apps = backupApps.filter((a) => !crossDevice || builtFor(a.bundleId));
     dataset.replaceFromRestore(result, apps.length > 0 ? mergeApps(removeNotRestored ? [] : dataset.apps, apps) : undefined);
     if (password !== undefined) {

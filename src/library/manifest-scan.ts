@@ -1,0 +1,81 @@
+import { CorruptBackupError } from '../core/errors.ts';
+import { decryptBlocks, stripPadding } from './crypto/aes-cbc.ts';
+import { decodeMbFile, kindFromFlags, kindFromMode } from './mbfile.ts';
+import type { ManifestEntry } from './manifest-db.ts';
+import type { RangeReader } from './sqlite-scan/range-reader.ts';
+import { SqliteFileScanner } from './sqlite-scan/sqlite-file-scanner.ts';
+import type { SqlValue } from './sqlite-scan/record.ts';
+
+/** One Manifest.db row with its MBFile blob (undefined when the row has none). */
+export type ManifestRow = ManifestEntry & { blob: Uint8Array | undefined };
+
+const BLOCK = 16;
+
+/**
+ * An AES-256-CBC file (zero IV, PKCS#7) read as its plaintext, any range at any time: each read
+ * fetches the cipher block before the range as its IV. `size` is the plaintext length.
+ */
+export async function decryptingReader(cipher: RangeReader, key: CryptoKey, what: string): Promise<RangeReader> {
+  if (cipher.size < BLOCK || cipher.size % BLOCK !== 0) {
+    throw new CorruptBackupError(`${what} is damaged: its encrypted length (${cipher.size}) is not a whole number of blocks.`);
+  }
+  const read = async (start: number, end: number): Promise<Uint8Array> => {
+    const from = Math.floor(start / BLOCK) * BLOCK;
+    const to = Math.min(cipher.size, Math.ceil(end / BLOCK) * BLOCK);
+    if (to <= from) return new Uint8Array(0);
+    const previous = from === 0 ? undefined : await cipher.read(from - BLOCK, from);
+    const bytes = await cipher.read(from, to);
+    if (bytes.length !== to - from || (previous && previous.length !== BLOCK)) throw new CorruptBackupError(`${what} changed or was cut short while it was read.`);
+    const plain = await decryptBlocks(key, previous, bytes, what);
+    return plain.subarray(start - from, end - from);
+  };
+  const tail = await read(cipher.size - BLOCK, cipher.size);
+  const size = cipher.size - BLOCK + stripPadding(tail).length;
+  return { size, read: (start, end) => read(start, Math.min(end, size)) };
+}
+
+function text(v: SqlValue | undefined): string {
+  return v === null || v === undefined ? '' : v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v);
+}
+
+function modeOf(blob: Uint8Array): number {
+  try {
+    return decodeMbFile(blob).mode;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Manifest.db's Files rows straight from storage, in row-id order, without loading the database:
+ * the pages are read (and decrypted) a window at a time as the scan reaches them. Memory stays at
+ * a few MiB whether the backup holds a thousand files or 1.3 million.
+ */
+export async function* scanManifestRows(reader: RangeReader): AsyncGenerator<ManifestRow> {
+  const scanner = await SqliteFileScanner.open(reader, 'Manifest.db');
+  const table = await scanner.table('Files');
+  if (!table) throw new CorruptBackupError('Manifest.db has no Files table.');
+  const { columns, rowidColumn } = table.shape;
+  const find = (name: string) => columns.findIndex((c) => c.toLowerCase() === name.toLowerCase());
+  const [fileID, domain, relativePath, flags, file] = ['fileID', 'domain', 'relativePath', 'flags', 'file'].map(find) as [number, number, number, number, number];
+  if (fileID < 0 || domain < 0 || relativePath < 0) throw new CorruptBackupError('Manifest.db has no fileID, domain or relativePath column.');
+  for await (const row of scanner.rows(table.rootPage, columns.length)) {
+    const v = row.values;
+    if (rowidColumn >= 0) v[rowidColumn] = row.rowid;
+    const blob = file >= 0 && v[file] instanceof Uint8Array ? (v[file] as Uint8Array) : undefined;
+    const path = text(v[relativePath]);
+    const flagValue = flags >= 0 ? Number(v[flags] ?? 0) || 0 : 0;
+    let kind = kindFromFlags(flagValue);
+    if (!kind && blob) kind = kindFromMode(modeOf(blob));
+    const slash = path.lastIndexOf('/');
+    yield {
+      fileID: text(v[fileID]),
+      domain: text(v[domain]),
+      relativePath: path,
+      name: slash < 0 ? path : path.slice(slash + 1),
+      flags: flagValue,
+      kind: kind ?? 'file',
+      blob,
+    };
+  }
+}
