@@ -68,7 +68,7 @@ export function exec(file: string, args: string[], env: Record<string, string>, 
 }
 
 /** `npm run virtual-iphone -- --dataset SIZE [extra options]` on a private socket; resolves once it serves. */
-export async function startVirtualIPhone(dataset: 'medium' | 'large' | 'huge', extraArgs: string[] = []): Promise<{ address: string; stop(): Promise<void> }> {
+export async function startVirtualIPhone(dataset: 'small' | 'medium' | 'large' | 'huge', extraArgs: string[] = []): Promise<{ address: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-iphone-'));
   const address = `UNIX:${join(dir, 'usbmuxd.sock')}`;
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/virtual-iphone/node/main.ts', '--usbmuxd', address, '--dataset', dataset, ...extraArgs], {

@@ -4,6 +4,8 @@
 // pairing state) and each makes an incremental one. Our backups are checked against the device's
 // streamed truth (JSON lines) entry by entry and file by file. Figures: files/s of the full backup,
 // incremental/full time (≤ 15%), our peak RSS (< 300 MB), wall and CPU time against idevicebackup2's.
+// Then each tool restores its backup onto a fresh phone; ours is backed up again and checked against
+// the truth (restore files/s, peak RSS with Manifest.db checked in place, wall time against theirs).
 //
 // It takes long: on a quiet 2-core machine ≈ 1 h (device generation and truth ≈ 3 min per start,
 // each full backup ≈ 10 min, the checks ≈ 5 min each); on a loaded one far more. It needs ≈ 25 GB free
@@ -27,6 +29,8 @@ const SCALE = Number(process.env.BENCH_HUGE_SCALE ?? 1);
 const NEEDED_BYTES = 25 * 1024 ** 3 * SCALE;
 const TIMEOUT_MS = 3 * 3600_000;
 const UDID = '00008030-001A2B3C4D5E802E';
+/** The fresh phone each restore goes onto. */
+const TARGET_UDID = '00008101-000B0B000000702E';
 
 interface Run {
   exec: Exec;
@@ -54,6 +58,7 @@ export default async function hugeBench(): Promise<BenchResult[]> {
   const cli = await bundleCli();
   const ours: Run[] = [];
   const theirs: Run[] = [];
+  const restores: { ours?: Run; theirs?: Run } = {};
   try {
     for (const [phase, extra] of [
       ['full', []],
@@ -92,17 +97,63 @@ export default async function hugeBench(): Promise<BenchResult[]> {
       console.log(`  huge ${phase}: our backup checked against ${check.entries} truth entries (${check.files} files) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
       if (check.problems.length > 0) throw new Error(`our ${phase} backup differs from the truth:\n${check.problems.join('\n')}`);
     }
+    // Restore: our CLI puts our incremental backup onto a fresh phone (and idevicebackup2 its own onto
+    // another), then our CLI backs the restored phone up again and that backup is checked against the
+    // incremental truth — the whole round trip, with Manifest.db checked in place on the way.
+    const incrementalTruth = join(work, 'incremental.truth.jsonl');
+    for (const who of withTheirs ? (['ours', 'theirs'] as const) : (['ours'] as const)) {
+      const target = await startVirtualIPhone('small', ['--udid', TARGET_UDID, '--state', join(work, `target-${who}`)]);
+      const env = { USBMUXD_SOCKET_ADDRESS: target.address };
+      try {
+        if (who === 'ours') {
+          const paired = await exec(process.execPath, [cli.path, 'pair'], env);
+          if (paired.code !== 0) throw new Error(`our CLI could not pair with the restore target: ${paired.out}`);
+          const r = await exec(process.execPath, [cli.path, 'restore', ourDir, '--source', UDID, '--system', '--remove', '--no-reboot'], env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
+          const done = /Restore complete: (\d+) files/.exec(r.out);
+          if (r.code !== 0 || !done) throw new Error(`our CLI restore failed: ${r.out.slice(-2000)}`);
+          restores.ours = { exec: r, files: Number(done[1]) };
+          console.log(`  huge restore, ours: ${done[1]} files in ${r.seconds.toFixed(0)} s, CPU ${r.cpuSeconds?.toFixed(0)} s, peak RSS ${((r.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB`);
+          const again = join(work, 'restored');
+          mkdirSync(again);
+          const b = await exec(process.execPath, [cli.path, 'backup', again], env, { timeoutMs: TIMEOUT_MS });
+          if (b.code !== 0) throw new Error(`backing up the restored phone failed: ${b.out.slice(-2000)}`);
+          const started = performance.now();
+          const check = await checkBackupAgainstTruth(join(again, TARGET_UDID), readTruthLines(incrementalTruth));
+          console.log(`  huge restore: the restored phone's backup checked against ${check.entries} truth entries in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+          if (check.problems.length > 0) throw new Error(`the restored phone differs from the backup:\n${check.problems.slice(0, 50).join('\n')}`);
+        } else {
+          const paired = await exec('/usr/bin/idevicepair', ['pair'], env);
+          if (paired.code !== 0) throw new Error(`idevicepair failed on the restore target: ${paired.out}`);
+          const r = await exec(IDEVICEBACKUP2, ['restore', '--source', UDID, '--system', '--remove', '--no-reboot', theirDir], env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
+          if (r.code !== 0 || !/Restore Successful/.test(r.out)) throw new Error(`idevicebackup2 restore failed: ${r.out.slice(-2000)}`);
+          restores.theirs = { exec: r, files: 0 };
+          console.log(`  huge restore, idevicebackup2: ${r.seconds.toFixed(0)} s, CPU ${r.cpuSeconds?.toFixed(0)} s, peak RSS ${((r.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB`);
+        }
+      } finally {
+        await target.stop();
+      }
+    }
   } finally {
     cli.remove();
     rmSync(work, { recursive: true, force: true });
   }
   const [full, incremental] = ours as [Run, Run];
-  const label = (name: string): string => (SCALE === 1 ? name : name.replace('backup huge', `backup huge at scale ${SCALE} (${full.files} files)`).replace(' (1.3M files)', ''));
+  const label = (name: string): string => (SCALE === 1 ? name : name.replace(/^(backup|restore) huge/, `$1 huge at scale ${SCALE} (${full.files} files)`).replace(' (1.3M files)', ''));
   const results: BenchResult[] = [
     { name: 'backup huge (1.3M files) full via CLI files/s (checked against the truth)', value: full.files / full.exec.seconds, unit: 'files/s', target: 2000, better: 'higher' },
     { name: 'backup huge incremental (1% changed) time / full backup time, CLI', value: (incremental.exec.seconds / full.exec.seconds) * 100, unit: '%', target: 15, better: 'lower' },
     { name: 'backup huge peak RSS of our CLI process (full and incremental)', value: Math.max(full.exec.maxRssBytes ?? 0, incremental.exec.maxRssBytes ?? 0) / 1e6, unit: 'MB', target: 300, better: 'lower' },
   ];
+  if (restores.ours) {
+    const r = restores.ours;
+    results.push(
+      { name: 'restore huge (1.3M files) via CLI files/s (round trip checked against the truth)', value: r.files / r.exec.seconds, unit: 'files/s', target: 2000, better: 'higher' },
+      { name: 'restore huge peak RSS of our CLI process (Manifest.db checked in place)', value: (r.exec.maxRssBytes ?? 0) / 1e6, unit: 'MB', target: 300, better: 'lower' },
+    );
+    if (restores.theirs) {
+      results.push({ name: 'restore huge wall time, our CLI / idevicebackup2', value: r.exec.seconds / restores.theirs.exec.seconds, unit: '×', target: 1, better: 'lower' });
+    }
+  }
   if (theirs.length === 2) {
     const [theirFull, theirIncremental] = theirs as [Run, Run];
     results.push(

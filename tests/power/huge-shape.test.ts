@@ -13,6 +13,12 @@ import { readTruthLines, writeTruthLines } from '../../src/virtual-iphone/datase
 import { installBackupServices } from '../../src/virtual-iphone/services/index.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { startVirtualUsbmuxd } from '../helpers/virtual-usbmuxd.ts';
+import { NodeFsBackupStore } from '../../src/stores/node/node-fs-backup-store.ts';
+import { RestoreEngine, restoreSourceFromTree, type RestoreSource } from '../../src/restore/index.ts';
+import { DirectServiceProvider } from '../backup/direct-service-provider.ts';
+import { truthKeys } from '../restore/helpers.ts';
+
+const TARGET_UDID = '00008101-000B0B000000702E';
 
 const HUGE = datasetProfile('huge');
 /** 1/40 of huge's apps and photos, each app as big as in huge: ≈30k files, same layout and size mix (no backup). */
@@ -56,7 +62,7 @@ test('scaled-down huge: many apps, deep trees, mostly tiny files, a photo librar
   assert.equal(after, files.length + summary.added.length - summary.removed.length);
 });
 
-test('scaled-down huge over the CLI: full backup, 1% mutation, incremental backup; both match the streamed truth', async () => {
+test('scaled-down huge over the CLI: full backup, 1% mutation, incremental backup, restore; all match the truth, Manifest.db checked in place', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-huge-shape-'));
   const dataset = await Dataset.create({ size: 'huge', seed: 6, profile: BACKED_UP });
   const iphone = new VirtualIPhone();
@@ -88,6 +94,57 @@ test('scaled-down huge over the CLI: full backup, 1% mutation, incremental backu
     // Only what changed travels: ≈1% of the files (changed and added ones), not the whole phone again.
     assert.ok(sentFiles > 0 && sentFiles < fullFiles * 0.02, `incremental sent ${sentFiles} of ${fullFiles} files`);
     await check('incremental');
+
+    // Restore it: over the CLI onto a second phone, and in-process onto a third through a source that
+    // records every read, to show Manifest.db is checked where it lies (windows of ≤ 1 MiB, each
+    // about once) and read whole only when the phone itself downloads it.
+    const truth = truthKeys(await dataset.truth(false));
+    const second = new VirtualIPhone({ udid: TARGET_UDID, seed: 11 });
+    const tv = await startVirtualUsbmuxd({ iphone: second });
+    try {
+      const tenv = { USBMUXD_SOCKET_ADDRESS: tv.address };
+      assert.equal(await runCli(['pair'], quiet, tenv), 0);
+      let out = '';
+      const code = await runCli(['restore', dir, '--source', iphone.udid, '--system', '--remove', '--no-reboot'], { out: (t) => (out += t), err: (t) => (out += t) }, tenv);
+      assert.equal(code, 0, out);
+      assert.deepEqual(truthKeys(await (await second.backup.dataset()).truth(false)), truth, 'the restored phone holds the backup');
+    } finally {
+      await tv.close();
+    }
+
+    const store = await NodeFsBackupStore.open(dir);
+    const tree = (await store.current(iphone.udid))!;
+    const manifestSize = (await tree.stat('Manifest.db'))!.size;
+    const ranges: number[] = [];
+    const streamed: number[] = [];
+    const plain = restoreSourceFromTree(tree, dir);
+    const spy: RestoreSource = {
+      ...plain,
+      readRange: (path, start, end) => {
+        if (path === 'Manifest.db') ranges.push(end - start);
+        return plain.readRange(path, start, end);
+      },
+      read: (path, chunkSize) => {
+        if (path === 'Manifest.db') streamed.push(chunkSize);
+        return plain.read(path, chunkSize);
+      },
+    };
+    const third = new VirtualIPhone({ udid: TARGET_UDID, seed: 12 });
+    const result = await RestoreEngine.run({
+      provider: new DirectServiceProvider(third),
+      source: spy,
+      targetUdid: third.udid,
+      sourceIdentifier: iphone.udid,
+      deviceValues: { root: third.values.root, findMy: third.values.domains['com.apple.fmip'], diskUsage: third.values.domains['com.apple.disk_usage'] },
+      options: { system: true, removeItemsNotRestored: true, reboot: false },
+    });
+    assert.equal(result.plan.fileCount, truth.filter((k) => k.split('|')[2] === 'file').length);
+    assert.deepEqual(truthKeys(await (await third.backup.dataset()).truth(false)), truth);
+    assert.ok(manifestSize > 1 << 20, `Manifest.db (${manifestSize} bytes) spans several windows`);
+    assert.ok(ranges.length > 0 && Math.max(...ranges) <= 1 << 20, `checked in windows of at most 1 MiB (largest ${Math.max(...ranges)})`);
+    const rangeBytes = ranges.reduce((a, b) => a + b, 0);
+    assert.ok(rangeBytes <= manifestSize * 1.5, `the checks read ${rangeBytes} bytes of a ${manifestSize}-byte Manifest.db`);
+    assert.equal(streamed.length, 1, 'read whole once: the phone downloading it');
   } finally {
     await vu.close();
     await rm(dir, { recursive: true, force: true });
