@@ -20,7 +20,9 @@ import type { FileSink } from '../../src/stores/storage-backend.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { benchDataset } from './bench-datasets.ts';
 import { DiscardBackend } from './discard-backend.ts';
-import type { BackupBenchOutcome, BackupRunFigures, BenchRequest } from './protocol.ts';
+import type { BackupBenchOutcome, BackupRunFigures, BenchRequest, LibraryFigures } from './protocol.ts';
+import { BackupReader } from '../../src/library/backup-reader.ts';
+import { StoreTreeSource } from '../../src/library/source/store-tree-source.ts';
 
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 
@@ -76,7 +78,87 @@ async function runBench(request: BenchRequest): Promise<BackupBenchOutcome> {
   }
 }
 
+/** The median of `runs` timings of `f`, in ms. */
+async function medianMs(runs: number, f: () => unknown): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await f();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** Opens the finished backup as the Library does and times the first listing, a big folder and name searches. */
+async function libraryFigures(store: VersionedBackupStore, udid: string): Promise<LibraryFigures> {
+  const tree = await store.current(udid);
+  if (!tree) throw new Error('no backup to open in the Library');
+  let t = performance.now();
+  const reader = await BackupReader.open(new StoreTreeSource(tree, 'bench'));
+  const openMs = performance.now() - t;
+  try {
+    t = performance.now();
+    const domains = reader.manifest.domains();
+    const files = reader.summary().fileCount ?? 0;
+    const indexMs = performance.now() - t;
+    // The biggest folder of the biggest app: what a person scrolling a big app's files opens.
+    const biggest = domains.filter((d) => d.domain.startsWith('AppDomain-')).sort((a, b) => b.count - a.count)[0] ?? domains[0]!;
+    let folder = '';
+    let entries = reader.manifest.list(biggest.domain, folder);
+    for (let depth = 0; depth < 3; depth++) {
+      const dirs = entries.filter((e) => e.kind === 'directory');
+      if (dirs.length === 0) break;
+      folder = dirs[0]!.relativePath;
+      entries = reader.manifest.list(biggest.domain, folder);
+    }
+    const listMs = await medianMs(7, () => reader.manifest.list(biggest.domain, folder));
+    const searches = ['IMG_', 'Caches', 'no-such-name-anywhere'];
+    const searchMs = await medianMs(7, () => searches.map((q) => reader.manifest.search(q)));
+    return { files, openMs, indexMs, listMs, listEntries: entries.length, searchMs: searchMs / searches.length };
+  } finally {
+    reader.close();
+  }
+}
+
+/** 'huge': full backup, ≈1% of the phone changed, incremental backup into the same store, then the Library over it. */
+async function runHuge(request: BenchRequest, device: BenchDevice): Promise<BackupBenchOutcome> {
+  const { provider, udid, deviceValues } = device;
+  const control = request.controlPort;
+  if (!control) throw new Error('the huge bench needs the device worker (layout=two-workers)');
+  const origin = (await navigator.storage.getDirectory()) as unknown as DirHandleLike & { removeEntry(name: string, o?: { recursive?: boolean }): Promise<void> };
+  const folder = 'bench-backup-huge';
+  await origin.removeEntry(folder, { recursive: true }).catch(() => undefined);
+  const store = await OpfsBackupStore.open({ folder });
+  const runs: BackupRunFigures[] = [];
+  try {
+    for (const full of [true, false]) {
+      if (!full) {
+        const mutated = new Promise<void>((resolve) => control.addEventListener('message', () => resolve(), { once: true }));
+        control.start();
+        control.postMessage('mutate');
+        await mutated;
+      }
+      const started = performance.now();
+      let stage = '';
+      const onProgress = (p: { stage: string; filesReceived: number }): void => {
+        if (p.stage === stage) return;
+        stage = p.stage;
+        console.log(`${full ? 'full' : 'incremental'}: ${stage} at ${((performance.now() - started) / 1000).toFixed(1)} s (${p.filesReceived} files)`);
+      };
+      const result = await BackupEngine.run({ provider, store, udid, deviceValues, full, onProgress });
+      runs.push({ seconds: (performance.now() - started) / 1000, files: result.filesReceived, bytes: result.bytesReceived });
+    }
+    runs[runs.length - 1]!.library = await libraryFigures(store, udid);
+  } finally {
+    await store.close();
+    await origin.removeEntry(folder, { recursive: true }).catch(() => undefined);
+  }
+  return { runs, store: store.kind };
+}
+
 async function runBackups(request: BenchRequest, device: BenchDevice): Promise<BackupBenchOutcome> {
+  if (request.dataset === 'huge') return runHuge(request, device);
   const { provider, udid, deviceValues } = device;
   const origin = (await navigator.storage.getDirectory()) as unknown as DirHandleLike & { removeEntry(name: string, o?: { recursive?: boolean }): Promise<void> };
   const runs: BackupRunFigures[] = [];

@@ -8,14 +8,18 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { CHROMIUM_BENCH_ARGS, serveStatic } from '../static-server.ts';
 import type { BackupRunFigures, BenchDatasetKind } from './protocol.ts';
+import { watchWorkerHeaps, type WorkerHeapPeak } from './worker-heaps.ts';
 
 export interface OpfsBenchSession {
-  run(dataset: BenchDatasetKind, runs: number, extraQuery?: string): Promise<{ runs: BackupRunFigures[]; store: string }>;
+  run(dataset: BenchDatasetKind, runs: number, extraQuery?: string, timeoutMs?: number): Promise<{ runs: BackupRunFigures[]; store: string; heaps?: WorkerHeapPeak[] }>;
   close(): Promise<void>;
 }
 
-/** Builds the page once and keeps one headless Chromium for several measurements. */
-export async function openOpfsBench(): Promise<OpfsBenchSession> {
+/**
+ * Builds the page once and keeps one headless Chromium for several measurements. `watchHeaps`
+ * samples every worker's JS heap over the DevTools protocol during each run.
+ */
+export async function openOpfsBench(options: { watchHeaps?: boolean } = {}): Promise<OpfsBenchSession> {
   const { build } = await import('vite');
   const { chromium } = await import('playwright-core');
   const root = fileURLToPath(new URL('./', import.meta.url));
@@ -48,7 +52,7 @@ export async function openOpfsBench(): Promise<OpfsBenchSession> {
     browser = await chromium.launchPersistentContext(profileDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: CHROMIUM_BENCH_ARGS,
+      args: options.watchHeaps ? [...CHROMIUM_BENCH_ARGS, '--remote-debugging-port=0'] : CHROMIUM_BENCH_ARGS,
     });
   } catch (e) {
     await close();
@@ -56,7 +60,8 @@ export async function openOpfsBench(): Promise<OpfsBenchSession> {
   }
   const b = browser;
   return {
-    async run(dataset, runs, extraQuery) {
+    async run(dataset, runs, extraQuery, timeoutMs = 570_000) {
+      const heaps = options.watchHeaps ? await watchWorkerHeaps(profileDir) : undefined;
       const page = await b.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
@@ -66,10 +71,10 @@ export async function openOpfsBench(): Promise<OpfsBenchSession> {
       });
       try {
         await page.goto(`http://127.0.0.1:${port}/index.html?dataset=${dataset}&runs=${runs}${extraQuery ? `&${extraQuery}` : ''}`);
-        await page.waitForFunction(() => window.__backupBenchOutcome !== undefined, undefined, { timeout: 570_000, polling: 250 });
+        await page.waitForFunction(() => window.__backupBenchOutcome !== undefined, undefined, { timeout: timeoutMs, polling: 250 });
         const outcome = await page.evaluate(() => window.__backupBenchOutcome!);
         if ('error' in outcome) throw new Error(`OPFS bench (${dataset}) failed: ${outcome.error} ${errors.join('; ')}`);
-        return outcome;
+        return heaps ? { ...outcome, heaps: await heaps.stop() } : outcome;
       } finally {
         await page.close();
       }

@@ -5,7 +5,7 @@ import type { BackupBenchOutcome, BenchRequest, DeviceWorkerRequest } from './pr
 function start(): void {
   const params = new URLSearchParams(location.search);
   const request: BenchRequest = {
-    dataset: params.get('dataset') === 'small-files' ? 'small-files' : 'large-files',
+    dataset: params.get('dataset') === 'small-files' ? 'small-files' : params.get('dataset') === 'huge' ? 'huge' : 'large-files',
     runs: Number(params.get('runs') ?? 3),
     profile: params.has('profile'),
     discard: params.has('discard'),
@@ -16,7 +16,16 @@ function start(): void {
   if (params.get('layout') === 'two-workers') {
     device = new Worker(new URL('./device-worker.ts', import.meta.url), { type: 'module' });
     const channel = new MessageChannel();
-    device.postMessage({ dataset: request.dataset, port: channel.port2 } satisfies DeviceWorkerRequest, [channel.port2]);
+    const transfer: Transferable[] = [channel.port2];
+    const toDevice: DeviceWorkerRequest = { dataset: request.dataset, port: channel.port2 };
+    if (request.dataset === 'huge') {
+      const control = new MessageChannel();
+      toDevice.scale = request.scale = Number(params.get('scale') ?? 1);
+      toDevice.controlPort = control.port2;
+      request.controlPort = control.port1;
+      transfer.push(control.port2);
+    }
+    device.postMessage(toDevice, transfer);
     request.devicePort = channel.port1;
   }
   worker.addEventListener('message', (event: MessageEvent<BackupBenchOutcome>) => {
@@ -30,7 +39,7 @@ function start(): void {
   worker.addEventListener('error', (event) => {
     window.__backupBenchOutcome = { error: `worker error: ${event.message}` };
   });
-  worker.postMessage(request, request.devicePort ? [request.devicePort] : []);
+  worker.postMessage(request, [request.devicePort, request.controlPort].filter((p): p is MessagePort => p !== undefined));
 }
 
 start();

@@ -1,6 +1,7 @@
 // Messages between the Node harness, the page and the backup worker of the OPFS backup bench.
 
-export type BenchDatasetKind = 'large-files' | 'small-files';
+/** 'huge': the virtual iPhone's huge dataset (≈1.3M files) at `scale`, backed up full, then again after ≈1% changed. */
+export type BenchDatasetKind = 'large-files' | 'small-files' | 'huge';
 
 export interface BenchRequest {
   dataset: BenchDatasetKind;
@@ -20,18 +21,40 @@ export interface BenchRequest {
    * services share the backup worker, joined by in-memory streams.
    */
   devicePort?: MessagePort;
+  /** 'huge' only: the fraction of its apps and photos (`--dataset-scale`). */
+  scale?: number;
+  /** 'huge' only: to the device worker; "mutate" changes ≈1% of its files, answered by "mutated". */
+  controlPort?: MessagePort;
 }
 
 /** To the device worker of the two-worker layout. */
 export interface DeviceWorkerRequest {
   dataset: BenchDatasetKind;
   port: MessagePort;
+  scale?: number;
+  controlPort?: MessagePort;
+}
+
+/** The Library over the finished backup, in the backup worker (as the library worker would open it). */
+export interface LibraryFigures {
+  files: number;
+  /** Manifest.db read out of OPFS and opened in SQLite WASM. */
+  openMs: number;
+  /** The first listing: the in-memory index is built. */
+  indexMs: number;
+  /** Median of listing the biggest folder, index built. */
+  listMs: number;
+  listEntries: number;
+  /** Median of name searches (a common word, a rare one, none). */
+  searchMs: number;
 }
 
 export interface BackupRunFigures {
   seconds: number;
   files: number;
   bytes: number;
+  /** 'huge': after the last run. */
+  library?: LibraryFigures;
 }
 
 export type BackupBenchOutcome = { runs: BackupRunFigures[]; store: string } | { error: string };

@@ -1,0 +1,87 @@
+// Peak JS heap of each dedicated worker of a Chromium page, sampled over the DevTools protocol.
+// Workers have no performance.memory, so this attaches the way DevTools does: browser-level
+// auto-attach to pages, then page-level auto-attach to their workers, polling Runtime.getHeapUsage.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+export interface WorkerHeapPeak {
+  /** The worker script's file name. */
+  worker: string;
+  /** Bytes of live objects at the fullest sample. */
+  usedBytes: number;
+  /** Bytes the heap held from the OS (what its process pays). */
+  totalBytes: number;
+}
+
+interface CdpMessage {
+  id?: number;
+  method?: string;
+  sessionId?: string;
+  params?: { sessionId?: string; targetInfo?: { type: string; url: string } };
+  result?: { usedSize?: number; totalSize?: number };
+}
+
+/** Needs Chromium started with `--remote-debugging-port=0` on `profileDir` (the port is written there). */
+export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Promise<{ stop(): Promise<WorkerHeapPeak[]> }> {
+  let port = 0;
+  for (let waited = 0; port === 0; waited += 50) {
+    try {
+      port = Number(readFileSync(join(profileDir, 'DevToolsActivePort'), 'utf8').split('\n')[0]);
+    } catch {
+      if (waited > 10_000) throw new Error('Chromium did not open its DevTools port');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const version = (await (await fetch(`http://127.0.0.1:${port}/json/version`)).json()) as { webSocketDebuggerUrl: string };
+  const ws = new WebSocket(version.webSocketDebuggerUrl, { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  let nextId = 1;
+  const pending = new Map<number, (m: CdpMessage) => void>();
+  const send = (method: string, params: object = {}, sessionId?: string): Promise<CdpMessage> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
+    });
+  const workers = new Map<string, WorkerHeapPeak>(); // by session
+  ws.on('message', (data) => {
+    const m = JSON.parse(String(data)) as CdpMessage;
+    if (m.id !== undefined) {
+      pending.get(m.id)?.(m);
+      pending.delete(m.id);
+      return;
+    }
+    if (m.method === 'Target.attachedToTarget' && m.params?.sessionId && m.params.targetInfo) {
+      const { type, url } = m.params.targetInfo;
+      if (type === 'page') void send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true }, m.params.sessionId);
+      if (type === 'worker') workers.set(m.params.sessionId, { worker: url.split('/').pop() ?? url, usedBytes: 0, totalBytes: 0 });
+    }
+  });
+  await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
+  let stopped = false;
+  const sampling = (async () => {
+    while (!stopped) {
+      await Promise.all(
+        [...workers].map(async ([session, peak]) => {
+          const r = await send('Runtime.getHeapUsage', {}, session);
+          peak.usedBytes = Math.max(peak.usedBytes, r.result?.usedSize ?? 0);
+          peak.totalBytes = Math.max(peak.totalBytes, r.result?.totalSize ?? 0);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      // A worker that ended never answers its last poll: do not wait for it.
+      await Promise.race([sampling, new Promise((r) => setTimeout(r, 2000))]);
+      ws.close();
+      return [...workers.values()];
+    },
+  };
+}
