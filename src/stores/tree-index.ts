@@ -1,6 +1,7 @@
 import { StoreError } from './errors.ts';
 import { baseName, joinPath, ownName, parentPath } from './paths.ts';
 import type { EntryKind, StorageBackend } from './storage-backend.ts';
+import { HexNameSet } from './hex-name-set.ts';
 
 /*
  * Why these exist: a backup writes thousands of small files, and asking the file system "is there
@@ -14,10 +15,31 @@ import type { EntryKind, StorageBackend } from './storage-backend.ts';
 interface IndexNode {
   kind: EntryKind;
   children?: Map<string, IndexNode>;
+  /** Files named by a 40-hex fileID (nearly all of a backup's), kept compact instead of in `children`. */
+  hexFiles?: HexNameSet;
 }
 
 /** Every file node is alike and never changed (a kind change replaces the node): one object for all of them. */
 const FILE_NODE: IndexNode = Object.freeze({ kind: 'file' });
+
+function childOf(dir: IndexNode, name: string): IndexNode | undefined {
+  return dir.children?.get(name) ?? (dir.hexFiles?.has(name) ? FILE_NODE : undefined);
+}
+
+function setChild(dir: IndexNode, name: string, node: IndexNode): void {
+  if (node === FILE_NODE && HexNameSet.fits(name)) {
+    dir.children!.delete(name);
+    (dir.hexFiles ??= new HexNameSet()).add(name);
+  } else {
+    dir.hexFiles?.delete(name);
+    dir.children!.set(ownName(name), node);
+  }
+}
+
+function deleteChild(dir: IndexNode | null | undefined, name: string): void {
+  dir?.children?.delete(name);
+  dir?.hexFiles?.delete(name);
+}
 
 /** An exact in-memory mirror of the kinds under one folder that only its owner writes. */
 export class OwnedTreeIndex {
@@ -29,7 +51,7 @@ export class OwnedTreeIndex {
     const fill = async (node: IndexNode, path: string): Promise<void> => {
       for (const e of await backend.list(path)) {
         const child: IndexNode = e.kind === 'directory' ? { kind: 'directory', children: new Map() } : FILE_NODE;
-        node.children!.set(e.name, child);
+        setChild(node, e.name, child);
         if (e.kind === 'directory') await fill(child, joinPath(path, e.name));
       }
     };
@@ -41,7 +63,7 @@ export class OwnedTreeIndex {
     if (path === '') return this.root;
     let node: IndexNode | undefined = this.root;
     for (const part of path.split('/')) {
-      node = node.children?.get(part);
+      node = childOf(node, part);
       if (!node) return null;
     }
     return node;
@@ -54,7 +76,10 @@ export class OwnedTreeIndex {
   /** Names and kinds one level below `path` (empty for a file or nothing). */
   children(path: string): { name: string; kind: EntryKind }[] {
     const node = this.node(path);
-    return node?.children ? [...node.children].map(([name, n]) => ({ name, kind: n.kind })) : [];
+    if (!node?.children) return [];
+    const out = [...node.children].map(([name, n]) => ({ name, kind: n.kind }));
+    if (node.hexFiles) for (const name of node.hexFiles.names()) out.push({ name, kind: 'file' });
+    return out;
   }
 
   /** `path` and its ancestors are directories now (anything else in the way was replaced on disk). */
@@ -62,10 +87,10 @@ export class OwnedTreeIndex {
     if (path === '') return;
     let node = this.root;
     for (const part of path.split('/')) {
-      let next = node.children!.get(part);
+      let next = childOf(node, part);
       if (!next || next.kind !== 'directory') {
         next = { kind: 'directory', children: new Map() };
-        node.children!.set(ownName(part), next);
+        setChild(node, part, next);
       }
       node = next;
     }
@@ -74,7 +99,7 @@ export class OwnedTreeIndex {
   addFile(path: string): void {
     this.addDirectories(parentPath(path));
     // A backup's staging holds one of these per file it received (1.3M on a power user's phone).
-    this.node(parentPath(path))!.children!.set(ownName(baseName(path)), FILE_NODE);
+    setChild(this.node(parentPath(path))!, baseName(path), FILE_NODE);
   }
 
   /** Forgets `path` and everything below it ('' empties the whole tree). */
@@ -83,16 +108,16 @@ export class OwnedTreeIndex {
       this.root = { kind: 'directory', children: new Map() };
       return;
     }
-    this.node(parentPath(path))?.children?.delete(baseName(path));
+    deleteChild(this.node(parentPath(path)), baseName(path));
   }
 
   /** Moves a subtree; `to` must be free and its parent a directory. */
   move(from: string, to: string): void {
     const node = this.node(from);
     if (!node || from === '') return;
-    this.node(parentPath(from))!.children!.delete(baseName(from));
+    deleteChild(this.node(parentPath(from)), baseName(from));
     this.addDirectories(parentPath(to));
-    this.node(parentPath(to))!.children!.set(ownName(baseName(to)), node);
+    setChild(this.node(parentPath(to))!, baseName(to), node);
   }
 }
 

@@ -81,3 +81,44 @@ test('ReadOnlyTreeIndex asks a very big folder one path at a time instead of rem
   assert.equal(calls.get('stat'), 5, 'each path in ab/ asked on its own (ab/f7 again, as the parent of ab/f7/child)');
   assert.equal((await index.children('ab'))!.length, 2101);
 });
+
+test('fileID-named files are kept compact and behave like any other entry: add, replace by a folder, move, delete, list', async () => {
+  const { createHash } = await import('node:crypto');
+  const { HexNameSet } = await import('../../src/stores/hex-name-set.ts');
+  const id = (i: number) => createHash('sha1').update(String(i)).digest('hex');
+  const set = new HexNameSet();
+  const model = new Set<string>();
+  for (let i = 0; i < 20_000; i++) {
+    const name = id(i % 7000);
+    if (i % 3 === 2) {
+      assert.equal(set.delete(name), model.delete(name));
+    } else {
+      set.add(name);
+      model.add(name);
+    }
+  }
+  assert.equal(set.size, model.size);
+  assert.deepEqual([...set.names()].sort(), [...model].sort());
+  for (let i = 0; i < 7000; i++) assert.equal(set.has(id(i)), model.has(id(i)));
+  assert.equal(HexNameSet.fits(id(1).toUpperCase()), false);
+  assert.equal(set.has('not-a-file-id'), false);
+
+  const index = new OwnedTreeIndex();
+  const a = id(1);
+  const b = id(2);
+  index.addFile(`Snapshot/${a.slice(0, 2)}/${a}`);
+  index.addFile(`Snapshot/${a.slice(0, 2)}/Manifest.db`);
+  assert.equal(index.kind(`Snapshot/${a.slice(0, 2)}/${a}`), 'file');
+  assert.deepEqual(index.children(`Snapshot/${a.slice(0, 2)}`).sort((x, y) => (x.name < y.name ? -1 : 1)), [{ name: a, kind: 'file' }, { name: 'Manifest.db', kind: 'file' }]);
+  index.addDirectories(`Snapshot/${a.slice(0, 2)}/${a}`); // a folder replaces the file
+  assert.equal(index.kind(`Snapshot/${a.slice(0, 2)}/${a}`), 'directory');
+  assert.equal(index.children(`Snapshot/${a.slice(0, 2)}`).filter((e) => e.name === a).length, 1);
+  index.addFile(`Snapshot/${a.slice(0, 2)}/${a}`); // and a file the folder again
+  assert.equal(index.kind(`Snapshot/${a.slice(0, 2)}/${a}`), 'file');
+  index.move(`Snapshot/${a.slice(0, 2)}/${a}`, `xx/${b}`);
+  assert.equal(index.kind(`Snapshot/${a.slice(0, 2)}/${a}`), null);
+  assert.equal(index.kind(`xx/${b}`), 'file');
+  index.delete(`xx/${b}`);
+  assert.equal(index.kind(`xx/${b}`), null);
+  assert.deepEqual(index.children('xx'), []);
+});

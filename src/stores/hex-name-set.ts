@@ -1,0 +1,105 @@
+/**
+ * A set of 40-hex-digit names (backup payload names: a SHA-1 fileID) kept as their 20 bytes in one
+ * open-addressing table. A staging folder of a 1.3M-file backup holds 1.3M of them; as strings in
+ * Maps they cost ≈125 bytes each of JS heap (≈160 MB, and V8 keeps headroom above that), here ≈42.
+ */
+export class HexNameSet {
+  private keys = new Uint8Array(0);
+  /** 0 empty, 1 used, 2 deleted (a tombstone, so probing continues past it). */
+  private state = new Uint8Array(0);
+  private used = 0;
+  private filled = 0; // used + tombstones
+
+  get size(): number {
+    return this.used;
+  }
+
+  /** Whether `name` is exactly 40 lowercase hex digits, the only names this set holds. */
+  static fits(name: string): boolean {
+    if (name.length !== 40) return false;
+    for (let i = 0; i < 40; i++) {
+      const c = name.charCodeAt(i);
+      if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    }
+    return true;
+  }
+
+  has(name: string): boolean {
+    return this.slotOf(name) >= 0;
+  }
+
+  add(name: string): void {
+    if (this.slotOf(name) >= 0) return;
+    if ((this.filled + 1) * 2 > this.state.length) this.resize(Math.max(16, this.used * 4));
+    const slots = this.state.length;
+    for (let slot = hashOf(name) & (slots - 1); ; slot = (slot + 1) & (slots - 1)) {
+      if (this.state[slot] === 1) continue;
+      if (this.state[slot] === 0) this.filled++;
+      this.state[slot] = 1;
+      writeHex(name, this.keys, slot * 20);
+      this.used++;
+      return;
+    }
+  }
+
+  delete(name: string): boolean {
+    const slot = this.slotOf(name);
+    if (slot < 0) return false;
+    this.state[slot] = 2;
+    this.used--;
+    return true;
+  }
+
+  *names(): Generator<string> {
+    for (let slot = 0; slot < this.state.length; slot++) if (this.state[slot] === 1) yield readHex(this.keys, slot * 20);
+  }
+
+  private slotOf(name: string): number {
+    const slots = this.state.length;
+    if (slots === 0 || !HexNameSet.fits(name)) return -1;
+    for (let slot = hashOf(name) & (slots - 1), probes = 0; probes < slots; slot = (slot + 1) & (slots - 1), probes++) {
+      const s = this.state[slot];
+      if (s === 0) return -1;
+      if (s === 1 && sameHex(name, this.keys, slot * 20)) return slot;
+    }
+    return -1;
+  }
+
+  private resize(capacity: number): void {
+    let slots = 16;
+    while (slots < capacity) slots *= 2;
+    const old = [...this.names()];
+    this.keys = new Uint8Array(slots * 20);
+    this.state = new Uint8Array(slots);
+    this.used = 0;
+    this.filled = 0;
+    for (const name of old) this.add(name);
+  }
+}
+
+function nibble(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
+}
+
+/** The first 8 hex digits as a number: a SHA-1 is already uniformly spread. */
+function hashOf(name: string): number {
+  let h = 0;
+  for (let i = 0; i < 8; i++) h = (h << 4) | nibble(name.charCodeAt(i));
+  return h >>> 0;
+}
+
+function writeHex(name: string, out: Uint8Array, at: number): void {
+  for (let i = 0; i < 20; i++) out[at + i] = (nibble(name.charCodeAt(2 * i)) << 4) | nibble(name.charCodeAt(2 * i + 1));
+}
+
+function sameHex(name: string, keys: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 20; i++) if (keys[at + i] !== ((nibble(name.charCodeAt(2 * i)) << 4) | nibble(name.charCodeAt(2 * i + 1)))) return false;
+  return true;
+}
+
+const HEX = '0123456789abcdef';
+function readHex(keys: Uint8Array, at: number): string {
+  let s = '';
+  for (let i = 0; i < 20; i++) s += HEX[keys[at + i]! >> 4]! + HEX[keys[at + i]! & 15]!;
+  return s;
+}
