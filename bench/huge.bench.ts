@@ -13,7 +13,8 @@
 // idevicebackup2 (half the time, no ratios); BENCH_SKIP_HUGE=1 skips it in a whole `npm run bench`.
 // BENCH_HUGE_SCALE=0.1 runs the same at a tenth of the apps and photos (the phone's --dataset-scale),
 // to see how time and memory grow with the file count; its figures say the scale in their names.
-// Then the OPFS run in Chromium (opfsHugeBench) at BENCH_HUGE_OPFS_SCALE (default: the same scale; 0 skips it).
+// Then the OPFS run in Chromium (opfsHugeBench) at BENCH_HUGE_OPFS_SCALE (default: the same scale; 0 skips it);
+// BENCH_HUGE_SKIP_CLI=1 runs that one alone.
 import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,7 @@ export default async function hugeBench(): Promise<BenchResult[]> {
     console.log('  huge (1.3M files) skipped: BENCH_SKIP_HUGE is set');
     return [];
   }
+  if (process.env.BENCH_HUGE_SKIP_CLI) return OPFS_SCALE > 0 ? opfsHugeBench(OPFS_SCALE) : [];
   const st = statfsSync(tmpdir());
   const free = Number(st.bavail) * Number(st.bsize);
   if (DATASET === 'huge' && free < NEEDED_BYTES) {
