@@ -6,8 +6,11 @@ import type { BackupFaults } from './backup-state.ts';
 export const DL_EMPTY = '___EmptyParameterString___';
 export const DL_CODE = { success: 0x00, errorLocal: 0x06, errorRemote: 0x0b, fileData: 0x0c } as const;
 
-/** Largest file the device accepts from a DownloadFiles stream (a Manifest.db of a huge backup). */
-export const MAX_DOWNLOAD_BYTES = 1024 * 1024 * 1024;
+/**
+ * Largest file the device accepts from a DownloadFiles stream: the Manifest.db of a huge backup read
+ * back for an incremental (1.19 GB at 1.3M files; 1 GiB here made that incremental fail).
+ */
+export const MAX_DOWNLOAD_BYTES = 3 * 1024 * 1024 * 1024;
 
 export interface StatusResponse {
   status: number;

@@ -2,6 +2,7 @@ import { archive, decodePlist, encodeBinaryPlist, isPlistDict, unarchive, type P
 import type { DatasetEntry } from '../../dataset/dataset.ts';
 import { buildDatabase, openDatabase } from '../../dataset/sqlite.ts';
 import { fileIdFor, MANIFEST_FLAGS } from './backup-files.ts';
+import { scanManifestRows } from '../../../library/manifest-scan.ts';
 
 /** One row of Manifest.db as the device writes it. */
 export interface ManifestRow {
@@ -24,6 +25,41 @@ export interface PreviousRow {
 }
 
 const MOBILE_UID = 501;
+
+/**
+ * A previous Manifest.db bigger than this is read with the host's in-place scanner instead of being
+ * copied into SQLite WASM, whose whole heap is 2 GB: a 1.3M-file backup's 1.19 GB one did not fit
+ * beside the rows read out of it. Smaller ones keep SQLite as the independent reader.
+ */
+const IN_PLACE_BYTES = 512 * 1024 * 1024;
+
+function previousRow(fileId: string, flags: number, blob: Uint8Array): PreviousRow | undefined {
+  const file = unarchive(decodePlist(blob));
+  if (!isPlistDict(file)) return undefined;
+  const key = (file as PlistDict)['EncryptionKey'];
+  return {
+    fileId,
+    flags,
+    size: numberField(file['Size']),
+    lastModified: numberField(file['LastModified']),
+    ...(key instanceof Uint8Array ? { encryptionKey: key } : {}),
+  };
+}
+
+async function scanManifestDb(bytes: Uint8Array): Promise<Map<string, PreviousRow> | null> {
+  const rows = new Map<string, PreviousRow>();
+  try {
+    const reader = { size: bytes.byteLength, read: async (start: number, end: number) => bytes.subarray(start, Math.min(end, bytes.byteLength)) };
+    for await (const row of scanManifestRows(reader)) {
+      if (!row.blob || row.fileID === '') continue;
+      const previous = previousRow(row.fileID, row.flags, row.blob);
+      if (previous) rows.set(row.fileID, previous);
+    }
+    return rows;
+  } catch {
+    return null;
+  }
+}
 
 /** The NSKeyedArchiver MBFile blob for one entry. */
 export function mbFileBlob(row: ManifestRow): Uint8Array {
@@ -84,7 +120,8 @@ function numberField(value: PlistValue | undefined): number {
 }
 
 /** Reads a (decrypted) Manifest.db from the host; null if it is not a usable manifest. */
-export async function readManifestDb(bytes: Uint8Array): Promise<Map<string, PreviousRow> | null> {
+export async function readManifestDb(bytes: Uint8Array, inPlaceAbove = IN_PLACE_BYTES): Promise<Map<string, PreviousRow> | null> {
+  if (bytes.byteLength > inPlaceAbove) return scanManifestDb(bytes);
   let db;
   try {
     db = await openDatabase(bytes);
@@ -101,16 +138,8 @@ export async function readManifestDb(bytes: Uint8Array): Promise<Map<string, Pre
         const flags = stmt.get(1);
         const blob = stmt.get(2);
         if (typeof fileId !== 'string' || !(blob instanceof Uint8Array)) continue;
-        const file = unarchive(decodePlist(blob));
-        if (!isPlistDict(file)) continue;
-        const key = (file as PlistDict)['EncryptionKey'];
-        rows.set(fileId, {
-          fileId,
-          flags: Number(flags),
-          size: numberField(file['Size']),
-          lastModified: numberField(file['LastModified']),
-          ...(key instanceof Uint8Array ? { encryptionKey: key } : {}),
-        });
+        const previous = previousRow(fileId, Number(flags), blob);
+        if (previous) rows.set(fileId, previous);
       }
     } finally {
       stmt.finalize();
