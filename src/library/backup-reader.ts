@@ -265,9 +265,15 @@ export class BackupReader {
 
   /** Where a row's payload sits: `xx/<fileID>`, or flat `<fileID>` in older layouts. */
   async payloadLocation(fileID: string): Promise<string | undefined> {
-    const nested = payloadPath(fileID);
-    if (await this.source.stat(nested)) return nested;
-    if (await this.source.stat(fileID)) return fileID;
+    return (await this.payloadStat(fileID))?.path;
+  }
+
+  /** The payload's place and size, from one stat where it sits in the usual layout. */
+  async payloadStat(fileID: string): Promise<{ path: string; size: number } | undefined> {
+    for (const path of [payloadPath(fileID), fileID]) {
+      const stat = await this.source.stat(path);
+      if (stat) return { path, size: stat.size };
+    }
     return undefined;
   }
 

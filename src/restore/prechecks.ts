@@ -1,7 +1,8 @@
 import { CorruptBackupError, FindMyEnabledError, InsufficientSpaceError, WrongPasswordError } from '../core/errors.ts';
 import type { LockdownClient } from '../lockdown/lockdown-client.ts';
 import { BackupReader } from '../library/backup-reader.ts';
-import { mbFileOf, verifyRow } from '../library/export/verify.ts';
+import { rowSize, verifyRow } from '../library/export/verify.ts';
+import { MbFileFieldReader } from '../library/mbfile-fields.ts';
 import { decodePlist, isPlistDict, type PlistDict, type PlistValue } from '../plist/index.ts';
 import { appFamilies, deviceKindOf, familyOf, LEFT_OUT_DESCRIPTIONS, leftOutCategory, type LeftOutCategory } from './cross-device.ts';
 import { DeviceTooOldError, UnverifiableBackupError } from './errors.ts';
@@ -155,15 +156,16 @@ export async function checkRestore(input: RestoreCheckInput): Promise<RestorePla
     let fileCount = 0;
     let totalBytes = 0;
     let restoredBytes = 0;
+    const fields = new MbFileFieldReader();
     for await (const row of reader.manifestRows()) {
       if (row.kind !== 'file') continue;
-      const mb = mbFileOf(row);
-      const problem = await verifyRow(reader, row, mb);
+      const expected = rowSize(reader, row, fields);
+      const problem = await verifyRow(reader, row, expected);
       if (problem) {
         problemCount++;
         if (problems.length < MAX_NAMED_PROBLEMS) problems.push(`${problem.domain}/${problem.relativePath} (${problem.problem})`);
       }
-      const size = mb?.size ?? 0;
+      const size = expected.size;
       fileCount++;
       totalBytes += size;
       const why = crossDevice ? leftOutCategory(row.domain, row.relativePath, notBuilt, bundleIds) : undefined;
