@@ -148,11 +148,13 @@ export class NodeFsBackend implements StorageBackend {
       // The first read is small: most backup files are a few KB, and a fresh chunk-sized (1 MiB)
       // buffer per file, zero-filled and soon garbage, made a 1.3M-file restore spend a quarter of
       // its CPU in the GC. Only a file that fills it gets chunk-sized reads.
-      for (let size = Math.min(chunkSize, FIRST_READ_BYTES); ; size = chunkSize) {
+      // A short read almost always means the end: the read that confirms it gets a small buffer.
+      for (let size = Math.min(chunkSize, FIRST_READ_BYTES); ; ) {
         const buf = new Uint8Array(size);
         const { bytesRead } = await handle.read(buf, 0, size, null);
         if (bytesRead === 0) return;
         yield bytesRead === size ? buf : buf.subarray(0, bytesRead);
+        size = bytesRead === size ? chunkSize : Math.min(chunkSize, 4096);
       }
     } catch (e) {
       throw mapError(e, path);
