@@ -146,7 +146,7 @@ export class BackupReader {
       if (!(bag instanceof Uint8Array)) throw new CorruptBackupError('This encrypted backup has no keybag in Manifest.plist.');
       reader.keybag = parseKeybag(bag);
     } else if (!inPlace) {
-      reader.manifestDb = await ManifestDb.open(await source.readFile('Manifest.db'));
+      reader.manifestDb = await reader.loadManifest(undefined);
     }
     return reader;
   }
@@ -164,10 +164,9 @@ export class BackupReader {
     const key = manifestKey instanceof Uint8Array ? await unwrapFileKey(classKeys, manifestKey, 'Manifest.db') : undefined;
     // else iOS 10.0–10.1: Manifest.db itself is plain, only payloads are encrypted
     if (!this.inPlace) {
-      const raw = await this.source.readFile('Manifest.db');
-      const bytes = key ? await decryptWhole(key, raw, 'Manifest.db') : raw;
+      const db = await this.loadManifest(key);
       this.manifestDb?.close();
-      this.manifestDb = await ManifestDb.open(bytes);
+      this.manifestDb = db;
     }
     this.manifestKey = key;
     this.classKeys = classKeys;
@@ -195,8 +194,7 @@ export class BackupReader {
       }
     } catch (error) {
       if (!(error instanceof CorruptBackupError || error instanceof UnsupportedDatabaseError) || size > IN_MEMORY_FALLBACK_BYTES) throw error;
-      const whole = await this.source.readFile('Manifest.db');
-      const db = await ManifestDb.open(this.manifestKey ? await decryptWhole(this.manifestKey, whole, 'Manifest.db') : whole);
+      const db = await this.loadManifest(this.manifestKey);
       try {
         let index = 0;
         for (const row of db.rows('rowid')) if (index++ >= yielded) yield row;
@@ -204,6 +202,12 @@ export class BackupReader {
         db.close();
       }
     }
+  }
+
+  /** Manifest.db read whole, decrypted with `key` when it has one, and opened in SQLite. */
+  private async loadManifest(key: CryptoKey | undefined): Promise<ManifestDb> {
+    const raw = await this.source.readFile('Manifest.db');
+    return ManifestDb.open(key ? await decryptWhole(key, raw, 'Manifest.db') : raw);
   }
 
   get manifest(): ManifestDb {

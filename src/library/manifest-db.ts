@@ -228,24 +228,22 @@ export class ManifestDb {
       while (stmt.step()) {
         const row = stmt.get({}) as Record<string, unknown>;
         const blob = row['file'] instanceof Uint8Array ? (row['file'] as Uint8Array) : undefined;
-        const relativePath = String(row['relativePath'] ?? '');
-        const flags = Number(row['flags'] ?? 0);
-        let kind = kindFromFlags(flags);
-        if (!kind && blob) kind = kindFromMode(safeMode(blob)) ?? 'file';
-        yield {
-          fileID: String(row['fileID']),
-          domain: String(row['domain']),
-          relativePath,
-          name: nameOf(relativePath),
-          flags,
-          kind: kind ?? 'file',
-          blob,
-        };
+        yield manifestRowOf(String(row['fileID']), String(row['domain']), String(row['relativePath'] ?? ''), Number(row['flags'] ?? 0), blob);
       }
     } finally {
       stmt.finalize();
     }
   }
+}
+
+/**
+ * One row as callers see it, however it was read (SQLite or the in-place scanner): its kind from
+ * `flags`, or — some writers (pyiosbackup's vectors) leave flags 0 — from the MBFile mode.
+ */
+export function manifestRowOf(fileID: string, domain: string, relativePath: string, flags: number, blob: Uint8Array | undefined): ManifestEntry & { blob: Uint8Array | undefined } {
+  let kind = kindFromFlags(flags);
+  if (!kind && blob) kind = kindFromMode(safeMode(blob)) ?? 'file';
+  return { fileID, domain, relativePath, name: nameOf(relativePath), flags, kind: kind ?? 'file', blob };
 }
 
 function hasRowid(db: Database): boolean {

@@ -1,7 +1,6 @@
 import { CorruptBackupError } from '../core/errors.ts';
 import { decryptBlocks, stripPadding } from './crypto/aes-cbc.ts';
-import { decodeMbFile, kindFromFlags, kindFromMode } from './mbfile.ts';
-import type { ManifestEntry } from './manifest-db.ts';
+import { manifestRowOf, type ManifestEntry } from './manifest-db.ts';
 import type { RangeReader } from './sqlite-scan/range-reader.ts';
 import { SqliteFileScanner } from './sqlite-scan/sqlite-file-scanner.ts';
 import type { SqlValue } from './sqlite-scan/record.ts';
@@ -38,14 +37,6 @@ function text(v: SqlValue | undefined): string {
   return v === null || v === undefined ? '' : v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v);
 }
 
-function modeOf(blob: Uint8Array): number {
-  try {
-    return decodeMbFile(blob).mode;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * Manifest.db's Files rows straight from storage, in row-id order, without loading the database:
  * the pages are read (and decrypted) a window at a time as the scan reaches them. Memory stays at
@@ -63,19 +54,7 @@ export async function* scanManifestRows(reader: RangeReader): AsyncGenerator<Man
     const v = row.values;
     if (rowidColumn >= 0) v[rowidColumn] = row.rowid;
     const blob = file >= 0 && v[file] instanceof Uint8Array ? (v[file] as Uint8Array) : undefined;
-    const path = text(v[relativePath]);
     const flagValue = flags >= 0 ? Number(v[flags] ?? 0) || 0 : 0;
-    let kind = kindFromFlags(flagValue);
-    if (!kind && blob) kind = kindFromMode(modeOf(blob));
-    const slash = path.lastIndexOf('/');
-    yield {
-      fileID: text(v[fileID]),
-      domain: text(v[domain]),
-      relativePath: path,
-      name: slash < 0 ? path : path.slice(slash + 1),
-      flags: flagValue,
-      kind: kind ?? 'file',
-      blob,
-    };
+    yield manifestRowOf(text(v[fileID]), text(v[domain]), text(v[relativePath]), flagValue, blob);
   }
 }
