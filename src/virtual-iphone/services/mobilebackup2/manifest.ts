@@ -28,8 +28,9 @@ const MOBILE_UID = 501;
 
 /**
  * A previous Manifest.db bigger than this is read with the host's in-place scanner instead of being
- * copied into SQLite WASM, whose whole heap is 2 GB: a 1.3M-file backup's 1.19 GB one did not fit
- * beside the rows read out of it. Smaller ones keep SQLite as the independent reader.
+ * copied into SQLite WASM, whose whole heap is 2 GB: a 1.3M-file backup's is 1.19 GB, and copying it
+ * in beside SQLite's own pages risks that limit (not tried: the scanner needs no copy at all).
+ * Smaller ones keep SQLite as the independent reader.
  */
 const IN_PLACE_BYTES = 512 * 1024 * 1024;
 
