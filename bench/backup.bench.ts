@@ -13,7 +13,7 @@
 //     our process's peak RSS (≤ 100 MB), both from GNU time.
 // BENCH_BACKUP_SKIP_LARGE=1 skips the 4 GB heap run (it takes minutes); BENCH_BACKUP_SECTIONS=cli,opfs,large,cli-large
 // picks sections. The 1.3M-file runs are bench/huge.bench.ts.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,25 +44,58 @@ export interface Exec {
   maxRssBytes: number | null;
 }
 
+/**
+ * Keeps the first and the last part of a process's output. idevicebackup2 redraws a progress bar for
+ * every file, which at 1.3M files is hundreds of MB: execFile's maxBuffer killed it mid-backup.
+ */
+class OutputKeeper {
+  private head = '';
+  private tail = '';
+  private dropped = 0;
+  constructor(private readonly limit = 1 << 20) {}
+  add(text: string): void {
+    if (this.head.length < this.limit) {
+      const room = this.limit - this.head.length;
+      this.head += text.slice(0, room);
+      text = text.slice(room);
+    }
+    this.tail += text;
+    if (this.tail.length > 2 * this.limit) {
+      this.dropped += this.tail.length - this.limit;
+      this.tail = this.tail.slice(-this.limit);
+    }
+  }
+  toString(): string {
+    return this.dropped > 0 ? `${this.head}\n[… ${this.dropped} characters of output left out …]\n${this.tail}` : this.head + this.tail;
+  }
+}
+
 export function exec(file: string, args: string[], env: Record<string, string>, options: { measureCpu?: boolean; timeoutMs?: number } = {}): Promise<Exec> {
   const timed = options.measureCpu === true && existsSync(GNU_TIME);
   const cpuFile = timed ? join(mkdtempSync(join(tmpdir(), 'lifeboat-bench-cpu-')), 'cpu') : '';
   const [command, argv] = timed ? [GNU_TIME, ['-o', cpuFile, '-f', '%U %S %M', file, ...args]] : [file, args];
   const started = performance.now();
   return new Promise((resolve) => {
-    execFile(command, argv, { env: { ...process.env, ...env }, maxBuffer: 1 << 26, timeout: options.timeoutMs ?? 30 * 60_000 }, (error, stdout, stderr) => {
+    const output = new OutputKeeper();
+    const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => output.add(d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => output.add(d));
+    const timer = setTimeout(() => child.kill('SIGTERM'), options.timeoutMs ?? 30 * 60_000);
+    child.once('error', (error) => output.add(`\n${error.message}\n`));
+    child.once('close', (code) => {
+      clearTimeout(timer);
       const seconds = (performance.now() - started) / 1000;
       let cpuSeconds: number | null = null;
       let maxRssBytes: number | null = null;
       if (timed) {
-        const fields = /([\d.]+) ([\d.]+) (\d+)\s*$/.exec(readFileSync(cpuFile, 'utf8'));
+        const fields = existsSync(cpuFile) ? /([\d.]+) ([\d.]+) (\d+)\s*$/.exec(readFileSync(cpuFile, 'utf8')) : null;
         if (fields) {
           cpuSeconds = Number(fields[1]) + Number(fields[2]);
           maxRssBytes = Number(fields[3]) * 1024;
         }
         rmSync(dirname(cpuFile), { recursive: true, force: true });
       }
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: `${stdout}${stderr}`, seconds, cpuSeconds, maxRssBytes });
+      resolve({ code: code ?? -1, out: output.toString(), seconds, cpuSeconds, maxRssBytes });
     });
   });
 }
