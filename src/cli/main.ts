@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { LifeboatError } from '../core/errors.ts';
 import { GLOBAL_FLAGS, GLOBAL_OPTIONS_USAGE, parseArgs, UsageError, type CliCommand, type CliIo } from './args.ts';
@@ -66,6 +67,11 @@ function reportError(io: CliIo, error: unknown): void {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // The young generation stays at its first size (1 MiB semi-spaces) instead of doubling to 16 MiB:
+  // a backup allocates fast but keeps little, so the bigger space only made the heap 30 MB larger
+  // (large dataset: V8 heap 45 → 12–20 MB, no measurable CPU cost). Set at run time because a CLI
+  // started as `node cli.mjs` has no say in V8's flags; this one is read at each resize.
+  setFlagsFromString('--semi-space-growth-factor=1');
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { StoreError } from '../../src/stores/errors.ts';
+import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
+
+/** Bytes that differ at every position, so a chunk from the wrong place or file shows. */
+function pattern(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff;
+  return out;
+}
+
+async function readWhole(chunks: AsyncIterable<Uint8Array>, chunkSize: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) {
+    assert.ok(chunk.byteLength > 0, 'no empty chunks');
+    assert.ok(chunk.byteLength <= chunkSize, `a chunk of ${chunk.byteLength} bytes is over the ${chunkSize} asked for`);
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+test('NodeFsBackend.read: every size around the small-file buffer and the chunk size, whole and in order', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lifeboat-nodefs-read-'));
+  try {
+    const sizes = [0, 1, 4095, 4096, 65535, 65536, 65537, 131072, 1048575, 1048576, 3 * 1048576 + 17];
+    sizes.forEach((size, i) => writeFileSync(join(root, `f${size}`), pattern(size, i)));
+    const backend = new NodeFsBackend(root);
+    for (const chunkSize of [1 << 20, 4096]) {
+      for (const [i, size] of sizes.entries()) {
+        const bytes = await readWhole(backend.read(`f${size}`, chunkSize), chunkSize);
+        assert.deepEqual(bytes, Buffer.from(pattern(size, i)), `f${size} read in ${chunkSize}-byte chunks`);
+      }
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('NodeFsBackend.read: reads of several files interleaved keep their own bytes; chunks stay valid after the next read', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lifeboat-nodefs-read-'));
+  try {
+    const sizes = [100, 70_000, 2_500_000, 10];
+    sizes.forEach((size, i) => writeFileSync(join(root, `f${i}`), pattern(size, i + 1)));
+    const backend = new NodeFsBackend(root);
+    const readers = sizes.map((_, i) => backend.read(`f${i}`, 1 << 20)[Symbol.asyncIterator]());
+    const kept: Uint8Array[][] = sizes.map(() => []);
+    for (let open = readers.length; open > 0; ) {
+      open = 0;
+      for (const [i, reader] of readers.entries()) {
+        const next = await reader.next();
+        if (next.done) continue;
+        open++;
+        kept[i]!.push(next.value);
+      }
+    }
+    sizes.forEach((size, i) => assert.deepEqual(Buffer.concat(kept[i]!), Buffer.from(pattern(size, i + 1)), `f${i}`));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('NodeFsBackend.read: a missing file, a folder, and a read abandoned halfway', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lifeboat-nodefs-read-'));
+  try {
+    mkdirSync(join(root, 'dir'));
+    writeFileSync(join(root, 'big'), pattern(3 << 20, 9));
+    const backend = new NodeFsBackend(root);
+    const errnoOf = async (path: string): Promise<string> => {
+      try {
+        for await (const _ of backend.read(path, 1 << 20)) void _;
+      } catch (e) {
+        assert.ok(e instanceof StoreError);
+        return e.errno;
+      }
+      return 'no error';
+    };
+    assert.equal(await errnoOf('missing'), 'ENOENT');
+    assert.equal(await errnoOf('dir'), 'EISDIR');
+    // Leaving after the first chunk (or after an error) closes the file.
+    const openFiles = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    for (let i = 0; i < 300; i++) {
+      for await (const chunk of backend.read('big', 1 << 20)) {
+        assert.equal(chunk.byteLength, 65536);
+        break;
+      }
+      await errnoOf('dir');
+    }
+    assert.ok(openFiles() <= before + 2, `${openFiles() - before} files left open`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
