@@ -103,6 +103,22 @@ test('fileID-named files are kept compact and behave like any other entry: add, 
   assert.equal(HexNameSet.fits(id(1).toUpperCase()), false);
   assert.equal(set.has('not-a-file-id'), false);
 
+  // Names that hash alike (same first 8 digits) probe past each other; churn that leaves only
+  // tombstones behind rehashes in place instead of growing without bound.
+  const clustered = new HexNameSet();
+  const alike = (i: number) => `00000000${id(i).slice(8)}`;
+  for (let i = 0; i < 3000; i++) clustered.add(alike(i));
+  for (let i = 0; i < 3000; i += 2) assert.equal(clustered.delete(alike(i)), true);
+  for (let i = 0; i < 3000; i++) assert.equal(clustered.has(alike(i)), i % 2 === 1, `alike(${i})`);
+  const churn = new HexNameSet();
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 500; i++) churn.add(id(round * 500 + i));
+    for (let i = 0; i < 500; i++) assert.equal(churn.delete(id(round * 500 + i)), true);
+  }
+  churn.add(id(1));
+  assert.deepEqual([...churn.names()], [id(1)]);
+  assert.ok((churn as unknown as { state: Uint8Array }).state.length <= 2048, 'tombstones do not grow the table');
+
   const index = new OwnedTreeIndex();
   const a = id(1);
   const b = id(2);
