@@ -23,7 +23,11 @@ for (const parser of readdirSync(dir).sort()) {
     const files = readdirSync(join(dir, parser)).filter((f) => f.endsWith('.bin')).sort();
     assert.ok(files.length > 0);
     for (const file of files) {
-      const outcome = await runOne(target, new Uint8Array(readFileSync(join(dir, parser, file))));
+      const input = new Uint8Array(readFileSync(join(dir, parser, file)));
+      let outcome = await runOne(target, input);
+      // As in a campaign, a slow or memory finding must reproduce: the first input through a target
+      // also pays its cold start (SQLite WASM's, ≈0.7 s), which a loaded machine stretched past 1 s.
+      if (outcome.kind === 'finding' && outcome.finding.kind !== 'error') outcome = await runOne(target, input);
       assert.notEqual(outcome.kind, 'finding', `${parser}/${file}: ${outcome.kind === 'finding' ? `${outcome.finding.signature}\n${outcome.finding.message}` : ''}`);
     }
   });
