@@ -84,6 +84,19 @@ export async function runOne(target: FuzzTarget, input: Uint8Array): Promise<Out
   return failed ? { kind: 'rejected', ms, bytes, shape: shapeOf(error) } : { kind: 'accepted', ms, bytes, shape: `accepted ${accepted ?? ''}` };
 }
 
+/**
+ * runOne, but a slow or memory finding must reproduce before it counts: a shared machine stalls now
+ * and then, and the first input through a target also pays its cold start. `beforeRun` sees each run.
+ */
+export async function runOneConfirmed(target: FuzzTarget, input: Uint8Array, beforeRun?: (input: Uint8Array) => void): Promise<Outcome> {
+  beforeRun?.(input);
+  const outcome = await runOne(target, input);
+  if (outcome.kind !== 'finding' || outcome.finding.kind === 'error') return outcome;
+  beforeRun?.(input);
+  const again = await runOne(target, input);
+  return again.kind === 'finding' ? outcome : again;
+}
+
 export interface CampaignOptions {
   executions: number;
   seed: number;
@@ -126,14 +139,7 @@ export async function runCampaign(
   const start = performance.now();
 
   const execute = async (input: Uint8Array): Promise<void> => {
-    options.beforeRun?.(input);
-    let outcome = await runOne(target, input);
-    if (outcome.kind === 'finding' && outcome.finding.kind !== 'error') {
-      // A shared machine stalls now and then: a slow or memory finding must reproduce.
-      options.beforeRun?.(input);
-      const again = await runOne(target, input);
-      if (again.kind !== 'finding') outcome = again;
-    }
+    const outcome = await runOneConfirmed(target, input, options.beforeRun);
     executions++;
     if (outcome.ms > slowest) {
       // A record is timed twice, the faster counting: a pause of the machine is not the parser's.

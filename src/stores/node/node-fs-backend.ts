@@ -17,6 +17,7 @@ const SCRATCH_BYTES = 64 * 1024;
 function readAt(fd: number, buf: Uint8Array): Promise<number> {
   return new Promise((resolve, reject) => fsSync.read(fd, buf, 0, buf.byteLength, null, (e, n) => (e ? reject(e) : resolve(n))));
 }
+
 const KNOWN: ReadonlySet<string> = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EIO', 'ENOSPC', 'EACCES']);
 
 function mapError(e: unknown, path: string): StoreError {
@@ -159,17 +160,15 @@ export class NodeFsBackend implements StorageBackend {
       // file, soon garbage, made a 1.3M-file restore spend a quarter of its CPU in the GC). Copied
       // before anything awaits, so interleaved reads cannot see each other's bytes. Only a file that
       // fills the scratch buffer gets chunk-sized reads, and those are asynchronous.
+      // A short read almost always means the end; the next read confirms it.
       const first = Math.min(chunkSize, this.scratch.byteLength);
-      let n = fsSync.readSync(fd, this.scratch, 0, first, null);
-      let full = n === first;
-      while (n > 0) {
+      for (;;) {
+        const n = fsSync.readSync(fd, this.scratch, 0, first, null);
+        if (n === 0) return;
         yield this.scratch.slice(0, n);
-        if (full) break;
-        // A short read almost always means the end; this read confirms it.
-        n = fsSync.readSync(fd, this.scratch, 0, first, null);
-        full = n === first;
+        if (n === first) break;
       }
-      while (full) {
+      for (;;) {
         const buf = new Uint8Array(chunkSize);
         const got = await readAt(fd, buf);
         if (got === 0) return;
