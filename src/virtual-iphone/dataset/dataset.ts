@@ -337,8 +337,21 @@ export class Dataset {
     }
   }
 
-  /** Every entry (files, links, derived directories) sorted by domain and path. */
-  entries(encrypted: boolean): DatasetEntry[] {
+  /**
+   * Every entry (files, links, derived directories) sorted by domain and path. Kept until the data
+   * changes: deriving and sorting 1.36M entries of a huge phone took 2–3 s of every backup.
+   */
+  entries(encrypted: boolean): readonly DatasetEntry[] {
+    const listed = this.listed;
+    if (listed && listed.generation === this.generation && listed.encrypted === encrypted && listed.files === this.files.size) return listed.entries;
+    const entries = this.listEntries(encrypted);
+    this.listed = { generation: this.generation, encrypted, files: this.files.size, entries };
+    return entries;
+  }
+
+  private listed: { generation: number; encrypted: boolean; files: number; entries: readonly DatasetEntry[] } | undefined;
+
+  private listEntries(encrypted: boolean): DatasetEntry[] {
     const out: DatasetEntry[] = [];
     const dirs = new Map<string, DatasetEntry>();
     for (const entry of this.files.values()) {

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LifeboatError } from '../../core/errors.ts';
@@ -9,6 +10,7 @@ import { ReplayDevice } from '../replay/replay-device.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
 import { NAMED_PROFILES } from '../profiles.ts';
 import { DeviceStateFile } from './device-state-file.ts';
+import { useSha1Hex } from '../services/mobilebackup2/backup-files.ts';
 import { resolveUdid } from '../virtual-iphone.ts';
 
 /**
@@ -34,6 +36,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(NAMED_PROFILES.map((p) => `${p.name}\n`).join(''));
     return 0;
   }
+
+  useSha1Hex((text) => hash('sha1', text, 'hex'));
 
   // The phone's own memory (key, trusted hosts, keybag) survives a restart with the same --state.
   // A replay is the recorded device itself: it has no memory of its own to keep.
