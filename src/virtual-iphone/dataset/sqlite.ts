@@ -38,7 +38,7 @@ export async function buildDatabase(build: (db: SqliteDatabase) => void): Promis
   const db = new sqlite3.oo1.DB(':memory:');
   try {
     build(db);
-    return databaseImage(db);
+    return exportDatabase(db);
   } finally {
     db.close();
   }
@@ -49,7 +49,7 @@ export async function buildDatabase(build: (db: SqliteDatabase) => void): Promis
  * copy the whole image inside WASM memory, which has 2 GB in all: a huge dataset's Manifest.db (over
  * 1 GB) and its copy do not fit there together.
  */
-function databaseImage(db: SqliteDatabase): Uint8Array {
+export function exportDatabase(db: SqliteDatabase): Uint8Array {
   const pageSize = Number(db.selectValue('PRAGMA page_size'));
   const pageCount = Number(db.selectValue('PRAGMA page_count'));
   const image = new Uint8Array(pageSize * pageCount);
@@ -77,4 +77,47 @@ export async function openDatabase(bytes: Uint8Array): Promise<SqliteDatabase> {
     throw new Error(`not a SQLite database (sqlite3_deserialize returned ${rc})`);
   }
   return db;
+}
+
+/** sqlite3_serialize's flag for "the database's own buffer, not a copy" (sqlite3.h). */
+const SQLITE_SERIALIZE_NOCOPY = 0x001;
+
+/**
+ * Edits a copy of a database file image (whole or in chunks) placed in a fixed WASM buffer `room` bytes
+ * bigger than the image, and returns the edited image. The buffer never grows (an edit that needs more
+ * fails with SQLITE_FULL), so a 1.19 GB image is in WASM memory once: a resizeable one is reallocated at
+ * twice its size, and sqlite3_serialize would copy it inside WASM memory first; here it is read out directly.
+ */
+export async function patchDatabase(file: Uint8Array | readonly Uint8Array[], room: number, edit: (db: SqliteDatabase) => void): Promise<Uint8Array> {
+  const sqlite3 = await loadSqlite();
+  const { wasm, capi } = sqlite3;
+  const db = new sqlite3.oo1.DB(':memory:');
+  try {
+    const parts = file instanceof Uint8Array ? [file] : file;
+    const size = parts.reduce((n, part) => n + part.byteLength, 0);
+    const capacity = size + room;
+    const pointer = wasm.alloc(capacity);
+    const heap = wasm.heap8u();
+    let at = Number(pointer);
+    for (const part of parts) {
+      heap.set(part, at);
+      at += part.byteLength;
+    }
+    // With FREEONCLOSE SQLite owns the buffer from here, even when it refuses it.
+    const rc = capi.sqlite3_deserialize(db.pointer!, 'main', pointer, size, capacity, capi.SQLITE_DESERIALIZE_FREEONCLOSE);
+    if (rc !== 0) throw new Error(`not a SQLite database (sqlite3_deserialize returned ${rc})`);
+    edit(db);
+    const scope = wasm.scopedAllocPush();
+    try {
+      const sizeOut = wasm.scopedAlloc(8);
+      const image = Number(wasm.exports.sqlite3_serialize(db.pointer!, 0, sizeOut, SQLITE_SERIALIZE_NOCOPY));
+      const imageSize = Number(wasm.peek(sizeOut, 'i64'));
+      if (image === 0) throw new Error('sqlite3_serialize gave no buffer for a deserialized database');
+      return wasm.heap8u().slice(image, image + imageSize);
+    } finally {
+      wasm.scopedAllocPop(scope);
+    }
+  } finally {
+    db.close();
+  }
 }

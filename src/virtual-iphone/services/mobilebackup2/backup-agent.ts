@@ -1,4 +1,5 @@
 import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type PlistValue } from '../../../plist/index.ts';
+import { concatBytes } from '../../../core/bytes.ts';
 import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import type { Dataset, DatasetEntry } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
@@ -7,7 +8,7 @@ import { encodeTlv } from '../../encryption/keybag.ts';
 import { payloadPath, fileIdFor } from './backup-files.ts';
 import type { BackupDeviceState } from './backup-state.ts';
 import { BackupFailure, DL_CODE, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
-import { buildManifestDb, manifestRow, readManifestDb, type ManifestRow, type PreviousRow } from './manifest.ts';
+import { buildManifestDb, manifestRow, ManifestPatchError, patchManifestDb, readManifestDb, rowFingerprint, type ManifestRow, type PreviousRow } from './manifest.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
@@ -36,13 +37,43 @@ function bytesContent(bytes: Uint8Array): Pick<FileContent, 'readInto' | 'view'>
  */
 const plainManifestCache = new WeakMap<Dataset, { generation: number; bytes: Uint8Array }>();
 
-async function plainManifestDb(dataset: Dataset, rows: readonly ManifestRow[]): Promise<Uint8Array> {
+async function plainManifestDb(dataset: Dataset, build: () => Promise<Uint8Array>): Promise<Uint8Array> {
   const cached = plainManifestCache.get(dataset);
   if (cached && cached.generation === dataset.generation) return cached.bytes;
   const generation = dataset.generation;
-  const bytes = await buildManifestDb(rows);
+  const bytes = await build();
   plainManifestCache.set(dataset, { generation, bytes });
   return bytes;
+}
+
+/** The host's previous manifest as the device read it back: its rows, and the (decrypted) database. */
+interface PreviousManifest {
+  rows: Map<string, PreviousRow>;
+  /** The database file in the chunks it arrived in (a 1.19 GB one is not copied whole once more). */
+  db: readonly Uint8Array[];
+}
+
+/**
+ * The new Manifest.db: the host's previous one brought up to date when there is one (only the rows
+ * that differ are written), else built whole. A previous one that cannot be updated (another schema,
+ * rows the device could not read) is replaced by a whole new one, as a full backup would write.
+ */
+async function newManifestDb(rows: readonly ManifestRow[], previous: PreviousManifest | null): Promise<Uint8Array> {
+  if (previous) {
+    const changed: ManifestRow[] = [];
+    const current = new Set<string>();
+    for (const row of rows) {
+      current.add(row.fileId);
+      if (previous.rows.get(row.fileId)?.fingerprint !== rowFingerprint(row)) changed.push(row);
+    }
+    const deleted = [...previous.rows.keys()].filter((id) => !current.has(id));
+    try {
+      return await patchManifestDb(previous.db, changed, deleted, rows.length);
+    } catch (error) {
+      if (!(error instanceof ManifestPatchError)) throw error;
+    }
+  }
+  return buildManifestDb(rows);
 }
 
 /** Pending small writes are sent once they add up to this much. */
@@ -138,13 +169,15 @@ export class BackupRun {
 
     // 1. What does the host already have?
     const statusFiles = await this.link.downloadFiles([`${base}/Status.plist`], this.progress);
-    let previous: Map<string, PreviousRow> | null = null;
+    let previousManifest: PreviousManifest | null = null;
     const hostStatus = statusFiles.get(`${base}/Status.plist`);
     if (hostStatus && options['ForceFullBackup'] !== true && this.statusUsable(hostStatus)) {
-      const manifests = await this.link.downloadFiles([`${base}/Manifest.plist`, `${base}/Manifest.db`], this.progress);
-      previous = await this.previousManifest(manifests.get(`${base}/Manifest.plist`), manifests.get(`${base}/Manifest.db`), encryption);
-      if (previous && behaviour.copiesPreviousManifest) this.previousPlist = manifests.get(`${base}/Manifest.plist`);
+      const manifests = await this.link.downloadFileParts([`${base}/Manifest.plist`, `${base}/Manifest.db`], this.progress);
+      const plist = manifests.get(`${base}/Manifest.plist`)?.bytes();
+      previousManifest = await this.previousManifest(plist, manifests.get(`${base}/Manifest.db`)?.parts(), encryption);
+      if (previousManifest && behaviour.copiesPreviousManifest) this.previousPlist = plist;
     }
+    const previous = previousManifest?.rows ?? null;
     const isFull = previous === null;
     if (behaviour.listsBackupFolder) await this.checkListing(`${base}`, hostStatus !== undefined);
 
@@ -211,7 +244,8 @@ export class BackupRun {
     }
 
     // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
-    const manifestDb = encryption ? await buildManifestDb(rows) : await plainManifestDb(dataset, rows);
+    const manifestDb = encryption ? await newManifestDb(rows, previousManifest) : await plainManifestDb(dataset, () => newManifestDb(rows, previousManifest));
+    previousManifest = null; // the previous file (1.19 GB on a huge phone) is not needed past here
     const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption);
     let manifestDbBytes = manifestDb;
     if (encryption && manifestPlist['__manifestKey']) {
@@ -265,7 +299,7 @@ export class BackupRun {
   }
 
   /** The host's previous manifest, or null (→ full backup) if missing, unreadable or from other keys. */
-  private async previousManifest(plistBytes: Uint8Array | undefined, dbBytes: Uint8Array | undefined, encryption: BackupEncryption | null): Promise<Map<string, PreviousRow> | null> {
+  private async previousManifest(plistBytes: Uint8Array | undefined, dbBytes: readonly Uint8Array[] | undefined, encryption: BackupEncryption | null): Promise<PreviousManifest | null> {
     if (!plistBytes || !dbBytes) return null;
     let manifest: PlistValue;
     try {
@@ -284,12 +318,13 @@ export class BackupRun {
       const key = await encryption.unwrapFileKey(manifestKey);
       if (!key) return null;
       try {
-        db = await aesCbcDecrypt(key, dbBytes);
+        db = [await aesCbcDecrypt(key, concatBytes(dbBytes))];
       } catch {
         return null;
       }
     }
-    return readManifestDb(db);
+    const rows = await readManifestDb(db);
+    return rows ? { rows, db } : null;
   }
 
   private async manifestPlist(dataset: Dataset, encryption: BackupEncryption | null): Promise<PlistDict> {

@@ -1,4 +1,5 @@
 import type { ByteStream } from '../../../core/byte-stream.ts';
+import { ChunkedBytes } from '../../../core/chunked-bytes.ts';
 import { ProtocolError } from '../../../core/errors.ts';
 import { encodeBinaryPlist, PlistConnection, PlistReal, type PlistValue } from '../../../plist/index.ts';
 import type { BackupFaults } from './backup-state.ts';
@@ -120,17 +121,22 @@ export class DeviceLinkEndpoint {
    * holds an empty array for it once the host reported success.
    */
   async downloadFiles(paths: string[], progress: number, streamTo?: (path: string) => ((block: Uint8Array) => void) | undefined): Promise<Map<string, Uint8Array>> {
+    const received = await this.downloadFileParts(paths, progress, streamTo);
+    return new Map([...received].map(([name, data]) => [name, data.bytes()]));
+  }
+
+  /** downloadFiles, with each file kept in the chunks it arrived into (for a file too big to copy whole again). */
+  async downloadFileParts(paths: string[], progress: number, streamTo?: (path: string) => ((block: Uint8Array) => void) | undefined): Promise<Map<string, ChunkedBytes>> {
     await this.send(['DLMessageDownloadFiles', paths, { DLDeviceIOCallbacks: 0 }, progressReal(progress), 0]);
     const reader = this.conn.reader;
-    const files = new Map<string, Uint8Array>();
+    const files = new Map<string, ChunkedBytes>();
     for (;;) {
       const nameLength = await reader.readUint32BE();
       if (nameLength === 0) break;
       if (nameLength > 4096) throw new ProtocolError('mobilebackup2', `file name length ${nameLength} too large`);
       const name = new TextDecoder().decode(await reader.readExactly(nameLength));
       const consumer = streamTo?.(name);
-      const parts: Uint8Array[] = [];
-      let total = 0;
+      const data = new ChunkedBytes();
       let ok = false;
       for (;;) {
         const blockLength = await reader.readUint32BE();
@@ -142,9 +148,14 @@ export class DeviceLinkEndpoint {
             consumer(await reader.readExactly(payloadLength));
             continue;
           }
-          total += payloadLength;
-          if (total > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${name} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
-          parts.push((await reader.readExactly(payloadLength)).slice());
+          if (data.byteLength + payloadLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${name} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+          // Straight from the reader's buffer into the file's chunks: no copy of each block of its own.
+          for (let left = payloadLength; left > 0; ) {
+            const piece = await reader.readAvailable(left);
+            if (piece === null) throw new ProtocolError('mobilebackup2', `connection closed inside ${name}`);
+            data.append(piece);
+            left -= piece.byteLength;
+          }
           continue;
         }
         if (payloadLength > 0) {
@@ -154,21 +165,12 @@ export class DeviceLinkEndpoint {
         ok = code === DL_CODE.success;
         break;
       }
-      if (ok) {
-        const data = new Uint8Array(total);
-        let offset = 0;
-        for (const part of parts) {
-          data.set(part, offset);
-          offset += part.byteLength;
-        }
-        files.set(name, data);
-      }
+      if (ok) files.set(name, data);
     }
     await this.statusResponse(); // 0, or -13 multi-status listing the missing ones
     return files;
   }
 }
-
 
 export function progressReal(percent: number): PlistReal {
   return new PlistReal(Math.max(0, Math.min(100, percent)));

@@ -1,0 +1,64 @@
+import { concatBytes } from './bytes.ts';
+
+/** The first chunk's size; each next one is as big as all before it, up to MAX_CHUNK. */
+const MIN_CHUNK = 64 * 1024;
+const MAX_CHUNK = 16 * 1024 * 1024;
+
+/**
+ * Bytes received as one long run, kept in a few big chunks: a 1.19 GB Manifest.db streamed in 32 KiB
+ * blocks would otherwise be 36,000 small copies and then one more of the whole. Every chunk but the
+ * last is a multiple of 64 KiB long, so no database page (64 KiB at most) straddles two chunks.
+ */
+export class ChunkedBytes {
+  private readonly chunks: Uint8Array[] = [];
+  private current: Uint8Array | undefined;
+  private used = 0;
+  private total = 0;
+
+  get byteLength(): number {
+    return this.total;
+  }
+
+  append(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.byteLength) {
+      if (!this.current || this.used === this.current.byteLength) {
+        this.current = new Uint8Array(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, this.total)));
+        this.chunks.push(this.current);
+        this.used = 0;
+      }
+      const take = Math.min(bytes.byteLength - at, this.current.byteLength - this.used);
+      this.current.set(bytes.subarray(at, at + take), this.used);
+      this.used += take;
+      at += take;
+      this.total += take;
+    }
+  }
+
+  /** The chunks holding the bytes, in order (the last one cut to its filled part). */
+  parts(): Uint8Array[] {
+    const parts = this.chunks.slice();
+    if (this.current && parts.length > 0) parts[parts.length - 1] = this.current.subarray(0, this.used);
+    return parts;
+  }
+
+  /** All the bytes in one array (a copy unless they fit one chunk). */
+  bytes(): Uint8Array {
+    const parts = this.parts();
+    if (parts.length === 0) return new Uint8Array(0);
+    return parts.length === 1 ? parts[0]! : concatBytes(parts);
+  }
+}
+
+/** Bytes [start, end) of `parts` laid back to back: a view when they lie in one part, else a copy. */
+export function readParts(parts: readonly Uint8Array[], start: number, end: number): Uint8Array {
+  const out: Uint8Array[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    const partEnd = offset + part.byteLength;
+    if (partEnd > start && offset < end) out.push(part.subarray(Math.max(0, start - offset), Math.min(part.byteLength, end - offset)));
+    if (partEnd >= end) break;
+    offset = partEnd;
+  }
+  return out.length === 1 ? out[0]! : concatBytes(out);
+}

@@ -1,0 +1,36 @@
+// A big download is kept in the chunks it arrived into; every read of a range must give the bytes a
+// single array would, and no 64 KiB-aligned page may straddle two chunks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChunkedBytes, readParts } from '../../src/core/chunked-bytes.ts';
+
+function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+test('appended pieces of any size come back whole, in chunks aligned to 64 KiB', () => {
+  const whole = pattern(5 * 1024 * 1024 + 12345, 7);
+  const data = new ChunkedBytes();
+  const sizes = [1, 3, 65535, 2, 32768 + 5, 1 << 20, 7];
+  for (let at = 0, i = 0; at < whole.byteLength; i++) {
+    const n = Math.min(sizes[i % sizes.length]!, whole.byteLength - at);
+    data.append(whole.subarray(at, at + n));
+    at += n;
+  }
+  assert.equal(data.byteLength, whole.byteLength);
+  const parts = data.parts();
+  assert.ok(parts.length > 3, `${parts.length} chunks`);
+  for (const part of parts.slice(0, -1)) assert.equal(part.byteLength % 65536, 0);
+  assert.deepEqual(data.bytes(), whole);
+  for (const [start, end] of [[0, 10], [65530, 65550], [65536, 131072], [100, whole.byteLength], [whole.byteLength - 3, whole.byteLength], [4096 * 33, 4096 * 34]] as const) {
+    assert.deepEqual(readParts(parts, start, end), whole.subarray(start, end), `${start}..${end}`);
+  }
+});
+
+test('nothing appended is an empty file', () => {
+  const data = new ChunkedBytes();
+  assert.equal(data.bytes().byteLength, 0);
+  assert.deepEqual(data.parts(), []);
+});

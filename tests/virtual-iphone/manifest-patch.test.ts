@@ -1,0 +1,112 @@
+// For an incremental backup the virtual iPhone brings the host's previous Manifest.db up to date
+// instead of building it again: only the rows whose fingerprint differs are written. The result must
+// hold exactly the rows a whole new build holds, byte for byte; anything it cannot update in place is
+// refused (ManifestPatchError), and the device then builds a whole new one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Dataset } from '../../src/virtual-iphone/dataset/index.ts';
+import { buildDatabase, exportDatabase, openDatabase } from '../../src/virtual-iphone/dataset/sqlite.ts';
+import {
+  buildManifestDb,
+  manifestRow,
+  ManifestPatchError,
+  patchManifestDb,
+  readManifestDb,
+  rowFingerprint,
+  type ManifestRow,
+} from '../../src/virtual-iphone/services/mobilebackup2/manifest.ts';
+
+type Row = [string, string, string, number, string];
+
+async function rowsOf(bytes: Uint8Array): Promise<Row[]> {
+  const db = await openDatabase(bytes);
+  try {
+    assert.equal(db.selectValue('PRAGMA integrity_check'), 'ok');
+    return db
+      .selectArrays('SELECT fileID, domain, relativePath, flags, hex(file) FROM Files ORDER BY fileID')
+      .map((r) => [String(r[0]), String(r[1]), String(r[2]), Number(r[3]), String(r[4])]);
+  } finally {
+    db.close();
+  }
+}
+
+/** Encrypted-style rows: every fifth file has a key, kept across generations as the device keeps it. */
+function rowsFor(dataset: Dataset): ManifestRow[] {
+  return dataset.entries(false).map((e) => manifestRow(e, e.kind === 'file' && e.inode % 5 === 0 ? new Uint8Array(40).fill(e.inode % 251) : undefined));
+}
+
+function plan(rows: readonly ManifestRow[], previous: Map<string, { fingerprint: number }>): { changed: ManifestRow[]; deleted: string[] } {
+  const current = new Set(rows.map((r) => r.fileId));
+  return {
+    changed: rows.filter((r) => previous.get(r.fileId)?.fingerprint !== rowFingerprint(r)),
+    deleted: [...previous.keys()].filter((id) => !current.has(id)),
+  };
+}
+
+test('an updated Manifest.db holds the rows a whole new build holds, and only the changed ones were written', async () => {
+  const dataset = await Dataset.create({ size: 'small', seed: 11 });
+  const before = await buildManifestDb(rowsFor(dataset));
+  const previous = await readManifestDb(before);
+  assert.ok(previous);
+
+  // Nothing changed: every row keeps its fingerprint.
+  assert.deepEqual(plan(rowsFor(dataset), previous), { changed: [], deleted: [] });
+
+  const summary = dataset.mutate(7, { everyday: true });
+  const rows = rowsFor(dataset);
+  const { changed, deleted } = plan(rows, previous);
+  assert.ok(summary.modified.length > 0 && summary.removed.length > 0 && summary.added.length > 0);
+  assert.ok(changed.length >= summary.modified.length + summary.added.length, `${changed.length} rows changed`);
+  assert.ok(changed.length < rows.length / 4, `${changed.length} of ${rows.length} rows written: not a rebuild`);
+  assert.ok(deleted.length >= summary.removed.length);
+
+  // As the device receives it: in chunks (cut here at 64 KiB, the smallest it uses).
+  const chunks = Array.from({ length: Math.ceil(before.byteLength / 65536) }, (_, i) => before.subarray(i * 65536, (i + 1) * 65536));
+  assert.deepEqual([...((await readManifestDb(chunks, 0)) ?? [])].sort(), [...previous].sort(), 'the chunks read in place give the same rows');
+  const patched = await patchManifestDb(chunks, changed, deleted, rows.length);
+  assert.deepEqual(await rowsOf(patched), await rowsOf(await buildManifestDb(rows)));
+});
+
+test('a row differing in any field the device writes gets another fingerprint', () => {
+  const entry = { domain: 'AppDomain-x', relativePath: 'Documents/a.bin', kind: 'file', size: 10, mode: 0o100644, mtime: 1_700_000_000, protectionClass: 3, inode: 9, content: null } as const;
+  const base = rowFingerprint(manifestRow({ ...entry }));
+  assert.equal(rowFingerprint(manifestRow({ ...entry })), base);
+  const variants = [
+    { ...entry, size: 11 },
+    { ...entry, mode: 0o100600 },
+    { ...entry, mtime: entry.mtime + 1 },
+    { ...entry, protectionClass: 4 },
+    { ...entry, inode: 10 },
+    { ...entry, relativePath: 'Documents/b.bin' },
+    { ...entry, domain: 'AppDomain-y' },
+    { ...entry, kind: 'symlink', target: '/x' },
+  ] as const;
+  for (const v of variants) assert.notEqual(rowFingerprint(manifestRow({ ...v })), base, JSON.stringify(v));
+  assert.notEqual(rowFingerprint(manifestRow({ ...entry }, new Uint8Array(40))), base, 'an encryption key');
+  assert.notEqual(rowFingerprint(manifestRow({ ...entry }, new Uint8Array(40).fill(1))), rowFingerprint(manifestRow({ ...entry }, new Uint8Array(40))), 'another key');
+});
+
+test('a previous Manifest.db that cannot be updated in place is refused', async () => {
+  const dataset = await Dataset.create({ size: 'small', seed: 12 });
+  const rows = rowsFor(dataset);
+  const good = await buildManifestDb(rows);
+
+  const otherSchema = await buildDatabase((db) => {
+    db.exec('CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB)');
+  });
+  await assert.rejects(patchManifestDb(otherSchema, rows, [], rows.length), ManifestPatchError);
+
+  // A row the device cannot read back (no MBFile) would survive an update: refused, not carried over.
+  const db = await openDatabase(good);
+  let withStray: Uint8Array;
+  try {
+    db.exec("INSERT INTO Files VALUES ('ffffffffffffffffffffffffffffffffffffffff', 'HomeDomain', 'stray', 1, NULL)");
+    withStray = exportDatabase(db);
+  } finally {
+    db.close();
+  }
+  const previous = await readManifestDb(withStray);
+  assert.ok(previous && !previous.has('ffffffffffffffffffffffffffffffffffffffff'));
+  await assert.rejects(patchManifestDb(withStray, [], [], rows.length), /has \d+ rows, not \d+/);
+  await assert.rejects(patchManifestDb(new Uint8Array(8192).fill(7), [], [], 0), ManifestPatchError);
+});
