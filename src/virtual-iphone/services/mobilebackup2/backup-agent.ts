@@ -54,18 +54,14 @@ interface PreviousManifest {
 }
 
 /**
- * The new Manifest.db: the host's previous one brought up to date when there is one (only the rows
- * that differ are written), else built whole. A previous one that cannot be updated (another schema,
- * rows the device could not read) is replaced by a whole new one, as a full backup would write.
+ * The new Manifest.db (`current` holds the fileIDs of `rows`): the host's previous one brought up to
+ * date when there is one (only the rows that differ are written), else built whole. A previous one that
+ * cannot be updated (another schema, rows the device could not read) is replaced by a whole new one, as
+ * a full backup would write.
  */
-async function newManifestDb(rows: readonly ManifestRow[], previous: PreviousManifest | null): Promise<Uint8Array> {
+async function newManifestDb(rows: readonly ManifestRow[], current: ReadonlySet<string>, previous: PreviousManifest | null): Promise<Uint8Array> {
   if (previous) {
-    const changed: ManifestRow[] = [];
-    const current = new Set<string>();
-    for (const row of rows) {
-      current.add(row.fileId);
-      if (previous.rows.get(row.fileId)?.fingerprint !== rowFingerprint(row)) changed.push(row);
-    }
+    const changed = rows.filter((row) => previous.rows.get(row.fileId)?.fingerprint !== rowFingerprint(row));
     const deleted = [...previous.rows.keys()].filter((id) => !current.has(id));
     try {
       return await patchManifestDb(previous.db, changed, deleted, rows.length);
@@ -244,7 +240,7 @@ export class BackupRun {
     }
 
     // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
-    const manifestDb = encryption ? await newManifestDb(rows, previousManifest) : await plainManifestDb(dataset, () => newManifestDb(rows, previousManifest));
+    const manifestDb = encryption ? await newManifestDb(rows, current, previousManifest) : await plainManifestDb(dataset, () => newManifestDb(rows, current, previousManifest));
     previousManifest = null; // the previous file (1.19 GB on a huge phone) is not needed past here
     const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption);
     let manifestDbBytes = manifestDb;

@@ -117,14 +117,10 @@ function fingerprintOf(domain: string, relativePath: string, flags: number, file
       continue;
     }
     known++;
-    if (typeof value === 'number') {
-      if (!Number.isSafeInteger(value)) return Number.NaN;
-      hash.word(1);
-      hash.word(value % 0x1_0000_0000);
-      hash.word(Math.floor(value / 0x1_0000_0000));
-    } else if (typeof value === 'bigint') {
-      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) return Number.NaN;
+    if (typeof value === 'number' || typeof value === 'bigint') {
+      // An integer the decoder gave as a bigint hashes as the same number.
       const n = Number(value);
+      if (!Number.isSafeInteger(n) || (typeof value === 'bigint' && BigInt(n) !== value)) return Number.NaN;
       hash.word(1);
       hash.word(n % 0x1_0000_0000);
       hash.word(Math.floor(n / 0x1_0000_0000));
