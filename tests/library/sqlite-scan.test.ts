@@ -14,7 +14,7 @@ import { SqliteFileScanner } from '../../src/library/sqlite-scan/sqlite-file-sca
 import type { RangeReader } from '../../src/library/sqlite-scan/range-reader.ts';
 import type { SqlValue } from '../../src/library/sqlite-scan/record.ts';
 import { tableShapeOf } from '../../src/library/sqlite-scan/schema.ts';
-import { decryptingReader, scanManifestRows } from '../../src/library/manifest-scan.ts';
+import { decryptingReader, scanManifestRowBatches, scanManifestRows } from '../../src/library/manifest-scan.ts';
 import { ManifestDb } from '../../src/library/manifest-db.ts';
 
 function memoryReader(bytes: Uint8Array, reads?: number[]): RangeReader {
@@ -140,6 +140,20 @@ test('a Manifest.db scanned in place gives the rows the in-memory reader gives, 
   }
   assert.ok(Math.max(...reads) <= 1 << 20, `largest read ${Math.max(...reads)} bytes`);
   assert.ok(bytes.length > 4 << 20, 'the database is bigger than one window');
+
+  // A page's rows at a time, blobs as views of the pages read: the same rows.
+  const batched = [];
+  let views = 0;
+  for await (const batch of scanManifestRowBatches(memoryReader(bytes), true)) {
+    assert.ok(batch.length > 0);
+    for (const row of batch) {
+      if (row.blob && row.blob.byteLength < row.blob.buffer.byteLength) views++;
+      batched.push({ ...row, blob: row.blob?.slice() });
+    }
+  }
+  batched.sort((a, b) => (a.fileID < b.fileID ? -1 : 1));
+  assert.deepEqual(batched, rows);
+  assert.ok(views > 10000, `${views} blobs were views`);
 });
 
 test('an encrypted Manifest.db is scanned in place through CBC slices with the right IVs', async () => {

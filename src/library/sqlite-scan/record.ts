@@ -54,9 +54,10 @@ function readInt(p: Uint8Array, at: number, n: number): number | bigint {
 /**
  * Decodes a record (the payload of a table row): a header of serial types, then the values.
  * Columns past the record's end read as NULL, as SQLite does for rows written before an
- * `ALTER TABLE … ADD COLUMN`.
+ * `ALTER TABLE … ADD COLUMN`. Blobs are copies, or views of `p` when `blobViews` (for a caller done
+ * with each row before `p`'s memory could change).
  */
-export function decodeRecord(p: Uint8Array, text: TextDecoder, columns: number, what: string): SqlValue[] {
+export function decodeRecord(p: Uint8Array, text: TextDecoder, columns: number, what: string, blobViews = false): SqlValue[] {
   const headerSize = readVarint(p, 0, p.length, what);
   if (headerSize > p.length || headerSize < varintEnd) throw new CorruptBackupError(`${what} is damaged: a row's header is larger than the row.`);
   const values: SqlValue[] = [];
@@ -74,7 +75,7 @@ export function decodeRecord(p: Uint8Array, text: TextDecoder, columns: number, 
     else if (t === 7) value = new DataView(p.buffer, p.byteOffset + body, 8).getFloat64(0);
     else if (t === 8) value = 0;
     else if (t === 9) value = 1;
-    else if (t % 2 === 0) value = p.slice(body, body + n);
+    else if (t % 2 === 0) value = blobViews ? p.subarray(body, body + n) : p.slice(body, body + n);
     else value = text.decode(p.subarray(body, body + n));
     values.push(value);
     body += n;

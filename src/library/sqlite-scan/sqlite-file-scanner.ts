@@ -127,6 +127,16 @@ export class SqliteFileScanner {
    * `columns` values. One scan at a time per scanner.
    */
   async *rows(rootPage: number, columns: number): AsyncGenerator<TableRow> {
+    for await (const batch of this.rowBatches(rootPage, columns)) yield* batch;
+  }
+
+  /**
+   * rows(), a leaf page's rows at a time: a scan of 1.3M rows pays the async generator's turns once
+   * per page instead of once per row. With `blobViews`, a row's blobs are views of the page it lies on
+   * instead of copies: for a caller done with each batch before the next, over a reader whose memory
+   * never changes (1.3M blob copies were a large share of such a scan's garbage).
+   */
+  async *rowBatches(rootPage: number, columns: number, blobViews = false): AsyncGenerator<TableRow[]> {
     this.visited.fill(0);
     // Interior pages on the way down, with the next cell to descend into.
     const stack: { page: Uint8Array; header: number; cells: number; next: number }[] = [];
@@ -141,7 +151,9 @@ export class SqliteFileScanner {
         const cells = (page[header + 3]! << 8) | page[header + 4]!;
         if (type === TABLE_LEAF) {
           if (header + 8 + cells * 2 > this.usable) throw this.damaged(`page ${descend} lists more rows than fit in it`);
-          for (let i = 0; i < cells; i++) yield await this.leafRow(page, descend, header, i, columns);
+          const batch: TableRow[] = [];
+          for (let i = 0; i < cells; i++) batch.push(this.localLeafRow(page, descend, header, i, columns, blobViews) ?? (await this.leafRow(page, descend, header, i, columns)));
+          yield batch;
           descend = undefined;
         } else if (type === TABLE_INTERIOR) {
           if (header + 12 + cells * 2 > this.usable) throw this.damaged(`page ${descend} lists more children than fit in it`);
@@ -173,7 +185,8 @@ export class SqliteFileScanner {
     return at;
   }
 
-  private async leafRow(page: Uint8Array, pageNumber: number, header: number, i: number, columns: number): Promise<TableRow> {
+  /** Cell `i` of a leaf page: its row id, where its payload starts, its size and how much of it is on the page. */
+  private leafCell(page: Uint8Array, pageNumber: number, header: number, i: number): { rowid: number; start: number; size: number; local: number } {
     const at = this.cellOffset(page, header + 8, i, 2);
     const size = readVarint(page, at, this.usable, this.name);
     const rowid = readVarint(page, varintEnd, this.usable, this.name);
@@ -181,6 +194,18 @@ export class SqliteFileScanner {
     if (size > MAX_PAYLOAD) throw this.damaged(`a row on page ${pageNumber} claims ${size} bytes`);
     const local = this.localSize(size);
     if (start + local + (local < size ? 4 : 0) > this.usable) throw this.damaged(`a row on page ${pageNumber} runs past the page`);
+    return { rowid, start, size, local };
+  }
+
+  /** A leaf row that lies wholly on its page, decoded without waiting; undefined if it spills to overflow pages. */
+  private localLeafRow(page: Uint8Array, pageNumber: number, header: number, i: number, columns: number, blobViews: boolean): TableRow | undefined {
+    const { rowid, start, size, local } = this.leafCell(page, pageNumber, header, i);
+    if (local !== size) return undefined;
+    return { rowid, values: decodeRecord(page.subarray(start, start + size), this.text, columns, `“${this.name}”`, blobViews) };
+  }
+
+  private async leafRow(page: Uint8Array, pageNumber: number, header: number, i: number, columns: number): Promise<TableRow> {
+    const { rowid, start, size, local } = this.leafCell(page, pageNumber, header, i);
     let payload: Uint8Array;
     if (local === size) {
       payload = page.subarray(start, start + size);
