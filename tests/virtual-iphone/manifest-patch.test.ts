@@ -4,6 +4,7 @@
 // refused (ManifestPatchError), and the device then builds a whole new one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { concatBytes } from '../../src/core/bytes.ts';
 import { Dataset } from '../../src/virtual-iphone/dataset/index.ts';
 import { buildDatabase, exportDatabase, openDatabase } from '../../src/virtual-iphone/dataset/sqlite.ts';
 import {
@@ -64,7 +65,8 @@ test('an updated Manifest.db holds the rows a whole new build holds, and only th
   const chunks = Array.from({ length: Math.ceil(before.byteLength / 65536) }, (_, i) => before.subarray(i * 65536, (i + 1) * 65536));
   assert.deepEqual([...((await readManifestDb(chunks, 0)) ?? [])].sort(), [...previous].sort(), 'the chunks read in place give the same rows');
   const patched = await patchManifestDb(chunks, changed, deleted, rows.length);
-  assert.deepEqual(await rowsOf(patched), await rowsOf(await buildManifestDb(rows)));
+  assert.ok(patched.slice(0, -1).every((part, i) => part.buffer === before.buffer && part.byteOffset === i * 65536), 'written over the chunks it came in');
+  assert.deepEqual(await rowsOf(concatBytes(patched)), await rowsOf(await buildManifestDb(rows)));
 });
 
 test('a row differing in any field the device writes gets another fingerprint', () => {
@@ -107,6 +109,8 @@ test('a previous Manifest.db that cannot be updated in place is refused', async 
   }
   const previous = await readManifestDb(withStray);
   assert.ok(previous && !previous.has('ffffffffffffffffffffffffffffffffffffffff'));
+  const strayCopy = withStray.slice();
   await assert.rejects(patchManifestDb(withStray, [], [], rows.length), /has \d+ rows, not \d+/);
+  assert.deepEqual(withStray, strayCopy, 'a refused update leaves the previous database as it was');
   await assert.rejects(patchManifestDb(new Uint8Array(8192).fill(7), [], [], 0), ManifestPatchError);
 });

@@ -87,8 +87,27 @@ const SQLITE_SERIALIZE_NOCOPY = 0x001;
  * bigger than the image, and returns the edited image. The buffer never grows (an edit that needs more
  * fails with SQLITE_FULL), so a 1.19 GB image is in WASM memory once: a resizeable one is reallocated at
  * twice its size, and sqlite3_serialize would copy it inside WASM memory first; here it is read out directly.
+ *
+ * The edited image is written back over `file` (plus one new piece for what no longer fits), which the
+ * caller must not use afterwards: fresh memory for another 1.19 GB costs seconds of page faults and a
+ * garbage collection per 64 MB on a big heap. `file` is untouched when the edit throws.
  */
-export async function patchDatabase(file: Uint8Array | readonly Uint8Array[], room: number, edit: (db: SqliteDatabase) => void): Promise<Uint8Array> {
+/** `image` copied over `parts` in order: the parts it fills (cut to what it fills) and a new one for the rest. */
+function writeOver(parts: readonly Uint8Array[], image: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const part of parts) {
+    if (at === image.byteLength) break;
+    const n = Math.min(part.byteLength, image.byteLength - at);
+    part.set(image.subarray(at, at + n));
+    out.push(part.subarray(0, n));
+    at += n;
+  }
+  if (at < image.byteLength) out.push(image.slice(at));
+  return out;
+}
+
+export async function patchDatabase(file: Uint8Array | readonly Uint8Array[], room: number, edit: (db: SqliteDatabase) => void): Promise<Uint8Array[]> {
   const sqlite3 = await loadSqlite();
   const { wasm, capi } = sqlite3;
   const db = new sqlite3.oo1.DB(':memory:');
@@ -113,7 +132,7 @@ export async function patchDatabase(file: Uint8Array | readonly Uint8Array[], ro
       const image = Number(wasm.exports.sqlite3_serialize(db.pointer!, 0, sizeOut, SQLITE_SERIALIZE_NOCOPY));
       const imageSize = Number(wasm.peek(sizeOut, 'i64'));
       if (image === 0) throw new Error('sqlite3_serialize gave no buffer for a deserialized database');
-      return wasm.heap8u().slice(image, image + imageSize);
+      return writeOver(parts, wasm.heap8u().subarray(image, image + imageSize));
     } finally {
       wasm.scopedAllocPop(scope);
     }

@@ -1,5 +1,6 @@
 import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type PlistValue } from '../../../plist/index.ts';
 import { concatBytes } from '../../../core/bytes.ts';
+import { readParts } from '../../../core/chunked-bytes.ts';
 import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import type { Dataset, DatasetEntry } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
@@ -30,14 +31,27 @@ function bytesContent(bytes: Uint8Array): Pick<FileContent, 'readInto' | 'view'>
   return new StaticContent(bytes);
 }
 
+/** Content held in pieces laid back to back (an updated Manifest.db). */
+function partsContent(parts: readonly Uint8Array[]): Pick<FileContent, 'readInto' | 'view'> {
+  const size = parts.reduce((n, part) => n + part.byteLength, 0);
+  return {
+    readInto: (offset, target) => {
+      const bytes = readParts(parts, offset, Math.min(size, offset + target.byteLength));
+      target.set(bytes);
+      return bytes.byteLength;
+    },
+    view: () => null,
+  };
+}
+
 /**
  * An unencrypted backup's Manifest.db depends only on the dataset's state (no per-backup keys), so
  * it is built once per dataset generation: building it (an NSKeyedArchiver blob and a SQLite insert
  * per file) was a large share of a simulated backup, which a real device pays on its own CPU.
  */
-const plainManifestCache = new WeakMap<Dataset, { generation: number; bytes: Uint8Array }>();
+const plainManifestCache = new WeakMap<Dataset, { generation: number; bytes: readonly Uint8Array[] }>();
 
-async function plainManifestDb(dataset: Dataset, build: () => Promise<Uint8Array>): Promise<Uint8Array> {
+async function plainManifestDb(dataset: Dataset, build: () => Promise<readonly Uint8Array[]>): Promise<readonly Uint8Array[]> {
   const cached = plainManifestCache.get(dataset);
   if (cached && cached.generation === dataset.generation) return cached.bytes;
   const generation = dataset.generation;
@@ -54,22 +68,23 @@ interface PreviousManifest {
 }
 
 /**
- * The new Manifest.db (`current` holds the fileIDs of `rows`): the host's previous one brought up to
- * date when there is one (only the rows that differ are written), else built whole. A previous one that
- * cannot be updated (another schema, rows the device could not read) is replaced by a whole new one, as
- * a full backup would write.
+ * The new Manifest.db: the host's previous one brought up to date when there is one (only the rows
+ * that differ are written; `before[i]` is the previous row of `rows[i]`, if any), else built whole. A
+ * previous one that cannot be updated (another schema, rows the device could not read) is replaced
+ * by a whole new one, as a full backup would write.
  */
-async function newManifestDb(rows: readonly ManifestRow[], current: ReadonlySet<string>, previous: PreviousManifest | null): Promise<Uint8Array> {
+async function newManifestDb(rows: readonly ManifestRow[], before: readonly (PreviousRow | undefined)[], previous: PreviousManifest | null): Promise<readonly Uint8Array[]> {
   if (previous) {
-    const changed = rows.filter((row) => previous.rows.get(row.fileId)?.fingerprint !== rowFingerprint(row));
-    const deleted = [...previous.rows.keys()].filter((id) => !current.has(id));
+    const changed = rows.filter((row, i) => before[i]?.fingerprint !== rowFingerprint(row));
+    const deleted: string[] = [];
+    for (const row of previous.rows.values()) if (!row.current) deleted.push(row.fileId);
     try {
       return await patchManifestDb(previous.db, changed, deleted, rows.length);
     } catch (error) {
       if (!(error instanceof ManifestPatchError)) throw error;
     }
   }
-  return buildManifestDb(rows);
+  return [await buildManifestDb(rows)];
 }
 
 /** Pending small writes are sent once they add up to this much. */
@@ -181,20 +196,23 @@ export class BackupRun {
     const entries = dataset.entries(encrypted);
     const rows: ManifestRow[] = [];
     const uploads: { entry: DatasetEntry; row: ManifestRow }[] = [];
-    const current = new Set<string>();
+    // The previous row of each of `rows`: looked up once, for the plan here and the Manifest.db update.
+    const befores: (PreviousRow | undefined)[] = [];
     for (const entry of entries) {
       const row = manifestRow(entry);
-      current.add(row.fileId);
       rows.push(row);
-      if (entry.kind !== 'file') continue;
       const before = previous?.get(row.fileId);
+      befores.push(before);
+      if (before) before.current = true;
+      if (entry.kind !== 'file') continue;
       if (before && before.flags === row.flags && before.size === entry.size && before.lastModified === entry.mtime && (!encrypted || before.encryptionKey)) {
         if (before.encryptionKey) row.encryptionKey = before.encryptionKey;
         continue;
       }
       uploads.push({ entry, row });
     }
-    const removed = previous ? [...previous.entries()].filter(([id, r]) => !current.has(id) && r.flags === 1).map(([id]) => payloadPath(base, id)) : [];
+    const removed: string[] = [];
+    for (const r of previous?.values() ?? []) if (!r.current && r.flags === 1) removed.push(payloadPath(base, r.fileId));
     const uploadBytes = uploads.reduce((n, u) => n + (encrypted ? encryptedSize(u.entry.size) : u.entry.size), 0);
 
     // 3. Free space gate.
@@ -240,23 +258,24 @@ export class BackupRun {
     }
 
     // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
-    const manifestDb = encryption ? await newManifestDb(rows, current, previousManifest) : await plainManifestDb(dataset, () => newManifestDb(rows, current, previousManifest));
+    const manifestDb = encryption ? await newManifestDb(rows, befores, previousManifest) : await plainManifestDb(dataset, () => newManifestDb(rows, befores, previousManifest));
     previousManifest = null; // the previous file (1.19 GB on a huge phone) is not needed past here
     const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption);
-    let manifestDbBytes = manifestDb;
+    let manifestDbParts = manifestDb;
     if (encryption && manifestPlist['__manifestKey']) {
       const key = (manifestPlist['__manifestKey'] as Uint8Array | undefined)!;
       delete manifestPlist['__manifestKey'];
-      manifestDbBytes = await BackupEncryption.encryptWhole(key, manifestDb);
+      manifestDbParts = [await BackupEncryption.encryptWhole(key, concatBytes(manifestDb))];
     }
+    const manifestDbSize = manifestDbParts.reduce((n, part) => n + part.byteLength, 0);
     const plistBytes = encodeBinaryPlist(manifestPlist);
     this.progress = 92;
     await this.uploadBatch(
       [
-        { deviceName: 'Manifest.db', destination: `${base}/Snapshot/Manifest.db`, content: bytesContent(manifestDbBytes), size: manifestDbBytes.byteLength },
+        { deviceName: 'Manifest.db', destination: `${base}/Snapshot/Manifest.db`, content: manifestDbParts.length === 1 ? bytesContent(manifestDbParts[0]!) : partsContent(manifestDbParts), size: manifestDbSize },
         { deviceName: 'Manifest.plist', destination: `${base}/Snapshot/Manifest.plist`, content: bytesContent(plistBytes), size: plistBytes.byteLength },
       ],
-      manifestDbBytes.byteLength + plistBytes.byteLength,
+      manifestDbSize + plistBytes.byteLength,
     );
 
     // 6. Move into place: per file, so unchanged files in the same xx/ folder survive.

@@ -2,7 +2,8 @@ import { archive, decodePlist, encodeBinaryPlist, isPlistDict, unarchive, type P
 import type { DatasetEntry } from '../../dataset/dataset.ts';
 import { buildDatabase, openDatabase, patchDatabase, type SqliteDatabase } from '../../dataset/sqlite.ts';
 import { entryFileId, MANIFEST_FLAGS } from './backup-files.ts';
-import { scanManifestRows } from '../../../library/manifest-scan.ts';
+import { readMbFile } from './mbfile-reader.ts';
+import { scanManifestRowBatches } from '../../../library/manifest-scan.ts';
 import { concatBytes } from '../../../core/bytes.ts';
 import { readParts } from '../../../core/chunked-bytes.ts';
 
@@ -26,6 +27,8 @@ export interface PreviousRow {
   encryptionKey?: Uint8Array;
   /** The whole row, columns and MBFile, reduced to a number (rowFingerprint): equal when a new row would say the same. */
   fingerprint: number;
+  /** Set by the backup's plan when the device still has this file (a 1.3M-file Set of the current ones cost more). */
+  current?: boolean;
 }
 
 const MOBILE_UID = 501;
@@ -39,7 +42,7 @@ const MOBILE_UID = 501;
 const IN_PLACE_BYTES = 512 * 1024 * 1024;
 
 function previousRow(fileId: string, domain: string, relativePath: string, flags: number, blob: Uint8Array): PreviousRow | undefined {
-  const file = unarchive(decodePlist(blob));
+  const file = readMbFile(blob) ?? unarchive(decodePlist(blob));
   if (!isPlistDict(file)) return undefined;
   const key = (file as PlistDict)['EncryptionKey'];
   return {
@@ -56,10 +59,13 @@ async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promi
   const rows = new Map<string, PreviousRow>();
   try {
     const reader = { size, read: async (start: number, end: number) => readParts(parts, start, Math.min(end, size)) };
-    for await (const row of scanManifestRows(reader)) {
-      if (!row.blob || row.fileID === '') continue;
-      const previous = previousRow(row.fileID, row.domain, row.relativePath, row.flags, row.blob);
-      if (previous) rows.set(row.fileID, previous);
+    // Blobs as views of the received chunks: each is read here and only its fields are kept.
+    for await (const batch of scanManifestRowBatches(reader, true)) {
+      for (const row of batch) {
+        if (!row.blob || row.fileID === '') continue;
+        const previous = previousRow(row.fileID, row.domain, row.relativePath, row.flags, row.blob);
+        if (previous) rows.set(row.fileID, previous);
+      }
     }
     return rows;
   } catch {
@@ -75,7 +81,7 @@ export function mbFileBlob(row: ManifestRow): Uint8Array {
 /** The MBFile object mbFileBlob archives. */
 function mbFileObject(row: ManifestRow): PlistDict {
   const e = row.entry;
-  return {
+  const file: PlistDict = {
     $class: 'MBFile',
     LastModified: e.mtime,
     Flags: 0,
@@ -88,9 +94,10 @@ function mbFileObject(row: ManifestRow): PlistDict {
     UserID: MOBILE_UID,
     ProtectionClass: e.protectionClass,
     RelativePath: e.relativePath,
-    ...(e.target !== undefined ? { Target: e.target } : {}),
-    ...(row.encryptionKey ? { EncryptionKey: row.encryptionKey } : {}),
   };
+  if (e.target !== undefined) file['Target'] = e.target;
+  if (row.encryptionKey) file['EncryptionKey'] = row.encryptionKey;
+  return file;
 }
 
 /** Every key mbFileObject writes, in a fixed order for the fingerprint. */
@@ -124,6 +131,9 @@ function fingerprintOf(domain: string, relativePath: string, flags: number, file
       hash.word(1);
       hash.word(n % 0x1_0000_0000);
       hash.word(Math.floor(n / 0x1_0000_0000));
+    } else if (value === relativePath) {
+      // MBFile's RelativePath is the column's; said once, not hashed twice.
+      hash.word(4);
     } else if (typeof value === 'string') {
       hash.word(2);
       hash.text(value);
@@ -220,10 +230,11 @@ export class ManifestPatchError extends Error {}
 /**
  * The host's previous Manifest.db brought up to date: `changed` rows written, `deleted` ones gone, the
  * rest left as they are, and `expectedRows` rows in all. An incremental backup of a 1.3M-file phone changes about 1% of its rows, and
- * encoding all the others again was most of the device's time. Throws ManifestPatchError if the
- * previous database does not have the schema buildManifestDb writes, or the edit does not fit.
+ * encoding all the others again was most of the device's time. The result is written over `previous`
+ * (patchDatabase), in pieces. Throws ManifestPatchError, leaving `previous` as it was, if the previous
+ * database does not have the schema buildManifestDb writes, or the edit does not fit.
  */
-export async function patchManifestDb(previous: Uint8Array | readonly Uint8Array[], changed: readonly ManifestRow[], deleted: readonly string[], expectedRows: number): Promise<Uint8Array> {
+export async function patchManifestDb(previous: Uint8Array | readonly Uint8Array[], changed: readonly ManifestRow[], deleted: readonly string[], expectedRows: number): Promise<Uint8Array[]> {
   // Room for the new rows: a blob of about 530 bytes, its key in four b-trees, and page slack.
   const room = 1024 * 1024 + (changed.length + deleted.length) * 4096;
   try {
