@@ -33,6 +33,11 @@ export interface StorageBackend {
   stat(path: string): Promise<EntryStat | null>;
   /** One level; throws StoreError ENOENT / ENOTDIR. */
   list(path: string): Promise<DirectoryEntry[]>;
+  /**
+   * The kind `list` of its folder would give the entry at `path`, or null when it has none (the
+   * folder missing included): a commit asks about a few dozen names in folders of thousands.
+   */
+  entryKind?(path: string): Promise<EntryKind | null>;
   /** Creates every missing directory; an existing directory is fine, a file in the way is ENOTDIR/EEXIST. */
   mkdirp(path: string): Promise<void>;
   /** Creates or truncates `path` (parent must exist). */

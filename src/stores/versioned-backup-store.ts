@@ -207,7 +207,7 @@ export class VersionedBackupStore implements BackupStore {
       else byFolder.set(parentPath(w), [w]);
     }
     for (const [folder, group] of byFolder) {
-      const there = await listKinds(this.backend, joinPath(udid, folder));
+      const there = await kindsOf(this.backend, joinPath(udid, folder), group.map(baseName));
       for (const w of group) if (there.has(baseName(w))) liveWhiteouts.push(w);
     }
     const plan: CommitPlan = { versionId, whiteouts: liveWhiteouts, seq, date: new Date().toISOString() };
@@ -263,9 +263,10 @@ export class VersionedBackupStore implements BackupStore {
     // sits at its target is the old content and goes to the version first. One listing per folder
     // says what sits there: only this loop changes those folders while it runs.
     const placeFolder = async (rel: string): Promise<void> => {
-      const there = await listKinds(this.backend, joinPath(udid, rel));
+      const staged = await this.backend.list(joinPath(data, rel));
+      const there = await kindsOf(this.backend, joinPath(udid, rel), staged.map((e) => e.name));
       const files: string[] = [];
-      for (const e of await this.backend.list(joinPath(data, rel))) {
+      for (const e of staged) {
         const child = joinPath(rel, e.name);
         if (e.kind === 'file') {
           files.push(e.name);
@@ -341,13 +342,32 @@ const versionsDir = (udid: string): string => joinPath(META_DIR, udid, 'versions
  * with one listing of each current folder at a time rather than an index of all of them.
  */
 async function collectAdded(backend: StorageBackend, stagedRoot: string, currentRoot: string, rel: string, currentIsFolder: boolean, out: string[]): Promise<void> {
-  const there = currentIsFolder ? await listKinds(backend, joinPath(currentRoot, rel)) : new Map<string, EntryKind>();
-  for (const e of await backend.list(joinPath(stagedRoot, rel))) {
+  const staged = await backend.list(joinPath(stagedRoot, rel));
+  const there = currentIsFolder ? await kindsOf(backend, joinPath(currentRoot, rel), staged.map((e) => e.name)) : new Map<string, EntryKind>();
+  for (const e of staged) {
     const child = joinPath(rel, e.name);
     const existing = there.get(e.name);
     if (!existing) out.push(child);
     if (e.kind === 'directory') await collectAdded(backend, stagedRoot, currentRoot, child, existing === 'directory', out);
   }
+}
+
+/**
+ * Up to this many names are looked up one by one (entryKind) instead of listing their folder: an
+ * incremental backup of a 1.3M-file phone changes ≈40 files in each of 256 folders of ≈5,000, and
+ * listing them all, three times per commit, was most of its commit.
+ */
+const LOOKUP_NAMES = 256;
+
+/** The kinds of `names` in `dir` (those that exist), as listKinds would give them. */
+async function kindsOf(backend: StorageBackend, dir: string, names: readonly string[]): Promise<Map<string, EntryKind>> {
+  if (!backend.entryKind || names.length > LOOKUP_NAMES) return listKinds(backend, dir);
+  const kinds = new Map<string, EntryKind>();
+  for (const name of names) {
+    const kind = await backend.entryKind(joinPath(dir, name));
+    if (kind) kinds.set(name, kind);
+  }
+  return kinds;
 }
 
 /** One folder's names and kinds; empty when it does not exist. */

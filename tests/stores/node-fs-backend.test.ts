@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -91,6 +91,25 @@ test('NodeFsBackend.read: a missing file, a folder, and a read abandoned halfway
       await errnoOf('dir');
     }
     assert.ok(openFiles() <= before + 2, `${openFiles() - before} files left open`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('NodeFsBackend.entryKind gives the kind list() gives, for every kind of entry, and null where there is none', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lifeboat-nodefs-kind-'));
+  try {
+    mkdirSync(join(root, 'd/sub'), { recursive: true });
+    writeFileSync(join(root, 'd/file'), 'x');
+    symlinkSync(join(root, 'd/sub'), join(root, 'd/link-to-folder'));
+    symlinkSync(join(root, 'd/nowhere'), join(root, 'd/dangling'));
+    const backend = new NodeFsBackend(root);
+    const listed = new Map((await backend.list('d')).map((e) => [e.name, e.kind]));
+    assert.equal(listed.size, 4);
+    for (const [name, kind] of listed) assert.equal(await backend.entryKind(`d/${name}`), kind, name);
+    assert.equal(await backend.entryKind('d/missing'), null);
+    assert.equal(await backend.entryKind('d/file/under-a-file'), null);
+    assert.equal(await backend.entryKind('nothing/here'), null);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { StoreError, type StoreErrno } from '../errors.ts';
 import { splitPath } from '../paths.ts';
-import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
+import type { DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
 
 /** Anything splitPath would reject or normalize: '..'/'.' parts, empty parts, a leading '/', backslashes, NUL. */
 const UNSAFE_PATH = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\\|\0/;
@@ -70,6 +70,19 @@ export class NodeFsBackend implements StorageBackend {
     }
     if (!st) return null;
     return { kind: st.isDirectory() ? 'directory' : 'file', size: st.isDirectory() ? 0 : st.size, mtime: st.mtime };
+  }
+
+  async entryKind(path: string): Promise<EntryKind | null> {
+    let st: fsSync.Stats | undefined;
+    try {
+      // lstat, as list()'s entries are: a link is not the folder it may point to.
+      st = fsSync.lstatSync(this.abs(path), { throwIfNoEntry: false });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOTDIR') return null;
+      throw mapError(e, path);
+    }
+    if (!st) return null;
+    return st.isDirectory() ? 'directory' : 'file';
   }
 
   async list(path: string): Promise<DirectoryEntry[]> {
