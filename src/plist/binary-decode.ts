@@ -256,7 +256,8 @@ class BinaryPlistDecoder {
   }
 }
 
-function narrow(v: bigint): number | bigint {
+/** A decoded integer as a number when it is exactly one, else the bigint. */
+export function narrow(v: bigint): number | bigint {
   return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
 }
 

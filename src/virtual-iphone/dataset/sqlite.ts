@@ -82,16 +82,6 @@ export async function openDatabase(bytes: Uint8Array): Promise<SqliteDatabase> {
 /** sqlite3_serialize's flag for "the database's own buffer, not a copy" (sqlite3.h). */
 const SQLITE_SERIALIZE_NOCOPY = 0x001;
 
-/**
- * Edits a copy of a database file image (whole or in chunks) placed in a fixed WASM buffer `room` bytes
- * bigger than the image, and returns the edited image. The buffer never grows (an edit that needs more
- * fails with SQLITE_FULL), so a 1.19 GB image is in WASM memory once: a resizeable one is reallocated at
- * twice its size, and sqlite3_serialize would copy it inside WASM memory first; here it is read out directly.
- *
- * The edited image is written back over `file` (plus one new piece for what no longer fits), which the
- * caller must not use afterwards: fresh memory for another 1.19 GB costs seconds of page faults and a
- * garbage collection per 64 MB on a big heap. `file` is untouched when the edit throws.
- */
 /** `image` copied over `parts` in order: the parts it fills (cut to what it fills) and a new one for the rest. */
 function writeOver(parts: readonly Uint8Array[], image: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -107,6 +97,16 @@ function writeOver(parts: readonly Uint8Array[], image: Uint8Array): Uint8Array[
   return out;
 }
 
+/**
+ * Edits a copy of a database file image (whole or in chunks) placed in a fixed WASM buffer `room` bytes
+ * bigger than the image, and returns the edited image. The buffer never grows (an edit that needs more
+ * fails with SQLITE_FULL), so a 1.19 GB image is in WASM memory once: a resizeable one is reallocated at
+ * twice its size, and sqlite3_serialize would copy it inside WASM memory first; here it is read out directly.
+ *
+ * The edited image is written back over `file` (plus one new piece for what no longer fits), which the
+ * caller must not use afterwards: fresh memory for another 1.19 GB costs seconds of page faults and a
+ * garbage collection per 64 MB on a big heap. `file` is untouched when the edit throws.
+ */
 export async function patchDatabase(file: Uint8Array | readonly Uint8Array[], room: number, edit: (db: SqliteDatabase) => void): Promise<Uint8Array[]> {
   const sqlite3 = await loadSqlite();
   const { wasm, capi } = sqlite3;

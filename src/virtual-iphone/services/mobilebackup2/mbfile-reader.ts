@@ -1,4 +1,4 @@
-import { setEntry } from '../../../plist/binary-decode.ts';
+import { narrow, setEntry } from '../../../plist/binary-decode.ts';
 import { MAX_PLIST_DEPTH, type PlistDict, type PlistValue } from '../../../plist/index.ts';
 
 /**
@@ -29,7 +29,6 @@ const HEADER_SIZE = 8;
 const UNVISITED = 0;
 const IN_PROGRESS = 1;
 const DONE = 2;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const KEY_SLOTS = 1024;
 const KIND_INT = 0x1;
 const KIND_DATA = 0x4;
@@ -268,10 +267,8 @@ class MbFileReader {
         return this.view.getUint16(start);
       case 2:
         return this.view.getUint32(start);
-      case 3: {
-        const v = this.view.getBigInt64(start);
-        return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
-      }
+      case 3:
+        return narrow(this.view.getBigInt64(start));
       default:
         throw GIVE_UP;
     }
