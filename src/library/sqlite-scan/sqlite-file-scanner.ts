@@ -132,9 +132,10 @@ export class SqliteFileScanner {
 
   /**
    * rows(), a leaf page's rows at a time: a scan of 1.3M rows pays the async generator's turns once
-   * per page instead of once per row. With `blobViews`, a row's blobs are views of the page it lies on
-   * instead of copies: for a caller done with each batch before the next, over a reader whose memory
-   * never changes (1.3M blob copies were a large share of such a scan's garbage).
+   * per page instead of once per row. With `blobViews`, a row's blobs are views of its page (or of its
+   * payload put back together) instead of copies: for a caller done with each batch before the next,
+   * over a reader whose memory never changes (1.3M blob copies were a large share of such a scan's
+   * garbage).
    */
   async *rowBatches(rootPage: number, columns: number, blobViews = false): AsyncGenerator<TableRow[]> {
     this.visited.fill(0);
@@ -152,7 +153,12 @@ export class SqliteFileScanner {
         if (type === TABLE_LEAF) {
           if (header + 8 + cells * 2 > this.usable) throw this.damaged(`page ${descend} lists more rows than fit in it`);
           const batch: TableRow[] = [];
-          for (let i = 0; i < cells; i++) batch.push(this.localLeafRow(page, descend, header, i, columns, blobViews) ?? (await this.leafRow(page, descend, header, i, columns)));
+          for (let i = 0; i < cells; i++) {
+            const cell = this.leafCell(page, descend, header, i);
+            // Only a row spilling to overflow pages waits for a read.
+            const payload = cell.local === cell.size ? page.subarray(cell.start, cell.start + cell.size) : await this.spilledPayload(page, cell);
+            batch.push({ rowid: cell.rowid, values: decodeRecord(payload, this.text, columns, `“${this.name}”`, blobViews) });
+          }
           yield batch;
           descend = undefined;
         } else if (type === TABLE_INTERIOR) {
@@ -197,33 +203,22 @@ export class SqliteFileScanner {
     return { rowid, start, size, local };
   }
 
-  /** A leaf row that lies wholly on its page, decoded without waiting; undefined if it spills to overflow pages. */
-  private localLeafRow(page: Uint8Array, pageNumber: number, header: number, i: number, columns: number, blobViews: boolean): TableRow | undefined {
-    const { rowid, start, size, local } = this.leafCell(page, pageNumber, header, i);
-    if (local !== size) return undefined;
-    return { rowid, values: decodeRecord(page.subarray(start, start + size), this.text, columns, `“${this.name}”`, blobViews) };
-  }
-
-  private async leafRow(page: Uint8Array, pageNumber: number, header: number, i: number, columns: number): Promise<TableRow> {
-    const { rowid, start, size, local } = this.leafCell(page, pageNumber, header, i);
-    let payload: Uint8Array;
-    if (local === size) {
-      payload = page.subarray(start, start + size);
-    } else {
-      payload = new Uint8Array(size);
-      payload.set(page.subarray(start, start + local));
-      let filled = local;
-      let next = new DataView(page.buffer, page.byteOffset + start + local, 4).getUint32(0);
-      while (filled < size) {
-        this.claim(next);
-        const overflow = await this.page(next);
-        const take = Math.min(size - filled, this.usable - 4);
-        payload.set(overflow.subarray(4, 4 + take), filled);
-        filled += take;
-        next = new DataView(overflow.buffer, overflow.byteOffset, 4).getUint32(0);
-      }
+  /** A row's payload whose tail spills to overflow pages, put back together. */
+  private async spilledPayload(page: Uint8Array, cell: { start: number; size: number; local: number }): Promise<Uint8Array> {
+    const { start, size, local } = cell;
+    const payload = new Uint8Array(size);
+    payload.set(page.subarray(start, start + local));
+    let filled = local;
+    let next = new DataView(page.buffer, page.byteOffset + start + local, 4).getUint32(0);
+    while (filled < size) {
+      this.claim(next);
+      const overflow = await this.page(next);
+      const take = Math.min(size - filled, this.usable - 4);
+      payload.set(overflow.subarray(4, 4 + take), filled);
+      filled += take;
+      next = new DataView(overflow.buffer, overflow.byteOffset, 4).getUint32(0);
     }
-    return { rowid, values: decodeRecord(payload, this.text, columns, `“${this.name}”`) };
+    return payload;
   }
 
   /** Bytes of a `size`-byte table row kept on its leaf page (the rest spills to overflow pages). */
