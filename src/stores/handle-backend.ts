@@ -1,7 +1,7 @@
 import { StoreError, type StoreErrno } from './errors.ts';
 import { forEachConcurrently } from './concurrency.ts';
 import { splitPath } from './paths.ts';
-import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from './storage-backend.ts';
+import type { DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from './storage-backend.ts';
 
 /*
  * The subset of the File System Access API the stores use, written out so the same code runs on a
@@ -164,6 +164,32 @@ export class HandleBackend implements StorageBackend {
     if (h.kind === 'directory') return { kind: 'directory', size: 0, mtime: new Date(0) };
     const file = await h.getFile();
     return { kind: 'file', size: file.size, mtime: new Date(file.lastModified) };
+  }
+
+  /**
+   * One round trip for a name: getFileHandle answers NotFoundError for nothing there and
+   * TypeMismatchError for a folder, so the folder itself (thousands of entries) is never listed.
+   */
+  async entryKind(path: string): Promise<EntryKind | null> {
+    const parts = splitPath(path);
+    if (parts.length === 0) return 'directory';
+    let parent: DirHandleLike;
+    try {
+      parent = await this.dir(parts.slice(0, -1));
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      if (name === 'NotFoundError' || name === 'TypeMismatchError') return null;
+      throw mapError(e, path);
+    }
+    try {
+      await parent.getFileHandle(parts[parts.length - 1]!);
+      return 'file';
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      if (name === 'NotFoundError') return null;
+      if (name === 'TypeMismatchError') return 'directory';
+      throw mapError(e, path);
+    }
   }
 
   async list(path: string): Promise<DirectoryEntry[]> {

@@ -358,15 +358,18 @@ async function collectAdded(backend: StorageBackend, stagedRoot: string, current
  * listing them all, three times per commit, was most of its commit.
  */
 const LOOKUP_NAMES = 256;
+/** Lookups in flight at once: in a browser each is a round trip to its storage process. */
+const LOOKUP_CONCURRENCY = 16;
 
 /** The kinds of `names` in `dir` (those that exist), as listKinds would give them. */
 async function kindsOf(backend: StorageBackend, dir: string, names: readonly string[]): Promise<Map<string, EntryKind>> {
-  if (!backend.entryKind || names.length > LOOKUP_NAMES) return listKinds(backend, dir);
+  const entryKind = backend.entryKind?.bind(backend);
+  if (!entryKind || names.length > LOOKUP_NAMES) return listKinds(backend, dir);
   const kinds = new Map<string, EntryKind>();
-  for (const name of names) {
-    const kind = await backend.entryKind(joinPath(dir, name));
+  await forEachConcurrently(names, LOOKUP_CONCURRENCY, async (name) => {
+    const kind = await entryKind(joinPath(dir, name));
     if (kind) kinds.set(name, kind);
-  }
+  });
   return kinds;
 }
 

@@ -1,6 +1,6 @@
 import { StoreError } from '../errors.ts';
 import { ownName as own, splitPath } from '../paths.ts';
-import type { DirectoryEntry, EntryStat } from '../storage-backend.ts';
+import type { DirectoryEntry, EntryKind, EntryStat } from '../storage-backend.ts';
 
 /*
  * The whole namespace of a packed store, in memory. Compactness matters (a 300k-file backup keeps
@@ -105,6 +105,11 @@ export class Catalogue {
     if (!node) return null;
     if (node instanceof DirNode) return { kind: 'directory', size: 0, mtime: DIR_STAT_TIME };
     return { kind: 'file', size: node.size, mtime: fromStoredTime(node.mtime) };
+  }
+
+  entryKind(path: string): EntryKind | null {
+    const node = this.lookup(path);
+    return node === null ? null : node instanceof DirNode ? 'directory' : 'file';
   }
 
   list(path: string): DirectoryEntry[] {

@@ -1,6 +1,6 @@
 import { StoreBusyError, StoreError } from '../errors.ts';
 import { mapError, type DirHandleLike, type SyncAccessHandleLike } from '../handle-backend.ts';
-import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
+import type { DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
 import { Catalogue, DirNode, FileNode, toStoredTime, type CatalogueRecord, type Extent } from './catalogue.ts';
 import { ByteArena } from './byte-arena.ts';
 import { encodeFrame, FrameBuffer } from './frame.ts';
@@ -512,6 +512,10 @@ export class PackedBackend implements StorageBackend {
 
   async stat(path: string): Promise<EntryStat | null> {
     return this.catalogue.stat(path);
+  }
+
+  async entryKind(path: string): Promise<EntryKind | null> {
+    return this.catalogue.entryKind(path);
   }
 
   async list(path: string): Promise<DirectoryEntry[]> {
