@@ -206,8 +206,12 @@ export class BackupReader {
 
   /** Manifest.db read whole, decrypted with `key` when it has one, and opened in SQLite. */
   private async loadManifest(key: CryptoKey | undefined): Promise<ManifestDb> {
-    const raw = await this.source.readFile('Manifest.db');
-    return ManifestDb.open(key ? await decryptWhole(key, raw, 'Manifest.db') : raw);
+    if (key) return ManifestDb.open(await decryptWhole(key, await this.source.readFile('Manifest.db'), 'Manifest.db'));
+    // A plain one goes from storage straight into SQLite's memory, never whole in JS memory too.
+    const stat = await this.source.stat('Manifest.db');
+    if (!stat) throw new MissingBackupFileError('Manifest.db');
+    if (stat.kind !== 'file') throw new CorruptBackupError('Manifest.db is a folder, not a file.');
+    return ManifestDb.open({ size: stat.size, chunks: this.source.stream('Manifest.db') });
   }
 
   get manifest(): ManifestDb {

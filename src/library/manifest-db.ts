@@ -2,7 +2,7 @@ import { CorruptBackupError } from '../core/errors.ts';
 import { decodeMbFile, kindFromFlags, kindFromMode, type EntryKind, type MbFile } from './mbfile.ts';
 import { ManifestIndex } from './manifest-index.ts';
 import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
-import { loadSqlite, openDatabaseBytes, tableExists, type Database } from './sqlite.ts';
+import { loadSqlite, openDatabaseBytes, openDatabaseChunks, tableExists, type Database } from './sqlite.ts';
 
 /** One Manifest.db row as the browser shows it. */
 export interface ManifestEntry {
@@ -64,9 +64,10 @@ export class ManifestDb {
     private readonly sqlite3: Sqlite3Static,
   ) {}
 
-  static async open(bytes: Uint8Array): Promise<ManifestDb> {
+  /** Manifest.db's bytes, whole or as `size` bytes arriving in chunks (read straight into SQLite's memory). */
+  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array> }): Promise<ManifestDb> {
     const sqlite3 = await loadSqlite();
-    const db = await openDatabaseBytes(bytes, 'Manifest.db');
+    const db = file instanceof Uint8Array ? await openDatabaseBytes(file, 'Manifest.db') : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db');
     try {
       if (!tableExists(db, 'Files')) throw new CorruptBackupError('Manifest.db has no Files table.');
       const rowCount = Number(db.selectValue('SELECT count(*) FROM Files'));
