@@ -149,6 +149,8 @@ async function runHuge(request: BenchRequest, device: BenchDevice): Promise<Back
       const result = await BackupEngine.run({ provider, store, udid, deviceValues, full, onProgress });
       runs.push({ seconds: (performance.now() - started) / 1000, files: result.filesReceived, bytes: result.bytesReceived });
     }
+    // The harness files heap peaks from here on under the Library (in the app it has a worker of its own).
+    console.log('library: opening');
     runs[runs.length - 1]!.library = await libraryFigures(store, udid);
   } finally {
     await store.close();

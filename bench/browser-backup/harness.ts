@@ -67,6 +67,7 @@ export async function openOpfsBench(options: { watchHeaps?: boolean } = {}): Pro
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(m.text());
+        else if (m.text() === 'library: opening') heaps?.mark('library');
         else if (extraQuery) console.log(`  [page] ${m.text()}`);
       });
       try {

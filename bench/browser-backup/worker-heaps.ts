@@ -8,6 +8,8 @@ import WebSocket from 'ws';
 export interface WorkerHeapPeak {
   /** The worker script's file name. */
   worker: string;
+  /** What the page was doing ('backup' until the first mark). */
+  phase: string;
   /** Bytes of live objects at the fullest sample. */
   usedBytes: number;
   /** Bytes the heap held from the OS (what its process pays). */
@@ -23,7 +25,7 @@ interface CdpMessage {
 }
 
 /** Needs Chromium started with `--remote-debugging-port=0` on `profileDir` (the port is written there). */
-export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Promise<{ stop(): Promise<WorkerHeapPeak[]> }> {
+export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Promise<{ mark(phase: string): void; stop(): Promise<WorkerHeapPeak[]> }> {
   let port = 0;
   for (let waited = 0; port === 0; waited += 50) {
     try {
@@ -47,7 +49,9 @@ export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Pr
       pending.set(id, resolve);
       ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
     });
-  const workers = new Map<string, WorkerHeapPeak>(); // by session
+  const workers = new Map<string, WorkerHeapPeak>(); // by session, for the current phase
+  const finished: WorkerHeapPeak[] = []; // peaks of earlier phases
+  let phase = 'backup';
   ws.on('message', (data) => {
     const m = JSON.parse(String(data)) as CdpMessage;
     if (m.id !== undefined) {
@@ -58,7 +62,7 @@ export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Pr
     if (m.method === 'Target.attachedToTarget' && m.params?.sessionId && m.params.targetInfo) {
       const { type, url } = m.params.targetInfo;
       if (type === 'page') void send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true }, m.params.sessionId);
-      if (type === 'worker') workers.set(m.params.sessionId, { worker: url.split('/').pop() ?? url, usedBytes: 0, totalBytes: 0 });
+      if (type === 'worker') workers.set(m.params.sessionId, { worker: url.split('/').pop() ?? url, phase, usedBytes: 0, totalBytes: 0 });
     }
   });
   await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
@@ -76,12 +80,20 @@ export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Pr
     }
   })();
   return {
+    mark(next: string) {
+      // Peaks so far belong to the phase that ends; each worker starts afresh for the next one.
+      for (const [session, peak] of workers) {
+        finished.push({ ...peak });
+        workers.set(session, { worker: peak.worker, phase: next, usedBytes: 0, totalBytes: 0 });
+      }
+      phase = next;
+    },
     async stop() {
       stopped = true;
       // A worker that ended never answers its last poll: do not wait for it.
       await Promise.race([sampling, new Promise((r) => setTimeout(r, 2000))]);
       ws.close();
-      return [...workers.values()];
+      return [...finished, ...workers.values()];
     },
   };
 }

@@ -21,6 +21,12 @@ const SHARED_DATABASES = 3;
  * reading exists to avoid.
  */
 const IN_MEMORY_FALLBACK_BYTES = 256 * 1024 * 1024;
+/**
+ * Manifest.db is read into SQLite's memory this much at a time: in OPFS each read is a File snapshot
+ * and a blob read, a round trip to the browser's storage process (4 MiB reads made opening a 356 MB
+ * Manifest.db take 4.5 s where reading it whole took 3.3 s and 64 MiB reads 3.9 s, one run each).
+ */
+const MANIFEST_READ_BYTES = 64 * 1024 * 1024;
 
 export interface BackupReaderOptions {
   /**
@@ -211,7 +217,7 @@ export class BackupReader {
     const stat = await this.source.stat('Manifest.db');
     if (!stat) throw new MissingBackupFileError('Manifest.db');
     if (stat.kind !== 'file') throw new CorruptBackupError('Manifest.db is a folder, not a file.');
-    return ManifestDb.open({ size: stat.size, chunks: this.source.stream('Manifest.db') });
+    return ManifestDb.open({ size: stat.size, chunks: this.source.stream('Manifest.db', MANIFEST_READ_BYTES) });
   }
 
   get manifest(): ManifestDb {

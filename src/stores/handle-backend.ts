@@ -135,18 +135,23 @@ export class HandleBackend implements StorageBackend {
     return [await this.dir(parts.slice(0, -1), create), parts[parts.length - 1]!];
   }
 
-  private async entry(path: string): Promise<DirHandleLike | FileHandleLike | null> {
+  /** The folder holding `path` and the name in it; null when there is no such folder. */
+  private async existingParent(path: string): Promise<[DirHandleLike, string] | null> {
     const parts = splitPath(path);
-    if (parts.length === 0) return this.root;
-    let parent: DirHandleLike;
     try {
-      parent = await this.dir(parts.slice(0, -1));
+      return [await this.dir(parts.slice(0, -1)), parts[parts.length - 1]!];
     } catch (e) {
       const name = (e as { name?: string }).name;
       if (name === 'NotFoundError' || name === 'TypeMismatchError') return null;
       throw mapError(e, path);
     }
-    const last = parts[parts.length - 1]!;
+  }
+
+  private async entry(path: string): Promise<DirHandleLike | FileHandleLike | null> {
+    if (splitPath(path).length === 0) return this.root;
+    const found = await this.existingParent(path);
+    if (!found) return null;
+    const [parent, last] = found;
     for (const getter of ['getFileHandle', 'getDirectoryHandle'] as const) {
       try {
         return await parent[getter](last);
@@ -171,18 +176,11 @@ export class HandleBackend implements StorageBackend {
    * TypeMismatchError for a folder, so the folder itself (thousands of entries) is never listed.
    */
   async entryKind(path: string): Promise<EntryKind | null> {
-    const parts = splitPath(path);
-    if (parts.length === 0) return 'directory';
-    let parent: DirHandleLike;
+    if (splitPath(path).length === 0) return 'directory';
+    const found = await this.existingParent(path);
+    if (!found) return null;
     try {
-      parent = await this.dir(parts.slice(0, -1));
-    } catch (e) {
-      const name = (e as { name?: string }).name;
-      if (name === 'NotFoundError' || name === 'TypeMismatchError') return null;
-      throw mapError(e, path);
-    }
-    try {
-      await parent.getFileHandle(parts[parts.length - 1]!);
+      await found[0].getFileHandle(found[1]);
       return 'file';
     } catch (e) {
       const name = (e as { name?: string }).name;
