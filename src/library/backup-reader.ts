@@ -210,7 +210,7 @@ export class BackupReader {
     }
   }
 
-  /** Manifest.db read whole, decrypted with `key` when it has one, and opened in SQLite. */
+  /** Manifest.db opened in SQLite: read whole and decrypted with `key` when it has one, else read straight into SQLite's memory. */
   private async loadManifest(key: CryptoKey | undefined): Promise<ManifestDb> {
     if (key) return ManifestDb.open(await decryptWhole(key, await this.source.readFile('Manifest.db'), 'Manifest.db'));
     // A plain one goes from storage straight into SQLite's memory, never whole in JS memory too.
