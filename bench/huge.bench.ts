@@ -14,7 +14,7 @@
 // BENCH_HUGE_SCALE=0.1 runs the same at a tenth of the apps and photos (the phone's --dataset-scale),
 // to see how time and memory grow with the file count; its figures say the scale in their names.
 // Then the OPFS run in Chromium (opfsHugeBench) at BENCH_HUGE_OPFS_SCALE (default: the same scale; 0 skips it);
-// BENCH_HUGE_SKIP_CLI=1 runs that one alone.
+// BENCH_HUGE_SKIP_CLI=1 runs that one alone; BENCH_HUGE_LIVE_HEAP=1 adds each worker's live heap (after forced collections).
 import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +51,9 @@ const OPFS_SCALE = Number(process.env.BENCH_HUGE_OPFS_SCALE ?? SCALE);
  */
 export async function opfsHugeBench(scale = OPFS_SCALE): Promise<BenchResult[]> {
   const { openOpfsBench } = await import('./browser-backup/harness.ts');
-  const session = await openOpfsBench({ watchHeaps: true });
+  // BENCH_HUGE_LIVE_HEAP=1: also each worker's live heap, after a forced collection every 5 s (slows the run).
+  const live = process.env.BENCH_HUGE_LIVE_HEAP === '1';
+  const session = await openOpfsBench({ watchHeaps: true, liveHeapEvery: live ? 20 : 0 });
   try {
     const started = performance.now();
     const outcome = await session.run('huge', 2, `layout=two-workers&scale=${scale}`, TIMEOUT_MS);
@@ -60,7 +62,7 @@ export async function opfsHugeBench(scale = OPFS_SCALE): Promise<BenchResult[]> 
     const heaps = outcome.heaps ?? [];
     const heapOf = (name: string, phase = 'backup'): number => Math.max(0, ...heaps.filter((h) => h.worker.startsWith(name) && h.phase === phase).map((h) => h.totalBytes)) / 1e6;
     console.log(`  huge OPFS (scale ${scale}): full ${full.files} files in ${full.seconds.toFixed(0)} s, incremental ${incremental.files} files in ${incremental.seconds.toFixed(1)} s (whole run ${((performance.now() - started) / 1000).toFixed(0)} s)`);
-    console.log(`  huge OPFS worker heaps (peak total): ${heaps.map((h) => `${h.worker} ${h.phase} ${(h.totalBytes / 1e6).toFixed(0)} MB (used ${(h.usedBytes / 1e6).toFixed(0)})`).join(', ')}`);
+    console.log(`  huge OPFS worker heaps (peak total): ${heaps.map((h) => `${h.worker} ${h.phase} ${(h.totalBytes / 1e6).toFixed(0)} MB (used ${(h.usedBytes / 1e6).toFixed(0)}${h.liveBytes === undefined ? '' : `, live ${(h.liveBytes / 1e6).toFixed(0)}`})`).join(', ')}`);
     console.log(`  huge OPFS Library: ${library.files} files, open ${library.openMs.toFixed(0)} ms, index ${library.indexMs.toFixed(0)} ms, list ${library.listEntries} entries ${library.listMs.toFixed(1)} ms, search ${library.searchMs.toFixed(1)} ms`);
     const label = scale === 1 ? 'huge (1.3M files)' : `huge at scale ${scale} (${full.files} files)`;
     return [

@@ -14,6 +14,11 @@ export interface WorkerHeapPeak {
   usedBytes: number;
   /** Bytes the heap held from the OS (what its process pays). */
   totalBytes: number;
+  /**
+   * Bytes of objects still reachable just after a forced collection (`usedBytes` counts garbage
+   * not yet collected too); sampled every few seconds, only when asked for (it slows the worker).
+   */
+  liveBytes?: number;
 }
 
 interface CdpMessage {
@@ -25,7 +30,7 @@ interface CdpMessage {
 }
 
 /** Needs Chromium started with `--remote-debugging-port=0` on `profileDir` (the port is written there). */
-export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Promise<{ mark(phase: string): void; stop(): Promise<WorkerHeapPeak[]> }> {
+export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liveEvery = 0): Promise<{ mark(phase: string): void; stop(): Promise<WorkerHeapPeak[]> }> {
   let port = 0;
   for (let waited = 0; port === 0; waited += 50) {
     try {
@@ -67,10 +72,17 @@ export async function watchWorkerHeaps(profileDir: string, intervalMs = 250): Pr
   });
   await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
   let stopped = false;
+  let round = 0;
   const sampling = (async () => {
     while (!stopped) {
+      const live = liveEvery > 0 && ++round % liveEvery === 0;
       await Promise.all(
         [...workers].map(async ([session, peak]) => {
+          if (live) {
+            await send('HeapProfiler.collectGarbage', {}, session);
+            const after = await send('Runtime.getHeapUsage', {}, session);
+            peak.liveBytes = Math.max(peak.liveBytes ?? 0, after.result?.usedSize ?? 0);
+          }
           const r = await send('Runtime.getHeapUsage', {}, session);
           peak.usedBytes = Math.max(peak.usedBytes, r.result?.usedSize ?? 0);
           peak.totalBytes = Math.max(peak.totalBytes, r.result?.totalSize ?? 0);
