@@ -199,7 +199,7 @@ export class VersionedBackupStore implements BackupStore {
       await writeWhole(this.backend, joinPath(pending, 'info.json'), encoder.encode(JSON.stringify(info)));
     }
     const liveWhiteouts: string[] = [];
-    // Grouped by folder, one listing at a time: remembering every folder's names costs too much at 1.3M files.
+    // Grouped by folder, one folder at a time (kindsOf): remembering every folder's names costs too much at 1.3M files.
     const byFolder = new Map<string, string[]>();
     for (const w of whiteouts) {
       const group = byFolder.get(parentPath(w));
@@ -260,8 +260,8 @@ export class VersionedBackupStore implements BackupStore {
       await writeWhole(this.backend, displacedMarker, new Uint8Array(0));
     }
     // Phase 2: staged entries into place. A staged entry still present has not moved yet, so whatever
-    // sits at its target is the old content and goes to the version first. One listing per folder
-    // says what sits there: only this loop changes those folders while it runs.
+    // sits at its target is the old content and goes to the version first. One look per folder
+    // (kindsOf: its staged names, or a listing) says what sits there: only this loop changes those folders while it runs.
     const placeFolder = async (rel: string): Promise<void> => {
       const staged = await this.backend.list(joinPath(data, rel));
       const there = await kindsOf(this.backend, joinPath(udid, rel), staged.map((e) => e.name));
@@ -339,7 +339,7 @@ const versionsDir = (udid: string): string => joinPath(META_DIR, udid, 'versions
 
 /**
  * Paths under the staged `rel` that the current backup lacks (an older view must hide them), found
- * with one listing of each current folder at a time rather than an index of all of them.
+ * one current folder at a time (kindsOf) rather than with an index of all of them.
  */
 async function collectAdded(backend: StorageBackend, stagedRoot: string, currentRoot: string, rel: string, currentIsFolder: boolean, out: string[]): Promise<void> {
   const staged = await backend.list(joinPath(stagedRoot, rel));
