@@ -11,7 +11,7 @@
 // the read() figures near 100 MB/s whatever the mux does.
 import { median, type BenchResult } from './bench-result.ts';
 import { runBrowserBench } from './browser/harness.ts';
-import { registerBenchServices, measureDownload, type ConsumerMode } from './browser/bench-services.ts';
+import { registerBenchServices, measureDownload, measureUpload, type ConsumerMode } from './browser/bench-services.ts';
 import { MuxDeviceConnector } from '../src/usbmux/mux-device-connector.ts';
 import { createFakeUsbWithIPhone } from '../src/virtual-iphone/usb/fake-usb-device.ts';
 import { VirtualIPhone } from '../src/virtual-iphone/virtual-iphone.ts';
@@ -20,15 +20,16 @@ const TARGET_MBPS = 400;
 const RUNS = 3;
 const BYTES = 256 * 1024 * 1024;
 
-async function nodeInProcess(consumer: ConsumerMode): Promise<number[]> {
+async function nodeInProcess(consumer: ConsumerMode | 'upload'): Promise<number[]> {
   const iphone = new VirtualIPhone();
   registerBenchServices(iphone.ports);
   const { usb, device } = createFakeUsbWithIPhone(iphone);
   const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {} });
   const connect = (port: number) => connector.connect(port);
-  await measureDownload(connect, 32 * 1024 * 1024, consumer); // warm-up (JIT)
+  const measure = (bytes: number) => (consumer === 'upload' ? measureUpload(connect, bytes) : measureDownload(connect, bytes, consumer));
+  await measure(32 * 1024 * 1024); // warm-up (JIT)
   const runs: number[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await measureDownload(connect, BYTES, consumer));
+  for (let i = 0; i < RUNS; i++) runs.push(await measure(BYTES));
   await connector.close();
   return runs;
 }
@@ -49,5 +50,14 @@ export default async function muxBench(): Promise<BenchResult[]> {
     report('mux download, Chromium, virtual iPhone on the page', consumer, await runBrowserBench(`index.html?mode=inline&${query}`));
     report('mux download, Chromium page ↔ virtual iPhone in a Worker', consumer, await runBrowserBench(`index.html?mode=worker&${query}`));
   }
+  // Host → device, 256 KiB writes: what an incremental backup spends handing the phone its previous Manifest.db.
+  const upload = (name: string, runs: number[]): void => {
+    console.log(`  ${name} runs (MB/s): ${runs.map((v) => v.toFixed(0)).join(', ')}`);
+    results.push({ name, value: median(runs), unit: 'MB/s', target: TARGET_MBPS, better: 'higher' });
+  };
+  upload('mux upload (host → device), Node in-process', await nodeInProcess('upload'));
+  const query = `runs=${RUNS}&bytes=${BYTES}&direction=upload`;
+  upload('mux upload (host → device), Chromium, virtual iPhone on the page', await runBrowserBench(`index.html?mode=inline&${query}`));
+  upload('mux upload (host → device), Chromium page ↔ virtual iPhone in a Worker', await runBrowserBench(`index.html?mode=worker&${query}`));
   return results;
 }

@@ -3,8 +3,9 @@ import { MuxDeviceConnector } from '../../src/usbmux/mux-device-connector.ts';
 import { FakeUsb, createFakeUsbWithIPhone } from '../../src/virtual-iphone/usb/fake-usb-device.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { connectWorkerUsbDevice, type MessagePortLike } from '../../src/virtual-iphone/usb/worker-bridge.ts';
-import { measureDownload, registerBenchServices, type ConsumerMode } from './bench-services.ts';
+import { measureDownload, measureUpload, registerBenchServices, type ConsumerMode } from './bench-services.ts';
 
+import type { ByteStream } from '../../src/core/byte-stream.ts';
 import type {} from './harness-types.ts';
 
 async function run(): Promise<number[]> {
@@ -12,7 +13,10 @@ async function run(): Promise<number[]> {
   const total = Number(params.get('bytes') ?? 256 * 1024 * 1024);
   const iterations = Number(params.get('runs') ?? 3);
   const consumer: ConsumerMode = params.get('consumer') === 'readInto' ? 'readInto' : 'read';
-  if (params.get('mode') === 'inline') return runInline(total, iterations, consumer);
+  const upload = params.get('direction') === 'upload';
+  const measure = (connect: (port: number) => Promise<ByteStream>, bytes: number): Promise<number> =>
+    upload ? measureUpload(connect, bytes) : measureDownload(connect, bytes, consumer);
+  if (params.get('mode') === 'inline') return runInline(total, iterations, measure);
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   const channel = new MessageChannel();
   worker.postMessage({ type: 'serve', port: channel.port2 }, [channel.port2]);
@@ -23,9 +27,9 @@ async function run(): Promise<number[]> {
     ...(params.has('inflight') ? { transfersInFlight: Number(params.get('inflight')) } : {}),
   };
   const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {}, ...tuning });
-  await measureDownload((p) => connector.connect(p), 16 * 1024 * 1024, consumer); // warm-up
+  await measure((p) => connector.connect(p), 16 * 1024 * 1024); // warm-up
   const runs: number[] = [];
-  for (let i = 0; i < iterations; i++) runs.push(await measureDownload((p) => connector.connect(p), total, consumer));
+  for (let i = 0; i < iterations; i++) runs.push(await measure((p) => connector.connect(p), total));
   await connector.close();
   device.dispose();
   worker.terminate();
@@ -33,14 +37,18 @@ async function run(): Promise<number[]> {
 }
 
 /** Same measurement with the virtual iPhone on the page itself (isolates the worker bridge's cost). */
-async function runInline(total: number, iterations: number, consumer: ConsumerMode): Promise<number[]> {
+async function runInline(
+  total: number,
+  iterations: number,
+  measure: (connect: (port: number) => Promise<ByteStream>, bytes: number) => Promise<number>,
+): Promise<number[]> {
   const iphone = new VirtualIPhone();
   registerBenchServices(iphone.ports);
   const { usb, device } = createFakeUsbWithIPhone(iphone);
   const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb, log: () => {} });
-  await measureDownload((p) => connector.connect(p), 16 * 1024 * 1024, consumer);
+  await measure((p) => connector.connect(p), 16 * 1024 * 1024);
   const runs: number[] = [];
-  for (let i = 0; i < iterations; i++) runs.push(await measureDownload((p) => connector.connect(p), total, consumer));
+  for (let i = 0; i < iterations; i++) runs.push(await measure((p) => connector.connect(p), total));
   await connector.close();
   return runs;
 }
