@@ -14,7 +14,8 @@
 // BENCH_HUGE_SCALE=0.1 runs the same at a tenth of the apps and photos (the phone's --dataset-scale),
 // to see how time and memory grow with the file count; its figures say the scale in their names.
 // Then the OPFS run in Chromium (opfsHugeBench) at BENCH_HUGE_OPFS_SCALE (default: the same scale; 0 skips it);
-// BENCH_HUGE_SKIP_CLI=1 runs that one alone; BENCH_HUGE_LIVE_HEAP=1 adds each worker's live heap (after forced collections).
+// BENCH_HUGE_SKIP_CLI=1 runs that one alone; BENCH_HUGE_LIVE_HEAP=1 adds each worker's live heap (after forced collections),
+// BENCH_HUGE_HEAP_TRACE=1 prints each worker's heap every 2 s.
 import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +54,9 @@ export async function opfsHugeBench(scale = OPFS_SCALE): Promise<BenchResult[]> 
   const { openOpfsBench } = await import('./browser-backup/harness.ts');
   // BENCH_HUGE_LIVE_HEAP=1: also each worker's live heap, after a forced collection every 5 s (slows the run).
   const live = process.env.BENCH_HUGE_LIVE_HEAP === '1';
-  const session = await openOpfsBench({ watchHeaps: true, liveHeapEvery: live ? 20 : 0 });
+  // BENCH_HUGE_HEAP_TRACE=1: each worker's heap printed every 2 s among the run's own lines (where a peak falls).
+  const trace = process.env.BENCH_HUGE_HEAP_TRACE === '1';
+  const session = await openOpfsBench({ watchHeaps: true, liveHeapEvery: live ? 20 : 0, heapTraceEvery: trace ? 8 : 0 });
   try {
     const started = performance.now();
     const outcome = await session.run('huge', 2, `layout=two-workers&scale=${scale}`, TIMEOUT_MS);

@@ -19,7 +19,7 @@ export interface OpfsBenchSession {
  * Builds the page once and keeps one headless Chromium for several measurements. `watchHeaps`
  * samples every worker's JS heap over the DevTools protocol during each run.
  */
-export async function openOpfsBench(options: { watchHeaps?: boolean; liveHeapEvery?: number } = {}): Promise<OpfsBenchSession> {
+export async function openOpfsBench(options: { watchHeaps?: boolean; liveHeapEvery?: number; heapTraceEvery?: number } = {}): Promise<OpfsBenchSession> {
   const { build } = await import('vite');
   const { chromium } = await import('playwright-core');
   const root = fileURLToPath(new URL('./', import.meta.url));
@@ -61,7 +61,7 @@ export async function openOpfsBench(options: { watchHeaps?: boolean; liveHeapEve
   const b = browser;
   return {
     async run(dataset, runs, extraQuery, timeoutMs = 570_000) {
-      const heaps = options.watchHeaps ? await watchWorkerHeaps(profileDir, 250, options.liveHeapEvery ?? 0) : undefined;
+      const heaps = options.watchHeaps ? await watchWorkerHeaps(profileDir, 250, options.liveHeapEvery ?? 0, options.heapTraceEvery ?? 0) : undefined;
       const page = await b.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));

@@ -30,7 +30,7 @@ interface CdpMessage {
 }
 
 /** Needs Chromium started with `--remote-debugging-port=0` on `profileDir` (the port is written there). */
-export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liveEvery = 0): Promise<{ mark(phase: string): void; stop(): Promise<WorkerHeapPeak[]> }> {
+export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liveEvery = 0, traceEvery = 0): Promise<{ mark(phase: string): void; stop(): Promise<WorkerHeapPeak[]> }> {
   let port = 0;
   for (let waited = 0; port === 0; waited += 50) {
     try {
@@ -75,7 +75,8 @@ export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liv
   let round = 0;
   const sampling = (async () => {
     while (!stopped) {
-      const live = liveEvery > 0 && ++round % liveEvery === 0;
+      round++;
+      const live = liveEvery > 0 && round % liveEvery === 0;
       await Promise.all(
         [...workers].map(async ([session, peak]) => {
           if (live) {
@@ -86,6 +87,10 @@ export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liv
           const r = await send('Runtime.getHeapUsage', {}, session);
           peak.usedBytes = Math.max(peak.usedBytes, r.result?.usedSize ?? 0);
           peak.totalBytes = Math.max(peak.totalBytes, r.result?.totalSize ?? 0);
+          // Interleaved with the page's own lines, so a peak can be placed in the run.
+          if (traceEvery > 0 && round % traceEvery === 0) {
+            console.log(`  heap ${peak.worker.slice(0, 13)}: used ${((r.result?.usedSize ?? 0) / 1e6).toFixed(0)} MB, total ${((r.result?.totalSize ?? 0) / 1e6).toFixed(0)} MB`);
+          }
         }),
       );
       await new Promise((r) => setTimeout(r, intervalMs));

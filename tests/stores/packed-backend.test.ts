@@ -291,6 +291,34 @@ test('packed: the reader retries a File snapshot made stale by the writer append
   await b.close();
 });
 
+test('packed: payload-named files survive compaction, and a read queued behind it finds the moved bytes', async () => {
+  const { createHash } = await import('node:crypto');
+  const hex = (i: number) => createHash('sha1').update(`f${i}`).digest('hex');
+  const dir = new MemoryDirectoryHandle();
+  const b = await open(dir);
+  await b.mkdirp('keep');
+  await b.mkdirp('drop');
+  for (let i = 0; i < 40; i++) {
+    await writeWhole(b, `keep/${hex(i)}`, enc.encode(`keep-${i}`.padEnd(30, '.')));
+    await writeWhole(b, `drop/${hex(i)}`, enc.encode(`drop-${i}`.padEnd(30, '.')));
+  }
+  await b.flush();
+  const packsBefore = [...dir.children.keys()].filter((n) => n.startsWith('pack-')).sort();
+  // Both are called before either runs: the read's lookup happens before the compaction moves its file.
+  const removal = b.remove('drop');
+  const reads = Array.from({ length: 40 }, (_, i) => b.readAll(`keep/${hex(i)}`));
+  await removal;
+  const texts = (await Promise.all(reads)).map((bytes) => dec.decode(bytes).replace(/\.+$/, ''));
+  assert.deepEqual(texts, Array.from({ length: 40 }, (_, i) => `keep-${i}`));
+  const packsAfter = [...dir.children.keys()].filter((n) => n.startsWith('pack-')).sort();
+  assert.notDeepEqual(packsAfter, packsBefore, 'the compaction moved files into new packs');
+  await b.close();
+  const again = await open(dir);
+  for (let i = 0; i < 40; i++) assert.equal((await text(again, `keep/${hex(i)}`)).replace(/\.+$/, ''), `keep-${i}`);
+  assert.equal(await again.stat(`drop/${hex(0)}`), null);
+  await again.close();
+});
+
 test('packed: a 300k-file catalogue stays compact in memory', async () => {
   const { Catalogue, FileNode } = await import('../../src/stores/packed/catalogue.ts');
   globalThis.gc?.();

@@ -1,11 +1,15 @@
 import { StoreError } from '../errors.ts';
 import { ownName as own, splitPath } from '../paths.ts';
 import type { DirectoryEntry, EntryKind, EntryStat } from '../storage-backend.ts';
+import { FileNode } from './file-node.ts';
+import { HexFileTable } from './hex-file-table.ts';
+
+export { FileNode } from './file-node.ts';
 
 /*
- * The whole namespace of a packed store, in memory. Compactness matters (a 300k-file backup keeps
- * one FileNode per file alive for the whole session): a file is four small integers, so V8 keeps
- * them inline as Smis; names are the only strings, and directories are Maps of their children.
+ * The whole namespace of a packed store, in memory. Compactness matters: a 1.3M-file backup keeps
+ * every file's entry for the whole session. Payload files (40-hex names) live in each folder's
+ * HexFileTable, outside the JS heap; other names (a backup's plists, folders) in a Map.
  */
 
 /** File dates are whole seconds since 2020 so they stay small integers (Smis) until 2054. */
@@ -13,20 +17,72 @@ const EPOCH_MS = Date.UTC(2020, 0, 1);
 export const toStoredTime = (ms: number): number => Math.round((ms - EPOCH_MS) / 1000);
 const fromStoredTime = (s: number): Date => new Date(EPOCH_MS + s * 1000);
 
-export class FileNode {
-  constructor(
-    /** Pack or blob id: blobs (files too large to pack) hold the whole file at offset 0. */
-    public store: number,
-    public offset: number,
-    public size: number,
-    public mtime: number,
-    /** Whether `store` names a blob file rather than a pack. */
-    public blob: boolean,
-  ) {}
+export class DirNode {
+  readonly children = new DirChildren();
 }
 
-export class DirNode {
-  readonly children = new Map<string, DirNode | FileNode>();
+/** A folder's children by name, Map-shaped: payload files in a HexFileTable, everything else in a Map. */
+export class DirChildren {
+  private readonly named = new Map<string, Node>();
+  private hex: HexFileTable | undefined;
+
+  get size(): number {
+    return this.named.size + (this.hex?.size ?? 0);
+  }
+
+  /** The child; a file from the table is a fresh FileNode each time (compare files by value). */
+  get(name: string): Node | undefined {
+    return this.named.get(name) ?? this.hex?.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.named.has(name) || (this.hex?.has(name) ?? false);
+  }
+
+  set(name: string, node: Node): this {
+    if (node instanceof FileNode && HexFileTable.fits(name)) {
+      if (this.named.size > 0) this.named.delete(name);
+      (this.hex ??= new HexFileTable()).set(name, node);
+    } else {
+      this.hex?.delete(name);
+      this.named.set(name, node);
+    }
+    return this;
+  }
+
+  delete(name: string): boolean {
+    return this.named.delete(name) || (this.hex?.delete(name) ?? false);
+  }
+
+  clear(): void {
+    this.named.clear();
+    this.hex = undefined;
+  }
+
+  /** Calls `fn` for every child; files from the table come as their fields (no FileNode is built). */
+  forEachChild(onNode: (name: string, node: Node) => void, onRecord: (name: string, store: number, offset: number, size: number, mtime: number, blob: boolean) => void): void {
+    for (const [name, node] of this.named) onNode(name, node);
+    this.hex?.forEachRecord(onRecord);
+  }
+
+  /** Bytes the payload table holds outside the JS heap. */
+  get tableBytes(): number {
+    return this.hex?.byteLength ?? 0;
+  }
+
+  *[Symbol.iterator](): Generator<[string, Node]> {
+    yield* this.named;
+    if (this.hex) yield* this.hex.entries();
+  }
+
+  entries(): Generator<[string, Node]> {
+    return this[Symbol.iterator]();
+  }
+
+  *values(): Generator<Node> {
+    yield* this.named.values();
+    if (this.hex) yield* this.hex.values();
+  }
 }
 
 export type Node = DirNode | FileNode;
@@ -174,8 +230,9 @@ export class Catalogue {
     const [dstParentPath, dstName] = dst;
     const dstParent = this.directory(dstParentPath);
     if (node instanceof DirNode && (to === from || to.startsWith(`${from}/`))) throw new StoreError('EINVAL', to, 'cannot move a folder into itself');
+    // Onto itself: nothing moves (files are compared by place, as the table hands out copies).
+    if (srcParent === dstParent && srcName === dstName) return;
     const existing = dstParent.children.get(dstName);
-    if (existing === node) return;
     if (existing) {
       if (existing instanceof DirNode || node instanceof DirNode) throw new StoreError('EEXIST', to);
       release(existing);
@@ -242,9 +299,10 @@ export class Catalogue {
   toJSON(): unknown {
     const dir = (node: DirNode): unknown[] => {
       const out: unknown[] = [];
-      for (const [name, child] of node.children) {
-        out.push(child instanceof DirNode ? [name, dir(child)] : [name, child.store, child.offset, child.size, child.mtime, child.blob ? 1 : 0]);
-      }
+      node.children.forEachChild(
+        (name, child) => out.push(child instanceof DirNode ? [name, dir(child)] : [name, child.store, child.offset, child.size, child.mtime, child.blob ? 1 : 0]),
+        (name, store, offset, size, mtime, blob) => out.push([name, store, offset, size, mtime, blob ? 1 : 0]),
+      );
       return out;
     };
     return { nextId: this.nextId, root: dir(this.root) };

@@ -468,9 +468,16 @@ export class PackedBackend implements StorageBackend {
     return handle;
   }
 
-  /** Bytes [start, end) of a packed file, read through the writer's sync handles. */
-  private readPacked(node: FileNode, start: number, end: number): Promise<Uint8Array> {
+  /**
+   * Bytes [start, end) of the packed file at `path`, read through the writer's sync handles. The file
+   * is looked up once its turn comes: a compaction queued before it may have moved it.
+   */
+  private readPacked(path: string, start: number, end: number): Promise<Uint8Array> {
     return this.exclusive(async () => {
+      const node = this.fileNode(path);
+      if (node.blob) return readFileBytes(this.dir, blobName(node.store), Math.min(start, node.size), Math.min(end, node.size));
+      end = Math.min(end, node.size);
+      start = Math.min(start, end);
       const handle = await this.packHandle(node.store);
       const out = new Uint8Array(end - start);
       let done = 0;
@@ -488,14 +495,14 @@ export class PackedBackend implements StorageBackend {
     const from = Math.max(0, Math.min(start, node.size));
     const to = Math.max(from, Math.min(end, node.size));
     if (node.blob) return readFileBytes(this.dir, blobName(node.store), from, to);
-    return this.readPacked(node, from, to);
+    return this.readPacked(path, from, to);
   }
 
   async *read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
     const node = this.fileNode(path);
     if (!node.blob) {
       // Small by construction: read whole, so a later compaction cannot move it mid-stream.
-      yield* sliceChunks(await this.readPacked(node, 0, node.size), chunkSize);
+      yield* sliceChunks(await this.readPacked(path, 0, node.size), chunkSize);
       return;
     }
     for (let at = 0; at < node.size; at += chunkSize) {
@@ -670,8 +677,8 @@ export class PackedBackend implements StorageBackend {
       const offset = this.appendToPack(pack, [bytes]);
       this.record(['F', path, id, offset, node.size, node.mtime, 0]);
       this.packs.get(node.store)!.live -= node.size;
-      node.store = id;
-      node.offset = offset;
+      // Same file, new place: the old extent is accounted for just above, so nothing is released.
+      this.catalogue.setFile(path, new FileNode(id, offset, node.size, node.mtime, false), () => undefined);
       pack.live += bytes.byteLength;
     }
     // The copies and their records must be on disk before the originals go.
