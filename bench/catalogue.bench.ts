@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Catalogue, FileNode, type CatalogueRecord } from '../src/stores/packed/catalogue.ts';
 import { decodeFrames, encodeFrame } from '../src/stores/packed/frame.ts';
+import { encodeSnapshotFrame } from '../src/stores/packed/snapshot-encoder.ts';
 import { replay } from '../src/stores/packed/layout.ts';
 import type { BenchResult } from './bench-result.ts';
 
@@ -60,7 +61,7 @@ export default async function catalogueBench(): Promise<BenchResult[]> {
   const tables = after.buffers - before.buffers;
   console.log(`  heap before ${(before.heap / 1e6).toFixed(0)} MB, after ${(after.heap / 1e6).toFixed(0)} MB; ArrayBuffers ${(tables / 1e6).toFixed(0)} MB`);
   started = performance.now();
-  const snapshot = encodeFrame(catalogue.toJSON());
+  const snapshot = encodeSnapshotFrame(catalogue);
   const snapshotMs = ms(started);
   catalogue = null;
   memoryAfterGc();

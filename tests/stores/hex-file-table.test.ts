@@ -29,7 +29,7 @@ test('HexFileTable agrees with a Map under adds, replacements and deletes, and h
   assert.deepEqual(listed, new Map([...model].map(([name, f]) => [name, fields(f)])));
   assert.equal([...table.values()].length, model.size);
   const recorded: string[] = [];
-  table.forEachRecord((name) => recorded.push(name));
+  table.forEachRecord((keys, at) => recorded.push(Buffer.from(keys.subarray(at, at + 20)).toString('hex')));
   assert.deepEqual(recorded.sort(), [...model.keys()].sort());
 
   const some = [...model.keys()][0]!;
@@ -127,4 +127,29 @@ test('100k payload files cost the JS heap almost nothing and under 100 bytes eac
   assert.ok(heapPerFile < 10, `JS heap ${heapPerFile.toFixed(1)} B a file`);
   assert.ok(tablePerFile > 40 && tablePerFile < 100, `tables ${tablePerFile.toFixed(1)} B a file`);
   assert.equal(catalogue.list('U/00').length > 0, true);
+});
+
+test('the snapshot encoder writes exactly the bytes of encodeFrame(toJSON()), odd names and numbers included', async () => {
+  const { encodeFrame, decodeFrames } = await import('../../src/stores/packed/frame.ts');
+  const { encodeSnapshotFrame } = await import('../../src/stores/packed/snapshot-encoder.ts');
+  const catalogue = new Catalogue();
+  catalogue.nextId = 2 ** 40 + 3;
+  const odd = ['quote "and" apostrophe \'s', 'tab\there\nnewline', 'ünïcödé 📱', 'lone \ud800 surrogate', '\u0001control', id(5).toUpperCase()];
+  catalogue.mkdirp('U/ab/deep/er');
+  for (const name of odd) catalogue.mkdirp(`U/${name}`);
+  const nothing = () => undefined;
+  odd.forEach((name, i) => catalogue.setFile(`U/ab/${name}`, new FileNode(i, i * 1000, i, -5 - i, i % 2 === 0), nothing));
+  // Numbers JSON writes in other forms: past 2^53, fractions, negative, zero.
+  catalogue.setFile(`U/ab/${id(1)}`, new FileNode(0, 2 ** 53 + 2, 0.5, -1_700_000_000, true), nothing);
+  catalogue.setFile(`U/ab/${id(2)}`, new FileNode(4_294_967_295, 9_007_199_254_740_991, 1e21, 0, false), nothing);
+  for (let i = 0; i < 3000; i++) catalogue.setFile(`U/ab/deep/${id(100 + i)}`, new FileNode(7, i * 4096, i, i * 86_400, false), nothing);
+  catalogue.remove(`U/ab/deep/${id(150)}`, nothing);
+  const streamed = encodeSnapshotFrame(catalogue);
+  const reference = encodeFrame(catalogue.toJSON());
+  assert.equal(streamed.byteLength, reference.byteLength);
+  assert.ok(Buffer.from(streamed).equals(Buffer.from(reference)), 'same bytes');
+  const reopened = Catalogue.fromJSON(decodeFrames(streamed).values[0]);
+  assert.equal(reopened.nextId, 2 ** 40 + 3);
+  assert.equal(reopened.list('U/ab/deep').length, 2999 + 1);
+  assert.deepEqual(encodeSnapshotFrame(new Catalogue()), encodeFrame(new Catalogue().toJSON()));
 });

@@ -3,6 +3,7 @@ import { ownName as own, splitPath } from '../paths.ts';
 import type { DirectoryEntry, EntryKind, EntryStat } from '../storage-backend.ts';
 import { FileNode } from './file-node.ts';
 import { HexFileTable } from './hex-file-table.ts';
+import { readHex } from '../hex-name-set.ts';
 
 export { FileNode } from './file-node.ts';
 
@@ -23,46 +24,59 @@ export class DirNode {
 
 /** A folder's children by name, Map-shaped: payload files in a HexFileTable, everything else in a Map. */
 export class DirChildren {
-  private readonly named = new Map<string, Node>();
+  private readonly byName = new Map<string, Node>();
   private hex: HexFileTable | undefined;
 
   get size(): number {
-    return this.named.size + (this.hex?.size ?? 0);
+    return this.byName.size + (this.hex?.size ?? 0);
   }
 
   /** The child; a file from the table is a fresh FileNode each time (compare files by value). */
   get(name: string): Node | undefined {
-    return this.named.get(name) ?? this.hex?.get(name);
+    return this.byName.get(name) ?? this.hex?.get(name);
   }
 
   has(name: string): boolean {
-    return this.named.has(name) || (this.hex?.has(name) ?? false);
+    return this.byName.has(name) || (this.hex?.has(name) ?? false);
   }
 
   set(name: string, node: Node): this {
     if (node instanceof FileNode && HexFileTable.fits(name)) {
-      if (this.named.size > 0) this.named.delete(name);
+      if (this.byName.size > 0) this.byName.delete(name);
       (this.hex ??= new HexFileTable()).set(name, node);
     } else {
       this.hex?.delete(name);
-      this.named.set(name, node);
+      this.byName.set(name, node);
     }
     return this;
   }
 
   delete(name: string): boolean {
-    return this.named.delete(name) || (this.hex?.delete(name) ?? false);
+    return this.byName.delete(name) || (this.hex?.delete(name) ?? false);
   }
 
   clear(): void {
-    this.named.clear();
+    this.byName.clear();
     this.hex = undefined;
   }
 
-  /** Calls `fn` for every child; files from the table come as their fields (no FileNode is built). */
-  forEachChild(onNode: (name: string, node: Node) => void, onRecord: (name: string, store: number, offset: number, size: number, mtime: number, blob: boolean) => void): void {
-    for (const [name, node] of this.named) onNode(name, node);
+  /** Calls back for every child; files from the table come as their name's bytes and fields (no object is built). */
+  forEachChild(
+    onNode: (name: string, node: Node) => void,
+    onRecord: (keys: Uint8Array, at: number, store: number, offset: number, size: number, mtime: number, blob: boolean) => void,
+  ): void {
+    for (const [name, node] of this.byName) onNode(name, node);
     this.hex?.forEachRecord(onRecord);
+  }
+
+  /** The children kept by name (folders and files whose names are not 40 hex digits). */
+  named(): IterableIterator<[string, Node]> {
+    return this.byName.entries();
+  }
+
+  /** How many files the payload table holds. */
+  get tableSize(): number {
+    return this.hex?.size ?? 0;
   }
 
   /** Bytes the payload table holds outside the JS heap. */
@@ -71,7 +85,7 @@ export class DirChildren {
   }
 
   *[Symbol.iterator](): Generator<[string, Node]> {
-    yield* this.named;
+    yield* this.byName;
     if (this.hex) yield* this.hex.entries();
   }
 
@@ -80,7 +94,7 @@ export class DirChildren {
   }
 
   *values(): Generator<Node> {
-    yield* this.named.values();
+    yield* this.byName.values();
     if (this.hex) yield* this.hex.values();
   }
 }
@@ -301,7 +315,7 @@ export class Catalogue {
       const out: unknown[] = [];
       node.children.forEachChild(
         (name, child) => out.push(child instanceof DirNode ? [name, dir(child)] : [name, child.store, child.offset, child.size, child.mtime, child.blob ? 1 : 0]),
-        (name, store, offset, size, mtime, blob) => out.push([name, store, offset, size, mtime, blob ? 1 : 0]),
+        (keys, at, store, offset, size, mtime, blob) => out.push([readHex(keys, at), store, offset, size, mtime, blob ? 1 : 0]),
       );
       return out;
     };

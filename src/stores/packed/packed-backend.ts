@@ -3,7 +3,8 @@ import { mapError, type DirHandleLike, type SyncAccessHandleLike } from '../hand
 import type { DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
 import { Catalogue, DirNode, FileNode, toStoredTime, type CatalogueRecord, type Extent } from './catalogue.ts';
 import { ByteArena } from './byte-arena.ts';
-import { encodeFrame, FrameBuffer } from './frame.ts';
+import { FrameBuffer } from './frame.ts';
+import { encodeSnapshotFrame } from './snapshot-encoder.ts';
 import { blobName, journalName, loadState, packName, parseName, snapshotName, usage } from './layout.ts';
 import { readFileBytes, sliceChunks } from './read-file.ts';
 
@@ -342,7 +343,7 @@ export class PackedBackend implements StorageBackend {
     // Everything the snapshot describes must be on disk first.
     this.flushNow();
     const gen = this.gen + 1;
-    const snapshot = encodeFrame(this.catalogue.toJSON());
+    const snapshot = encodeSnapshotFrame(this.catalogue);
     const snapHandle = await (await this.dir.getFileHandle(snapshotName(gen), { create: true })).createSyncAccessHandle!();
     try {
       snapHandle.truncate(0);
