@@ -1,3 +1,4 @@
+import { blobChunks } from '../core/blob-chunks.ts';
 import { CorruptBackupError } from '../core/errors.ts';
 import { decodePlist, isPlistDict, type PlistDict, type PlistValue } from '../plist/index.ts';
 import { decryptStream, decryptWhole } from './crypto/aes-cbc.ts';
@@ -27,6 +28,8 @@ const IN_MEMORY_FALLBACK_BYTES = 256 * 1024 * 1024;
  * Manifest.db take 4.5 s where reading it whole took 3.3 s and 64 MiB reads 3.9 s, one run each).
  */
 const MANIFEST_READ_BYTES = 64 * 1024 * 1024;
+/** …and this much at a time when the source has it as a Blob, read into one reused buffer (blobChunks). */
+const MANIFEST_BLOB_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface BackupReaderOptions {
   /**
@@ -217,7 +220,11 @@ export class BackupReader {
     const stat = await this.source.stat('Manifest.db');
     if (!stat) throw new MissingBackupFileError('Manifest.db');
     if (stat.kind !== 'file') throw new CorruptBackupError('Manifest.db is a folder, not a file.');
-    return ManifestDb.open({ size: stat.size, chunks: this.source.stream('Manifest.db', MANIFEST_READ_BYTES) });
+    // openDatabaseChunks copies each chunk into SQLite's memory before asking for the next, so the
+    // chunks of a Blob may share one buffer (no fresh memory per chunk: ≈1.75x faster in Chromium).
+    const blob = await this.source.fileBlob?.('Manifest.db');
+    const chunks = blob && blob.size === stat.size ? blobChunks(blob, MANIFEST_BLOB_CHUNK_BYTES) : this.source.stream('Manifest.db', MANIFEST_READ_BYTES);
+    return ManifestDb.open({ size: stat.size, chunks });
   }
 
   get manifest(): ManifestDb {

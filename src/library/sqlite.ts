@@ -27,7 +27,8 @@ export function openDatabaseBytes(bytes: Uint8Array, name: string): Promise<Data
 /**
  * Opens a database file of `size` bytes that arrives in chunks, each written straight into the block
  * SQLite then owns: a 1.3M-file backup's Manifest.db is 1.2 GB, and reading it whole into JS memory
- * first and copying it in held it twice (2.4 GB in one browser worker).
+ * first and copying it in held it twice (2.4 GB in one browser worker). Each chunk is copied before the
+ * next is asked for, so chunks may be views of one reused buffer (blobChunks).
  */
 export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string): Promise<Database> {
   const sqlite3 = await loadSqlite();

@@ -14,6 +14,8 @@ export interface BackupTree {
   readFile(path: string): Promise<Uint8Array>;
   /** Bytes [start, end) of a file, clamped to its size (random access for the library's SQLite reads). */
   readRange(path: string, start: number, end: number): Promise<Uint8Array>;
+  /** The file as a Blob when the store keeps it in a browser file of its own (see StorageBackend.fileBlob); else null. */
+  fileBlob?(path: string): Promise<Blob | null>;
 }
 
 /**

@@ -302,6 +302,13 @@ export class HandleBackend implements StorageBackend {
     }
   }
 
+  async fileBlob(path: string): Promise<Blob | null> {
+    const h = await this.entry(path);
+    if (!h) throw new StoreError('ENOENT', path);
+    if (h.kind !== 'file') throw new StoreError('EISDIR', path);
+    return h.getFile();
+  }
+
   async readAll(path: string): Promise<Uint8Array> {
     const h = await this.entry(path);
     if (!h) throw new StoreError('ENOENT', path);

@@ -47,6 +47,11 @@ export interface StorageBackend {
   readAll(path: string): Promise<Uint8Array>;
   /** Bytes [start, end) of a file, clamped to its size; backends without it are read through `read`. */
   readRange?(path: string, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * The file as a Blob of exactly its bytes, when the backend keeps it in a browser file that no
+   * longer changes (null otherwise: use `read`). Lets a big file be streamed into one reused buffer.
+   */
+  fileBlob?(path: string): Promise<Blob | null>;
   /** Appends to (or creates) a small file; used for journals. */
   append(path: string, bytes: Uint8Array): Promise<void>;
   /** Renames a file or directory; `to` must not exist and its parent must. */

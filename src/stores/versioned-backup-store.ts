@@ -442,6 +442,10 @@ class PlainTree implements BackupTree {
   readRange(path: string, start: number, end: number): Promise<Uint8Array> {
     return readRangeOf(this.backend, joinPath(this.root, normalizePath(path)), start, end);
   }
+
+  async fileBlob(path: string): Promise<Blob | null> {
+    return (await this.backend.fileBlob?.(joinPath(this.root, normalizePath(path)))) ?? null;
+  }
 }
 
 interface Layer {
@@ -516,6 +520,13 @@ class LayeredTree implements BackupTree {
     const r = await this.resolve(p);
     if (!r) throw new StoreError('ENOENT', p);
     return r.source === null ? this.base.readRange(p, start, end) : readRangeOf(this.backend, r.source, start, end);
+  }
+
+  async fileBlob(path: string): Promise<Blob | null> {
+    const p = normalizePath(path);
+    const r = await this.resolve(p);
+    if (!r) throw new StoreError('ENOENT', p);
+    return r.source === null ? ((await this.base.fileBlob?.(p)) ?? null) : ((await this.backend.fileBlob?.(r.source)) ?? null);
   }
 }
 

@@ -68,6 +68,15 @@ test('MobileSync Backup parent with two <UDID> folders: both found; a zip and a 
   await r1.unlock('pw');
   assert.equal((await readChats(r1))[0]!.messageCount, 3);
   r1.close();
+  // A plain backup through the handle: Manifest.db comes as a Blob, read into one reused buffer (blobChunks).
+  const plainHandle = new DirectoryHandleSource(nodeDirectoryHandle(join(parent, 'Backup', '00008110-BBBB'), '00008110-BBBB'));
+  assert.ok((await plainHandle.fileBlob('Manifest.db')) instanceof Blob);
+  const viaBlob = await BackupReader.open(plainHandle);
+  const viaFs = await BackupReader.open(new NodeFsSource(b.dir));
+  assert.deepEqual(viaBlob.manifest.domains(), viaFs.manifest.domains());
+  assert.equal(viaBlob.summary().fileCount, viaFs.summary().fileCount);
+  viaBlob.close();
+  viaFs.close();
 
   // Zip (deflated, by python's zipfile)
   const zipPath = join(await temp(), 'backup.zip');

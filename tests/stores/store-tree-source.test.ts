@@ -42,3 +42,33 @@ test('StoreTreeSource: a packed store backup (current and earlier version) reads
   assert.deepEqual(await earlier.readRange('3d/3d0d', 0, 4), payload.subarray(0, 4).map((v) => v ^ 1));
   await store.close();
 });
+
+test('StoreTreeSource.fileBlob: a large file stored whole comes as its blob file (current and earlier), a packed one as null', async () => {
+  const { blobChunks } = await import('../../src/core/blob-chunks.ts');
+  const root = new MemoryDirectoryHandle();
+  const store = await OpfsBackupStore.open({ root, estimate: async () => ({ quota: 1e9, usage: 0 }), packed: { packSize: 512, largeFileThreshold: 64 } });
+  const big = (n: number) => new Uint8Array(3000).map((_, i) => (i * 13 + n) & 0xff);
+  for (const n of [1, 2]) {
+    const s = await store.openSession(UDID);
+    await s.writeFile('Manifest.db', big(n));
+    await s.writeFile('Info.plist', enc.encode('small'));
+    await s.commit();
+  }
+  const bytesOf = async (blob: Blob) => {
+    const parts: number[] = [];
+    for await (const chunk of blobChunks(blob, 1000)) parts.push(...chunk);
+    return Uint8Array.from(parts);
+  };
+  for (const tree of [await store.current(UDID), await (await OpfsBackupStore.openReadOnly({ root })).current(UDID)]) {
+    const source = new StoreTreeSource(tree!, 'Lifeboat backups');
+    const blob = await source.fileBlob('Manifest.db');
+    assert.ok(blob, 'Manifest.db is a blob file');
+    assert.deepEqual(await bytesOf(blob), big(2));
+    assert.equal(await source.fileBlob('Info.plist'), null, 'packed: read it through stream()');
+    await assert.rejects(source.fileBlob('missing'), MissingBackupFileError);
+  }
+  const [version] = await store.listVersions(UDID);
+  const earlier = new StoreTreeSource(await store.openVersion(UDID, version!.id), 'earlier');
+  assert.deepEqual(await bytesOf((await earlier.fileBlob('Manifest.db'))!), big(1));
+  await store.close();
+});

@@ -26,6 +26,11 @@ export interface BackupSource {
   readRange(path: string, start: number, end: number): Promise<Uint8Array>;
   /** The file in chunks, for large payloads. */
   stream(path: string, chunkSize?: number): AsyncIterable<Uint8Array>;
+  /**
+   * The file as a Blob, when the source has it as one (a browser file; null or absent otherwise):
+   * read with `blobChunks`, a big file needs no fresh memory per chunk.
+   */
+  fileBlob?(path: string): Promise<Blob | null>;
 }
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
@@ -57,6 +62,9 @@ export class SubdirectorySource implements BackupSource {
   }
   stream(path: string, chunkSize?: number) {
     return this.inner.stream(this.at(path), chunkSize);
+  }
+  async fileBlob(path: string): Promise<Blob | null> {
+    return (await this.inner.fileBlob?.(this.at(path))) ?? null;
   }
 }
 

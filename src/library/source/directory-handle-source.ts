@@ -96,6 +96,10 @@ export class DirectoryHandleSource implements BackupSource {
     return new Uint8Array(await (await this.file(path)).slice(start, end).arrayBuffer());
   }
 
+  fileBlob(path: string): Promise<Blob> {
+    return this.file(path);
+  }
+
   async *stream(path: string, chunkSize = DEFAULT_CHUNK_SIZE): AsyncIterable<Uint8Array> {
     const blob = await this.file(path);
     // Slicing keeps chunks a predictable size (Blob.stream() chunks are tiny in some engines).

@@ -48,6 +48,14 @@ export class StoreTreeSource implements BackupSource {
     }
   }
 
+  async fileBlob(path: string): Promise<Blob | null> {
+    try {
+      return (await this.tree.fileBlob?.(path)) ?? null;
+    } catch (e) {
+      return this.missing(e, path);
+    }
+  }
+
   async *stream(path: string, chunkSize = DEFAULT_CHUNK_SIZE): AsyncIterable<Uint8Array> {
     try {
       yield* this.tree.read(path, chunkSize);

@@ -6,7 +6,7 @@ import { ByteArena } from './byte-arena.ts';
 import { FrameBuffer } from './frame.ts';
 import { encodeSnapshotFrame } from './snapshot-encoder.ts';
 import { blobName, journalName, loadState, packName, parseName, snapshotName, usage } from './layout.ts';
-import { readFileBytes, sliceChunks } from './read-file.ts';
+import { blobFileOf, readFileBytes, sliceChunks } from './read-file.ts';
 
 export interface PackedBackendOptions {
   /** Reported to the device as free space. */
@@ -514,6 +514,11 @@ export class PackedBackend implements StorageBackend {
   async readAll(path: string): Promise<Uint8Array> {
     const node = this.fileNode(path);
     return this.readRange(path, 0, node.size);
+  }
+
+  /** A large file's blob file (written once, never appended to); null for a packed one (packs grow). */
+  async fileBlob(path: string): Promise<Blob | null> {
+    return blobFileOf(this.dir, this.fileNode(path), path);
   }
 
   // ---- namespace -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from '../sto
 import { DirNode, type Catalogue, type FileNode } from './catalogue.ts';
 import { decodeFrames } from './frame.ts';
 import { blobName, journalName, loadState, packName, readWhole, replay, snapshotName } from './layout.ts';
-import { readFileBytes, sliceChunks } from './read-file.ts';
+import { blobFileOf, readFileBytes, sliceChunks } from './read-file.ts';
 import { catalogueFootprint, storeFileBytes, type StoreFootprint } from './footprint.ts';
 
 /**
@@ -93,6 +93,11 @@ export class PackedReader implements StorageBackend {
       return;
     }
     for (let at = 0; at < node.size; at += chunkSize) yield await this.bytes(path, at, Math.min(node.size, at + chunkSize));
+  }
+
+  /** A large file's blob file, or null (a packed file, or a blob the writer has removed since: use read). */
+  async fileBlob(path: string): Promise<Blob | null> {
+    return blobFileOf(this.dir, this.fileNode(path), path).catch(() => null);
   }
 
   readAll(path: string): Promise<Uint8Array> {

@@ -1,5 +1,7 @@
 import { StoreError } from '../errors.ts';
 import { mapError, type DirHandleLike } from '../handle-backend.ts';
+import type { FileNode } from './file-node.ts';
+import { blobName } from './layout.ts';
 
 /**
  * Bytes [start, end) of a file in `dir` through getFile(), which takes no lock. A File is a
@@ -17,6 +19,14 @@ export async function readFileBytes(dir: DirHandleLike, name: string, start: num
       if ((e as { name?: string }).name !== 'NotReadableError' || attempt >= 20) throw mapError(e, name);
     }
   }
+}
+
+/** The blob file holding `node` whole, checked against its size; null when `node` is packed. */
+export async function blobFileOf(dir: DirHandleLike, node: FileNode, path: string): Promise<Blob | null> {
+  if (!node.blob) return null;
+  const file = await (await dir.getFileHandle(blobName(node.store))).getFile();
+  if (file.size !== node.size) throw new StoreError('EIO', path, `its blob holds ${file.size} bytes, the catalogue says ${node.size}`);
+  return file;
 }
 
 /** `bytes` in views of at most `chunkSize` (no copies). */
