@@ -5,7 +5,10 @@
  * it lets the mux run over real WebUSB, the fake device, or a worker proxy unchanged.
  */
 export interface UsbMuxTransport {
-  /** Resolves once the transfer completed; rejects with DeviceDisconnectedError after unplug. */
+  /**
+   * Resolves once the transfer completed; rejects with DeviceDisconnectedError after unplug. Keeps no
+   * view of `packet` past that (WebUSB copies at call time): the session builds later packets in it.
+   */
   write(packet: Uint8Array): Promise<void>;
   /** Next chunk of the IN stream; null once the transport was closed by us. */
   read(): Promise<Uint8Array | null>;

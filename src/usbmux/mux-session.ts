@@ -5,6 +5,7 @@ import { MuxPacketAssembler } from './mux-packet-assembler.ts';
 import { TransferLease } from './transfer-lease.ts';
 import {
   MAX_DEVICE_PACKET,
+  MAX_HOST_PACKET,
   MUX_HEADER_V1,
   MUX_HEADER_V2,
   MUX_MAGIC,
@@ -44,6 +45,11 @@ export type MuxPacketTap = (direction: 'host' | 'device', packet: Uint8Array) =>
 
 /** usbmuxd2's receive window per connection (usbmuxd's is 128 KiB). */
 export const DEFAULT_RECEIVE_WINDOW = 512 * 1024;
+/** Payloads this big go out in pooled packet buffers (ACKs and small writes keep fresh ones). */
+const POOLED_PAYLOAD = 4096;
+/** Enough for a window's worth of packets in flight (512 KiB / 48 KiB), so steady uploads allocate nothing. */
+const SPARE_OUT_PACKETS = 12;
+const noop = (): void => {};
 
 const CONTROL_KINDS: Record<number, string> = { 3: 'error', 5: 'warning', 7: 'info' };
 
@@ -73,6 +79,8 @@ export class MuxSession {
   /** One delayed-ACK timer for all connections (a timer per connection costs more than the ACKs). */
   private readonly ackPending = new Set<MuxConnection>();
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Buffers of big OUT packets whose transfers completed, for the next ones: fresh memory is page faults in Chromium. */
+  private readonly spareOut: Uint8Array[] = [];
   /** The transfer being cut into packets, when the transport takes transfers back for reuse. */
   private lease: TransferLease | undefined;
   private leaseBuffer: ArrayBufferLike | undefined;
@@ -133,10 +141,21 @@ export class MuxSession {
   /** Sends one TCP packet with the shared counters; the returned promise settles with its transfer. */
   sendTcp(tcp: TcpHeader, payload?: Uint8Array): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    const packet = encodeTcpPacket(this.headerLength, this.txSeq, this.rxSeq, tcp, payload);
+    const pooled = payload !== undefined && payload.byteLength >= POOLED_PAYLOAD ? (this.spareOut.pop() ?? new Uint8Array(MAX_HOST_PACKET)) : undefined;
+    const packet = encodeTcpPacket(this.headerLength, this.txSeq, this.rxSeq, tcp, payload, pooled);
     this.txSeq = (this.txSeq + 1) & 0xffff;
     this.packetTap?.('host', packet);
-    return this.transport.write(packet);
+    const written = this.transport.write(packet);
+    if (pooled) {
+      // Back to the pool once the transfer is done with it (never while it may still be read).
+      written.then(
+        () => {
+          if (this.spareOut.length < SPARE_OUT_PACKETS) this.spareOut.push(pooled);
+        },
+        noop,
+      );
+    }
+    return written;
   }
 
   /** Sends `connection`'s ACK within ackDelayMs, batched with the other connections'. */

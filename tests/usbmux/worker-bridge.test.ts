@@ -8,7 +8,8 @@ import { FakeUsb } from '../../src/virtual-iphone/usb/fake-usb-device.ts';
 import { connectWorkerUsbDevice, serveUsbDeviceOverPort, type MessagePortLike } from '../../src/virtual-iphone/usb/worker-bridge.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { readAll } from './harness.ts';
-import { ECHO_PORT, SOURCE_PORT, lengthHeader, registerTestServices } from './test-services.ts';
+import { ECHO_PORT, SINK_PORT, SOURCE_PORT, lengthHeader, registerTestServices } from './test-services.ts';
+import { BufferedReader } from '../../src/core/buffered-reader.ts';
 
 function bridge() {
   const channel = new MessageChannel();
@@ -40,6 +41,21 @@ test('worker bridge: the page-side proxy carries the mux end to end', async () =
     const hash = createHash('sha256');
     assert.equal(await readAll(source, (c) => void hash.update(c)), total);
     assert.equal(hash.digest('hex'), services.sent[0]!.sha256);
+
+    // Host → device: the page reuses its packet buffers once their transfers are done and the worker keeps
+    // the copies that arrived by transfer; every byte must still arrive as written.
+    const sink = await connector.connect(SINK_PORT);
+    const upload = 6 * 1024 * 1024;
+    await sink.write(lengthHeader(upload));
+    const sent = createHash('sha256');
+    for (let at = 0; at < upload; at += 300_000) {
+      const chunk = new Uint8Array(Math.min(300_000, upload - at));
+      globalThis.crypto.getRandomValues(chunk.subarray(0, 65536));
+      chunk.fill(at & 0xff, 65536);
+      sent.update(chunk);
+      await sink.write(chunk);
+    }
+    assert.equal(Buffer.from(await new BufferedReader(sink).readExactly(32)).toString('hex'), sent.digest('hex'));
     await connector.close();
   } finally {
     device.dispose();

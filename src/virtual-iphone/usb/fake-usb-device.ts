@@ -202,11 +202,20 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
 
   async transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
     this.assertOpen();
-    const endpoint = this.findEndpoint(endpointNumber, 'out');
     // Like the browser, take a copy at call time: the caller may reuse its buffer.
     const bytes = ArrayBuffer.isView(data)
       ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
       : new Uint8Array(data).slice();
+    return this.transferOutOwned(endpointNumber, bytes);
+  }
+
+  /**
+   * transferOut of bytes nobody else holds (the worker bridge's, which arrived by transfer): the device
+   * keeps them as they are, without the copy a caller's own buffer needs.
+   */
+  async transferOutOwned(endpointNumber: number, bytes: Uint8Array): Promise<USBOutTransferResult> {
+    this.assertOpen();
+    const endpoint = this.findEndpoint(endpointNumber, 'out');
     if (endpointNumber !== this.outEndpoint) return outResult('stall', 0);
     const ended = bytes.byteLength === 0 || bytes.byteLength % endpoint.packetSize !== 0;
     if (!ended) {

@@ -208,7 +208,8 @@ export function serveUsbDeviceOverPort(
         return { reply: { id, ok: true, status: result.status, data }, transfer: data };
       }
       case 'transferOut': {
-        const result = await device.transferOut(args[0] as number, new Uint8Array(args[1] as ArrayBuffer));
+        // The page's copy, moved here by transfer: the device may keep it as it is.
+        const result = await device.transferOutOwned(args[0] as number, new Uint8Array(args[1] as ArrayBuffer));
         return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten } };
       }
       case 'controlTransferIn': {
