@@ -4,7 +4,7 @@ import * as Comlink from 'comlink';
 import { LifeboatError } from '../src/core/errors.ts';
 import { installErrorTransfer } from '../src/core/comlink-errors.ts';
 import { BackupReader } from '../src/library/backup-reader.ts';
-import type { CategoryData, LibraryApi } from '../src/library/library-api.ts';
+import { OPEN_STAGES, type CategoryData, type LibraryApi, type Progress } from '../src/library/library-api.ts';
 import { DirectoryHandleSource, type DirectoryHandleLike } from '../src/library/source/directory-handle-source.ts';
 import { ZipSource, type BlobLike } from '../src/library/source/zip-source.ts';
 import { SubdirectorySource, type BackupSource } from '../src/library/source/backup-source.ts';
@@ -56,13 +56,15 @@ function current(): BackupReader {
   return reader;
 }
 
-async function openFrom(source: BackupSource, path: string | undefined) {
+async function openFrom(source: BackupSource, path: string | undefined, progress?: Progress) {
   const located = path === undefined ? (await locateBackup(source)).source : new SubdirectorySource(source, path);
   reader?.close();
   closeCompared();
   openedLifeboat = undefined;
   unlockedWith = undefined;
-  reader = await BackupReader.open(located);
+  reader = await BackupReader.open(located, progress ? { onManifestBytes: (done, total) => progress(done, total, OPEN_STAGES.reading) } : {});
+  // The summary's counts come from the index; building it is most of the rest of the wait.
+  if (!reader.locked) progress?.(0, 0, OPEN_STAGES.indexing);
   return reader.summary();
 }
 
@@ -123,15 +125,15 @@ const api: LibraryApi = {
   async lifeboatStorage() {
     return (await lifeboat()).footprint();
   },
-  async openLifeboat(udid, versionId) {
-    const summary = await openFrom(await lifeboatSource(await lifeboat(), udid, versionId), '');
+  async openLifeboat(udid, versionId, progress) {
+    const summary = await openFrom(await lifeboatSource(await lifeboat(), udid, versionId), '', progress);
     openedLifeboat = { udid, versionId };
     return summary;
   },
-  openDirectory: (handle, path) => openFrom(new DirectoryHandleSource(handle), path),
-  async openZip(file, path) {
+  openDirectory: (handle, path, progress) => openFrom(new DirectoryHandleSource(handle), path, progress),
+  async openZip(file, path, progress) {
     const zip = await ZipSource.open(file as BlobLike, (file as File).name ?? 'backup.zip');
-    const summary = await openFrom(zip, path);
+    const summary = await openFrom(zip, path, progress);
     // Entries the gate refused (climbing, absolute, clashing names) are not in the backup: say which.
     return zip.refused.length ? { ...summary, problems: [...summary.problems, ...zip.refused.map((r) => r.message)] } : summary;
   },

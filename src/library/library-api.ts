@@ -55,6 +55,9 @@ export type {
   DiffView,
 };
 
+/** What an open reports as `current` while it reads Manifest.db, then while it indexes it. */
+export const OPEN_STAGES = { reading: 'Reading the file list', indexing: 'Indexing the files' } as const;
+
 /** One backup found in what the person picked (a MobileSync Backup folder can hold several). */
 export interface FoundBackup {
   path: string;
@@ -92,12 +95,16 @@ export interface LibraryApi {
   findLifeboatBackups(): Promise<LifeboatBackup[]>;
   /** What Lifeboat's own store holds, per device and earlier version, from its catalogue. */
   lifeboatStorage(): Promise<StoreFootprint>;
-  /** Opens one of them: the latest, or an earlier version (`versionId` from LifeboatBackup.versions). */
-  openLifeboat(udid: string, versionId?: string): Promise<BackupSummary>;
+  /**
+   * Opens one of them: the latest, or an earlier version (`versionId` from LifeboatBackup.versions).
+   * `progress` (all three opens): bytes of Manifest.db read, with OPEN_STAGES.reading as `current`,
+   * then (0, 0, OPEN_STAGES.indexing) while its folders are indexed.
+   */
+  openLifeboat(udid: string, versionId?: string, progress?: Progress): Promise<BackupSummary>;
   /** Opens a backup folder (or the one at `path` inside it). Returns its summary; encrypted ones start locked. */
-  openDirectory(handle: DirectoryHandleLike, path?: string): Promise<BackupSummary>;
+  openDirectory(handle: DirectoryHandleLike, path?: string, progress?: Progress): Promise<BackupSummary>;
   /** Opens a backup inside a .zip File. */
-  openZip(file: Blob, path?: string): Promise<BackupSummary>;
+  openZip(file: Blob, path?: string, progress?: Progress): Promise<BackupSummary>;
   summary(): Promise<BackupSummary>;
   /** WrongPasswordError (code "wrong-password") when it does not fit. */
   unlock(password: string): Promise<BackupSummary>;

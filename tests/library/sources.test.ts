@@ -71,8 +71,13 @@ test('MobileSync Backup parent with two <UDID> folders: both found; a zip and a 
   // A plain backup through the handle: Manifest.db comes as a Blob, read into one reused buffer (blobChunks).
   const plainHandle = new DirectoryHandleSource(nodeDirectoryHandle(join(parent, 'Backup', '00008110-BBBB'), '00008110-BBBB'));
   assert.ok((await plainHandle.fileBlob('Manifest.db')) instanceof Blob);
-  const viaBlob = await BackupReader.open(plainHandle);
+  const reports: [number, number][] = [];
+  const viaBlob = await BackupReader.open(plainHandle, { onManifestBytes: (done, total) => reports.push([done, total]) });
   const viaFs = await BackupReader.open(new NodeFsSource(b.dir));
+  const manifestSize = (await plainHandle.stat('Manifest.db'))!.size;
+  assert.deepEqual(reports[0], [0, manifestSize], 'the open says how much it will read before reading');
+  assert.deepEqual(reports.at(-1), [manifestSize, manifestSize]);
+  assert.ok(reports.every(([done], i) => i === 0 || done >= reports[i - 1]![0]), 'and only counts up');
   assert.deepEqual(viaBlob.manifest.domains(), viaFs.manifest.domains());
   assert.equal(viaBlob.summary().fileCount, viaFs.summary().fileCount);
   viaBlob.close();

@@ -38,6 +38,8 @@ class BackupSession {
   entry = $state.raw<LibraryEntry | undefined>();
   summary = $state.raw<BackupSummary | undefined>();
   phase = $state<'opening' | 'locked' | 'unlocking' | 'ready' | 'failed'>('opening');
+  /** While opening: what the worker reported last (Manifest.db's bytes read, then indexing). */
+  opening = $state.raw<{ label: string; done: number; total: number } | undefined>();
   error = $state.raw<UiError | undefined>();
   unlockError = $state.raw<UiError | undefined>();
   tab = $state<TabId>('overview');
@@ -54,10 +56,14 @@ class BackupSession {
 
 export const backup = new BackupSession();
 
+/** Manifest.db sizes from which reading it is shown as progress (about 60k files). */
+const OPEN_PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
+
 export async function openSession(entry: LibraryEntry): Promise<void> {
   backup.entry = entry;
   backup.summary = entry.summary;
   backup.phase = 'opening';
+  backup.opening = undefined;
   backup.error = undefined;
   backup.unlockError = undefined;
   backup.tab = backup.nextTab ?? 'overview';
@@ -65,7 +71,12 @@ export async function openSession(entry: LibraryEntry): Promise<void> {
   exportState.finished = undefined;
   exportState.error = undefined;
   try {
-    const summary = await openInWorker(entry);
+    const summary = await openInWorker(entry, (done, total, label) => {
+      // A small Manifest.db opens in a blink: progress only for a big one (then its indexing too).
+      if (!label || backup.entry !== entry || backup.phase !== 'opening') return;
+      if (backup.opening || total >= OPEN_PROGRESS_FROM_BYTES) backup.opening = { label, done, total };
+    });
+    backup.opening = undefined;
     backup.summary = summary;
     backup.phase = summary.locked ? 'locked' : 'ready';
     if (!summary.locked) backup.entry = await updateSummary(entry, summary);

@@ -1,4 +1,4 @@
-import type { BackupSummary, VerifyReport } from '../../library/library-api.ts';
+import type { BackupSummary, Progress, VerifyReport } from '../../library/library-api.ts';
 import { deleteEntry, loadEntries, saveEntry, type LibraryEntry } from './library-db.ts';
 import { asReadable, ensurePermission, isAbort, opfsDirectory, pickFolder, subdirectory, type DirHandle } from './fs-access.ts';
 import { copyTree } from './opfs-copy.ts';
@@ -256,15 +256,19 @@ export function removeEntry(entry: LibraryEntry): Promise<void> {
   });
 }
 
-/** Opens the entry in the library worker (asks again for folder access after a reload). */
-export async function openInWorker(entry: LibraryEntry): Promise<BackupSummary> {
+/**
+ * Opens the entry in the library worker (asks again for folder access after a reload). `progress`
+ * hears how far the worker is (see LibraryApi.openLifeboat).
+ */
+export async function openInWorker(entry: LibraryEntry, progress?: Progress): Promise<BackupSummary> {
   const api = libraryWorker();
+  const report = progress ? Comlink.proxy(progress) : undefined;
   if (entry.kind === 'zip') {
     if (!entry.zip) throw new Error('The zip file is no longer stored. Import it again.');
     // "" means "find it": a zip usually holds the backup one or two folders down.
-    return api.openZip(entry.zip, entry.path || undefined);
+    return api.openZip(entry.zip, entry.path || undefined, report);
   }
-  if (entry.kind === 'lifeboat') return api.openLifeboat(entry.path, entry.versionId);
+  if (entry.kind === 'lifeboat') return api.openLifeboat(entry.path, entry.versionId, report);
   let handle: DirHandle | undefined;
   if (entry.kind === 'folder') {
     handle = entry.handle;
@@ -279,7 +283,7 @@ export async function openInWorker(entry: LibraryEntry): Promise<BackupSummary> 
     handle = await opfsDirectory(entry.opfsPath ?? []);
     if (!handle) throw new UiFailure('corrupt-backup', 'This backup is no longer in the browser’s storage.');
   }
-  return api.openDirectory(asReadable(handle), entry.path);
+  return api.openDirectory(asReadable(handle), entry.path, report);
 }
 
 /** Remembers what an unlocked backup revealed (file count, size) for the list. */
