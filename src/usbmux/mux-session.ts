@@ -45,7 +45,7 @@ export type MuxPacketTap = (direction: 'host' | 'device', packet: Uint8Array) =>
 
 /** usbmuxd2's receive window per connection (usbmuxd's is 128 KiB). */
 export const DEFAULT_RECEIVE_WINDOW = 512 * 1024;
-/** Payloads this big go out in pooled packet buffers (ACKs and small writes keep fresh ones). */
+/** Packets this big (up to MAX_HOST_PACKET) go out in pooled buffers; ACKs and small writes keep fresh ones. */
 const POOLED_PAYLOAD = 4096;
 /** Enough for a window's worth of packets in flight (512 KiB / 48 KiB), so steady uploads allocate nothing. */
 const SPARE_OUT_PACKETS = 12;
@@ -141,7 +141,8 @@ export class MuxSession {
   /** Sends one TCP packet with the shared counters; the returned promise settles with its transfer. */
   sendTcp(tcp: TcpHeader, payload?: Uint8Array): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    const pooled = payload !== undefined && payload.byteLength >= POOLED_PAYLOAD ? (this.spareOut.pop() ?? new Uint8Array(MAX_HOST_PACKET)) : undefined;
+    const size = payload === undefined ? 0 : this.headerLength + TCP_HEADER_LENGTH + payload.byteLength;
+    const pooled = size >= POOLED_PAYLOAD && size <= MAX_HOST_PACKET ? (this.spareOut.pop() ?? new Uint8Array(MAX_HOST_PACKET)) : undefined;
     const packet = encodeTcpPacket(this.headerLength, this.txSeq, this.rxSeq, tcp, payload, pooled);
     this.txSeq = (this.txSeq + 1) & 0xffff;
     this.packetTap?.('host', packet);
