@@ -293,16 +293,14 @@ export class HandleBackend implements StorageBackend {
   }
 
   async *read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
-    const h = await this.entry(path);
-    if (!h) throw new StoreError('ENOENT', path);
-    if (h.kind !== 'file') throw new StoreError('EISDIR', path);
-    const file = await h.getFile();
+    const file = await this.fileBlob(path);
     for (let at = 0; at < file.size; at += chunkSize) {
       yield new Uint8Array(await file.slice(at, Math.min(file.size, at + chunkSize)).arrayBuffer());
     }
   }
 
-  async fileBlob(path: string): Promise<Blob | null> {
+  /** The file at `path` (ENOENT when nothing is there, EISDIR for a folder); never null here. */
+  async fileBlob(path: string): Promise<Blob> {
     const h = await this.entry(path);
     if (!h) throw new StoreError('ENOENT', path);
     if (h.kind !== 'file') throw new StoreError('EISDIR', path);
@@ -310,10 +308,7 @@ export class HandleBackend implements StorageBackend {
   }
 
   async readAll(path: string): Promise<Uint8Array> {
-    const h = await this.entry(path);
-    if (!h) throw new StoreError('ENOENT', path);
-    if (h.kind !== 'file') throw new StoreError('EISDIR', path);
-    return new Uint8Array(await (await h.getFile()).arrayBuffer());
+    return new Uint8Array(await (await this.fileBlob(path)).arrayBuffer());
   }
 
   async append(path: string, bytes: Uint8Array): Promise<void> {

@@ -75,8 +75,7 @@ export class HexNameSet {
     for (let from = 0; from < oldState.length; from++) {
       if (oldState[from] !== 1) continue;
       const at = from * 20;
-      const hash = ((oldKeys[at]! << 24) | (oldKeys[at + 1]! << 16) | (oldKeys[at + 2]! << 8) | oldKeys[at + 3]!) >>> 0;
-      let slot = hash & (slots - 1);
+      let slot = hashOfKey(oldKeys, at) & (slots - 1);
       while (this.state[slot] !== 0) slot = (slot + 1) & (slots - 1);
       this.state[slot] = 1;
       this.keys.set(oldKeys.subarray(at, at + 20), slot * 20);
@@ -105,6 +104,11 @@ export function hashOf(name: string): number {
   return h >>> 0;
 }
 
+/** hashOf for a name already kept as its 20 bytes at `keys[at]` (rehashing moves bytes, never strings). */
+export function hashOfKey(keys: Uint8Array, at: number): number {
+  return ((keys[at]! << 24) | (keys[at + 1]! << 16) | (keys[at + 2]! << 8) | keys[at + 3]!) >>> 0;
+}
+
 export function writeHex(name: string, out: Uint8Array, at: number): void {
   for (let i = 0; i < 20; i++) out[at + i] = (nibble(name.charCodeAt(2 * i)) << 4) | nibble(name.charCodeAt(2 * i + 1));
 }
@@ -114,7 +118,8 @@ export function sameHex(name: string, keys: Uint8Array, at: number): boolean {
   return true;
 }
 
-const HEX_CODES = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
+/** The character codes of the 16 lowercase hex digits. */
+export const HEX_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 const nameCodes = new Uint16Array(40);
 
 /**

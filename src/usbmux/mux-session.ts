@@ -46,7 +46,7 @@ export type MuxPacketTap = (direction: 'host' | 'device', packet: Uint8Array) =>
 /** usbmuxd2's receive window per connection (usbmuxd's is 128 KiB). */
 export const DEFAULT_RECEIVE_WINDOW = 512 * 1024;
 /** Packets this big (up to MAX_HOST_PACKET) go out in pooled buffers; ACKs and small writes keep fresh ones. */
-const POOLED_PAYLOAD = 4096;
+const POOLED_PACKET_BYTES = 4096;
 /** Enough for a window's worth of packets in flight (512 KiB / 48 KiB), so steady uploads allocate nothing. */
 const SPARE_OUT_PACKETS = 12;
 const noop = (): void => {};
@@ -142,7 +142,7 @@ export class MuxSession {
   sendTcp(tcp: TcpHeader, payload?: Uint8Array): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const size = payload === undefined ? 0 : this.headerLength + TCP_HEADER_LENGTH + payload.byteLength;
-    const pooled = size >= POOLED_PAYLOAD && size <= MAX_HOST_PACKET ? (this.spareOut.pop() ?? new Uint8Array(MAX_HOST_PACKET)) : undefined;
+    const pooled = size >= POOLED_PACKET_BYTES && size <= MAX_HOST_PACKET ? (this.spareOut.pop() ?? new Uint8Array(MAX_HOST_PACKET)) : undefined;
     const packet = encodeTcpPacket(this.headerLength, this.txSeq, this.rxSeq, tcp, payload, pooled);
     this.txSeq = (this.txSeq + 1) & 0xffff;
     this.packetTap?.('host', packet);

@@ -1,4 +1,4 @@
-import { hashOf, isHexName, readHex, sameHex, writeHex } from '../hex-name-set.ts';
+import { hashOf, hashOfKey, isHexName, readHex, sameHex, writeHex } from '../hex-name-set.ts';
 import { FileNode } from './file-node.ts';
 
 /** Slot states besides a record number + 1. */
@@ -185,10 +185,7 @@ export class HexFileTable {
     this.filledSlots = 0;
     for (const s of old) {
       if (s <= 0) continue;
-      const at = (s - 1) * 20;
-      const k = this.keys;
-      const hash = ((k[at]! << 24) | (k[at + 1]! << 16) | (k[at + 2]! << 8) | k[at + 3]!) >>> 0;
-      let slot = hash & (n - 1);
+      let slot = hashOfKey(this.keys, (s - 1) * 20) & (n - 1);
       while (this.slots[slot] !== EMPTY) slot = (slot + 1) & (n - 1);
       this.slots[slot] = s;
       this.filledSlots++;

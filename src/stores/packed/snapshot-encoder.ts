@@ -1,8 +1,8 @@
 import { crc32 } from '../../core/crc32.ts';
+import { HEX_CODES } from '../hex-name-set.ts';
 import { DirNode, type Catalogue } from './catalogue.ts';
 
 const HEADER = 8;
-const HEX_ASCII = new Uint8Array([...'0123456789abcdef'].map((c) => c.charCodeAt(0)));
 const encoder = new TextEncoder();
 
 /**
@@ -57,8 +57,8 @@ function writeDir(out: JsonBytes, dir: DirNode): void {
       b[p++] = 0x22;
       for (let i = 0; i < 20; i++) {
         const k = keys[at + i]!;
-        b[p++] = HEX_ASCII[k >> 4]!;
-        b[p++] = HEX_ASCII[k & 15]!;
+        b[p++] = HEX_CODES[k >> 4]!;
+        b[p++] = HEX_CODES[k & 15]!;
       }
       b[p++] = 0x22;
       b[p++] = 0x2c;
@@ -103,7 +103,7 @@ class JsonBytes {
     this.length += encoder.encodeInto(s, this.bytes.subarray(this.length)).written;
   }
 
-  /** `,store,offset,size,mtime,blob` as JSON.stringify writes numbers. */
+  /** `store,offset,size,mtime,blob` (blob as 0 or 1), numbers as JSON.stringify writes them. */
   fields(store: number, offset: number, size: number, mtime: number, blob: boolean): void {
     this.number(store);
     this.byte(0x2c);
