@@ -1,3 +1,5 @@
+import { hexOf } from '../core/hex.ts';
+
 /**
  * A set of 40-hex-digit names (backup payload names: a SHA-1 fileID) kept as their 20 bytes in one
  * open-addressing table. A staging folder of a 1.3M-file backup holds 1.3M of them; as strings in
@@ -118,19 +120,10 @@ export function sameHex(name: string, keys: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** The character codes of the 16 lowercase hex digits. */
-export const HEX_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-const nameCodes = new Uint16Array(40);
-
 /**
- * The 20 key bytes at `at` as 40 hex digits. Built from char codes in one call: appending digit pairs
- * made a rope of 20 pieces per name, which cost 6 s (and the serializer's flattening) over 1.3M names.
+ * The 20 key bytes at `at` as 40 hex digits, one flat string (hexOf): appending digit pairs made a
+ * rope of 20 pieces per name, which cost 6 s (and the serializer's flattening) over 1.3M names.
  */
 export function readHex(keys: Uint8Array, at: number): string {
-  for (let i = 0; i < 20; i++) {
-    const b = keys[at + i]!;
-    nameCodes[2 * i] = HEX_CODES[b >> 4]!;
-    nameCodes[2 * i + 1] = HEX_CODES[b & 15]!;
-  }
-  return String.fromCharCode.apply(null, nameCodes as unknown as number[]);
+  return hexOf(keys, at, at + 20);
 }

@@ -1,5 +1,5 @@
 import { crc32 } from '../../core/crc32.ts';
-import { HEX_CODES } from '../hex-name-set.ts';
+import { HEX_CODES } from '../../core/hex.ts';
 import { DirNode, type Catalogue } from './catalogue.ts';
 
 const HEADER = 8;

@@ -1,4 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js';
+import { hexOf } from '../../core/hex.ts';
 import { encodeBinaryPlist } from '../../plist/index.ts';
 import { appDatabases } from './app-databases.ts';
 import { PrefixedContent, ProceduralContent, StaticContent, type FileContent } from './content.ts';
@@ -521,7 +522,5 @@ export class Dataset {
 }
 
 export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
+  return hexOf(bytes);
 }
