@@ -51,6 +51,12 @@ export class DirChildren {
     return this;
   }
 
+  /** `set` of a payload file whose name is given as its 20 bytes at `key[at]` (see HexFileTable.setRecord). */
+  setRecord(key: Uint8Array, at: number, store: number, offset: number, size: number, mtime: number, blob: boolean): void {
+    if (this.byName.size > 0) this.byName.delete(readHex(key, at));
+    (this.hex ??= new HexFileTable()).setRecord(key, at, store, offset, size, mtime, blob);
+  }
+
   delete(name: string): boolean {
     return this.byName.delete(name) || (this.hex?.delete(name) ?? false);
   }

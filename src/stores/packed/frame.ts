@@ -67,23 +67,35 @@ export interface DecodedFrames {
   validLength: number;
 }
 
+/** The whole, valid frame at `at` (its payload, and where the next one starts), or null if torn or corrupt. */
+export function frameAt(bytes: Uint8Array, at: number): { payload: Uint8Array; end: number } | null {
+  if (at + HEADER > bytes.byteLength) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, HEADER);
+  const length = view.getUint32(0, true);
+  const sum = view.getUint32(4, true);
+  if (at + HEADER + length > bytes.byteLength) return null;
+  const payload = bytes.subarray(at + HEADER, at + HEADER + length);
+  return crc32(payload) === sum ? { payload, end: at + HEADER + length } : null;
+}
+
+/** A frame's payload as the JSON value it holds, or undefined if it is not JSON. */
+export function parseFramePayload(payload: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(payload));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every valid frame from the start, stopping at the first torn or corrupt one. */
 export function decodeFrames(bytes: Uint8Array): DecodedFrames {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values: unknown[] = [];
   let at = 0;
-  while (at + HEADER <= bytes.byteLength) {
-    const length = view.getUint32(at, true);
-    const sum = view.getUint32(at + 4, true);
-    if (at + HEADER + length > bytes.byteLength) break;
-    const payload = bytes.subarray(at + HEADER, at + HEADER + length);
-    if (crc32(payload) !== sum) break;
-    try {
-      values.push(JSON.parse(decoder.decode(payload)));
-    } catch {
-      break;
-    }
-    at += HEADER + length;
+  for (let frame = frameAt(bytes, 0); frame; frame = frameAt(bytes, at)) {
+    const value = parseFramePayload(frame.payload);
+    if (value === undefined) break;
+    values.push(value);
+    at = frame.end;
   }
   return { values, validLength: at };
 }

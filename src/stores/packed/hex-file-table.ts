@@ -71,11 +71,32 @@ export class HexFileTable {
       this.insertSlot(hashOf(name), r);
       this.count++;
     }
-    this.stores[r] = file.store;
-    this.offsets[r] = file.offset;
-    this.sizes[r] = file.size;
-    this.mtimes[r] = file.mtime;
-    this.flags[r] = LIVE | (file.blob ? BLOB : 0);
+    this.fill(r, file.store, file.offset, file.size, file.mtime, file.blob);
+  }
+
+  /**
+   * `set` for a name given as its 20 bytes at `key[at]` (as forEachRecord hands them out): reading a
+   * snapshot adds 1.3M files, and building each name as a string only to take it apart again cost more
+   * than the rest of the insert.
+   */
+  setRecord(key: Uint8Array, at: number, store: number, offset: number, size: number, mtime: number, blob: boolean): void {
+    const slot = this.slots.length === 0 ? -1 : this.probeKey(key, at);
+    let r = slot < 0 ? -1 : this.slots[slot]! - 1;
+    if (r < 0) {
+      r = this.allocate();
+      for (let i = 0; i < 20; i++) this.keys[r * 20 + i] = key[at + i]!;
+      this.insertSlot(hashOfKey(key, at), r);
+      this.count++;
+    }
+    this.fill(r, store, offset, size, mtime, blob);
+  }
+
+  private fill(r: number, store: number, offset: number, size: number, mtime: number, blob: boolean): void {
+    this.stores[r] = store;
+    this.offsets[r] = offset;
+    this.sizes[r] = size;
+    this.mtimes[r] = mtime;
+    this.flags[r] = LIVE | (blob ? BLOB : 0);
   }
 
   delete(name: string): boolean {
@@ -144,6 +165,17 @@ export class HexFileTable {
     return -1;
   }
 
+  /** probe, for a name given as its bytes. */
+  private probeKey(key: Uint8Array, at: number): number {
+    const n = this.slots.length;
+    for (let slot = hashOfKey(key, at) & (n - 1), probes = 0; probes < n; slot = (slot + 1) & (n - 1), probes++) {
+      const s = this.slots[slot]!;
+      if (s === EMPTY) return -1;
+      if (s > 0 && sameKey(key, at, this.keys, (s - 1) * 20)) return slot;
+    }
+    return -1;
+  }
+
   private allocate(): number {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
@@ -191,4 +223,9 @@ export class HexFileTable {
       this.filledSlots++;
     }
   }
+}
+
+function sameKey(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): boolean {
+  for (let i = 0; i < 20; i++) if (a[aAt + i] !== b[bAt + i]) return false;
+  return true;
 }

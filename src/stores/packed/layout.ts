@@ -1,5 +1,6 @@
 import { Catalogue, DirNode, type CatalogueRecord } from './catalogue.ts';
 import { decodeFrames } from './frame.ts';
+import { decodeSnapshotFile } from './snapshot-decoder.ts';
 import type { DirHandleLike, FileHandleLike } from '../handle-backend.ts';
 
 /*
@@ -75,9 +76,9 @@ export async function loadState(dir: DirHandleLike): Promise<LoadedState> {
     else {
       const bytes = names.includes(snapshotName(gen)) ? await readWhole(dir, snapshotName(gen)) : null;
       if (!bytes) continue;
-      const frames = decodeFrames(bytes);
-      if (frames.values.length !== 1) continue;
-      catalogue = Catalogue.fromJSON(frames.values[0]);
+      const snapshot = decodeSnapshotFile(bytes);
+      if (!snapshot) continue;
+      catalogue = snapshot;
     }
     const journal = names.includes(journalName(gen)) ? await readWhole(dir, journalName(gen)) : null;
     let journalLength = 0;
