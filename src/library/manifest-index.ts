@@ -70,7 +70,7 @@ export class ManifestIndex {
     const foldersByDomain: Map<string, number>[] = [];
     let groupCount = 0;
     const chunks: SearchChunk[] = [];
-    let chunkPaths: string[] = [];
+    const hay = new HaystackBuilder();
     let fileCount = 0;
     let totalSize = 0;
     let n = 0;
@@ -78,18 +78,16 @@ export class ManifestIndex {
     let lastDomainBytes = new Uint8Array(0);
     let lastDomainId = -1;
 
-    const text = (heap: Uint8Array, stmt: number, column: number): string => {
-      const length = raw.sqlite3_column_bytes(stmt, column);
-      const at = raw.sqlite3_column_text(stmt, column); // after _bytes: the text form stays valid
-      return length === 0 || at === 0 ? '' : decoder.decode(heap.subarray(at, at + length));
-    };
+    // The folder of the row before (its domain and "a/b/" bytes): rows of one folder usually follow each other.
+    let lastParentDomain = -1;
+    let lastParentBytes = new Uint8Array(0);
+    let lastGroup = NO_GROUP;
 
     const stmt = db.prepare('SELECT rowid, domain, relativePath, flags, file FROM Files ORDER BY rowid');
     const p = stmt.pointer as number;
     try {
       let rc: number;
       while ((rc = raw.sqlite3_step(p)) === SQLITE_ROW) {
-        const heap = sqlite3.wasm.heap8u();
         if (n === capacity) {
           capacity *= 2;
           rowids = grow(rowids, new Float64Array(capacity));
@@ -101,6 +99,8 @@ export class ManifestIndex {
         let domainId: number;
         const dLength = raw.sqlite3_column_bytes(p, 1);
         const dAt = raw.sqlite3_column_text(p, 1);
+        // Fetched after each text column: converting a value to text may grow (and move) SQLite's memory.
+        const heap = sqlite3.wasm.heap8u();
         if (lastDomainId >= 0 && sameBytes(heap, dAt, dLength, lastDomainBytes)) {
           domainId = lastDomainId;
         } else {
@@ -119,20 +119,33 @@ export class ManifestIndex {
         }
         domainCounts[domainId]!++;
 
-        const relativePath = text(heap, p, 2);
-        if (relativePath === '') {
+        // relativePath stays bytes: the folder is found from its bytes, the search text copied from them.
+        const pLength = raw.sqlite3_column_bytes(p, 2);
+        const pAt = pLength === 0 ? 0 : raw.sqlite3_column_text(p, 2); // after _bytes: the text form stays valid
+        const rowHeap = sqlite3.wasm.heap8u();
+        if (pAt === 0) {
           groups[n] = NO_GROUP; // the domain's own row is nobody's child
+          hay.addRow(rowHeap, 0, 0);
         } else {
-          const folders = foldersByDomain[domainId]!;
-          const parent = relativePath.slice(0, relativePath.lastIndexOf('/') + 1);
-          let g = folders.get(parent);
-          if (g === undefined) {
-            g = groupCount++;
-            folders.set(parent, g);
+          let slash = pLength - 1;
+          while (slash >= 0 && rowHeap[pAt + slash] !== 0x2f) slash--;
+          const parentLength = slash + 1;
+          if (domainId !== lastParentDomain || !sameBytes(rowHeap, pAt, parentLength, lastParentBytes)) {
+            const folders = foldersByDomain[domainId]!;
+            // '/' is never inside a UTF-8 sequence, so the prefix decodes as the decoded path's prefix would.
+            const parent = parentLength === 0 ? '' : decoder.decode(rowHeap.subarray(pAt, pAt + parentLength));
+            let g = folders.get(parent);
+            if (g === undefined) {
+              g = groupCount++;
+              folders.set(parent, g);
+            }
+            lastParentDomain = domainId;
+            lastParentBytes = rowHeap.slice(pAt, pAt + parentLength);
+            lastGroup = g;
           }
-          groups[n] = g;
+          groups[n] = lastGroup;
+          hay.addRow(rowHeap, pAt, pLength);
         }
-        chunkPaths.push(relativePath);
 
         // Kind as ManifestDb.toEntry decides it: flags, else the MBFile mode (pyiosbackup leaves flags 0).
         const flags = raw.sqlite3_column_int(p, 3);
@@ -143,13 +156,13 @@ export class ManifestIndex {
         if (hasBlob && (!kind || kind === 'file')) {
           const length = raw.sqlite3_column_bytes(p, 4);
           const at = raw.sqlite3_column_blob(p, 4);
-          if (at !== 0 && fields.read(heap, at, length)) {
+          if (at !== 0 && fields.read(rowHeap, at, length)) {
             size = fields.size;
             mode = fields.mode;
           } else {
             // Not the plain shape (or damaged): exactly what the full decoder says, 0 if it cannot.
             try {
-              const decoded = decodeMbFile(at === 0 ? new Uint8Array(0) : heap.slice(at, at + length));
+              const decoded = decodeMbFile(at === 0 ? new Uint8Array(0) : rowHeap.slice(at, at + length));
               size = decoded.size;
               mode = decoded.mode;
             } catch {
@@ -166,10 +179,7 @@ export class ManifestIndex {
         }
 
         n++;
-        if (chunkPaths.length === CHUNK_ROWS) {
-          chunks.push(searchChunk(chunkPaths, n - chunkPaths.length));
-          chunkPaths = [];
-        }
+        if (hay.rows === CHUNK_ROWS) chunks.push(hay.take(n - hay.rows));
       }
       if (rc !== SQLITE_DONE) {
         throw new CorruptBackupError(`Manifest.db could not be read to the end (SQLite error ${rc}: ${sqlite3.capi.sqlite3_errmsg(db.pointer!)}).`);
@@ -177,7 +187,7 @@ export class ManifestIndex {
     } finally {
       stmt.finalize();
     }
-    if (chunkPaths.length) chunks.push(searchChunk(chunkPaths, n - chunkPaths.length));
+    if (hay.rows > 0) chunks.push(hay.take(n - hay.rows));
 
     // Counting sort of rows by group: one contiguous, rowid-ordered run per folder.
     const groupStarts = new Uint32Array(groupCount + 1);
@@ -268,6 +278,65 @@ function rowAt(starts: Uint32Array, at: number): number {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * A search chunk built from the paths' UTF-8 bytes as SQLite holds them: ASCII letters are lowercased
+ * on the way in, so a chunk of ASCII paths (nearly every backup's) becomes its text in one decode.
+ * Joining 65,536 decoded paths and lowercasing the result was a fifth of building the index.
+ */
+class HaystackBuilder {
+  private bytes = new Uint8Array(1 << 22);
+  private length = 0;
+  private starts: number[] = [];
+  private ascii = true;
+  private readonly decoder = new TextDecoder();
+
+  get rows(): number {
+    return this.starts.length;
+  }
+
+  addRow(heap: Uint8Array, at: number, length: number): void {
+    if (this.length + length + 1 > this.bytes.byteLength) {
+      const grown = new Uint8Array(Math.max(this.bytes.byteLength * 2, this.length + length + 1));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    const out = this.bytes;
+    let o = this.length;
+    this.starts.push(o);
+    let high = 0;
+    for (let i = at, end = at + length; i < end; i++) {
+      const c = heap[i]!;
+      high |= c;
+      out[o++] = c - 0x41 < 26 && c >= 0x41 ? c | 0x20 : c;
+    }
+    if (high & 0x80) this.ascii = false;
+    out[o++] = 0; // the NUL between rows
+    this.length = o;
+  }
+
+  /** The chunk of the rows added since the last take; `firstRow` is the index row of the first. */
+  take(firstRow: number): SearchChunk {
+    const rows = this.starts.length;
+    let chunk: SearchChunk;
+    if (this.ascii) {
+      // ASCII: a byte is a UTF-16 unit, so the byte starts are the text's, and lowercasing was all done.
+      const starts = new Uint32Array(rows + 1);
+      for (let i = 0; i < rows; i++) starts[i] = this.starts[i]!;
+      starts[rows] = this.length;
+      chunk = { text: this.decoder.decode(this.bytes.subarray(0, this.length - 1)), starts, firstRow };
+    } else {
+      // Else each path as the decoder gives it (ASCII letters lowered already: toLowerCase does the rest).
+      const paths: string[] = [];
+      for (let i = 0; i < rows; i++) paths.push(this.decoder.decode(this.bytes.subarray(this.starts[i]!, (this.starts[i + 1] ?? this.length) - 1)));
+      chunk = searchChunk(paths, firstRow);
+    }
+    this.starts = [];
+    this.length = 0;
+    this.ascii = true;
+    return chunk;
+  }
 }
 
 /**

@@ -107,3 +107,50 @@ test('index-backed list, search, domains and totals match what SQL says', async 
     reader.close();
   }
 });
+
+test('the index over many chunks of mixed paths lists and searches as the paths say (ASCII and not, upper case, NULL)', async () => {
+  const { loadSqlite } = await import('../../src/library/sqlite.ts');
+  const { ManifestDb } = await import('../../src/library/manifest-db.ts');
+  const sqlite3 = await loadSqlite();
+  const db = new sqlite3.oo1.DB(':memory:');
+  db.exec('CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB)');
+  const blob = encodeBinaryPlist(archive({ $class: 'MBFile', Size: 10, Mode: 0o100644, LastModified: 1, Birth: 1, LastStatusChange: 1, InodeNumber: 1, UserID: 501, GroupID: 501, Flags: 0, ProtectionClass: 3 }));
+  // 140k rows: three search chunks; one holds non-ASCII names (Turkish İ lengthens when lowercased), one only ASCII.
+  const odd = ['Grüße/Äpfel.TXT', 'İstanbul/Ο ΣΟΦΟΣ.txt', '日本語/メモ.txt', 'emoji/📷 Photo.JPG'];
+  const rows: [string, string, string | null, number][] = [];
+  for (let i = 0; i < 140_000; i++) {
+    const domain = `AppDomain-com.Example.app${(i >> 9) % 7}`;
+    // Folders change every few rows, and sometimes go back to an earlier one in the same domain.
+    const folder = i % 11 === 0 ? 'Library/Caches' : `Documents/Sub${(i >> 3) % 13}`;
+    let path: string | null = `${folder}/File-${i}.${i % 3 === 0 ? 'PNG' : 'dat'}`;
+    if (i >= 70_000 && i < 70_010) path = odd[i % odd.length]!;
+    if (i === 100_000) path = null;
+    if (i % 5000 === 0) path = '';
+    rows.push([`${i.toString(16).padStart(40, '0')}`, domain, path, path === '' ? 2 : 1]);
+  }
+  const insert = db.prepare('INSERT INTO Files VALUES (?, ?, ?, ?, ?)');
+  db.exec('BEGIN');
+  for (const r of rows) insert.bind([...r, blob]).stepReset();
+  db.exec('COMMIT');
+  insert.finalize();
+  const bytes = sqlite3.capi.sqlite3_js_db_export(db);
+  db.close();
+  const m = await ManifestDb.open(bytes);
+  try {
+    for (const q of ['file-1234', 'PNG', 'äpfel', 'İSTANBUL', 'istanbul', 'σοφοσ', 'メモ', '📷 photo', 'sub12/', '/', 'zzz']) {
+      const needle = q.toLowerCase();
+      const expected = rows.filter((r) => (r[2] ?? '').toLowerCase().includes(needle)).map((r) => r[0]);
+      assert.deepEqual(m.search(q, -1).map((e) => e.fileID), expected, q);
+    }
+    const parentOf = (path: string): string => path.slice(0, path.lastIndexOf('/') + 1);
+    for (const [domain, folder] of [['AppDomain-com.Example.app3', 'Documents/Sub7'], ['AppDomain-com.Example.app0', 'Library/Caches'], ['AppDomain-com.Example.app5', ''], ['AppDomain-com.Example.app3', 'Grüße'], ['AppDomain-com.Example.app3', 'İstanbul']]) {
+      const key = folder === '' ? '' : `${folder}/`;
+      const expected = rows.filter((r) => r[1] === domain && r[2] && parentOf(r[2]) === key).map((r) => r[0]).sort();
+      assert.deepEqual(m.list(domain!, folder!).map((e) => e.fileID).sort(), expected, `${domain} ${folder}`);
+      assert.ok(expected.length > 0 || folder === '', `${domain} ${folder} has rows`);
+    }
+    assert.equal(m.totals().fileCount, rows.filter((r) => r[3] === 1).length);
+  } finally {
+    m.close();
+  }
+});
