@@ -67,3 +67,40 @@ export function readParts(parts: readonly Uint8Array[], start: number, end: numb
   }
   return out.length === 1 ? out[0]! : concatBytes(out);
 }
+
+/** Whether two runs of bytes, each laid back to back from its parts, are equal (however each is cut). */
+export function samePartsBytes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  const total = (parts: readonly Uint8Array[]): number => parts.reduce((n, part) => n + part.byteLength, 0);
+  if (total(a) !== total(b)) return false;
+  let ai = 0;
+  let bi = 0;
+  let aAt = 0;
+  let bAt = 0;
+  while (ai < a.length && bi < b.length) {
+    const x = a[ai]!;
+    const y = b[bi]!;
+    const n = Math.min(x.byteLength - aAt, y.byteLength - bAt);
+    if (!sameSpan(x, aAt, y, bAt, n)) return false;
+    aAt += n;
+    bAt += n;
+    if (aAt === x.byteLength) (ai++, (aAt = 0));
+    if (bAt === y.byteLength) (bi++, (bAt = 0));
+  }
+  return true;
+}
+
+/** x[xAt, xAt + n) equals y[yAt, yAt + n): four bytes at a time where both are aligned for it. */
+function sameSpan(x: Uint8Array, xAt: number, y: Uint8Array, yAt: number, n: number): boolean {
+  let i = 0;
+  const xStart = x.byteOffset + xAt;
+  const yStart = y.byteOffset + yAt;
+  if (xStart % 4 === 0 && yStart % 4 === 0 && n >= 64) {
+    const words = n >>> 2;
+    const xw = new Int32Array(x.buffer, xStart, words);
+    const yw = new Int32Array(y.buffer, yStart, words);
+    for (let w = 0; w < words; w++) if (xw[w] !== yw[w]) return false;
+    i = words * 4;
+  }
+  for (; i < n; i++) if (x[xAt + i] !== y[yAt + i]) return false;
+  return true;
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupEngine, setEncryption, changePassword, type BackupProgress } from '../../src/backup/index.ts';
@@ -95,6 +95,40 @@ test('full backup, then incremental after mutate: content equals the device trut
     const [v] = await store.listVersions(iphone.udid);
     const old = await store.openVersion(iphone.udid, v!.id);
     assert.ok(await old.stat(`${removedId.slice(0, 2)}/${removedId}`), 'the previous backup still has the removed file');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an incremental with nothing changed sends no file; one whose host Manifest.db lost a row sends that file again', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
+  try {
+    const { iphone, services, provider } = await device();
+    const store = await NodeFsBackupStore.open(dir);
+    const run = () => BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) });
+    const full = await run();
+    // The host's Manifest.db is what the device sent: the device takes its rows as it wrote them.
+    const same = await run();
+    assert.equal(same.isFullBackup, false);
+    const manifestPath = join(dir, iphone.udid, 'Manifest.db');
+    const { openDatabase, exportDatabase } = await import('../../src/virtual-iphone/dataset/sqlite.ts');
+    const db = await openDatabase(new Uint8Array(await readFile(manifestPath)));
+    const lost = String(db.selectValue("SELECT fileID FROM Files WHERE flags = 1 AND relativePath LIKE '%.jpg' ORDER BY fileID LIMIT 1"));
+    db.exec({ sql: 'DELETE FROM Files WHERE fileID = ?', bind: [lost] });
+    const edited = exportDatabase(db);
+    db.close();
+    // A new file put in its place (the store's versions may share the old one's inode).
+    await writeFile(`${manifestPath}.edited`, edited);
+    await rename(`${manifestPath}.edited`, manifestPath);
+
+    const again = await run();
+    assert.equal(again.filesReceived, same.filesReceived + 1, 'the file the host lost from its Manifest.db, and nothing else');
+    assert.ok(full.filesReceived > same.filesReceived + 10);
+    const cur = (await store.current(iphone.udid))!;
+    await assertMatchesTruth(cur, services);
+    const check = await openDatabase(await cur.readFile('Manifest.db'));
+    assert.equal(Number(check.selectValue('SELECT count(*) FROM Files WHERE fileID = ?', [lost])), 1, 'the row is back');
+    check.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

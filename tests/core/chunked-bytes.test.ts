@@ -2,7 +2,7 @@
 // single array would, and no 64 KiB-aligned page may straddle two chunks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkedBytes, readParts } from '../../src/core/chunked-bytes.ts';
+import { ChunkedBytes, readParts, samePartsBytes } from '../../src/core/chunked-bytes.ts';
 
 function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -33,4 +33,31 @@ test('nothing appended is an empty file', () => {
   const data = new ChunkedBytes();
   assert.equal(data.bytes().byteLength, 0);
   assert.deepEqual(data.parts(), []);
+});
+
+test('samePartsBytes compares the bytes, however each side is cut and aligned', () => {
+  const whole = pattern(300_000, 3);
+  const cut = (bytes: Uint8Array, sizes: number[]): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (let at = 0, i = 0; at < bytes.byteLength; i++) {
+      const n = Math.min(sizes[i % sizes.length]!, bytes.byteLength - at);
+      out.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    return out;
+  };
+  // An odd offset into a bigger buffer: the two sides are never aligned alike.
+  const shifted = new Uint8Array(whole.byteLength + 1);
+  shifted.set(whole, 1);
+  const a = cut(whole, [65536, 7, 100_001]);
+  const b = cut(shifted.subarray(1), [3, 4096 * 5 + 1, 65536]);
+  assert.ok(samePartsBytes(a, b));
+  assert.ok(samePartsBytes([whole], a));
+  assert.ok(samePartsBytes([], [new Uint8Array(0)]));
+  for (const at of [0, 3, 65535, 65536, 150_001, whole.byteLength - 1]) {
+    const changed = whole.slice();
+    changed[at]! ^= 0x10;
+    assert.equal(samePartsBytes(a, cut(changed, [65536 * 2, 5])), false, `a byte changed at ${at}`);
+  }
+  assert.equal(samePartsBytes(a, cut(whole.subarray(0, whole.byteLength - 1), [65536])), false, 'one byte shorter');
 });

@@ -12,6 +12,7 @@ import {
   manifestRow,
   ManifestPatchError,
   patchManifestDb,
+  previousRowsOf,
   readManifestDb,
   rowFingerprint,
   type ManifestRow,
@@ -67,6 +68,21 @@ test('an updated Manifest.db holds the rows a whole new build holds, and only th
   const patched = await patchManifestDb(chunks, changed, deleted, rows.length);
   assert.ok(patched.slice(0, -1).every((part, i) => part.buffer === before.buffer && part.byteOffset === i * 65536), 'written over the chunks it came in');
   assert.deepEqual(await rowsOf(concatBytes(patched)), await rowsOf(await buildManifestDb(rows)));
+});
+
+test('the rows a device finds in a Manifest.db it built or updated are the rows it wrote (previousRowsOf)', async () => {
+  const dataset = await Dataset.create({ size: 'small', seed: 12 });
+  const rows = rowsFor(dataset);
+  const built = await buildManifestDb(rows);
+  const sorted = (m: Map<string, unknown> | null) => [...(m ?? [])].sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  assert.deepEqual(sorted(previousRowsOf(rows)), sorted(await readManifestDb(built)));
+  assert.deepEqual(sorted(previousRowsOf(rows)), sorted(await readManifestDb(built, 0)), 'read in place too');
+
+  dataset.mutate(7, { everyday: true });
+  const next = rowsFor(dataset);
+  const { changed, deleted } = plan(next, previousRowsOf(rows));
+  const patched = await patchManifestDb(built.slice(), changed, deleted, next.length);
+  assert.deepEqual(sorted(previousRowsOf(next)), sorted(await readManifestDb(concatBytes(patched))));
 });
 
 test('a row differing in any field the device writes gets another fingerprint', () => {

@@ -55,6 +55,26 @@ function previousRow(fileId: string, domain: string, relativePath: string, flags
   };
 }
 
+/**
+ * What readManifestDb gives for a Manifest.db holding exactly `rows`, as mbFileBlob writes them (a
+ * whole build, or a patch whose result has these rows), found from the rows instead of their blobs.
+ */
+export function previousRowsOf(rows: readonly ManifestRow[]): Map<string, PreviousRow> {
+  const out = new Map<string, PreviousRow>();
+  for (const row of rows) {
+    const e = row.entry;
+    out.set(row.fileId, {
+      fileId: row.fileId,
+      flags: row.flags,
+      size: e.kind === 'file' ? e.size : 0,
+      lastModified: e.mtime,
+      ...(row.encryptionKey ? { encryptionKey: row.encryptionKey } : {}),
+      fingerprint: rowFingerprint(row),
+    });
+  }
+  return out;
+}
+
 async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promise<Map<string, PreviousRow> | null> {
   const rows = new Map<string, PreviousRow>();
   try {
