@@ -140,9 +140,10 @@ const api: LibraryApi = {
   async summary() {
     return current().summary();
   },
-  async unlock(password) {
-    await current().unlock(password);
+  async unlock(password, progress) {
+    await current().unlock(password, progress ? (done, total) => progress(done, total, OPEN_STAGES.reading) : undefined);
     unlockedWith = password;
+    progress?.(0, 0, OPEN_STAGES.indexing);
     return current().summary();
   },
   async domains() {

@@ -106,8 +106,11 @@ export interface LibraryApi {
   /** Opens a backup inside a .zip File. */
   openZip(file: Blob, path?: string, progress?: Progress): Promise<BackupSummary>;
   summary(): Promise<BackupSummary>;
-  /** WrongPasswordError (code "wrong-password") when it does not fit. */
-  unlock(password: string): Promise<BackupSummary>;
+  /**
+   * WrongPasswordError (code "wrong-password") when it does not fit. `progress` as for the opens:
+   * Manifest.db's bytes decrypted (OPEN_STAGES.reading), then its indexing.
+   */
+  unlock(password: string, progress?: Progress): Promise<BackupSummary>;
   domains(): Promise<DomainSummary[]>;
   list(domain: string, path: string): Promise<ManifestEntry[]>;
   search(query: string, limit?: number): Promise<ManifestEntry[]>;

@@ -64,10 +64,13 @@ export class ManifestDb {
     private readonly sqlite3: Sqlite3Static,
   ) {}
 
-  /** Manifest.db's bytes, whole or as `size` bytes arriving in chunks (read straight into SQLite's memory). */
-  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array> }): Promise<ManifestDb> {
+  /**
+   * Manifest.db's bytes, whole or as `size` bytes arriving in chunks (read straight into SQLite's
+   * memory); with `upTo`, `size` is the most they can be (decrypted as they arrive).
+   */
+  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array>; upTo?: boolean }): Promise<ManifestDb> {
     const sqlite3 = await loadSqlite();
-    const db = file instanceof Uint8Array ? await openDatabaseBytes(file, 'Manifest.db') : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db');
+    const db = file instanceof Uint8Array ? await openDatabaseBytes(file, 'Manifest.db') : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db', file.upTo);
     try {
       if (!tableExists(db, 'Files')) throw new CorruptBackupError('Manifest.db has no Files table.');
       const rowCount = Number(db.selectValue('SELECT count(*) FROM Files'));

@@ -28,9 +28,10 @@ export function openDatabaseBytes(bytes: Uint8Array, name: string): Promise<Data
  * Opens a database file of `size` bytes that arrives in chunks, each written straight into the block
  * SQLite then owns: a 1.3M-file backup's Manifest.db is 1.2 GB, and reading it whole into JS memory
  * first and copying it in held it twice (2.4 GB in one browser worker). Each chunk is copied before the
- * next is asked for, so chunks may be views of one reused buffer (blobChunks).
+ * next is asked for, so chunks may be views of one reused buffer (blobChunks). With `upTo`, `size` is
+ * the most the file can be (a decrypted one is up to a block shorter than its ciphertext).
  */
-export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string): Promise<Database> {
+export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string, upTo = false): Promise<Database> {
   const sqlite3 = await loadSqlite();
   const notSqlite = (): CorruptBackupError => new CorruptBackupError(`“${name}” is not an SQLite database (or it is still encrypted).`);
   if (size < 100) throw notSqlite();
@@ -52,14 +53,15 @@ export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uin
       sqlite3.wasm.heap8u().set(chunk, pointer + at);
       at += chunk.byteLength;
     }
-    if (at !== size) throw new CorruptBackupError(`“${name}” ended after ${at} of its ${size} bytes.`);
+    if (!upTo && at !== size) throw new CorruptBackupError(`“${name}” ended after ${at} of its ${size} bytes.`);
+    if (at < 100) throw notSqlite();
     const heap = sqlite3.wasm.heap8u();
     if (new TextDecoder().decode(heap.subarray(pointer, pointer + 16)) !== SQLITE_MAGIC) throw notSqlite();
     if (heap[pointer + 18] === 2) heap[pointer + 18] = 1;
     if (heap[pointer + 19] === 2) heap[pointer + 19] = 1;
     const capi = sqlite3.capi;
     const db = new sqlite3.oo1.DB(':memory:');
-    const rc = capi.sqlite3_deserialize(db.pointer!, 'main', pointer, size, size, capi.SQLITE_DESERIALIZE_FREEONCLOSE | capi.SQLITE_DESERIALIZE_RESIZEABLE);
+    const rc = capi.sqlite3_deserialize(db.pointer!, 'main', pointer, at, size, capi.SQLITE_DESERIALIZE_FREEONCLOSE | capi.SQLITE_DESERIALIZE_RESIZEABLE);
     // SQLite owns the block from here, even when it refuses it (FREEONCLOSE frees it then too).
     owned = true;
     if (rc !== 0) {

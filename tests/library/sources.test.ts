@@ -65,8 +65,14 @@ test('MobileSync Backup parent with two <UDID> folders: both found; a zip and a 
   // Directory handle
   const viaHandle = await locateBackup(new DirectoryHandleSource(nodeDirectoryHandle(join(parent, 'Backup'), 'Backup')));
   const r1 = await BackupReader.open(viaHandle.source);
-  await r1.unlock('pw');
+  // Its Manifest.db is decrypted as it is read, straight into SQLite's memory, and counted on the way.
+  const unlockReports: [number, number][] = [];
+  await r1.unlock('pw', (done, total) => unlockReports.push([done, total]));
+  const encryptedSize = (await viaHandle.source.stat('Manifest.db'))!.size;
+  assert.deepEqual(unlockReports[0], [0, encryptedSize]);
+  assert.deepEqual(unlockReports.at(-1), [encryptedSize, encryptedSize]);
   assert.equal((await readChats(r1))[0]!.messageCount, 3);
+  assert.equal(r1.summary().fileCount, a.files.filter((f) => f.kind === 'file').length);
   r1.close();
   // A plain backup through the handle: Manifest.db comes as a Blob, read into one reused buffer (blobChunks).
   const plainHandle = new DirectoryHandleSource(nodeDirectoryHandle(join(parent, 'Backup', '00008110-BBBB'), '00008110-BBBB'));

@@ -52,6 +52,22 @@ test('a database read in chunks opens as its whole bytes do, even when SQLite me
   }
 });
 
+test('a database of at most `size` bytes (upTo: decrypted as it arrives) opens from what arrives', async () => {
+  const bytes = await sampleDatabase();
+  const db = await openDatabaseChunks(bytes.byteLength + 16, pieces(bytes, 4096), 'Manifest.db', true);
+  try {
+    assert.equal(db.selectValue('PRAGMA integrity_check'), 'ok');
+    const whole = await openDatabaseBytes(bytes, 'Manifest.db');
+    const names = 'SELECT name FROM sqlite_master ORDER BY name';
+    assert.deepEqual(db.selectValues(names), whole.selectValues(names));
+    whole.close();
+  } finally {
+    db.close();
+  }
+  await assert.rejects(openDatabaseChunks(bytes.byteLength - 1, pieces(bytes, 4096), 'Manifest.db', true), /grew while it was being read/);
+  await assert.rejects(openDatabaseChunks(4096, [bytes.subarray(0, 60)], 'Manifest.db', true), /not an SQLite database/);
+});
+
 test('a database that ends early, runs long or is not SQLite is refused by name, and its memory is given back', async () => {
   const bytes = await sampleDatabase();
   const size = bytes.byteLength;

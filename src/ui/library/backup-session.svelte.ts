@@ -1,7 +1,7 @@
 import type { BackupSummary } from '../../library/library-api.ts';
 import type { LibraryEntry } from './library-db.ts';
 import { openInWorker, updateSummary } from './library-state.svelte.ts';
-import { libraryWorker, toUiError, type UiError } from './library-worker.ts';
+import { Comlink, libraryWorker, toUiError, type UiError } from './library-worker.ts';
 import { exportState } from './exports.svelte.ts';
 
 export type TabId =
@@ -89,9 +89,17 @@ export async function openSession(entry: LibraryEntry): Promise<void> {
 
 export async function unlock(password: string): Promise<void> {
   backup.phase = 'unlocking';
+  backup.opening = undefined;
   backup.unlockError = undefined;
+  const entry = backup.entry;
+  // Once the password fits, a big Manifest.db is decrypted and indexed: the same progress as an open.
+  const progress = Comlink.proxy((done: number, total: number, label?: string) => {
+    if (!label || backup.entry !== entry || backup.phase !== 'unlocking') return;
+    if (backup.opening || total >= OPEN_PROGRESS_FROM_BYTES) backup.opening = { label, done, total };
+  });
   try {
-    const summary = await libraryWorker().unlock(password);
+    const summary = await libraryWorker().unlock(password, progress);
+    backup.opening = undefined;
     backup.summary = summary;
     backup.phase = 'ready';
     backup.generation++;
@@ -102,6 +110,7 @@ export async function unlock(password: string): Promise<void> {
       e.code === 'wrong-password'
         ? { code: e.code, message: 'Wrong password: this backup was encrypted with a different one.', action: 'Check it and try again — it is the password set in Finder or iTunes (or in Lifeboat) when encryption was turned on, not the iPhone passcode.' }
         : e;
+    backup.opening = undefined;
     backup.phase = 'locked';
   }
 }
