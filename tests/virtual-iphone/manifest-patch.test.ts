@@ -104,6 +104,23 @@ test('a row differing in any field the device writes gets another fingerprint', 
   assert.notEqual(rowFingerprint(manifestRow({ ...entry }, new Uint8Array(40).fill(1))), rowFingerprint(manifestRow({ ...entry }, new Uint8Array(40))), 'another key');
 });
 
+test('a row’s fingerprint is the one its written MBFile reads back as, odd values included', async () => {
+  const entry = { domain: 'AppDomain-x', relativePath: 'Documents/a.bin', kind: 'file', size: 10, mode: 0o100644, mtime: 1_700_000_000, protectionClass: 3, inode: 9, content: null } as const;
+  const rows = [
+    manifestRow({ ...entry }),
+    manifestRow({ ...entry, relativePath: 'MBFile' }), // the class name's text is the path's
+    manifestRow({ ...entry, relativePath: 'Documents/link', kind: 'symlink', size: 0, mode: 0o120755, target: 'Documents/link' }),
+    manifestRow({ ...entry, relativePath: 'Documents/other-link', kind: 'symlink', size: 0, mode: 0o120755, target: '/private/var/x' }),
+    manifestRow({ ...entry, relativePath: 'Documents/dir', kind: 'dir', size: 77, mode: 0o40755 }), // a folder's Size is written as 0
+    manifestRow({ ...entry, relativePath: 'Documents/old', mtime: -86_400, inode: 2 ** 40 }),
+    manifestRow({ ...entry, relativePath: 'Documents/keyed' }, new Uint8Array(44).fill(7)),
+  ];
+  const previous = await readManifestDb(await buildManifestDb(rows));
+  assert.ok(previous);
+  for (const row of rows) assert.equal(rowFingerprint(row), previous.get(row.fileId)?.fingerprint, row.relativePath);
+  assert.ok(Number.isNaN(rowFingerprint(manifestRow({ ...entry, mtime: 2 ** 53 + 2 }))), 'past 2^53: equal to nothing');
+});
+
 test('a previous Manifest.db that cannot be updated in place is refused', async () => {
   const dataset = await Dataset.create({ size: 'small', seed: 12 });
   const rows = rowsFor(dataset);

@@ -190,9 +190,66 @@ class FieldHash {
   }
 }
 
-/** The fingerprint a row would have in Manifest.db as mbFileBlob writes it. */
+/**
+ * The fingerprint a row would have in Manifest.db as mbFileBlob writes it: fingerprintOf over
+ * mbFileObject(row), hashed straight from the row (tested equal). An incremental of a 1.3M-file phone
+ * takes it of every row twice, and building each MBFile dictionary first was most of that.
+ */
 export function rowFingerprint(row: ManifestRow): number {
-  return fingerprintOf(row.domain, row.relativePath, row.flags, mbFileObject(row));
+  const e = row.entry;
+  const path = row.relativePath;
+  const hash = new FieldHash();
+  hash.text(row.domain);
+  hash.text(path);
+  hash.word(row.flags);
+  // Key by key in MBFILE_KEYS order, as mbFileObject fills them.
+  hashText(hash, 0, 'MBFile', path);
+  const size = e.kind === 'file' ? e.size : 0;
+  const safe =
+    hashInteger(hash, 1, e.mtime) && hashInteger(hash, 2, 0) && hashInteger(hash, 3, MOBILE_UID) && hashInteger(hash, 4, e.mtime) &&
+    hashInteger(hash, 5, e.mtime) && hashInteger(hash, 6, size) && hashInteger(hash, 7, e.inode) && hashInteger(hash, 8, e.mode) &&
+    hashInteger(hash, 9, MOBILE_UID) && hashInteger(hash, 10, e.protectionClass);
+  if (!safe) return Number.NaN;
+  hashText(hash, 11, path, path);
+  if (e.target !== undefined) hashText(hash, 12, e.target, path);
+  else hashAbsent(hash, 12);
+  const key = row.encryptionKey;
+  if (key) {
+    hash.word(13);
+    hash.word(3);
+    hash.word(key.byteLength);
+    for (let i = 0; i < key.byteLength; i++) hash.word(key[i]!);
+  } else {
+    hashAbsent(hash, 13);
+  }
+  hash.word(0); // no keys beyond MBFILE_KEYS
+  return hash.value();
+}
+
+/** fingerprintOf's words for key number `k` holding a string. */
+function hashText(hash: FieldHash, k: number, value: string, relativePath: string): void {
+  hash.word(k);
+  if (value === relativePath) {
+    hash.word(4);
+  } else {
+    hash.word(2);
+    hash.text(value);
+  }
+}
+
+/** fingerprintOf's words for key number `k` holding an integer; false (the fingerprint is NaN) past 2^53. */
+function hashInteger(hash: FieldHash, k: number, n: number): boolean {
+  hash.word(k);
+  if (!Number.isSafeInteger(n)) return false;
+  hash.word(1);
+  hash.word(n % 0x1_0000_0000);
+  hash.word(Math.floor(n / 0x1_0000_0000));
+  return true;
+}
+
+function hashAbsent(hash: FieldHash, k: number): void {
+  hash.word(k);
+  hash.word(0);
 }
 
 export function manifestRow(entry: DatasetEntry, encryptionKey?: Uint8Array): ManifestRow {
