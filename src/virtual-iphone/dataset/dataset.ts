@@ -358,9 +358,11 @@ export class Dataset {
     for (const entry of this.files.values()) {
       if (entry.encryptedOnly && !encrypted) continue;
       out.push(entry);
-      const parts = entry.relativePath.split('/');
-      for (let depth = parts.length - 1; depth >= 0; depth--) {
-        const dirPath = parts.slice(0, depth).join('/');
+      // Each ancestor folder, nearest first, until one is known (the path is not split: 1.36M entries).
+      let dirPath = entry.relativePath;
+      do {
+        const slash = dirPath.lastIndexOf('/');
+        dirPath = slash < 0 ? '' : dirPath.slice(0, slash);
         const k = key(entry.domain, dirPath);
         if (dirs.has(k)) break;
         dirs.set(k, {
@@ -374,7 +376,7 @@ export class Dataset {
           inode: 100 + (hashString(k) % 900_000_000),
           content: null,
         });
-      }
+      } while (dirPath !== '');
     }
     for (const dir of dirs.values()) out.push(dir); // not push(...): 100k+ folders overflow the stack
     out.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
