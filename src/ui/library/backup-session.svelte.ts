@@ -38,7 +38,7 @@ class BackupSession {
   entry = $state.raw<LibraryEntry | undefined>();
   summary = $state.raw<BackupSummary | undefined>();
   phase = $state<'opening' | 'locked' | 'unlocking' | 'ready' | 'failed'>('opening');
-  /** While opening: what the worker reported last (Manifest.db's bytes read, then indexing). */
+  /** While opening or unlocking: what the worker reported last (Manifest.db's bytes read, then indexing). */
   opening = $state.raw<{ label: string; done: number; total: number } | undefined>();
   error = $state.raw<UiError | undefined>();
   unlockError = $state.raw<UiError | undefined>();
