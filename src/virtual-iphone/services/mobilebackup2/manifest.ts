@@ -138,9 +138,8 @@ function fingerprintOf(domain: string, relativePath: string, flags: number, file
   let known = 0;
   for (let k = 0; k < MBFILE_KEYS.length; k++) {
     const value = file[MBFILE_KEYS[k]!];
-    hash.word(k);
     if (value === undefined) {
-      hash.word(0);
+      hashAbsent(hash, k);
       continue;
     }
     known++;
@@ -148,19 +147,11 @@ function fingerprintOf(domain: string, relativePath: string, flags: number, file
       // An integer the decoder gave as a bigint hashes as the same number.
       const n = Number(value);
       if (!Number.isSafeInteger(n) || (typeof value === 'bigint' && BigInt(n) !== value)) return Number.NaN;
-      hash.word(1);
-      hash.word(n % 0x1_0000_0000);
-      hash.word(Math.floor(n / 0x1_0000_0000));
-    } else if (value === relativePath) {
-      // MBFile's RelativePath is the column's; said once, not hashed twice.
-      hash.word(4);
+      hashInteger(hash, k, n);
     } else if (typeof value === 'string') {
-      hash.word(2);
-      hash.text(value);
+      hashText(hash, k, value, relativePath);
     } else if (value instanceof Uint8Array) {
-      hash.word(3);
-      hash.word(value.byteLength);
-      for (let i = 0; i < value.byteLength; i++) hash.word(value[i]!);
+      hashBytes(hash, k, value);
     } else {
       return Number.NaN;
     }
@@ -213,20 +204,18 @@ export function rowFingerprint(row: ManifestRow): number {
   hashText(hash, 11, path, path);
   if (e.target !== undefined) hashText(hash, 12, e.target, path);
   else hashAbsent(hash, 12);
-  const key = row.encryptionKey;
-  if (key) {
-    hash.word(13);
-    hash.word(3);
-    hash.word(key.byteLength);
-    for (let i = 0; i < key.byteLength; i++) hash.word(key[i]!);
-  } else {
-    hashAbsent(hash, 13);
-  }
+  if (row.encryptionKey) hashBytes(hash, 13, row.encryptionKey);
+  else hashAbsent(hash, 13);
   hash.word(0); // no keys beyond MBFILE_KEYS
   return hash.value();
 }
 
-/** fingerprintOf's words for key number `k` holding a string. */
+/*
+ * The words of one MBFile key (its number `k` in MBFILE_KEYS, then its value's type and value), shared
+ * by fingerprintOf (a decoded blob) and rowFingerprint (a row about to be written).
+ */
+
+/** A string; MBFile's RelativePath is the column's, so it is said once, not hashed twice. */
 function hashText(hash: FieldHash, k: number, value: string, relativePath: string): void {
   hash.word(k);
   if (value === relativePath) {
@@ -237,7 +226,7 @@ function hashText(hash: FieldHash, k: number, value: string, relativePath: strin
   }
 }
 
-/** fingerprintOf's words for key number `k` holding an integer; false (the fingerprint is NaN) past 2^53. */
+/** An integer; false (the fingerprint is NaN) past 2^53. */
 function hashInteger(hash: FieldHash, k: number, n: number): boolean {
   hash.word(k);
   if (!Number.isSafeInteger(n)) return false;
@@ -247,6 +236,14 @@ function hashInteger(hash: FieldHash, k: number, n: number): boolean {
   return true;
 }
 
+function hashBytes(hash: FieldHash, k: number, value: Uint8Array): void {
+  hash.word(k);
+  hash.word(3);
+  hash.word(value.byteLength);
+  for (let i = 0; i < value.byteLength; i++) hash.word(value[i]!);
+}
+
+/** A key the MBFile does not have. */
 function hashAbsent(hash: FieldHash, k: number): void {
   hash.word(k);
   hash.word(0);
