@@ -99,7 +99,10 @@ export class ManifestIndex {
         let domainId: number;
         const dLength = raw.sqlite3_column_bytes(p, 1);
         const dAt = raw.sqlite3_column_text(p, 1);
-        // Fetched after each text column: converting a value to text may grow (and move) SQLite's memory.
+        // relativePath stays bytes: the folder is found from its bytes, the search text copied from them.
+        const pLength = raw.sqlite3_column_bytes(p, 2);
+        const pAt = pLength === 0 ? 0 : raw.sqlite3_column_text(p, 2); // after _bytes: the text form stays valid
+        // Fetched after the text columns: converting a value to text may grow (and move) SQLite's memory.
         const heap = sqlite3.wasm.heap8u();
         if (lastDomainId >= 0 && sameBytes(heap, dAt, dLength, lastDomainBytes)) {
           domainId = lastDomainId;
@@ -119,32 +122,28 @@ export class ManifestIndex {
         }
         domainCounts[domainId]!++;
 
-        // relativePath stays bytes: the folder is found from its bytes, the search text copied from them.
-        const pLength = raw.sqlite3_column_bytes(p, 2);
-        const pAt = pLength === 0 ? 0 : raw.sqlite3_column_text(p, 2); // after _bytes: the text form stays valid
-        const rowHeap = sqlite3.wasm.heap8u();
         if (pAt === 0) {
           groups[n] = NO_GROUP; // the domain's own row is nobody's child
-          hay.addRow(rowHeap, 0, 0);
+          hay.addRow(heap, 0, 0);
         } else {
           let slash = pLength - 1;
-          while (slash >= 0 && rowHeap[pAt + slash] !== 0x2f) slash--;
+          while (slash >= 0 && heap[pAt + slash] !== 0x2f) slash--;
           const parentLength = slash + 1;
-          if (domainId !== lastParentDomain || !sameBytes(rowHeap, pAt, parentLength, lastParentBytes)) {
+          if (domainId !== lastParentDomain || !sameBytes(heap, pAt, parentLength, lastParentBytes)) {
             const folders = foldersByDomain[domainId]!;
             // '/' is never inside a UTF-8 sequence, so the prefix decodes as the decoded path's prefix would.
-            const parent = parentLength === 0 ? '' : decoder.decode(rowHeap.subarray(pAt, pAt + parentLength));
+            const parent = parentLength === 0 ? '' : decoder.decode(heap.subarray(pAt, pAt + parentLength));
             let g = folders.get(parent);
             if (g === undefined) {
               g = groupCount++;
               folders.set(parent, g);
             }
             lastParentDomain = domainId;
-            lastParentBytes = rowHeap.slice(pAt, pAt + parentLength);
+            lastParentBytes = heap.slice(pAt, pAt + parentLength);
             lastGroup = g;
           }
           groups[n] = lastGroup;
-          hay.addRow(rowHeap, pAt, pLength);
+          hay.addRow(heap, pAt, pLength);
         }
 
         // Kind as ManifestDb.toEntry decides it: flags, else the MBFile mode (pyiosbackup leaves flags 0).
@@ -156,13 +155,13 @@ export class ManifestIndex {
         if (hasBlob && (!kind || kind === 'file')) {
           const length = raw.sqlite3_column_bytes(p, 4);
           const at = raw.sqlite3_column_blob(p, 4);
-          if (at !== 0 && fields.read(rowHeap, at, length)) {
+          if (at !== 0 && fields.read(heap, at, length)) {
             size = fields.size;
             mode = fields.mode;
           } else {
             // Not the plain shape (or damaged): exactly what the full decoder says, 0 if it cannot.
             try {
-              const decoded = decodeMbFile(at === 0 ? new Uint8Array(0) : rowHeap.slice(at, at + length));
+              const decoded = decodeMbFile(at === 0 ? new Uint8Array(0) : heap.slice(at, at + length));
               size = decoded.size;
               mode = decoded.mode;
             } catch {
