@@ -9,6 +9,8 @@ import { SqliteFileScanner } from '../../src/library/sqlite-scan/sqlite-file-sca
 import { BackupReader } from '../../src/library/backup-reader.ts';
 import { countMessages, readChats, readMessages } from '../../src/library/categories/messages.ts';
 import { ManifestDb } from '../../src/library/manifest-db.ts';
+import { decryptStream } from '../../src/library/crypto/aes-cbc.ts';
+import { BackupEncryption } from '../../src/virtual-iphone/encryption/backup-encryption.ts';
 import { applyWal } from '../../src/library/sqlite-wal.ts';
 import { encodeAttributedBody } from '../../src/virtual-iphone/dataset/attributed-body.ts';
 import { SMS_SCHEMA, fileIdOf, generateBackup } from '../../tests/library/backup-generator.ts';
@@ -199,6 +201,40 @@ export const manifestDb: FuzzTarget = {
     }
   },
 };
+
+const MANIFEST_KEY_BYTES = new Uint8Array(32).fill(0x4d);
+let manifestKey: Promise<CryptoKey> | undefined;
+
+/**
+ * An encrypted backup's Manifest.db as an unlock reads it: decrypted as it streams (AES-256-CBC, zero
+ * IV, padding judged by its last byte) straight into SQLite's memory, whose size is only a bound.
+ * Mutated ciphertext is garbage plaintext from the changed block on, a cut one a short or torn file.
+ */
+export const manifestDbEncrypted: FuzzTarget = {
+  name: 'manifest-db-encrypted',
+  async seeds() {
+    const manifest = (await generatedBackup()).get('Manifest.db');
+    return manifest ? [await BackupEncryption.encryptWhole(MANIFEST_KEY_BYTES, manifest)] : [];
+  },
+  maxInput: 128 * 1024,
+  quickExecutions: 4000,
+  async run(input) {
+    manifestKey ??= globalThis.crypto.subtle.importKey('raw', MANIFEST_KEY_BYTES, 'AES-CBC', false, ['encrypt', 'decrypt']);
+    const key = await manifestKey;
+    const db = await ManifestDb.open({ size: input.length, chunks: decryptStream(key, pieces(input, 4096), 'Manifest.db'), upTo: true });
+    try {
+      const { fileCount } = db.totals();
+      db.search('sms');
+      return `files ${sizeClass(fileCount)}`;
+    } finally {
+      db.close();
+    }
+  },
+};
+
+async function* pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, Math.min(bytes.length, at + size));
+}
 
 /** A Manifest.db of 512-byte pages: a two-level tree, overflow rows and an index, in under 64 KiB. */
 async function smallPageManifest(): Promise<Uint8Array> {
