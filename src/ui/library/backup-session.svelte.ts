@@ -59,6 +59,18 @@ export const backup = new BackupSession();
 /** Manifest.db sizes from which reading it is shown as progress (about 60k files). */
 const OPEN_PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Where the worker's progress goes while `entry` is in `phase` (opening, or unlocking once the password
+ * fits): into backup.opening, and only for a big Manifest.db (a small one opens in a blink), then its
+ * indexing too. Reports arriving after the phase ended are dropped.
+ */
+function progressInto(entry: LibraryEntry | undefined, phase: 'opening' | 'unlocking'): (done: number, total: number, label?: string) => void {
+  return (done, total, label) => {
+    if (!label || backup.entry !== entry || backup.phase !== phase) return;
+    if (backup.opening || total >= OPEN_PROGRESS_FROM_BYTES) backup.opening = { label, done, total };
+  };
+}
+
 export async function openSession(entry: LibraryEntry): Promise<void> {
   backup.entry = entry;
   backup.summary = entry.summary;
@@ -71,11 +83,7 @@ export async function openSession(entry: LibraryEntry): Promise<void> {
   exportState.finished = undefined;
   exportState.error = undefined;
   try {
-    const summary = await openInWorker(entry, (done, total, label) => {
-      // A small Manifest.db opens in a blink: progress only for a big one (then its indexing too).
-      if (!label || backup.entry !== entry || backup.phase !== 'opening') return;
-      if (backup.opening || total >= OPEN_PROGRESS_FROM_BYTES) backup.opening = { label, done, total };
-    });
+    const summary = await openInWorker(entry, progressInto(entry, 'opening'));
     backup.opening = undefined;
     backup.summary = summary;
     backup.phase = summary.locked ? 'locked' : 'ready';
@@ -91,14 +99,8 @@ export async function unlock(password: string): Promise<void> {
   backup.phase = 'unlocking';
   backup.opening = undefined;
   backup.unlockError = undefined;
-  const entry = backup.entry;
-  // Once the password fits, a big Manifest.db is decrypted and indexed: the same progress as an open.
-  const progress = Comlink.proxy((done: number, total: number, label?: string) => {
-    if (!label || backup.entry !== entry || backup.phase !== 'unlocking') return;
-    if (backup.opening || total >= OPEN_PROGRESS_FROM_BYTES) backup.opening = { label, done, total };
-  });
   try {
-    const summary = await libraryWorker().unlock(password, progress);
+    const summary = await libraryWorker().unlock(password, Comlink.proxy(progressInto(backup.entry, 'unlocking')));
     backup.opening = undefined;
     backup.summary = summary;
     backup.phase = 'ready';
