@@ -55,6 +55,84 @@ export class ChunkedBytes {
   }
 }
 
+/**
+ * Bytes arriving in pieces that should equal `known`: a file this side wrote earlier and now reads
+ * back. Nothing is stored while they match; from the first piece that differs on, they are kept
+ * (the matched start copied from `known`), so `parts()` is always exactly what arrived. A read-back
+ * that matches costs no memory: on the virtual phone's big heap, keeping a 1.19 GB Manifest.db as it
+ * came back was a full collection per ≈64 MB.
+ */
+export class ExpectedBytes {
+  private readonly knownLength: number;
+  /** Bytes that arrived and equal `known`'s first ones (all of them while nothing is kept). */
+  private matched = 0;
+  /** Where byte `matched` is in `known`. */
+  private part = 0;
+  private partAt = 0;
+  private kept: ChunkedBytes | null = null;
+
+  constructor(private readonly known: readonly Uint8Array[]) {
+    this.knownLength = known.reduce((n, p) => n + p.byteLength, 0);
+  }
+
+  get byteLength(): number {
+    return this.kept ? this.kept.byteLength : this.matched;
+  }
+
+  /** Whether what arrived is all of `known`, byte for byte. */
+  get same(): boolean {
+    return this.kept === null && this.matched === this.knownLength;
+  }
+
+  append(bytes: Uint8Array): void {
+    if (this.kept === null && this.matches(bytes)) return;
+    if (this.kept === null) {
+      this.kept = new ChunkedBytes();
+      for (const piece of prefixParts(this.known, this.matched)) this.kept.append(piece);
+    }
+    this.kept.append(bytes);
+  }
+
+  /** What arrived: `known`'s own parts when it was all of it (the caller must not change one without the other). */
+  parts(): readonly Uint8Array[] {
+    if (this.kept) return this.kept.parts();
+    if (this.matched === this.knownLength) return this.known;
+    const start = new ChunkedBytes();
+    for (const piece of prefixParts(this.known, this.matched)) start.append(piece);
+    return start.parts();
+  }
+
+  /** Compares `bytes` with `known` from byte `matched`, moving on past them when they are equal. */
+  private matches(bytes: Uint8Array): boolean {
+    if (this.matched + bytes.byteLength > this.knownLength) return false;
+    let part = this.part;
+    let partAt = this.partAt;
+    for (let at = 0; at < bytes.byteLength; ) {
+      const from = this.known[part]!;
+      const n = Math.min(bytes.byteLength - at, from.byteLength - partAt);
+      if (!sameSpan(from, partAt, bytes, at, n)) return false;
+      at += n;
+      partAt += n;
+      if (partAt === from.byteLength) (part++, (partAt = 0));
+    }
+    this.part = part;
+    this.partAt = partAt;
+    this.matched += bytes.byteLength;
+    return true;
+  }
+}
+
+/** The first `length` bytes of a run laid back to back from `parts`, as views of them. */
+function prefixParts(parts: readonly Uint8Array[], length: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0, left = length; left > 0 && i < parts.length; i++) {
+    const piece = parts[i]!.subarray(0, Math.min(left, parts[i]!.byteLength));
+    out.push(piece);
+    left -= piece.byteLength;
+  }
+  return out;
+}
+
 /** Bytes [start, end) of `parts` laid back to back: a view when they lie in one part, else a copy. */
 export function readParts(parts: readonly Uint8Array[], start: number, end: number): Uint8Array {
   const out: Uint8Array[] = [];
@@ -68,39 +146,35 @@ export function readParts(parts: readonly Uint8Array[], start: number, end: numb
   return out.length === 1 ? out[0]! : concatBytes(out);
 }
 
-/** Whether two runs of bytes, each laid back to back from its parts, are equal (however each is cut). */
-export function samePartsBytes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  const total = (parts: readonly Uint8Array[]): number => parts.reduce((n, part) => n + part.byteLength, 0);
-  if (total(a) !== total(b)) return false;
-  let ai = 0;
-  let bi = 0;
-  let aAt = 0;
-  let bAt = 0;
-  while (ai < a.length && bi < b.length) {
-    const x = a[ai]!;
-    const y = b[bi]!;
-    const n = Math.min(x.byteLength - aAt, y.byteLength - bAt);
-    if (!sameSpan(x, aAt, y, bAt, n)) return false;
-    aAt += n;
-    bAt += n;
-    if (aAt === x.byteLength) (ai++, (aAt = 0));
-    if (bAt === y.byteLength) (bi++, (bAt = 0));
-  }
-  return true;
-}
+/** Where a span of y aligned otherwise than x's is copied, to be compared four bytes at a time. */
+let alignedScratch = new Uint8Array(0);
+const SCRATCH_MAX = 4 * 1024 * 1024;
 
-/** x[xAt, xAt + n) equals y[yAt, yAt + n): four bytes at a time where both are aligned for it. */
+/** x[xAt, xAt + n) equals y[yAt, yAt + n): four bytes at a time past the first few. */
 function sameSpan(x: Uint8Array, xAt: number, y: Uint8Array, yAt: number, n: number): boolean {
-  let i = 0;
-  const xStart = x.byteOffset + xAt;
-  const yStart = y.byteOffset + yAt;
-  if (xStart % 4 === 0 && yStart % 4 === 0 && n >= 64) {
-    const words = n >>> 2;
-    const xw = new Int32Array(x.buffer, xStart, words);
-    const yw = new Int32Array(y.buffer, yStart, words);
-    for (let w = 0; w < words; w++) if (xw[w] !== yw[w]) return false;
-    i = words * 4;
+  if (n >= 64) {
+    const xStart = x.byteOffset + xAt;
+    let yStart = y.byteOffset + yAt;
+    if ((xStart & 3) !== (yStart & 3) && n <= SCRATCH_MAX) {
+      // One copy (a memcpy) costs far less than comparing byte by byte; pieces read off a stream land anywhere.
+      const shift = xStart & 3;
+      if (alignedScratch.byteLength < n + shift) alignedScratch = new Uint8Array(Math.max(n + 4, 64 * 1024));
+      alignedScratch.set(y.subarray(yAt, yAt + n), shift);
+      y = alignedScratch;
+      yAt = shift;
+      yStart = shift;
+    }
+    if ((xStart & 3) === (yStart & 3)) {
+      const head = (4 - (xStart & 3)) & 3;
+      for (let i = 0; i < head; i++) if (x[xAt + i] !== y[yAt + i]) return false;
+      const words = (n - head) >>> 2;
+      const xw = new Int32Array(x.buffer, xStart + head, words);
+      const yw = new Int32Array(y.buffer, yStart + head, words);
+      for (let w = 0; w < words; w++) if (xw[w] !== yw[w]) return false;
+      for (let i = head + words * 4; i < n; i++) if (x[xAt + i] !== y[yAt + i]) return false;
+      return true;
+    }
   }
-  for (; i < n; i++) if (x[xAt + i] !== y[yAt + i]) return false;
+  for (let i = 0; i < n; i++) if (x[xAt + i] !== y[yAt + i]) return false;
   return true;
 }

@@ -134,6 +134,40 @@ test('an incremental with nothing changed sends no file; one whose host Manifest
   }
 });
 
+test('incrementals after changes: the Manifest.db the device updates over the copy it sent is right, and so is one read back from an older copy', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
+  try {
+    const { iphone, services, provider } = await device();
+    const store = await NodeFsBackupStore.open(dir);
+    const run = () => BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone) });
+    const manifestPath = join(dir, iphone.udid, 'Manifest.db');
+    const dataset = await services.dataset();
+    await run();
+    const idle = (await run()).filesReceived; // Status.plist, Manifest.db and the like: no payload
+    const first = await readFile(manifestPath);
+    // The host's copy is the one sent: the device updates the bytes it kept (no second copy of them).
+    dataset.mutate(21);
+    const second = await run();
+    assert.equal(second.isFullBackup, false);
+    await assertMatchesTruth((await store.current(iphone.udid))!, services);
+    // A host that kept an older Manifest.db than the one last sent: the device reads that one instead.
+    await writeFile(`${manifestPath}.older`, first);
+    await rename(`${manifestPath}.older`, manifestPath);
+    dataset.mutate(22);
+    const third = await run();
+    assert.equal(third.isFullBackup, false);
+    assert.ok(third.filesReceived > second.filesReceived, 'the files changed since the older copy, the first change too');
+    await assertMatchesTruth((await store.current(iphone.udid))!, services);
+    dataset.mutate(23);
+    const fourth = await run();
+    assert.equal(fourth.isFullBackup, false);
+    await assertMatchesTruth((await store.current(iphone.udid))!, services);
+    assert.equal((await run()).filesReceived, idle, 'nothing changed since the last one: no payload');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('device errors become typed errors; cancel keeps staging for a resume', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
   try {

@@ -2,7 +2,7 @@
 // single array would, and no 64 KiB-aligned page may straddle two chunks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkedBytes, readParts, samePartsBytes } from '../../src/core/chunked-bytes.ts';
+import { ChunkedBytes, ExpectedBytes, readParts } from '../../src/core/chunked-bytes.ts';
 
 function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -35,7 +35,7 @@ test('nothing appended is an empty file', () => {
   assert.deepEqual(data.parts(), []);
 });
 
-test('samePartsBytes compares the bytes, however each side is cut and aligned', () => {
+test('ExpectedBytes keeps nothing while what arrives is the known bytes, and exactly what arrived once it is not', () => {
   const whole = pattern(300_000, 3);
   const cut = (bytes: Uint8Array, sizes: number[]): Uint8Array[] => {
     const out: Uint8Array[] = [];
@@ -46,18 +46,39 @@ test('samePartsBytes compares the bytes, however each side is cut and aligned', 
     }
     return out;
   };
-  // An odd offset into a bigger buffer: the two sides are never aligned alike.
+  const join = (parts: readonly Uint8Array[]): Uint8Array => readParts(parts, 0, parts.reduce((n, p) => n + p.byteLength, 0));
+  const receive = (known: readonly Uint8Array[], pieces: readonly Uint8Array[]): ExpectedBytes => {
+    const expected = new ExpectedBytes(known);
+    for (const piece of pieces) expected.append(piece);
+    return expected;
+  };
+  // Arriving at an odd offset into a bigger buffer, so the two sides are never aligned alike.
   const shifted = new Uint8Array(whole.byteLength + 1);
   shifted.set(whole, 1);
-  const a = cut(whole, [65536, 7, 100_001]);
-  const b = cut(shifted.subarray(1), [3, 4096 * 5 + 1, 65536]);
-  assert.ok(samePartsBytes(a, b));
-  assert.ok(samePartsBytes([whole], a));
-  assert.ok(samePartsBytes([], [new Uint8Array(0)]));
-  for (const at of [0, 3, 65535, 65536, 150_001, whole.byteLength - 1]) {
+  const known = cut(whole, [65536, 7, 100_001]);
+  for (const sizes of [[3, 4096 * 5 + 1, 65536], [65536], [1], [300_000]]) {
+    const same = receive(known, cut(shifted.subarray(1), sizes));
+    assert.ok(same.same, `pieces of ${sizes}`);
+    assert.equal(same.parts(), known, 'the known parts themselves: nothing was kept');
+    assert.equal(same.byteLength, whole.byteLength);
+  }
+  const arrived = (expected: ExpectedBytes, bytes: Uint8Array, what: string): void => {
+    assert.equal(expected.same, false, what);
+    assert.equal(expected.byteLength, bytes.byteLength, what);
+    const parts = expected.parts();
+    assert.deepEqual(join(parts), bytes, what);
+    for (const part of parts.slice(0, -1)) assert.equal(part.byteLength % 65536, 0, what);
+  };
+  for (const at of [0, 3, 65535, 65536, 65543, 150_001, whole.byteLength - 1]) {
     const changed = whole.slice();
     changed[at]! ^= 0x10;
-    assert.equal(samePartsBytes(a, cut(changed, [65536 * 2, 5])), false, `a byte changed at ${at}`);
+    arrived(receive(known, cut(changed, [65536 * 2, 5, 333])), changed, `a byte changed at ${at}`);
   }
-  assert.equal(samePartsBytes(a, cut(whole.subarray(0, whole.byteLength - 1), [65536])), false, 'one byte shorter');
+  arrived(receive(known, cut(whole.subarray(0, whole.byteLength - 1), [65536])), whole.subarray(0, whole.byteLength - 1), 'one byte shorter');
+  const longer = new Uint8Array(whole.byteLength + 1);
+  longer.set(whole);
+  arrived(receive(known, cut(longer, [4096])), longer, 'one byte longer');
+  arrived(receive(known, []), new Uint8Array(0), 'nothing arrived');
+  assert.ok(receive([], []).same, 'nothing known, nothing arrived');
+  assert.ok(receive([new Uint8Array(0)], [new Uint8Array(0)]).same);
 });

@@ -1,6 +1,6 @@
 import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type PlistValue } from '../../../plist/index.ts';
 import { concatBytes } from '../../../core/bytes.ts';
-import { readParts, samePartsBytes } from '../../../core/chunked-bytes.ts';
+import { ExpectedBytes, readParts } from '../../../core/chunked-bytes.ts';
 import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import type { Dataset, DatasetEntry } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
@@ -8,7 +8,8 @@ import { aesCbcDecrypt, encryptedSize, randomBytes } from '../../encryption/cryp
 import { encodeTlv } from '../../encryption/keybag.ts';
 import { payloadPath, fileIdFor } from './backup-files.ts';
 import type { BackupDeviceState } from './backup-state.ts';
-import { BackupFailure, DL_CODE, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
+import { BackupFailure, DL_CODE, MAX_DOWNLOAD_BYTES, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
+import { ProtocolError } from '../../../core/errors.ts';
 import { buildManifestDb, manifestRow, ManifestPatchError, patchManifestDb, previousRowsOf, readManifestDb, rowFingerprint, type ManifestRow, type PreviousRow } from './manifest.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
@@ -31,16 +32,33 @@ function bytesContent(bytes: Uint8Array): Pick<FileContent, 'readInto' | 'view'>
   return new StaticContent(bytes);
 }
 
-/** Content held in pieces laid back to back (an updated Manifest.db). */
+/**
+ * Content held in pieces laid back to back (an updated Manifest.db). A range inside one piece goes
+ * out as a view of it: copying each block into fresh memory was 1.19 GB of new buffers per incremental
+ * of a huge phone, which in a browser worker means page faults and collections of its large heap.
+ */
 function partsContent(parts: readonly Uint8Array[]): Pick<FileContent, 'readInto' | 'view'> {
-  const size = parts.reduce((n, part) => n + part.byteLength, 0);
+  const starts: number[] = [];
+  let size = 0;
+  for (const part of parts) {
+    starts.push(size);
+    size += part.byteLength;
+  }
+  let at = 0; // the piece the last view came from: reads go front to back
   return {
     readInto: (offset, target) => {
       const bytes = readParts(parts, offset, Math.min(size, offset + target.byteLength));
       target.set(bytes);
       return bytes.byteLength;
     },
-    view: () => null,
+    view: (offset, length) => {
+      if (at >= parts.length || offset < starts[at]!) at = 0;
+      while (at < parts.length && offset >= starts[at]! + parts[at]!.byteLength) at++;
+      const part = parts[at];
+      if (!part) return null;
+      const from = offset - starts[at]!;
+      return from + length <= part.byteLength ? part.subarray(from, from + length) : null;
+    },
   };
 }
 
@@ -62,10 +80,12 @@ async function plainManifestDb(dataset: Dataset, build: () => Promise<readonly U
 
 /**
  * The plaintext Manifest.db this device last sent for a dataset, and the rows it holds. An incremental
- * backup first reads the host's copy back; when that is byte for byte what was sent, its rows are these
- * (readManifestDb would find the same: tested), and reading 1.3M blobs again — most of a huge phone's
- * time before its first file, spent on what a real phone does on its own CPU — is skipped. A copy that
- * differs in any byte is read as before. Unencrypted backups only.
+ * backup first reads the host's copy back, compared with this one as it arrives; when it is byte for
+ * byte what was sent, its rows are these (readManifestDb would find the same: tested), and reading 1.3M
+ * blobs again — most of a huge phone's time before its first file, spent on what a real phone does on
+ * its own CPU — is skipped, as is keeping a second 1.19 GB. A copy that differs in any byte is kept and
+ * read as before. Taken out once read back: the update of the database writes over these very parts.
+ * Unencrypted backups only.
  */
 const lastSentManifest = new WeakMap<Dataset, { db: readonly Uint8Array[]; rows: readonly ManifestRow[] }>();
 
@@ -192,9 +212,20 @@ export class BackupRun {
     let previousManifest: PreviousManifest | null = null;
     const hostStatus = statusFiles.get(`${base}/Status.plist`);
     if (hostStatus && options['ForceFullBackup'] !== true && this.statusUsable(hostStatus)) {
-      const manifests = await this.link.downloadFileParts([`${base}/Manifest.plist`, `${base}/Manifest.db`], this.progress);
+      const dbPath = `${base}/Manifest.db`;
+      // The copy this device last sent is compared as it comes back, not kept: it is usually that one.
+      const sent = encryption ? undefined : lastSentManifest.get(dataset);
+      const readBack = sent ? new ExpectedBytes(sent.db) : null;
+      const readBackInto = (piece: Uint8Array): void => {
+        if (readBack!.byteLength + piece.byteLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${dbPath} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+        readBack!.append(piece);
+      };
+      const manifests = await this.link.downloadFileParts([`${base}/Manifest.plist`, dbPath], this.progress, (path) => (readBack && path === dbPath ? readBackInto : undefined));
+      // Its parts may be the ones sent (when they match), which the update below writes over.
+      lastSentManifest.delete(dataset);
       const plist = manifests.get(`${base}/Manifest.plist`)?.bytes();
-      previousManifest = await this.previousManifest(dataset, plist, manifests.get(`${base}/Manifest.db`)?.parts(), encryption);
+      const db = readBack ? (manifests.has(dbPath) ? readBack.parts() : undefined) : manifests.get(dbPath)?.parts();
+      previousManifest = await this.previousManifest(plist, db, encryption, readBack?.same ? sent : undefined);
       if (previousManifest && behaviour.copiesPreviousManifest) this.previousPlist = plist;
     }
     const previous = previousManifest?.rows ?? null;
@@ -326,7 +357,7 @@ export class BackupRun {
   }
 
   /** The host's previous manifest, or null (→ full backup) if missing, unreadable or from other keys. */
-  private async previousManifest(dataset: Dataset, plistBytes: Uint8Array | undefined, dbBytes: readonly Uint8Array[] | undefined, encryption: BackupEncryption | null): Promise<PreviousManifest | null> {
+  private async previousManifest(plistBytes: Uint8Array | undefined, dbBytes: readonly Uint8Array[] | undefined, encryption: BackupEncryption | null, sentAsIs?: { rows: readonly ManifestRow[] }): Promise<PreviousManifest | null> {
     if (!plistBytes || !dbBytes) return null;
     let manifest: PlistValue;
     try {
@@ -350,8 +381,7 @@ export class BackupRun {
         return null;
       }
     }
-    const sent = lastSentManifest.get(dataset);
-    const rows = sent && samePartsBytes(sent.db, db) ? previousRowsOf(sent.rows) : await readManifestDb(db);
+    const rows = sentAsIs ? previousRowsOf(sentAsIs.rows) : await readManifestDb(db);
     return rows ? { rows, db } : null;
   }
 

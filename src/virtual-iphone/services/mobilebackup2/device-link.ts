@@ -117,8 +117,8 @@ export class DeviceLinkEndpoint {
   /**
    * Sends DLMessageDownloadFiles and reads the host's file stream: path → bytes, or absent when the
    * host reported an error (missing file) for it. A path `streamTo` gives a consumer for is not
-   * collected: each block goes to the consumer as it arrives (valid only during the call), and the map
-   * holds an empty array for it once the host reported success.
+   * collected: its bytes go to the consumer as they arrive, in pieces cut anywhere (each valid only
+   * during the call), and the map holds an empty array for it once the host reported success.
    */
   async downloadFiles(paths: string[], progress: number, streamTo?: (path: string) => ((block: Uint8Array) => void) | undefined): Promise<Map<string, Uint8Array>> {
     const received = await this.downloadFileParts(paths, progress, streamTo);
@@ -145,7 +145,13 @@ export class DeviceLinkEndpoint {
         const payloadLength = blockLength - 1;
         if (code === DL_CODE.fileData) {
           if (consumer) {
-            consumer(await reader.readExactly(payloadLength));
+            // As the bytes come, in the reader's own pieces: a whole block joined first is fresh memory per block.
+            for (let left = payloadLength; left > 0; ) {
+              const piece = await reader.readAvailable(left);
+              if (piece === null) throw new ProtocolError('mobilebackup2', `connection closed inside ${name}`);
+              consumer(piece);
+              left -= piece.byteLength;
+            }
             continue;
           }
           if (data.byteLength + payloadLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${name} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
