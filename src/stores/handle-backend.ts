@@ -22,7 +22,7 @@ export interface FileHandleLike {
   getFile(): Promise<Blob & { readonly lastModified: number }>;
   createWritable(options?: { keepExistingData?: boolean }): Promise<WritableLike>;
   /** OPFS in a dedicated worker only. */
-  createSyncAccessHandle?(): Promise<SyncAccessHandleLike>;
+  createSyncAccessHandle?(options?: { mode?: 'readwrite' | 'read-only' | 'readwrite-unsafe' }): Promise<SyncAccessHandleLike>;
   /** Chromium: rename/move within the same file system without copying. */
   move?(parent: DirHandleLike, name: string): Promise<void>;
 }

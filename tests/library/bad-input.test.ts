@@ -136,3 +136,46 @@ test('zip that lies about sizes → CorruptBackupError naming the entry (stored 
   // Not a zip at all.
   await assert.rejects(ZipSource.open(new Blob([new Uint8Array(100)]), 'junk.zip'), CorruptBackupError);
 });
+
+test('Manifest.db read synchronously where the source can: the same backup; cut short or of another size, a clear error or the other path', async () => {
+  const b = await backup();
+  const bytes = new Uint8Array(await readFile(join(b.dir, 'Manifest.db')));
+  const summaryOf = async (source: NodeFsSource) => {
+    const reader = await BackupReader.open(source);
+    try {
+      return reader.summary();
+    } finally {
+      reader.close();
+    }
+  };
+  const opened: string[] = [];
+  const closed: string[] = [];
+  class DirectSource extends NodeFsSource {
+    constructor(private readonly file: { size: number; bytes: Uint8Array }) {
+      super(b.dir);
+    }
+    async openFileRead(path: string) {
+      opened.push(path);
+      const { size, bytes: content } = this.file;
+      return {
+        size,
+        read: (into: Uint8Array, at: number) => {
+          const n = Math.max(0, Math.min(into.byteLength, content.byteLength - at));
+          into.set(content.subarray(at, at + n));
+          return n;
+        },
+        close: () => void closed.push(path),
+      };
+    }
+  }
+  const expected = await summaryOf(new NodeFsSource(b.dir));
+  assert.ok((expected.fileCount ?? 0) > 10);
+  assert.deepEqual(await summaryOf(new DirectSource({ size: bytes.byteLength, bytes })), expected);
+  assert.deepEqual(opened, ['Manifest.db']);
+  assert.deepEqual(closed, ['Manifest.db'], 'closed once read');
+  // A file that ends early: named, not half a database.
+  await assert.rejects(BackupReader.open(new DirectSource({ size: bytes.byteLength, bytes: bytes.subarray(0, 8192) })), (e: unknown) => e instanceof CorruptBackupError && /Manifest\.db.*ended after 8192/.test((e as Error).message));
+  // Of another size than the folder says: closed, and read the other way.
+  assert.deepEqual(await summaryOf(new DirectSource({ size: 5, bytes })), expected);
+  assert.equal(closed.length, 3);
+});

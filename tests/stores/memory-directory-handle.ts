@@ -18,8 +18,9 @@ export class MemoryFileHandle implements FileHandleLike {
   /** Bumped on every change: a File snapshot taken before it is stale. */
   version = 0;
   lastModified = Date.now();
-  /** Whether a sync access handle is open on this file. */
-  locked = false;
+  /** Open sync access handles, locked as Chromium does: one read-write, or any number read-only. */
+  private writerOpen = false;
+  private readersOpen = 0;
   constructor(
     public name: string,
     public parent: MemoryDirectoryHandle,
@@ -105,12 +106,28 @@ export class MemoryFileHandle implements FileHandleLike {
     };
   }
 
-  async createSyncAccessHandle(): Promise<SyncAccessHandleLike> {
-    if (this.locked) throw domError('NoModificationAllowedError', 'a sync access handle is already open');
-    this.locked = true;
+  /** Whether a sync access handle is open on this file. */
+  get locked(): boolean {
+    return this.writerOpen || this.readersOpen > 0;
+  }
+
+  releaseLock(): void {
+    this.writerOpen = false;
+    this.readersOpen = 0;
+  }
+
+  async createSyncAccessHandle(options?: { mode?: 'readwrite' | 'read-only' | 'readwrite-unsafe' }): Promise<SyncAccessHandleLike> {
+    const readOnly = options?.mode === 'read-only';
+    if (this.writerOpen || (!readOnly && this.readersOpen > 0)) throw domError('NoModificationAllowedError', 'a sync access handle is already open');
+    if (readOnly) this.readersOpen++;
+    else this.writerOpen = true;
     let open = true;
     const live = (): void => {
       if (!open) throw domError('InvalidStateError', 'the access handle was closed');
+    };
+    const writable = (): void => {
+      live();
+      if (readOnly) throw domError('NoModificationAllowedError', 'the access handle is read-only');
     };
     return {
       read: (buffer, options) => {
@@ -121,7 +138,7 @@ export class MemoryFileHandle implements FileHandleLike {
         return n;
       },
       write: (buffer, options) => {
-        live();
+        writable();
         const at = options?.at ?? 0;
         const quota = this.parent.quota;
         const growth = Math.max(0, at + buffer.byteLength - this.length);
@@ -141,16 +158,17 @@ export class MemoryFileHandle implements FileHandleLike {
         return this.length;
       },
       truncate: (size) => {
-        live();
+        writable();
         if (size < this.length) {
           this.bytes.fill(0, size, this.length);
           this.length = size;
           this.touch();
         } else if (size > this.length) this.put(new Uint8Array(size - this.length), this.length);
       },
-      flush: () => live(),
+      flush: () => writable(),
       close: () => {
-        if (open) this.locked = false;
+        if (open && readOnly) this.readersOpen--;
+        else if (open) this.writerOpen = false;
         open = false;
       },
     };
@@ -210,7 +228,7 @@ export class MemoryDirectoryHandle implements DirHandleLike {
   /** What a worker's death does: every sync access handle below here is released. */
   releaseLocks(): void {
     for (const child of this.children.values()) {
-      if (child.kind === 'file') child.locked = false;
+      if (child.kind === 'file') child.releaseLock();
       else child.releaseLocks();
     }
   }

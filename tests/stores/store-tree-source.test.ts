@@ -72,3 +72,43 @@ test('StoreTreeSource.fileBlob: a large file stored whole comes as its blob file
   assert.deepEqual(await bytesOf((await earlier.fileBlob('Manifest.db'))!), big(1));
   await store.close();
 });
+
+test('StoreTreeSource.openFileRead: a large file stored whole opens read-only for synchronous reads (several at once), a packed one as null', async () => {
+  const root = new MemoryDirectoryHandle();
+  const store = await OpfsBackupStore.open({ root, estimate: async () => ({ quota: 1e9, usage: 0 }), packed: { packSize: 512, largeFileThreshold: 64 } });
+  const big = (n: number) => new Uint8Array(3000).map((_, i) => (i * 13 + n) & 0xff);
+  for (const n of [1, 2]) {
+    const s = await store.openSession(UDID);
+    await s.writeFile('Manifest.db', big(n));
+    await s.writeFile('Info.plist', enc.encode('small'));
+    await s.commit();
+  }
+  const readAll = (file: { size: number; read(into: Uint8Array, at: number): number }) => {
+    const out = new Uint8Array(file.size);
+    for (let at = 0; at < file.size; ) at += file.read(out.subarray(at, Math.min(file.size, at + 1000)), at);
+    return out;
+  };
+  const source = new StoreTreeSource((await store.current(UDID))!, 'Lifeboat backups');
+  const first = (await source.openFileRead('Manifest.db'))!;
+  const second = (await source.openFileRead('Manifest.db'))!;
+  assert.ok(first && second, 'two readers at once');
+  assert.equal(first.size, 3000);
+  assert.deepEqual(readAll(first), big(2));
+  assert.deepEqual(readAll(second), big(2));
+  assert.equal(first.read(new Uint8Array(10), 3000), 0, 'nothing past the end');
+  first.close();
+  second.close();
+  assert.equal(await source.openFileRead('Info.plist'), null, 'packed: read it through stream()');
+  await assert.rejects(source.openFileRead('missing'), MissingBackupFileError);
+  const [version] = await store.listVersions(UDID);
+  const earlier = (await new StoreTreeSource(await store.openVersion(UDID, version!.id), 'earlier').openFileRead('Manifest.db'))!;
+  assert.deepEqual(readAll(earlier), big(1));
+  earlier.close();
+  // Closed readers hold no lock: the store still writes, and removes the files.
+  const s = await store.openSession(UDID);
+  await s.writeFile('Manifest.db', big(3));
+  await s.commit();
+  await store.deleteDevice(UDID);
+  assert.deepEqual(await store.listDevices(), []);
+  await store.close();
+});

@@ -1,5 +1,6 @@
 import { StoreError } from '../errors.ts';
-import { mapError, type DirHandleLike } from '../handle-backend.ts';
+import type { FileRead } from '../../core/file-read.ts';
+import { mapError, type DirHandleLike, type FileHandleLike, type SyncAccessHandleLike } from '../handle-backend.ts';
 import type { FileNode } from './file-node.ts';
 import { blobName } from './layout.ts';
 
@@ -27,6 +28,45 @@ export async function blobFileOf(dir: DirHandleLike, node: FileNode, path: strin
   const file = await (await dir.getFileHandle(blobName(node.store))).getFile();
   if (file.size !== node.size) throw new StoreError('EIO', path, `its blob holds ${file.size} bytes, the catalogue says ${node.size}`);
   return file;
+}
+
+/**
+ * The blob file holding `node` opened read-only for synchronous reads; null when `node` is packed or
+ * no such handle can be had here (outside a worker, no OPFS, or a writer holds the file: then the
+ * caller reads the Blob). Read-only handles share the file with other readers and with getFile().
+ */
+export async function blobFileRead(dir: DirHandleLike, node: FileNode, path: string): Promise<FileRead | null> {
+  if (!node.blob) return null;
+  const name = blobName(node.store);
+  let handle: FileHandleLike;
+  try {
+    handle = await dir.getFileHandle(name);
+  } catch (e) {
+    throw mapError(e, name);
+  }
+  if (!handle.createSyncAccessHandle) return null;
+  let access: SyncAccessHandleLike;
+  try {
+    access = await handle.createSyncAccessHandle({ mode: 'read-only' });
+  } catch {
+    return null;
+  }
+  const size = access.getSize();
+  if (size !== node.size) {
+    access.close();
+    throw new StoreError('EIO', path, `its blob holds ${size} bytes, the catalogue says ${node.size}`);
+  }
+  return {
+    size,
+    read: (into, at) => {
+      try {
+        return access.read(into, { at });
+      } catch (e) {
+        throw mapError(e, name);
+      }
+    },
+    close: () => access.close(),
+  };
 }
 
 /** `bytes` in views of at most `chunkSize` (no copies). */
