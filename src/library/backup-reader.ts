@@ -234,15 +234,6 @@ export class BackupReader {
       const plain = decryptStream(key, count(this.source.stream('Manifest.db', MANIFEST_READ_BYTES)), 'Manifest.db');
       return ManifestDb.open({ size: stat.size, chunks: plain, upTo: true });
     }
-    // Read synchronously straight into SQLite's memory where the source can (OPFS, in a worker).
-    const direct = await this.source.openFileRead?.('Manifest.db');
-    if (direct) {
-      try {
-        if (direct.size === stat.size) return await ManifestDb.open({ read: direct, onBytes });
-      } finally {
-        direct.close();
-      }
-    }
     // openDatabaseChunks copies each chunk into SQLite's memory before asking for the next, so the
     // chunks of a Blob may share one buffer (no fresh memory per chunk: ≈1.75x faster in Chromium).
     // Not so for decryption above, which keeps a chunk until its slices are decrypted.

@@ -2,8 +2,7 @@ import { CorruptBackupError } from '../core/errors.ts';
 import { decodeMbFile, kindFromFlags, kindFromMode, type EntryKind, type MbFile } from './mbfile.ts';
 import { ManifestIndex } from './manifest-index.ts';
 import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
-import { loadSqlite, openDatabaseBytes, openDatabaseChunks, openDatabaseFileRead, tableExists, type Database } from './sqlite.ts';
-import type { FileRead } from '../core/file-read.ts';
+import { loadSqlite, openDatabaseBytes, openDatabaseChunks, tableExists, type Database } from './sqlite.ts';
 
 /** One Manifest.db row as the browser shows it. */
 export interface ManifestEntry {
@@ -67,17 +66,11 @@ export class ManifestDb {
 
   /**
    * Manifest.db's bytes, whole or as `size` bytes arriving in chunks (read straight into SQLite's
-   * memory); with `upTo`, `size` is the most they can be (decrypted as they arrive). Or a file to
-   * read synchronously into SQLite's memory (`onBytes` after each slice); the caller closes it.
+   * memory); with `upTo`, `size` is the most they can be (decrypted as they arrive).
    */
-  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array>; upTo?: boolean } | { read: FileRead; onBytes?: (done: number, total: number) => void }): Promise<ManifestDb> {
+  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array>; upTo?: boolean }): Promise<ManifestDb> {
     const sqlite3 = await loadSqlite();
-    const db =
-      file instanceof Uint8Array
-        ? await openDatabaseBytes(file, 'Manifest.db')
-        : 'read' in file
-          ? await openDatabaseFileRead(file.read, 'Manifest.db', file.onBytes)
-          : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db', file.upTo);
+    const db = file instanceof Uint8Array ? await openDatabaseBytes(file, 'Manifest.db') : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db', file.upTo);
     try {
       if (!tableExists(db, 'Files')) throw new CorruptBackupError('Manifest.db has no Files table.');
       const rowCount = Number(db.selectValue('SELECT count(*) FROM Files'));

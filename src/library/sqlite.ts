@@ -1,7 +1,6 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import type { Database, Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { CorruptBackupError, LifeboatError } from '../core/errors.ts';
-import type { FileRead } from '../core/file-read.ts';
 
 export type { Database } from '@sqlite.org/sqlite-wasm';
 
@@ -33,41 +32,6 @@ export function openDatabaseBytes(bytes: Uint8Array, name: string): Promise<Data
  * the most the file can be (a decrypted one is up to a block shorter than its ciphertext).
  */
 export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string, upTo = false): Promise<Database> {
-  return openDatabaseFilled(size, name, upTo, async (sqlite3, pointer) => {
-    let at = 0;
-    for await (const chunk of chunks) {
-      if (at + chunk.byteLength > size) throw new CorruptBackupError(`“${name}” grew while it was being read.`);
-      // Fetched again each time: SQLite's memory may have grown (and moved) while this waited.
-      sqlite3.wasm.heap8u().set(chunk, pointer + at);
-      at += chunk.byteLength;
-    }
-    return at;
-  });
-}
-
-/** Bytes asked of a FileRead at a time (progress is reported after each). */
-const FILE_READ_SLICE = 64 * 1024 * 1024;
-
-/**
- * Opens a database file read synchronously straight into the block SQLite then owns: no Blob stream
- * and no copy. Reading a 1.19 GB Manifest.db from OPFS through a Blob ran at about 250 MB/s here.
- */
-export async function openDatabaseFileRead(file: FileRead, name: string, onBytes?: (done: number, total: number) => void): Promise<Database> {
-  return openDatabaseFilled(file.size, name, false, async (sqlite3, pointer) => {
-    let at = 0;
-    while (at < file.size) {
-      const n = Math.min(FILE_READ_SLICE, file.size - at);
-      const got = file.read(sqlite3.wasm.heap8u().subarray(pointer + at, pointer + at + n), at);
-      if (!(got > 0 && got <= n)) break;
-      at += got;
-      onBytes?.(at, file.size);
-    }
-    return at;
-  });
-}
-
-/** Allocates `size` bytes for SQLite, lets `fill` write the file there (it returns how much), then opens it. */
-async function openDatabaseFilled(size: number, name: string, upTo: boolean, fill: (sqlite3: Sqlite3Static, pointer: number) => Promise<number>): Promise<Database> {
   const sqlite3 = await loadSqlite();
   const notSqlite = (): CorruptBackupError => new CorruptBackupError(`“${name}” is not an SQLite database (or it is still encrypted).`);
   if (size < 100) throw notSqlite();
@@ -82,7 +46,13 @@ async function openDatabaseFilled(size: number, name: string, upTo: boolean, fil
   }
   let owned = false;
   try {
-    const at = await fill(sqlite3, pointer);
+    let at = 0;
+    for await (const chunk of chunks) {
+      if (at + chunk.byteLength > size) throw new CorruptBackupError(`“${name}” grew while it was being read.`);
+      // Fetched again each time: SQLite's memory may have grown (and moved) while this waited.
+      sqlite3.wasm.heap8u().set(chunk, pointer + at);
+      at += chunk.byteLength;
+    }
     if (!upTo && at !== size) throw new CorruptBackupError(`“${name}” ended after ${at} of its ${size} bytes.`);
     if (at < 100) throw notSqlite();
     const heap = sqlite3.wasm.heap8u();

@@ -1,5 +1,4 @@
 import type { DirectoryEntry, EntryStat, FileSink } from './storage-backend.ts';
-import type { FileRead } from '../core/file-read.ts';
 
 /**
  * What the backup engine and the library see of a store. Paths inside a tree are relative to the
@@ -17,8 +16,6 @@ export interface BackupTree {
   readRange(path: string, start: number, end: number): Promise<Uint8Array>;
   /** The file as a Blob when the store keeps it in a browser file of its own (see StorageBackend.fileBlob); else null. */
   fileBlob?(path: string): Promise<Blob | null>;
-  /** The file opened for synchronous reads when the store can (see StorageBackend.openFileRead); else null. The caller closes it. */
-  openFileRead?(path: string): Promise<FileRead | null>;
 }
 
 /**

@@ -4,7 +4,6 @@
  * commit and versioning logic lives above it in VersionedBackupStore.
  */
 import { concatBytes } from '../core/bytes.ts';
-import type { FileRead } from '../core/file-read.ts';
 
 export type EntryKind = 'file' | 'directory';
 
@@ -53,11 +52,6 @@ export interface StorageBackend {
    * longer changes (null otherwise: use `read`). Lets a big file be streamed into one reused buffer.
    */
   fileBlob?(path: string): Promise<Blob | null>;
-  /**
-   * The same file opened for synchronous reads straight into the caller's memory, when the platform
-   * allows it here (OPFS, in a worker; null otherwise, or while someone writes it). The caller closes it.
-   */
-  openFileRead?(path: string): Promise<FileRead | null>;
   /** Appends to (or creates) a small file; used for journals. */
   append(path: string, bytes: Uint8Array): Promise<void>;
   /** Renames a file or directory; `to` must not exist and its parent must. */

@@ -5,7 +5,6 @@ import { readRangeOf, writeWhole, type DirectoryEntry, type EntryKind, type Entr
 import { OwnedTreeIndex, ReadOnlyTreeIndex } from './tree-index.ts';
 import { forEachConcurrently } from './concurrency.ts';
 import { collectBytes } from '../core/bytes.ts';
-import type { FileRead } from '../core/file-read.ts';
 
 /** Hidden bookkeeping folder next to the device folders (Finder ignores it). See README.md for the shape. */
 export const META_DIR = '.lifeboat';
@@ -447,10 +446,6 @@ class PlainTree implements BackupTree {
   async fileBlob(path: string): Promise<Blob | null> {
     return (await this.backend.fileBlob?.(joinPath(this.root, normalizePath(path)))) ?? null;
   }
-
-  async openFileRead(path: string): Promise<FileRead | null> {
-    return (await this.backend.openFileRead?.(joinPath(this.root, normalizePath(path)))) ?? null;
-  }
 }
 
 interface Layer {
@@ -532,13 +527,6 @@ class LayeredTree implements BackupTree {
     const r = await this.resolve(p);
     if (!r) throw new StoreError('ENOENT', p);
     return r.source === null ? ((await this.base.fileBlob?.(p)) ?? null) : ((await this.backend.fileBlob?.(r.source)) ?? null);
-  }
-
-  async openFileRead(path: string): Promise<FileRead | null> {
-    const p = normalizePath(path);
-    const r = await this.resolve(p);
-    if (!r) throw new StoreError('ENOENT', p);
-    return r.source === null ? ((await this.base.openFileRead?.(p)) ?? null) : ((await this.backend.openFileRead?.(r.source)) ?? null);
   }
 }
 

@@ -73,42 +73,39 @@ test('StoreTreeSource.fileBlob: a large file stored whole comes as its blob file
   await store.close();
 });
 
-test('StoreTreeSource.openFileRead: a large file stored whole opens read-only for synchronous reads (several at once), a packed one as null', async () => {
+test('a blob file streams the same bytes through a read-only handle (several readers at once) and, while a writer holds it, through a File', async () => {
   const root = new MemoryDirectoryHandle();
   const store = await OpfsBackupStore.open({ root, estimate: async () => ({ quota: 1e9, usage: 0 }), packed: { packSize: 512, largeFileThreshold: 64 } });
-  const big = (n: number) => new Uint8Array(3000).map((_, i) => (i * 13 + n) & 0xff);
-  for (const n of [1, 2]) {
-    const s = await store.openSession(UDID);
-    await s.writeFile('Manifest.db', big(n));
-    await s.writeFile('Info.plist', enc.encode('small'));
-    await s.commit();
-  }
-  const readAll = (file: { size: number; read(into: Uint8Array, at: number): number }) => {
-    const out = new Uint8Array(file.size);
-    for (let at = 0; at < file.size; ) at += file.read(out.subarray(at, Math.min(file.size, at + 1000)), at);
-    return out;
-  };
-  const source = new StoreTreeSource((await store.current(UDID))!, 'Lifeboat backups');
-  const first = (await source.openFileRead('Manifest.db'))!;
-  const second = (await source.openFileRead('Manifest.db'))!;
-  assert.ok(first && second, 'two readers at once');
-  assert.equal(first.size, 3000);
-  assert.deepEqual(readAll(first), big(2));
-  assert.deepEqual(readAll(second), big(2));
-  assert.equal(first.read(new Uint8Array(10), 3000), 0, 'nothing past the end');
-  first.close();
-  second.close();
-  assert.equal(await source.openFileRead('Info.plist'), null, 'packed: read it through stream()');
-  await assert.rejects(source.openFileRead('missing'), MissingBackupFileError);
-  const [version] = await store.listVersions(UDID);
-  const earlier = (await new StoreTreeSource(await store.openVersion(UDID, version!.id), 'earlier').openFileRead('Manifest.db'))!;
-  assert.deepEqual(readAll(earlier), big(1));
-  earlier.close();
-  // Closed readers hold no lock: the store still writes, and removes the files.
+  const big = new Uint8Array(300_000).map((_, i) => (i * 13) & 0xff);
   const s = await store.openSession(UDID);
-  await s.writeFile('Manifest.db', big(3));
+  await s.writeFile('Manifest.db', big);
   await s.commit();
+  const source = new StoreTreeSource((await store.current(UDID))!, 'Lifeboat backups');
+  const streamed = async (): Promise<Uint8Array> => {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of source.stream('Manifest.db', 65536)) parts.push(chunk);
+    return Uint8Array.from(parts.flatMap((p) => [...p]));
+  };
+  // Two streams interleaved: each holds a read-only handle on the blob while it runs.
+  const [a, b] = await Promise.all([streamed(), streamed()]);
+  assert.deepEqual(a, big);
+  assert.deepEqual(b, big);
+  const files: FileSystemFileHandle[] = [];
+  const walk = async (dir: FileSystemDirectoryHandle): Promise<void> => {
+    for await (const child of (dir as unknown as { values(): AsyncIterable<FileSystemDirectoryHandle | FileSystemFileHandle> }).values()) {
+      if (child.kind === 'directory') await walk(child);
+      else if ((await child.getFile()).size === big.byteLength) files.push(child);
+    }
+  };
+  await walk(root as unknown as FileSystemDirectoryHandle);
+  assert.equal(files.length, 1, 'one blob file holds it');
+  const writer = await files[0]!.createSyncAccessHandle();
+  try {
+    assert.deepEqual(await streamed(), big, 'read through a File while the blob is locked');
+  } finally {
+    writer.close();
+  }
   await store.deleteDevice(UDID);
-  assert.deepEqual(await store.listDevices(), []);
+  assert.deepEqual(await store.listDevices(), [], 'no reader left a lock behind');
   await store.close();
 });

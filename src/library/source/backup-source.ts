@@ -3,8 +3,6 @@
  * (OPFS or a picked folder) or a zip file. Paths are "/"-separated and relative to the source
  * root ("" is the root). Everything above this seam is storage-agnostic.
  */
-import type { FileRead } from '../../core/file-read.ts';
-
 export interface SourceEntry {
   name: string;
   kind: 'file' | 'directory';
@@ -33,11 +31,6 @@ export interface BackupSource {
    * read with `blobChunks`, a big file needs no fresh memory per chunk.
    */
   fileBlob?(path: string): Promise<Blob | null>;
-  /**
-   * The file opened for synchronous reads straight into the caller's memory (null or absent when the
-   * source cannot): a big file then costs neither a Blob stream nor a copy. The caller closes it.
-   */
-  openFileRead?(path: string): Promise<FileRead | null>;
 }
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
@@ -72,9 +65,6 @@ export class SubdirectorySource implements BackupSource {
   }
   async fileBlob(path: string): Promise<Blob | null> {
     return (await this.inner.fileBlob?.(this.at(path))) ?? null;
-  }
-  async openFileRead(path: string): Promise<FileRead | null> {
-    return (await this.inner.openFileRead?.(this.at(path))) ?? null;
   }
 }
 

@@ -1,4 +1,3 @@
-import type { FileRead } from '../../core/file-read.ts';
 import type { BackupTree } from '../../stores/backup-store.ts';
 import { StoreError } from '../../stores/errors.ts';
 import { MissingBackupFileError } from '../errors.ts';
@@ -52,14 +51,6 @@ export class StoreTreeSource implements BackupSource {
   async fileBlob(path: string): Promise<Blob | null> {
     try {
       return (await this.tree.fileBlob?.(path)) ?? null;
-    } catch (e) {
-      return this.missing(e, path);
-    }
-  }
-
-  async openFileRead(path: string): Promise<FileRead | null> {
-    try {
-      return (await this.tree.openFileRead?.(path)) ?? null;
     } catch (e) {
       return this.missing(e, path);
     }

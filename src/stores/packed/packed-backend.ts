@@ -7,7 +7,6 @@ import { FrameBuffer } from './frame.ts';
 import { encodeSnapshotFrame } from './snapshot-encoder.ts';
 import { blobName, journalName, loadState, packName, parseName, snapshotName, usage } from './layout.ts';
 import { blobFileOf, blobFileRead, readFileBytes, sliceChunks } from './read-file.ts';
-import type { FileRead } from '../../core/file-read.ts';
 
 export interface PackedBackendOptions {
   /** Reported to the device as free space. */
@@ -550,11 +549,6 @@ export class PackedBackend implements StorageBackend {
   /** A large file's blob file (written once, never appended to); null for a packed one (packs grow). */
   async fileBlob(path: string): Promise<Blob | null> {
     return blobFileOf(this.dir, this.fileNode(path), path);
-  }
-
-  /** A large file's blob file opened read-only for synchronous reads; null for a packed one, or where that cannot be had. */
-  async openFileRead(path: string): Promise<FileRead | null> {
-    return blobFileRead(this.dir, this.fileNode(path), path);
   }
 
   // ---- namespace -----------------------------------------------------------------------------
