@@ -104,7 +104,11 @@ interface PreviousManifest {
  */
 async function newManifestDb(rows: readonly ManifestRow[], before: readonly (PreviousRow | undefined)[], previous: PreviousManifest | null): Promise<readonly Uint8Array[]> {
   if (previous) {
-    const changed = rows.filter((row, i) => before[i]?.fingerprint !== rowFingerprint(row));
+    const changed: ManifestRow[] = [];
+    rows.forEach((row, i) => {
+      row.fingerprint = rowFingerprint(row);
+      if (before[i]?.fingerprint !== row.fingerprint) changed.push(row);
+    });
     const deleted: string[] = [];
     for (const row of previous.rows.values()) if (!row.current) deleted.push(row.fileId);
     try {
