@@ -34,6 +34,13 @@ export interface PreviousRow {
   fingerprint: number;
   /** Set by the backup's plan when the device still has this file (a 1.3M-file Set of the current ones cost more). */
   current?: boolean;
+  /**
+   * The dataset entry the row was written from, when the device took the rows it sent (previousRowsOf).
+   * The dataset replaces an entry whenever it changes, never edits one, so the same object means the same row.
+   */
+  entry?: DatasetEntry;
+  /** `fingerprint` when it costs nothing to give (hashed already), else undefined. */
+  knownFingerprint?: number;
 }
 
 const MOBILE_UID = 501;
@@ -66,18 +73,38 @@ function previousRow(fileId: string, domain: string, relativePath: string, flags
  */
 export function previousRowsOf(rows: readonly ManifestRow[]): Map<string, PreviousRow> {
   const out = new Map<string, PreviousRow>();
-  for (const row of rows) {
-    const e = row.entry;
-    out.set(row.fileId, {
-      fileId: row.fileId,
-      flags: row.flags,
-      size: e.kind === 'file' ? e.size : 0,
-      lastModified: e.mtime,
-      ...(row.encryptionKey ? { encryptionKey: row.encryptionKey } : {}),
-      fingerprint: row.fingerprint ?? rowFingerprint(row),
-    });
-  }
+  for (const row of rows) out.set(row.fileId, new SentRow(row));
   return out;
+}
+
+/** A row the device sent, as a previous row: its fingerprint is hashed only if asked for (an update asks only for rows whose entry changed). */
+class SentRow implements PreviousRow {
+  readonly fileId: string;
+  readonly flags: number;
+  readonly size: number;
+  readonly lastModified: number;
+  readonly encryptionKey?: Uint8Array;
+  readonly entry: DatasetEntry;
+  current?: boolean;
+
+  constructor(private readonly row: ManifestRow) {
+    this.fileId = row.fileId;
+    this.flags = row.flags;
+    this.entry = row.entry;
+    this.size = row.entry.kind === 'file' ? row.entry.size : 0;
+    this.lastModified = row.entry.mtime;
+    if (row.encryptionKey) this.encryptionKey = row.encryptionKey;
+  }
+
+  get fingerprint(): number {
+    this.row.fingerprint ??= rowFingerprint(this.row);
+    return this.row.fingerprint;
+  }
+
+  /** The fingerprint if it is known already, without hashing. */
+  get knownFingerprint(): number | undefined {
+    return this.row.fingerprint;
+  }
 }
 
 async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promise<Map<string, PreviousRow> | null> {
