@@ -507,8 +507,9 @@ export class PackedBackend implements StorageBackend {
       return;
     }
     // Read synchronously where a read-only handle can be had (OPFS, in a worker): a File read is an
-    // asynchronous trip to the browser per chunk, most of the time an incremental backup of a huge phone
-    // spent handing it back its 1.19 GB Manifest.db. Each chunk is fresh memory: the consumer owns it.
+    // asynchronous trip to the browser per chunk (1 MiB slices: 126 MB/s in Chromium here, a sync handle
+    // 328 MB/s), paid for a huge phone's 1.19 GB Manifest.db at each incremental. Each chunk is fresh
+    // memory: the consumer owns it.
     const direct = await blobFileRead(this.dir, node, path);
     if (direct) {
       try {
