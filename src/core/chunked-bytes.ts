@@ -86,10 +86,7 @@ export class ExpectedBytes {
 
   append(bytes: Uint8Array): void {
     if (this.kept === null && this.matches(bytes)) return;
-    if (this.kept === null) {
-      this.kept = new ChunkedBytes();
-      for (const piece of prefixParts(this.known, this.matched)) this.kept.append(piece);
-    }
+    this.kept ??= this.copyOfMatched();
     this.kept.append(bytes);
   }
 
@@ -97,9 +94,14 @@ export class ExpectedBytes {
   parts(): readonly Uint8Array[] {
     if (this.kept) return this.kept.parts();
     if (this.matched === this.knownLength) return this.known;
-    const start = new ChunkedBytes();
-    for (const piece of prefixParts(this.known, this.matched)) start.append(piece);
-    return start.parts();
+    return this.copyOfMatched().parts();
+  }
+
+  /** The bytes matched so far, copied out of `known`. */
+  private copyOfMatched(): ChunkedBytes {
+    const copy = new ChunkedBytes();
+    for (const piece of prefixParts(this.known, this.matched)) copy.append(piece);
+    return copy;
   }
 
   /** Compares `bytes` with `known` from byte `matched`, moving on past them when they are equal. */
