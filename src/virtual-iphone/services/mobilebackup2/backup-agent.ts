@@ -107,11 +107,8 @@ async function newManifestDb(rows: readonly ManifestRow[], before: readonly (Pre
     const changed: ManifestRow[] = [];
     rows.forEach((row, i) => {
       const was = before[i];
-      if (was?.entry === row.entry && !was.encryptionKey && !row.encryptionKey) {
-        // From the same dataset entry, without keys: the row the host has. Not hashed (1.3M rows).
-        row.fingerprint = was.knownFingerprint;
-        return;
-      }
+      // From the same dataset entry, without keys: the row the host has. Not hashed (1.3M rows).
+      if (was?.entry === row.entry && !was.encryptionKey && !row.encryptionKey) return;
       row.fingerprint = rowFingerprint(row);
       if (was?.fingerprint !== row.fingerprint) changed.push(row);
     });

@@ -17,8 +17,8 @@ export interface ManifestRow {
   /** MBFile EncryptionKey (encrypted backups, files only). */
   encryptionKey?: Uint8Array;
   /**
-   * rowFingerprint of this row, once final: set when an update of Manifest.db compares it, so that
-   * the next incremental, taking the rows it sent, does not hash 1.3M rows again.
+   * rowFingerprint of this row once it was hashed (by an update of Manifest.db comparing it, or by the
+   * next incremental asking the sent row for it), so that it is hashed at most once.
    */
   fingerprint?: number;
 }
@@ -39,8 +39,6 @@ export interface PreviousRow {
    * The dataset replaces an entry whenever it changes, never edits one, so the same object means the same row.
    */
   entry?: DatasetEntry;
-  /** `fingerprint` when it costs nothing to give (hashed already), else undefined. */
-  knownFingerprint?: number;
 }
 
 const MOBILE_UID = 501;
@@ -98,11 +96,6 @@ class SentRow implements PreviousRow {
 
   get fingerprint(): number {
     this.row.fingerprint ??= rowFingerprint(this.row);
-    return this.row.fingerprint;
-  }
-
-  /** The fingerprint if it is known already, without hashing. */
-  get knownFingerprint(): number | undefined {
     return this.row.fingerprint;
   }
 }
