@@ -9,6 +9,13 @@ export interface ByteStream {
    * Not reading is what applies back-pressure to the peer.
    */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Optional: copies the next bytes in order into `target` (as many as are queued, up to its length)
+   * and returns how many, 0 only for an empty target, or null once the peer has closed. A stream offers
+   * it when copying lets it reuse its receive memory; BufferedReader then reads through it and hands
+   * out copies, never views of that memory.
+   */
+  readInto?(target: Uint8Array): Promise<number | null>;
   /** Resolves when the bytes are accepted; waits while the peer's window is full. Rejects once closed. */
   write(data: Uint8Array): Promise<void>;
   /** Closes both directions. Idempotent; pending reads resolve null. */

@@ -43,6 +43,8 @@ export function errorText(error: unknown): string {
 /** Where received files go. */
 export interface UploadSink {
   write(chunk: Uint8Array): Promise<void>;
+  /** True when the sink is done with a chunk once its write resolves (see FileSink). */
+  readonly chunksReusable?: boolean;
   close(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -69,17 +71,32 @@ export interface UploadBatchResult {
 const MAX_FILES_IN_FLIGHT = 32;
 /** Received bytes not yet handed to storage, across files; past it parsing waits for storage. */
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/**
+ * The same once sinks reuse chunks: the piece pool keeps as many buffers as were ever in flight, and
+ * the one such sink, the Node store, writes synchronously, so a deeper queue overlaps nothing there.
+ */
+const MAX_POOLED_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
+/** Size of the reused buffers file data is copied into (see UploadPipeline.takePiece). */
+const PIECE_BYTES = 64 * 1024;
 
 /**
  * Storage work (create, writes, close) for the files of one batch, pipelined: each file's steps run
  * in order, but the next file is parsed while earlier ones are still being created or closed. In a
  * browser every create/close/move is a round trip to the storage process; overlapping them is what
  * makes thousands of small files fast. Memory stays bounded by the limits above.
+ *
+ * When the reader copies and the sinks are done with a chunk once written (the Node store), file data
+ * is copied into buffers that go back to a pool after their write: a fresh buffer per piece is garbage
+ * that, at hundreds of MB/s, the collector sees only tens of MB later.
  */
 class UploadPipeline {
   private readonly pending: Promise<void>[] = [];
   private readonly byPath = new Map<string, Promise<void>>();
   queuedBytes = 0;
+  /** Set once a sink said it is done with each chunk after writing it. */
+  sinksReuseChunks = false;
+  /** Piece buffers back from storage; never more than were in flight at once. */
+  private readonly spare: Uint8Array[] = [];
 
   constructor(
     private readonly target: UploadTarget,
@@ -97,6 +114,15 @@ class UploadPipeline {
       if (this.byPath.get(path) === file.done) this.byPath.delete(path);
     });
     return file;
+  }
+
+  /** A buffer to copy file data into; PipelinedFile.write gives it back. */
+  takePiece(): Uint8Array {
+    return this.spare.pop() ?? new Uint8Array(PIECE_BYTES);
+  }
+
+  givePiece(piece: Uint8Array): void {
+    this.spare.push(piece);
   }
 
   /** The file was received whole: close it in the background and count it once stored. */
@@ -123,18 +149,22 @@ class UploadPipeline {
     this.observer.onWarning?.(`Could not save ${file.path}: ${errorText(file.error)}`);
   }
 
+  private get maxBytesInFlight(): number {
+    return this.sinksReuseChunks ? MAX_POOLED_BYTES_IN_FLIGHT : MAX_BYTES_IN_FLIGHT;
+  }
+
   /**
    * True while too many files or received bytes are pending. Checked before awaiting `throttle`: an
    * await per received chunk costs a microtask turn even when there is nothing to wait for.
    */
   get full(): boolean {
-    return this.pending.length > MAX_FILES_IN_FLIGHT || this.queuedBytes > MAX_BYTES_IN_FLIGHT;
+    return this.pending.length > MAX_FILES_IN_FLIGHT || this.queuedBytes > this.maxBytesInFlight;
   }
 
   /** Waits while too many files or received bytes are pending (`current` is the file being parsed). */
   async throttle(current: PipelinedFile | null): Promise<void> {
     while (this.pending.length > MAX_FILES_IN_FLIGHT) await this.pending.shift();
-    while (this.queuedBytes > MAX_BYTES_IN_FLIGHT) {
+    while (this.queuedBytes > this.maxBytesInFlight) {
       if (this.pending.length > 0) await this.pending.shift();
       else if (current) await current.drained();
       else break;
@@ -160,7 +190,10 @@ class PipelinedFile {
     private readonly pipeline: UploadPipeline,
   ) {
     this.chain = sink.then(
-      (s) => void (this.sink = s),
+      (s) => {
+        this.sink = s;
+        if (s.chunksReusable === true) pipeline.sinksReuseChunks = true;
+      },
       (e: unknown) => void (this.error = e),
     );
   }
@@ -170,13 +203,22 @@ class PipelinedFile {
     return this.chain;
   }
 
-  write(piece: Uint8Array): void {
+  /**
+   * Queues `piece` for storage. With `pooled` (the buffer `piece` views, from takePiece) the buffer goes
+   * back to the pool once nothing can read it any more: after a write by a sink that reuses chunks, or
+   * when no write happens at all.
+   */
+  write(piece: Uint8Array, pooled?: Uint8Array): void {
     this.pipeline.queuedBytes += piece.byteLength;
     this.chain = this.chain.then(async () => {
       this.pipeline.queuedBytes -= piece.byteLength;
-      if (!this.sink || this.error !== undefined) return;
+      if (!this.sink || this.error !== undefined) {
+        if (pooled) this.pipeline.givePiece(pooled);
+        return;
+      }
       try {
         await this.sink.write(piece);
+        if (pooled && this.sink.chunksReusable === true) this.pipeline.givePiece(pooled);
       } catch (e) {
         this.error = e;
       }
@@ -238,11 +280,11 @@ export async function receiveUploadBatch(
       const nameLength = uint32(reader) ?? (await reader.readUint32BE());
       if (nameLength === 0) return result;
       if (nameLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload name of ${nameLength} bytes`);
-      if (!reader.takeBuffered(nameLength)) await reader.readExactly(nameLength); // device-side name: informational only
+      if (!reader.skipBuffered(nameLength)) await reader.readExactly(nameLength); // device-side name: informational only
       const pathLength = uint32(reader) ?? (await reader.readUint32BE());
       if (pathLength === 0) return result;
       if (pathLength > MAX_PATH_BYTES) throw new ProtocolError('devicelink', `upload path of ${pathLength} bytes`);
-      const path = decoder.decode(reader.takeBuffered(pathLength) ?? (await reader.readExactly(pathLength)));
+      const path = reader.takeBufferedText(pathLength, decoder) ?? decoder.decode(await reader.readExactly(pathLength));
 
       const file = pipeline.start(path);
       current = file;
@@ -255,9 +297,22 @@ export async function receiveUploadBatch(
           batchEnded = true;
           break;
         }
-        const code = (reader.takeBuffered(1) ?? (await reader.readExactly(1)))[0]!;
+        const buffered = reader.takeByte();
+        const code = buffered !== -1 ? buffered : (await reader.readExactly(1))[0]!;
         let remaining = blockLength - 1;
-        if (code === FILE_CODE.FILE_DATA) {
+        if (code === FILE_CODE.FILE_DATA && reader.copies && pipeline.sinksReuseChunks) {
+          while (remaining > 0) {
+            const pooled = pipeline.takePiece();
+            const n = await reader.readAvailableInto(pooled.subarray(0, Math.min(remaining, pooled.byteLength)));
+            if (n === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
+            remaining -= n;
+            fileBytes += n;
+            result.bytes += n;
+            observer.onBytes?.(n);
+            file.write(pooled.subarray(0, n), pooled);
+            if (pipeline.full) await pipeline.throttle(file);
+          }
+        } else if (code === FILE_CODE.FILE_DATA) {
           while (remaining > 0) {
             const piece = reader.buffered > 0 ? reader.takeBuffered(Math.min(remaining, reader.buffered))! : await reader.readAvailable(remaining);
             if (piece === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');

@@ -106,24 +106,34 @@ export class StallWatchdog implements ServiceProvider {
 }
 
 class WatchedStream implements ByteStream {
+  /** Offered only when the inner stream offers it (BufferedReader copies exactly then). */
+  readonly readInto?: (target: Uint8Array) => Promise<number | null>;
+
   constructor(
     private readonly inner: ByteStream,
     private readonly watchdog: StallWatchdog,
     private readonly watchReads: boolean,
-  ) {}
+  ) {
+    const readInto = inner.readInto?.bind(inner);
+    if (readInto) this.readInto = (target) => this.watched(() => readInto(target), (n) => n !== null && n > 0);
+  }
 
-  async read(): Promise<Uint8Array | null> {
+  read(): Promise<Uint8Array | null> {
+    return this.watched(() => this.inner.read(), (chunk) => chunk !== null);
+  }
+
+  private async watched<T>(read: () => Promise<T>, movedBy: (result: T) => boolean): Promise<T> {
     if (!this.watchReads) {
-      const chunk = await this.inner.read();
-      if (chunk !== null) this.watchdog.ended(true, false);
-      return chunk;
+      const result = await read();
+      if (movedBy(result)) this.watchdog.ended(true, false);
+      return result;
     }
     this.watchdog.began();
     let moved = false;
     try {
-      const chunk = await this.inner.read();
-      moved = chunk !== null;
-      return chunk;
+      const result = await read();
+      moved = movedBy(result);
+      return result;
     } finally {
       this.watchdog.ended(moved);
     }

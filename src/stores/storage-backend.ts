@@ -22,6 +22,12 @@ export interface DirectoryEntry {
 /** A file being written: chunks are appended in order; nothing is visible under its final name until closed. */
 export interface FileSink {
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * True when a sink is done with a chunk once its write resolves (it wrote or copied the bytes), so
+   * the caller may reuse the chunk's memory. Absent: the sink may keep the chunk (a store batching
+   * small files does).
+   */
+  readonly chunksReusable?: boolean;
   /** Flush and close; the file is complete. */
   close(): Promise<void>;
   /** Close and delete what was written. */

@@ -651,6 +651,7 @@ class StagedSession implements BackupSession {
     const sink = await this.backend.createFile(tmp);
     return {
       write: (chunk) => sink.write(chunk),
+      chunksReusable: sink.chunksReusable,
       abort: () => sink.abort(),
       close: async () => {
         await sink.close();

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BufferedReader } from '../../src/core/buffered-reader.ts';
+import type { ByteStream } from '../../src/core/byte-stream.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
 import { FILE_CODE, receiveUploadBatch, type UploadSink, type UploadTarget } from '../../src/services/devicelink-files.ts';
 
@@ -24,13 +25,22 @@ function file(path: string, data: Uint8Array, blockSize = 1000): Uint8Array[] {
   return parts;
 }
 
-/** A target whose every step takes a random few milliseconds, recording what it was asked, in order. */
+/**
+ * A target whose every step takes a random few milliseconds, recording what it was asked, in order.
+ * With `chunksReusable` its sinks say they are done with a chunk once written (they copy it, late).
+ */
 class SlowTarget implements UploadTarget {
   readonly files = new Map<string, Uint8Array>();
   readonly order: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
-  constructor(private readonly failClose = new Set<string>()) {}
+  writes = 0;
+  /** The distinct memory the written chunks lay in. */
+  readonly chunkMemory = new Set<ArrayBufferLike>();
+  constructor(
+    private readonly failClose = new Set<string>(),
+    private readonly chunksReusable = false,
+  ) {}
 
   private async delay(): Promise<void> {
     await new Promise((r) => setTimeout(r, Math.random() * 3));
@@ -42,7 +52,10 @@ class SlowTarget implements UploadTarget {
     await this.delay();
     const chunks: Uint8Array[] = [];
     return {
+      chunksReusable: this.chunksReusable,
       write: async (chunk) => {
+        this.writes++;
+        this.chunkMemory.add(chunk.buffer);
         await this.delay();
         chunks.push(chunk.slice());
       },
@@ -126,4 +139,75 @@ test('pipelined uploads: a stream cut inside a file drops that file and throws a
   assert.equal(target.inFlight, 0);
   assert.ok(target.files.has('U/whole'));
   assert.ok(!target.files.has('U/torn'), 'a torn file is never published');
+});
+
+/**
+ * A stream that offers readInto, as a socket over a SlabReceiver does, and scribbles over every chunk
+ * once it is copied out: whoever kept a view of its memory instead of a copy reads garbage.
+ */
+function copyingStream(inner: ByteStream): ByteStream {
+  let pending: Uint8Array | null = null;
+  return {
+    read: () => inner.read(),
+    write: (data) => inner.write(data),
+    close: () => inner.close(),
+    readInto: async (target) => {
+      // A copy: the pair hands over the writer's own arrays, which the writer may send again.
+      pending ??= (await inner.read())?.slice() ?? null;
+      if (pending === null) return null;
+      const n = Math.min(target.byteLength, pending.byteLength);
+      target.set(pending.subarray(0, n));
+      pending.fill(0xee, 0, n);
+      pending = n === pending.byteLength ? null : pending.subarray(n);
+      return n;
+    },
+  };
+}
+
+test('pooled uploads: a copying reader and sinks that reuse chunks share piece buffers, never before a write is done', async () => {
+  const [host, device] = createStreamPair(1 << 16);
+  const target = new SlowTarget(new Set(), true);
+  const expected = new Map<string, Uint8Array>();
+  const writer = (async () => {
+    for (let i = 0; i < 300; i++) {
+      const data = content(i, i % 10 === 0 ? 200_000 + i : (i * 997) % 5000);
+      expected.set(`U/f${i}`, data);
+      for (const part of file(`U/f${i}`, data, i % 2 === 0 ? 65_536 : 1000)) await device.write(part);
+    }
+    await device.write(u32(0));
+  })();
+  const reader = new BufferedReader(copyingStream(host));
+  assert.equal(reader.copies, true);
+  const result = await receiveUploadBatch(reader, target);
+  await writer;
+  assert.equal(result.files, 300);
+  assert.equal(result.hostError, undefined);
+  for (const [path, data] of expected) assert.deepEqual(target.files.get(path), data, path);
+  assert.ok(target.chunkMemory.size < target.writes / 4, `${target.chunkMemory.size} buffers for ${target.writes} writes`);
+});
+
+test('pooled uploads: sinks that may keep chunks never get their pieces reused, beside sinks that reuse them', async () => {
+  const [host, device] = createStreamPair(1 << 16);
+  const kept: { chunk: Uint8Array; copy: Uint8Array }[] = [];
+  let created = 0;
+  // Every other sink keeps what it is given (as the packed store does with small files).
+  const target: UploadTarget = {
+    createFile: async () =>
+      created++ % 2 === 0
+        ? { chunksReusable: true, write: async () => undefined, close: async () => undefined, abort: async () => undefined }
+        : {
+            write: async (chunk) => void kept.push({ chunk, copy: chunk.slice() }),
+            close: async () => undefined,
+            abort: async () => undefined,
+          },
+  };
+  const writer = (async () => {
+    for (let i = 0; i < 50; i++) for (const part of file(`U/f${i}`, content(i, 20_000), 4096)) await device.write(part);
+    await device.write(u32(0));
+  })();
+  const result = await receiveUploadBatch(new BufferedReader(copyingStream(host)), target);
+  await writer;
+  assert.equal(result.files, 50);
+  assert.ok(kept.length > 100);
+  for (const k of kept) assert.deepEqual(k.chunk, k.copy, 'a chunk a sink kept was overwritten');
 });

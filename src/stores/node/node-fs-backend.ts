@@ -128,6 +128,7 @@ export class NodeFsBackend implements StorageBackend {
     }
     let closed = false;
     return {
+      chunksReusable: true,
       write: async (chunk) => {
         try {
           let done = 0;

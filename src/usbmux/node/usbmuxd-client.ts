@@ -256,10 +256,16 @@ interface CommandSession {
  * Connect reply are delivered first.
  */
 class UsbmuxdConnectionStream implements ByteStream {
+  /** Offered when the socket's stream offers it (BufferedReader copies exactly then). */
+  readonly readInto?: (target: Uint8Array) => Promise<number | null>;
+
   constructor(
     private readonly stream: UsbmuxdCommandStream,
     private readonly reader: BufferedReader,
-  ) {}
+  ) {
+    const readInto = stream.readInto?.bind(stream);
+    if (readInto) this.readInto = (target) => (this.reader.buffered > 0 ? this.reader.readAvailableInto(target) : readInto(target));
+  }
 
   read(): Promise<Uint8Array | null> {
     if (this.reader.buffered > 0) return this.reader.readAvailable();
