@@ -300,27 +300,25 @@ export async function receiveUploadBatch(
         const buffered = reader.takeByte();
         const code = buffered !== -1 ? buffered : (await reader.readExactly(1))[0]!;
         let remaining = blockLength - 1;
-        if (code === FILE_CODE.FILE_DATA && reader.copies && pipeline.sinksReuseChunks) {
+        if (code === FILE_CODE.FILE_DATA) {
+          // A copying reader with sinks that reuse chunks fills pooled pieces (see UploadPipeline).
+          const pooling = reader.copies && pipeline.sinksReuseChunks;
           while (remaining > 0) {
-            const pooled = pipeline.takePiece();
-            const n = await reader.readAvailableInto(pooled.subarray(0, Math.min(remaining, pooled.byteLength)));
-            if (n === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
-            remaining -= n;
-            fileBytes += n;
-            result.bytes += n;
-            observer.onBytes?.(n);
-            file.write(pooled.subarray(0, n), pooled);
-            if (pipeline.full) await pipeline.throttle(file);
-          }
-        } else if (code === FILE_CODE.FILE_DATA) {
-          while (remaining > 0) {
-            const piece = reader.buffered > 0 ? reader.takeBuffered(Math.min(remaining, reader.buffered))! : await reader.readAvailable(remaining);
+            let piece: Uint8Array | null;
+            let pooled: Uint8Array | undefined;
+            if (pooling) {
+              pooled = pipeline.takePiece();
+              const n = await reader.readAvailableInto(pooled.subarray(0, Math.min(remaining, pooled.byteLength)));
+              piece = n === null ? null : pooled.subarray(0, n);
+            } else {
+              piece = reader.buffered > 0 ? reader.takeBuffered(Math.min(remaining, reader.buffered))! : await reader.readAvailable(remaining);
+            }
             if (piece === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
             remaining -= piece.byteLength;
             fileBytes += piece.byteLength;
             result.bytes += piece.byteLength;
             observer.onBytes?.(piece.byteLength);
-            file.write(piece);
+            file.write(piece, pooled);
             if (pipeline.full) await pipeline.throttle(file);
           }
         } else if (code === FILE_CODE.SUCCESS) {

@@ -150,8 +150,9 @@ export class SocketByteStream implements ByteStream {
     if (options.receiver) {
       options.receiver.attach((chunk) => this.onData(chunk));
       this.readInto = (target) => this.copyOut(target);
+    } else {
+      socket.on('data', (data: Buffer) => this.onData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
     }
-    else socket.on('data', (data: Buffer) => this.onData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.onEnd());
     socket.on('error', (error) => {
