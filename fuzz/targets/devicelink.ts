@@ -14,6 +14,7 @@ class MemoryFs implements DeviceLinkFileSystem {
   async createFile(path: string): Promise<UploadSink> {
     let size = 0;
     return {
+      chunksReusable: true,
       write: async (chunk) => {
         size += chunk.byteLength;
       },
@@ -92,9 +93,20 @@ export const deviceLink: FuzzTarget = {
   generate: (rng) => conversation(rng),
   maxInput: 128 * 1024,
   async run(input) {
-    const provider = { startService: async () => new ReplayStream(input) };
-    const client = await MobileBackup2Client.start(provider);
-    await client.runLoop(new MemoryFs(), { onWarning: () => {} });
+    // Each input twice: through readers that keep views, and through copying ones (the CLI's socket),
+    // which put file data into pooled pieces. The first unexpected error wins; else the first expected one.
+    let failure: unknown;
+    for (const copying of [false, true]) {
+      try {
+        const provider = { startService: async () => new ReplayStream(input, undefined, copying) };
+        const client = await MobileBackup2Client.start(provider);
+        await client.runLoop(new MemoryFs(), { onWarning: () => {} });
+      } catch (e) {
+        if (!(e instanceof LifeboatError)) throw e;
+        failure ??= e;
+      }
+    }
+    if (failure !== undefined) throw failure;
   },
   expected: (e) => e instanceof LifeboatError,
 };
