@@ -29,6 +29,25 @@ test('appended pieces of any size come back whole, in chunks aligned to 64 KiB',
   }
 });
 
+test("a small file's bytes own memory of their size, not a view of a 64 KiB chunk (the phone keeps 1.3M of them)", () => {
+  const whole = pattern(3000, 5);
+  for (const sizes of [[3000], [1, 2999], [1000, 1000, 1000], [2999, 1]]) {
+    const data = new ChunkedBytes();
+    for (let at = 0, i = 0; at < whole.byteLength; i++) {
+      const n = Math.min(sizes[i]!, whole.byteLength - at);
+      data.append(whole.subarray(at, at + n));
+      at += n;
+    }
+    const bytes = data.bytes();
+    assert.deepEqual(bytes, whole, `pieces ${sizes}`);
+    assert.equal(bytes.buffer.byteLength, 3000, `pieces ${sizes}: buffer of ${bytes.buffer.byteLength} bytes`);
+  }
+  // A chunk filled exactly is handed over as it is.
+  const full = new ChunkedBytes();
+  full.append(pattern(65536, 1));
+  assert.equal(full.bytes().buffer.byteLength, 65536);
+});
+
 test('nothing appended is an empty file', () => {
   const data = new ChunkedBytes();
   assert.equal(data.bytes().byteLength, 0);
