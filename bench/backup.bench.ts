@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/cli/main.ts';
+import { CLI_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { median, type BenchResult } from './bench-result.ts';
 import { openOpfsBench } from './browser-backup/harness.ts';
 import { LARGE_FILES, SMALL_FILES } from './browser-backup/bench-datasets.ts';
@@ -131,8 +132,15 @@ export async function startVirtualIPhone(dataset: 'small' | 'medium' | 'large' |
   return { address, stop };
 }
 
-/** The CLI bundled for Node the way it would ship; returns its path and a cleanup. */
-export async function bundleCli(): Promise<{ path: string; remove(): void }> {
+/** The bundled CLI: its path, the Node arguments that run it with `args`, and a cleanup. */
+export interface BundledCli {
+  path: string;
+  args(...args: string[]): string[];
+  remove(): void;
+}
+
+/** The CLI bundled for Node the way it would ship, run with the Node flags it ships with. */
+export async function bundleCli(): Promise<BundledCli> {
   const { build } = await import('vite');
   // Inside node_modules so the one external (sqlite-wasm, which loads its .wasm next to itself) resolves.
   const outDir = join(ROOT, 'node_modules', '.cache', `lifeboat-bench-cli-${process.pid}`);
@@ -153,7 +161,8 @@ export async function bundleCli(): Promise<{ path: string; remove(): void }> {
     },
   });
   // The real path: the CLI runs only when argv[1] is its own URL, and node_modules may be a symlink (a git worktree).
-  return { path: realpathSync(join(outDir, 'cli.mjs')), remove: () => rmSync(outDir, { recursive: true, force: true }) };
+  const path = realpathSync(join(outDir, 'cli.mjs'));
+  return { path, args: (...args) => [...CLI_NODE_FLAGS, path, ...args], remove: () => rmSync(outDir, { recursive: true, force: true }) };
 }
 
 const quiet = { out: () => undefined, err: () => undefined };
@@ -185,7 +194,7 @@ async function cliAndIdevicebackup2(dataset: 'medium' | 'large' = 'medium', runs
       const ourDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-ours-'));
       const theirDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-theirs-'));
       runDirs.push(ourDir, theirDir);
-      const a = await exec(process.execPath, [cli.path, 'backup', ourDir, '--full'], env, { measureCpu: true });
+      const a = await exec(process.execPath, cli.args('backup', ourDir, '--full'), env, { measureCpu: true });
       const done = /Backup complete: (\d+) files, ([\d.]+) MB in ([\d.]+) s/.exec(a.out);
       if (a.code !== 0 || !done) throw new Error(`our CLI backup failed: ${a.out.slice(-2000)}`);
       const seconds = Number(done[3]);

@@ -119,13 +119,13 @@ export default async function hugeBench(): Promise<BenchResult[]> {
       const env = { USBMUXD_SOCKET_ADDRESS: iphone.address };
       try {
         // Paired again after the restart: the virtual iPhone keeps its trusted hosts in memory only.
-        const paired = await exec(process.execPath, [cli.path, 'pair'], env);
+        const paired = await exec(process.execPath, cli.args('pair'), env);
         if (paired.code !== 0) throw new Error(`our CLI could not pair: ${paired.out}`);
         if (withTheirs) {
           const theirPair = await exec('/usr/bin/idevicepair', ['pair'], env);
           if (theirPair.code !== 0) throw new Error(`idevicepair failed: ${theirPair.out}`);
         }
-        const a = await exec(process.execPath, [cli.path, 'backup', ourDir], env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
+        const a = await exec(process.execPath, cli.args('backup', ourDir), env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
         const done = /Backup complete: (\d+) files/.exec(a.out);
         if (a.code !== 0 || !done) throw new Error(`our CLI ${phase} backup failed: ${a.out.slice(-2000)}`);
         ours.push({ exec: a, files: Number(done[1]) });
@@ -153,16 +153,16 @@ export default async function hugeBench(): Promise<BenchResult[]> {
       const env = { USBMUXD_SOCKET_ADDRESS: target.address };
       try {
         if (who === 'ours') {
-          const paired = await exec(process.execPath, [cli.path, 'pair'], env);
+          const paired = await exec(process.execPath, cli.args('pair'), env);
           if (paired.code !== 0) throw new Error(`our CLI could not pair with the restore target: ${paired.out}`);
-          const r = await exec(process.execPath, [cli.path, 'restore', ourDir, '--source', UDID, '--system', '--remove', '--no-reboot'], env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
+          const r = await exec(process.execPath, cli.args('restore', ourDir, '--source', UDID, '--system', '--remove', '--no-reboot'), env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
           const done = /Restore complete: (\d+) files/.exec(r.out);
           if (r.code !== 0 || !done) throw new Error(`our CLI restore failed: ${r.out.slice(-2000)}`);
           restores.ours = { exec: r, files: Number(done[1]) };
           console.log(`  huge restore, ours: ${done[1]} files in ${r.seconds.toFixed(0)} s, CPU ${r.cpuSeconds?.toFixed(0)} s, peak RSS ${((r.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB`);
           const again = join(work, 'restored');
           mkdirSync(again);
-          const b = await exec(process.execPath, [cli.path, 'backup', again], env, { timeoutMs: TIMEOUT_MS });
+          const b = await exec(process.execPath, cli.args('backup', again), env, { timeoutMs: TIMEOUT_MS });
           if (b.code !== 0) throw new Error(`backing up the restored phone failed: ${b.out.slice(-2000)}`);
           const started = performance.now();
           const check = await checkBackupAgainstTruth(join(again, TARGET_UDID), readTruthLines(incrementalTruth));
