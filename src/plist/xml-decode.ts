@@ -163,7 +163,7 @@ class XmlPlistParser {
         this.skipPast('-->');
       } else {
         this.closeTag(tag.name);
-        return out;
+        return detached(out);
       }
     }
   }
@@ -286,6 +286,16 @@ function parseReal(text: string): number | undefined {
   if (lower === '-inf' || lower === '-infinity') return -Infinity;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return undefined;
   return Number(text);
+}
+
+/**
+ * The same text, no longer a slice of the document. V8 makes a substring of 13 characters or more a
+ * view of its parent, so one device name kept from a restore's Info.plist kept the whole 16–26 MB XML
+ * text alive (twice: two readers held a value each) for as long as the restore ran. A string built
+ * from a concatenation is flattened into new memory before it is sliced.
+ */
+function detached(text: string): string {
+  return text.length < 13 ? text : (' ' + text).slice(1);
 }
 
 const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
