@@ -290,9 +290,9 @@ function parseReal(text: string): number | undefined {
 
 /**
  * The same text, no longer a slice of the document. V8 makes a substring of 13 characters or more a
- * view of its parent, so one device name kept from a restore's Info.plist kept the whole 16–26 MB XML
- * text alive (twice: two readers held a value each) for as long as the restore ran. A string built
- * from a concatenation is flattened into new memory before it is sliced.
+ * view of its parent, so one device value kept from a restore's Info.plist kept the whole XML text
+ * alive (16 MB at huge scale 0.6, twice: two readers held a value each) for as long as the restore
+ * ran. A string built from a concatenation is flattened into new memory before it is sliced.
  */
 function detached(text: string): string {
   return text.length < 13 ? text : (' ' + text).slice(1);
