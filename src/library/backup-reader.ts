@@ -234,6 +234,16 @@ export class BackupReader {
       const plain = decryptStream(key, count(this.source.stream('Manifest.db', MANIFEST_READ_BYTES)), 'Manifest.db');
       return ManifestDb.open({ size: stat.size, chunks: plain, upTo: true });
     }
+    // Where the file can be read synchronously (a Node file; OPFS in a worker), SQLite reads it in place:
+    // copying a 1.3M-file backup's 1.19 GB Manifest.db in took 6-9 s in Chromium and held it all.
+    const inPlace = await this.source.fileRead?.('Manifest.db');
+    if (inPlace) {
+      if (inPlace.size === stat.size) {
+        onBytes?.(stat.size, stat.size);
+        return ManifestDb.open({ inPlace });
+      }
+      inPlace.close();
+    }
     // openDatabaseChunks copies each chunk into SQLite's memory before asking for the next, so the
     // chunks of a Blob may share one buffer (no fresh memory per chunk: ≈1.75x faster in Chromium).
     // Not so for decryption above, which keeps a chunk until its slices are decrypted.

@@ -2,7 +2,8 @@ import { CorruptBackupError } from '../core/errors.ts';
 import { decodeMbFile, kindFromFlags, kindFromMode, type EntryKind, type MbFile } from './mbfile.ts';
 import { ManifestIndex } from './manifest-index.ts';
 import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
-import { loadSqlite, openDatabaseBytes, openDatabaseChunks, tableExists, type Database } from './sqlite.ts';
+import { loadSqlite, openDatabaseBytes, openDatabaseChunks, openDatabaseFile, tableExists, type Database } from './sqlite.ts';
+import type { FileRead } from '../stores/storage-backend.ts';
 
 /** One Manifest.db row as the browser shows it. */
 export interface ManifestEntry {
@@ -66,11 +67,17 @@ export class ManifestDb {
 
   /**
    * Manifest.db's bytes, whole or as `size` bytes arriving in chunks (read straight into SQLite's
-   * memory); with `upTo`, `size` is the most they can be (decrypted as they arrive).
+   * memory); with `upTo`, `size` is the most they can be (decrypted as they arrive). Or, `inPlace`, a
+   * plaintext Manifest.db read where it lies as SQLite needs its pages (it then owns the file).
    */
-  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array>; upTo?: boolean }): Promise<ManifestDb> {
+  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array>; upTo?: boolean } | { inPlace: FileRead }): Promise<ManifestDb> {
     const sqlite3 = await loadSqlite();
-    const db = file instanceof Uint8Array ? await openDatabaseBytes(file, 'Manifest.db') : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db', file.upTo);
+    const db =
+      file instanceof Uint8Array
+        ? await openDatabaseBytes(file, 'Manifest.db')
+        : 'inPlace' in file
+          ? await openDatabaseFile(file.inPlace, 'Manifest.db')
+          : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db', file.upTo);
     try {
       if (!tableExists(db, 'Files')) throw new CorruptBackupError('Manifest.db has no Files table.');
       const rowCount = Number(db.selectValue('SELECT count(*) FROM Files'));

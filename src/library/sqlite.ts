@@ -1,6 +1,8 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import type { Database, Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { CorruptBackupError, LifeboatError } from '../core/errors.ts';
+import type { FileRead } from '../stores/storage-backend.ts';
+import { openDatabaseInPlace } from './sqlite-in-place.ts';
 
 export type { Database } from '@sqlite.org/sqlite-wasm';
 
@@ -79,6 +81,34 @@ export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uin
   } finally {
     if (!owned) sqlite3.wasm.dealloc(pointer);
   }
+}
+
+/**
+ * Opens a database file read-only where it lies, read through `file` as SQLite asks for pages: nothing
+ * is copied into SQLite's memory first (see sqlite-in-place.ts). The database owns `file` from here,
+ * and closes it with itself or when opening fails. `name` is only for error messages.
+ */
+export async function openDatabaseFile(file: FileRead, name: string): Promise<Database> {
+  let sqlite3: Sqlite3Static;
+  try {
+    sqlite3 = await loadSqlite();
+    const head = new Uint8Array(16);
+    if (file.size < 100 || file.read(head, 0) < 16 || new TextDecoder().decode(head) !== SQLITE_MAGIC) {
+      throw new CorruptBackupError(`“${name}” is not an SQLite database (or it is still encrypted).`);
+    }
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  const db = openDatabaseInPlace(sqlite3, file);
+  try {
+    // Touch the schema now so a damaged file fails here, with its name, not on a later query.
+    db.selectValue('SELECT count(*) FROM sqlite_master');
+  } catch (cause) {
+    db.close();
+    throw new CorruptBackupError(`“${name}” is damaged: ${(cause as Error).message}`, cause);
+  }
+  return db;
 }
 
 export type Row = Record<string, string | number | bigint | Uint8Array | null>;

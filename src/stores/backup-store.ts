@@ -1,4 +1,4 @@
-import type { DirectoryEntry, EntryStat, FileSink } from './storage-backend.ts';
+import type { DirectoryEntry, EntryStat, FileRead, FileSink } from './storage-backend.ts';
 
 /**
  * What the backup engine and the library see of a store. Paths inside a tree are relative to the
@@ -16,6 +16,8 @@ export interface BackupTree {
   readRange(path: string, start: number, end: number): Promise<Uint8Array>;
   /** The file as a Blob when the store keeps it in a browser file of its own (see StorageBackend.fileBlob); else null. */
   fileBlob?(path: string): Promise<Blob | null>;
+  /** The file open for synchronous reads where it lies, when the store keeps it in a file of its own (see StorageBackend.fileRead); else null. */
+  fileRead?(path: string): Promise<FileRead | null>;
 }
 
 /**

@@ -34,6 +34,18 @@ export interface FileSink {
   abort(): Promise<void>;
 }
 
+/**
+ * A file open for synchronous reads into memory the caller owns (an OPFS sync access handle opened
+ * read-only, a Node file descriptor). Close it when done: while it is open, no one may write or
+ * remove the file.
+ */
+export interface FileRead {
+  readonly size: number;
+  /** Reads into `into` from byte `at` of the file; how many bytes were read (fewer only at its end). */
+  read(into: Uint8Array, at: number): number;
+  close(): void;
+}
+
 export interface StorageBackend {
   /** null when nothing exists at `path`. */
   stat(path: string): Promise<EntryStat | null>;
@@ -58,6 +70,11 @@ export interface StorageBackend {
    * longer changes (null otherwise: use `read`). Lets a big file be streamed into one reused buffer.
    */
   fileBlob?(path: string): Promise<Blob | null>;
+  /**
+   * The file open for synchronous reads where it lies (see FileRead), when the backend keeps it in a
+   * file of its own that no longer changes; null otherwise.
+   */
+  fileRead?(path: string): Promise<FileRead | null>;
   /** Appends to (or creates) a small file; used for journals. */
   append(path: string, bytes: Uint8Array): Promise<void>;
   /** Renames a file or directory; `to` must not exist and its parent must. */

@@ -1,7 +1,7 @@
 import { BackupBeingSavedError, StoreError } from './errors.ts';
 import { baseName, joinPath, normalizePath, parentPath, selfAndAncestors } from './paths.ts';
 import type { BackupSession, BackupStore, BackupTree, BackupVersion } from './backup-store.ts';
-import { readRangeOf, writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileSink, type StorageBackend } from './storage-backend.ts';
+import { readRangeOf, writeWhole, type DirectoryEntry, type EntryKind, type EntryStat, type FileRead, type FileSink, type StorageBackend } from './storage-backend.ts';
 import { OwnedTreeIndex, ReadOnlyTreeIndex } from './tree-index.ts';
 import { forEachConcurrently } from './concurrency.ts';
 import { collectBytes } from '../core/bytes.ts';
@@ -446,6 +446,10 @@ class PlainTree implements BackupTree {
   async fileBlob(path: string): Promise<Blob | null> {
     return (await this.backend.fileBlob?.(joinPath(this.root, normalizePath(path)))) ?? null;
   }
+
+  async fileRead(path: string): Promise<FileRead | null> {
+    return (await this.backend.fileRead?.(joinPath(this.root, normalizePath(path)))) ?? null;
+  }
 }
 
 interface Layer {
@@ -527,6 +531,13 @@ class LayeredTree implements BackupTree {
     const r = await this.resolve(p);
     if (!r) throw new StoreError('ENOENT', p);
     return r.source === null ? ((await this.base.fileBlob?.(p)) ?? null) : ((await this.backend.fileBlob?.(r.source)) ?? null);
+  }
+
+  async fileRead(path: string): Promise<FileRead | null> {
+    const p = normalizePath(path);
+    const r = await this.resolve(p);
+    if (!r) throw new StoreError('ENOENT', p);
+    return r.source === null ? ((await this.base.fileRead?.(p)) ?? null) : ((await this.backend.fileRead?.(r.source)) ?? null);
   }
 }
 

@@ -1,9 +1,10 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { PathRefusedError } from '../../core/confined-path.ts';
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from '../source/backup-source.ts';
 import { MissingBackupFileError, normalisePath } from '../errors.ts';
+import type { FileRead } from '../../stores/storage-backend.ts';
 
 function isNotFound(error: unknown): boolean {
   const code = (error as { code?: string }).code;
@@ -51,6 +52,34 @@ export class NodeFsSource implements BackupSource {
       if ((error as { code?: string }).code === 'ELOOP') throw new PathRefusedError(path, 'through-symlink', 'it is a symlink');
       throw error;
     }
+  }
+
+  /** The file open for synchronous reads (SQLite reads a database in place through it). */
+  async fileRead(path: string): Promise<FileRead | null> {
+    let fd: number;
+    try {
+      fd = openSync(await this.full(path), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ELOOP') throw new PathRefusedError(path, 'through-symlink', 'it is a symlink');
+      if (isNotFound(error)) throw new MissingBackupFileError(path);
+      throw error;
+    }
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      closeSync(fd);
+      return null;
+    }
+    let open = true;
+    return {
+      size: st.size,
+      read: (into, at) => readSync(fd, into, 0, into.byteLength, at),
+      close: () => {
+        // Once only: a second close could close a descriptor reused by someone else since.
+        if (!open) return;
+        open = false;
+        closeSync(fd);
+      },
+    };
   }
 
   async list(path: string): Promise<SourceEntry[]> {

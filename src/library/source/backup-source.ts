@@ -1,3 +1,5 @@
+import type { FileRead } from '../../stores/storage-backend.ts';
+
 /**
  * The read seam every backup location implements: a Node folder, a browser directory handle
  * (OPFS or a picked folder) or a zip file. Paths are "/"-separated and relative to the source
@@ -31,6 +33,12 @@ export interface BackupSource {
    * read with `blobChunks`, a big file needs no fresh memory per chunk.
    */
   fileBlob?(path: string): Promise<Blob | null>;
+  /**
+   * The file open for synchronous reads where it lies (a Node file, an OPFS file read through a
+   * read-only sync access handle; null or absent otherwise): SQLite can then query a database in
+   * place instead of a copy in its memory. The caller closes it.
+   */
+  fileRead?(path: string): Promise<FileRead | null>;
 }
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
@@ -65,6 +73,9 @@ export class SubdirectorySource implements BackupSource {
   }
   async fileBlob(path: string): Promise<Blob | null> {
     return (await this.inner.fileBlob?.(this.at(path))) ?? null;
+  }
+  async fileRead(path: string): Promise<FileRead | null> {
+    return (await this.inner.fileRead?.(this.at(path))) ?? null;
   }
 }
 

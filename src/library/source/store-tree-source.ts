@@ -1,5 +1,6 @@
 import type { BackupTree } from '../../stores/backup-store.ts';
 import { StoreError } from '../../stores/errors.ts';
+import type { FileRead } from '../../stores/storage-backend.ts';
 import { MissingBackupFileError } from '../errors.ts';
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from './backup-source.ts';
 
@@ -51,6 +52,14 @@ export class StoreTreeSource implements BackupSource {
   async fileBlob(path: string): Promise<Blob | null> {
     try {
       return (await this.tree.fileBlob?.(path)) ?? null;
+    } catch (e) {
+      return this.missing(e, path);
+    }
+  }
+
+  async fileRead(path: string): Promise<FileRead | null> {
+    try {
+      return (await this.tree.fileRead?.(path)) ?? null;
     } catch (e) {
       return this.missing(e, path);
     }

@@ -1,6 +1,6 @@
 import { StoreBusyError, StoreError } from '../errors.ts';
 import { mapError, type DirHandleLike, type SyncAccessHandleLike } from '../handle-backend.ts';
-import type { DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
+import type { DirectoryEntry, EntryKind, EntryStat, FileRead, FileSink, StorageBackend } from '../storage-backend.ts';
 import { Catalogue, DirNode, FileNode, toStoredTime, type CatalogueRecord, type Extent } from './catalogue.ts';
 import { ByteArena } from './byte-arena.ts';
 import { FrameBuffer } from './frame.ts';
@@ -550,6 +550,11 @@ export class PackedBackend implements StorageBackend {
   /** A large file's blob file (written once, never appended to); null for a packed one (packs grow). */
   async fileBlob(path: string): Promise<Blob | null> {
     return blobFileOf(this.dir, this.fileNode(path), path);
+  }
+
+  /** A large file's blob file open read-only for synchronous reads; null for a packed one or where no such handle can be had. */
+  async fileRead(path: string): Promise<FileRead | null> {
+    return blobFileRead(this.dir, this.fileNode(path), path);
   }
 
   // ---- namespace -----------------------------------------------------------------------------

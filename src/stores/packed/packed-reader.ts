@@ -1,10 +1,10 @@
 import { StoreError } from '../errors.ts';
 import type { DirHandleLike } from '../handle-backend.ts';
-import type { DirectoryEntry, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
+import type { DirectoryEntry, EntryStat, FileRead, FileSink, StorageBackend } from '../storage-backend.ts';
 import { DirNode, type Catalogue, type FileNode } from './catalogue.ts';
 import { decodeFrames } from './frame.ts';
 import { blobName, journalName, loadState, packName, readWhole, replay, snapshotName } from './layout.ts';
-import { blobFileOf, readFileBytes, sliceChunks } from './read-file.ts';
+import { blobFileOf, blobFileRead, readFileBytes, sliceChunks } from './read-file.ts';
 import { catalogueFootprint, storeFileBytes, type StoreFootprint } from './footprint.ts';
 
 /**
@@ -98,6 +98,11 @@ export class PackedReader implements StorageBackend {
   /** A large file's blob file, or null (a packed file, or a blob the writer has removed since: use read). */
   async fileBlob(path: string): Promise<Blob | null> {
     return blobFileOf(this.dir, this.fileNode(path), path).catch(() => null);
+  }
+
+  /** A large file's blob file open read-only for synchronous reads, or null (see fileBlob). */
+  async fileRead(path: string): Promise<FileRead | null> {
+    return blobFileRead(this.dir, this.fileNode(path), path).catch(() => null);
   }
 
   readAll(path: string): Promise<Uint8Array> {

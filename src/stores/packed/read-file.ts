@@ -1,6 +1,7 @@
 import { StoreError } from '../errors.ts';
 import { mapError, type DirHandleLike, type FileHandleLike, type SyncAccessHandleLike } from '../handle-backend.ts';
 import type { FileNode } from './file-node.ts';
+import type { FileRead } from '../storage-backend.ts';
 import { blobName } from './layout.ts';
 
 /**
@@ -27,17 +28,6 @@ export async function blobFileOf(dir: DirHandleLike, node: FileNode, path: strin
   const file = await (await dir.getFileHandle(blobName(node.store))).getFile();
   if (file.size !== node.size) throw new StoreError('EIO', path, `its blob holds ${file.size} bytes, the catalogue says ${node.size}`);
   return file;
-}
-
-/**
- * A file open for synchronous reads into memory the caller owns (an OPFS sync access handle opened
- * read-only). Close it when done: while it is open, no one may write or remove the file.
- */
-export interface FileRead {
-  readonly size: number;
-  /** Reads into `into` from byte `at` of the file; how many bytes were read (fewer only at its end). */
-  read(into: Uint8Array, at: number): number;
-  close(): void;
 }
 
 /**
