@@ -3,7 +3,7 @@ import { decodeMbFile, kindFromFlags, kindFromMode, type EntryKind, type MbFile 
 import { ManifestIndex } from './manifest-index.ts';
 import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { loadSqlite, openDatabaseBytes, openDatabaseChunks, openDatabaseFile, tableExists, type Database } from './sqlite.ts';
-import type { FileRead } from '../stores/storage-backend.ts';
+import type { FileRead } from '../core/file-read.ts';
 
 /** One Manifest.db row as the browser shows it. */
 export interface ManifestEntry {

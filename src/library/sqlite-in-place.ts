@@ -1,5 +1,5 @@
 import type { Database, Sqlite3Result, Sqlite3Static } from '@sqlite.org/sqlite-wasm';
-import type { FileRead } from '../stores/storage-backend.ts';
+import type { FileRead } from '../core/file-read.ts';
 
 /**
  * A read-only SQLite VFS over files read synchronously where they lie (a Node file descriptor, an

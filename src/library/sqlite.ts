@@ -1,7 +1,7 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import type { Database, Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { CorruptBackupError, LifeboatError } from '../core/errors.ts';
-import type { FileRead } from '../stores/storage-backend.ts';
+import type { FileRead } from '../core/file-read.ts';
 import { openDatabaseInPlace } from './sqlite-in-place.ts';
 
 export type { Database } from '@sqlite.org/sqlite-wasm';

@@ -4,6 +4,9 @@
  * commit and versioning logic lives above it in VersionedBackupStore.
  */
 import { concatBytes } from '../core/bytes.ts';
+import type { FileRead } from '../core/file-read.ts';
+
+export type { FileRead };
 
 export type EntryKind = 'file' | 'directory';
 
@@ -32,18 +35,6 @@ export interface FileSink {
   close(): Promise<void>;
   /** Close and delete what was written. */
   abort(): Promise<void>;
-}
-
-/**
- * A file open for synchronous reads into memory the caller owns (an OPFS sync access handle opened
- * read-only, a Node file descriptor). Close it when done: while it is open, no one may write or
- * remove the file.
- */
-export interface FileRead {
-  readonly size: number;
-  /** Reads into `into` from byte `at` of the file; how many bytes were read (fewer only at its end). */
-  read(into: Uint8Array, at: number): number;
-  close(): void;
 }
 
 export interface StorageBackend {

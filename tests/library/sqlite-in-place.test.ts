@@ -11,7 +11,7 @@ import { CorruptBackupError } from '../../src/core/errors.ts';
 import { loadSqlite, openDatabaseBytes, openDatabaseFile } from '../../src/library/sqlite.ts';
 import { BackupReader } from '../../src/library/backup-reader.ts';
 import { NodeFsSource } from '../../src/library/node/fs-source.ts';
-import type { FileRead } from '../../src/stores/storage-backend.ts';
+import type { FileRead } from '../../src/core/file-read.ts';
 import { MVT_BACKUP } from '../helpers/fixtures.ts';
 
 async function sampleDatabase(): Promise<Uint8Array> {

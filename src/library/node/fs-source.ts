@@ -4,7 +4,7 @@ import { dirname, join, sep } from 'node:path';
 import { PathRefusedError } from '../../core/confined-path.ts';
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from '../source/backup-source.ts';
 import { MissingBackupFileError, normalisePath } from '../errors.ts';
-import type { FileRead } from '../../stores/storage-backend.ts';
+import type { FileRead } from '../../core/file-read.ts';
 
 function isNotFound(error: unknown): boolean {
   const code = (error as { code?: string }).code;

@@ -1,4 +1,4 @@
-import type { FileRead } from '../../stores/storage-backend.ts';
+import type { FileRead } from '../../core/file-read.ts';
 
 /**
  * The read seam every backup location implements: a Node folder, a browser directory handle

@@ -1,11 +1,12 @@
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from './backup-source.ts';
 import { MissingBackupFileError, normalisePath } from '../errors.ts';
+import { openReadOnlyAccess, type FileRead, type SyncReadableHandle } from '../../core/file-read.ts';
 
 /**
  * The File System Access shapes we use, declared structurally so OPFS handles, picked-folder
  * handles and test doubles all fit without depending on which DOM lib version declares `entries()`.
  */
-export interface FileHandleLike {
+export interface FileHandleLike extends SyncReadableHandle {
   readonly kind: 'file';
   readonly name: string;
   getFile(): Promise<Blob>;
@@ -36,16 +37,37 @@ export class DirectoryHandleSource implements BackupSource {
     return dir;
   }
 
-  private async file(path: string): Promise<Blob> {
+  private async handle(path: string): Promise<FileHandleLike> {
     const parts = normalisePath(path).split('/');
     const name = parts.pop()!;
     try {
       const dir = await this.directory(parts.join('/'));
-      return await (await dir.getFileHandle(name)).getFile();
+      return await dir.getFileHandle(name);
     } catch (error) {
       if (isNotFound(error)) throw new MissingBackupFileError(path);
       throw error;
     }
+  }
+
+  private async file(path: string): Promise<Blob> {
+    const handle = await this.handle(path);
+    try {
+      return await handle.getFile();
+    } catch (error) {
+      if (isNotFound(error)) throw new MissingBackupFileError(path);
+      throw error;
+    }
+  }
+
+  /**
+   * An OPFS file (a backup copied into the browser) open read-only for synchronous reads, shared with
+   * other readers, when this runs in a worker; null for a picked folder's file or on the page.
+   */
+  async fileRead(path: string): Promise<FileRead | null> {
+    const opened = await openReadOnlyAccess(await this.handle(path), { shared: true });
+    if (!opened) return null;
+    const { access, size } = opened;
+    return { size, read: (into, at) => access.read(into, { at }), close: () => access.close() };
   }
 
   async list(path: string): Promise<SourceEntry[]> {

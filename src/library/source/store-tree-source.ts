@@ -1,6 +1,6 @@
 import type { BackupTree } from '../../stores/backup-store.ts';
 import { StoreError } from '../../stores/errors.ts';
-import type { FileRead } from '../../stores/storage-backend.ts';
+import type { FileRead } from '../../core/file-read.ts';
 import { MissingBackupFileError } from '../errors.ts';
 import { DEFAULT_CHUNK_SIZE, type BackupSource, type SourceEntry, type SourceStat } from './backup-source.ts';
 

@@ -554,7 +554,7 @@ export class PackedBackend implements StorageBackend {
 
   /** A large file's blob file open read-only for synchronous reads; null for a packed one or where no such handle can be had. */
   async fileRead(path: string): Promise<FileRead | null> {
-    return blobFileRead(this.dir, this.fileNode(path), path);
+    return blobFileRead(this.dir, this.fileNode(path), path, { shared: true });
   }
 
   // ---- namespace -----------------------------------------------------------------------------

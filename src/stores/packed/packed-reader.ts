@@ -102,7 +102,7 @@ export class PackedReader implements StorageBackend {
 
   /** A large file's blob file open read-only for synchronous reads, or null (see fileBlob). */
   async fileRead(path: string): Promise<FileRead | null> {
-    return blobFileRead(this.dir, this.fileNode(path), path).catch(() => null);
+    return blobFileRead(this.dir, this.fileNode(path), path, { shared: true }).catch(() => null);
   }
 
   readAll(path: string): Promise<Uint8Array> {

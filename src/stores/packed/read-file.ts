@@ -1,7 +1,7 @@
 import { StoreError } from '../errors.ts';
 import { mapError, type DirHandleLike, type FileHandleLike, type SyncAccessHandleLike } from '../handle-backend.ts';
 import type { FileNode } from './file-node.ts';
-import type { FileRead } from '../storage-backend.ts';
+import { openReadOnlyAccess, type FileRead } from '../../core/file-read.ts';
 import { blobName } from './layout.ts';
 
 /**
@@ -34,8 +34,11 @@ export async function blobFileOf(dir: DirHandleLike, node: FileNode, path: strin
  * The blob file holding `node` opened read-only for synchronous reads; null when `node` is packed or
  * no such handle can be had here (outside a worker, no OPFS, or a writer holds the file: then the
  * caller reads the Blob). Read-only handles share the file with other readers and with getFile().
+ * With `shared` (a handle kept open for long, as the Library's in-place Manifest.db), also null where
+ * the browser took the handle exclusively: Chromium before 121 ignores `mode` and would lock the file
+ * against the backup engine reading it for the next incremental.
  */
-export async function blobFileRead(dir: DirHandleLike, node: FileNode, path: string): Promise<FileRead | null> {
+export async function blobFileRead(dir: DirHandleLike, node: FileNode, path: string, options: { shared?: boolean } = {}): Promise<FileRead | null> {
   if (!node.blob) return null;
   const name = blobName(node.store);
   let handle: FileHandleLike;
@@ -44,14 +47,9 @@ export async function blobFileRead(dir: DirHandleLike, node: FileNode, path: str
   } catch (e) {
     throw mapError(e, name);
   }
-  if (!handle.createSyncAccessHandle) return null;
-  let access: SyncAccessHandleLike;
-  try {
-    access = await handle.createSyncAccessHandle({ mode: 'read-only' });
-  } catch {
-    return null;
-  }
-  const size = access.getSize();
+  const opened = await openReadOnlyAccess(handle, options);
+  if (!opened) return null;
+  const { access, size } = opened;
   if (size !== node.size) {
     access.close();
     throw new StoreError('EIO', path, `its blob holds ${size} bytes, the catalogue says ${node.size}`);

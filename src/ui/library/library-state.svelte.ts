@@ -247,6 +247,9 @@ async function removeOpfs(parent: string[], name: string): Promise<void> {
 /** Deletes what Lifeboat holds (OPFS copies, Lifeboat backups) or forgets an imported folder/zip. */
 export function removeEntry(entry: LibraryEntry): Promise<void> {
   return run(async () => {
+    // The Library may still read its Manifest.db in place, through a handle that keeps the file from
+    // being deleted: let it go first.
+    if ((entry.kind === 'copy' || entry.kind === 'lifeboat') && (!library.opened || library.opened.id === entry.id)) await libraryWorker().close();
     if (entry.kind === 'copy') await removeOpfs(COPIES, entry.id);
     // The device worker owns the store (it may be writing a backup): it deletes.
     if (entry.kind === 'lifeboat') await deviceWorker().deleteBackup(entry.path);
