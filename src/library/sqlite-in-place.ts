@@ -45,13 +45,15 @@ class OpenFile {
 
   constructor(readonly file: FileRead) {}
 
-  /** Fills `dest` from byte `at`; how many bytes the file had there. */
-  read(dest: Uint8Array, at: number): number {
-    const n = dest.byteLength;
+  /**
+   * Fills `heap[to, to + n)` from byte `at`; how many bytes the file had there. A page served from the
+   * window costs one view object, one read through the file two: a scan asks for hundreds of thousands.
+   */
+  read(heap: Uint8Array, to: number, n: number, at: number): number {
     let got: number;
     this.streak = this.lastEnd >= 0 && at >= this.lastEnd && at - this.lastEnd < WINDOW_BYTES ? this.streak + 1 : 0;
     if (this.window && at >= this.windowAt && at + n <= this.windowAt + this.windowLength) {
-      dest.set(this.window.subarray(at - this.windowAt, at - this.windowAt + n));
+      heap.set(this.window.subarray(at - this.windowAt, at - this.windowAt + n), to);
       got = n;
     } else if (n < WINDOW_BYTES && this.streak >= STREAK_READS) {
       // A scan in file order (a table's pages, interleaved with its indexes'): read ahead once.
@@ -59,13 +61,13 @@ class OpenFile {
       this.windowAt = at;
       this.windowLength = readFully(this.file, this.window, at);
       got = Math.min(n, this.windowLength);
-      dest.set(this.window.subarray(0, got));
+      heap.set(this.window.subarray(0, got), to);
     } else {
-      got = readFully(this.file, dest, at);
+      got = readFully(this.file, heap.subarray(to, to + n), at);
     }
     this.lastEnd = at + n;
     if (at <= WAL_VERSION_AT + 1 && at + got > WAL_VERSION_AT) {
-      for (const k of [WAL_VERSION_AT, WAL_VERSION_AT + 1]) if (k >= at && k < at + got && dest[k - at] === 2) dest[k - at] = 1;
+      for (let k = WAL_VERSION_AT; k <= WAL_VERSION_AT + 1; k++) if (k >= at && k < at + got && heap[to + k - at] === 2) heap[to + k - at] = 1;
     }
     return got;
   }
@@ -75,7 +77,7 @@ function readFully(file: FileRead, into: Uint8Array, at: number): number {
   const want = Math.max(0, Math.min(into.byteLength, file.size - at));
   let done = 0;
   while (done < want) {
-    const n = file.read(into.subarray(done, want), at + done);
+    const n = file.read(done === 0 && want === into.byteLength ? into : into.subarray(done, want), at + done);
     if (n <= 0) break;
     done += n;
   }
@@ -111,12 +113,12 @@ class InPlaceVfs {
           xRead: (pFile, pDest, n, offset) => {
             const f = file(pFile);
             if (!f) return SQLITE_IOERR_READ;
-            const at = Number(pDest);
+            const to = Number(pDest);
             try {
-              const dest = wasm.heap8u().subarray(at, at + n);
-              const got = f.read(dest, Number(offset));
+              const heap = wasm.heap8u();
+              const got = f.read(heap, to, n, Number(offset));
               if (got < n) {
-                dest.fill(0, got);
+                heap.fill(0, to + got, to + n);
                 return SQLITE_IOERR_SHORT_READ;
               }
               return SQLITE_OK;
