@@ -16,6 +16,8 @@ export function loadSqlite(): Promise<Sqlite3Static> {
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
+const notSqlite = (name: string): CorruptBackupError => new CorruptBackupError(`“${name}” is not an SQLite database (or it is still encrypted).`);
+
 /**
  * Opens database bytes as a private in-memory database (nothing is written anywhere). Backup
  * databases arrive with WAL set in their header (bytes 18/19 = 2), which an in-memory
@@ -35,8 +37,7 @@ export function openDatabaseBytes(bytes: Uint8Array, name: string): Promise<Data
  */
 export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string, upTo = false): Promise<Database> {
   const sqlite3 = await loadSqlite();
-  const notSqlite = (): CorruptBackupError => new CorruptBackupError(`“${name}” is not an SQLite database (or it is still encrypted).`);
-  if (size < 100) throw notSqlite();
+  if (size < 100) throw notSqlite(name);
   let pointer: number;
   try {
     pointer = sqlite3.wasm.alloc(size);
@@ -56,9 +57,9 @@ export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uin
       at += chunk.byteLength;
     }
     if (!upTo && at !== size) throw new CorruptBackupError(`“${name}” ended after ${at} of its ${size} bytes.`);
-    if (at < 100) throw notSqlite();
+    if (at < 100) throw notSqlite(name);
     const heap = sqlite3.wasm.heap8u();
-    if (new TextDecoder().decode(heap.subarray(pointer, pointer + 16)) !== SQLITE_MAGIC) throw notSqlite();
+    if (new TextDecoder().decode(heap.subarray(pointer, pointer + 16)) !== SQLITE_MAGIC) throw notSqlite(name);
     if (heap[pointer + 18] === 2) heap[pointer + 18] = 1;
     if (heap[pointer + 19] === 2) heap[pointer + 19] = 1;
     const capi = sqlite3.capi;
@@ -70,14 +71,7 @@ export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uin
       db.close();
       throw new CorruptBackupError(`“${name}” could not be opened as a database (SQLite error ${rc}).`);
     }
-    try {
-      // Touch the schema now so a damaged file fails here, with its name, not on a later query.
-      db.selectValue('SELECT count(*) FROM sqlite_master');
-    } catch (cause) {
-      db.close();
-      throw new CorruptBackupError(`“${name}” is damaged: ${(cause as Error).message}`, cause);
-    }
-    return db;
+    return schemaChecked(db, name);
   } finally {
     if (!owned) sqlite3.wasm.dealloc(pointer);
   }
@@ -93,16 +87,17 @@ export async function openDatabaseFile(file: FileRead, name: string): Promise<Da
   try {
     sqlite3 = await loadSqlite();
     const head = new Uint8Array(16);
-    if (file.size < 100 || file.read(head, 0) < 16 || new TextDecoder().decode(head) !== SQLITE_MAGIC) {
-      throw new CorruptBackupError(`“${name}” is not an SQLite database (or it is still encrypted).`);
-    }
+    if (file.size < 100 || file.read(head, 0) < 16 || new TextDecoder().decode(head) !== SQLITE_MAGIC) throw notSqlite(name);
   } catch (e) {
     file.close();
     throw e;
   }
-  const db = openDatabaseInPlace(sqlite3, file);
+  return schemaChecked(openDatabaseInPlace(sqlite3, file), name);
+}
+
+/** `db`, once its schema reads: a damaged file fails here, with its name, not on a later query (and is closed). */
+function schemaChecked(db: Database, name: string): Database {
   try {
-    // Touch the schema now so a damaged file fails here, with its name, not on a later query.
     db.selectValue('SELECT count(*) FROM sqlite_master');
   } catch (cause) {
     db.close();

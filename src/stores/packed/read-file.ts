@@ -1,5 +1,5 @@
 import { StoreError } from '../errors.ts';
-import { mapError, type DirHandleLike, type FileHandleLike, type SyncAccessHandleLike } from '../handle-backend.ts';
+import { mapError, type DirHandleLike, type FileHandleLike } from '../handle-backend.ts';
 import type { FileNode } from './file-node.ts';
 import { openReadOnlyAccess, type FileRead } from '../../core/file-read.ts';
 import { blobName } from './layout.ts';
