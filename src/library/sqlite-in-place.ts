@@ -164,7 +164,7 @@ class InPlaceVfs {
           xOpen: (_pVfs, zName, pFile, _flags, pOutFlags) => {
             const name = (zName ? wasm.cstrToJs(zName) : null) ?? '';
             const waiting = this.waiting.get(name);
-            // Only the database itself: a temporary or journal file would need writing (see open()).
+            // Only the database itself: a temporary or journal file would need writing (openDatabase keeps those in memory).
             if (!waiting) return SQLITE_CANTOPEN;
             this.waiting.delete(name);
             this.open.set(Number(pFile), new OpenFile(waiting));
