@@ -21,16 +21,6 @@ const VFS_NAME = 'lifeboat-in-place';
 const WINDOW_BYTES = 1 << 20;
 const STREAK_READS = 8;
 
-const SQLITE_OK = 0;
-const SQLITE_READONLY = 8;
-const SQLITE_CANTOPEN = 14;
-const SQLITE_NOTFOUND = 12;
-const SQLITE_IOERR_READ = 266;
-const SQLITE_IOERR_SHORT_READ = 522;
-const SQLITE_IOERR_DELETE = 2570;
-const SQLITE_OPEN_READONLY = 0x1;
-const SQLITE_IOCAP_IMMUTABLE = 0x2000;
-
 /** Offsets 18 and 19 of the header: the file format's write and read versions (2 means WAL). */
 const WAL_VERSION_AT = 18;
 
@@ -108,41 +98,41 @@ class InPlaceVfs {
             } catch {
               // Closing a read-only handle cannot lose anything.
             }
-            return SQLITE_OK;
+            return capi.SQLITE_OK;
           },
           xRead: (pFile, pDest, n, offset) => {
             const f = file(pFile);
-            if (!f) return SQLITE_IOERR_READ;
+            if (!f) return capi.SQLITE_IOERR_READ;
             const to = Number(pDest);
             try {
               const heap = wasm.heap8u();
               const got = f.read(heap, to, n, Number(offset));
               if (got < n) {
                 heap.fill(0, to + got, to + n);
-                return SQLITE_IOERR_SHORT_READ;
+                return capi.SQLITE_IOERR_SHORT_READ;
               }
-              return SQLITE_OK;
+              return capi.SQLITE_OK;
             } catch {
-              return SQLITE_IOERR_READ;
+              return capi.SQLITE_IOERR_READ;
             }
           },
-          xWrite: () => SQLITE_READONLY,
-          xTruncate: () => SQLITE_READONLY,
-          xSync: () => SQLITE_OK,
+          xWrite: () => capi.SQLITE_READONLY,
+          xTruncate: () => capi.SQLITE_READONLY,
+          xSync: () => capi.SQLITE_OK,
           xFileSize: (pFile, pSize) => {
             wasm.poke64(pSize, BigInt(file(pFile)?.file.size ?? 0));
-            return SQLITE_OK;
+            return capi.SQLITE_OK;
           },
-          xLock: () => SQLITE_OK,
-          xUnlock: () => SQLITE_OK,
+          xLock: () => capi.SQLITE_OK,
+          xUnlock: () => capi.SQLITE_OK,
           xCheckReservedLock: (_pFile, pOut) => {
             wasm.poke32(pOut, 0);
-            return SQLITE_OK;
+            return capi.SQLITE_OK;
           },
-          xFileControl: () => SQLITE_NOTFOUND,
+          xFileControl: () => capi.SQLITE_NOTFOUND,
           // Not result codes, though typed as such: a sector size and a set of capability flags.
           xSectorSize: () => 4096 as number as Sqlite3Result,
-          xDeviceCharacteristics: () => SQLITE_IOCAP_IMMUTABLE as number as Sqlite3Result,
+          xDeviceCharacteristics: () => capi.SQLITE_IOCAP_IMMUTABLE as number as Sqlite3Result,
         },
       },
     });
@@ -165,31 +155,31 @@ class InPlaceVfs {
             const name = (zName ? wasm.cstrToJs(zName) : null) ?? '';
             const waiting = this.waiting.get(name);
             // Only the database itself: a temporary or journal file would need writing (openDatabase keeps those in memory).
-            if (!waiting) return SQLITE_CANTOPEN;
+            if (!waiting) return capi.SQLITE_CANTOPEN;
             this.waiting.delete(name);
             this.open.set(Number(pFile), new OpenFile(waiting));
             const f = new capi.sqlite3_file(pFile);
             f.$pMethods = io.pointer;
             f.dispose();
-            if (pOutFlags) wasm.poke32(pOutFlags, SQLITE_OPEN_READONLY);
-            return SQLITE_OK;
+            if (pOutFlags) wasm.poke32(pOutFlags, capi.SQLITE_OPEN_READONLY);
+            return capi.SQLITE_OK;
           },
-          xDelete: () => SQLITE_IOERR_DELETE,
+          xDelete: () => capi.SQLITE_IOERR_DELETE,
           xAccess: (_pVfs, _zName, _flags, pOut) => {
             wasm.poke32(pOut, 0);
-            return SQLITE_OK;
+            return capi.SQLITE_OK;
           },
-          xFullPathname: (_pVfs, zName, nOut, pOut) => ((wasm.cstrncpy(pOut, zName, nOut) as number) < nOut ? SQLITE_OK : SQLITE_CANTOPEN),
+          xFullPathname: (_pVfs, zName, nOut, pOut) => ((wasm.cstrncpy(pOut, zName, nOut) as number) < nOut ? capi.SQLITE_OK : capi.SQLITE_CANTOPEN),
           xCurrentTime: (_pVfs, pOut) => {
             wasm.poke(pOut, 2440587.5 + Date.now() / 864e5, 'double');
-            return SQLITE_OK;
+            return capi.SQLITE_OK;
           },
           xCurrentTimeInt64: (_pVfs, pOut) => {
             wasm.poke(pOut, 210866760000000 + Date.now(), 'i64');
-            return SQLITE_OK;
+            return capi.SQLITE_OK;
           },
-          xGetLastError: () => SQLITE_OK,
-          xSleep: () => SQLITE_OK,
+          xGetLastError: () => capi.SQLITE_OK,
+          xSleep: () => capi.SQLITE_OK,
         },
       },
     });
