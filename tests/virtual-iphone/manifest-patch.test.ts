@@ -12,12 +12,13 @@ import {
   manifestRow,
   ManifestPatchError,
   patchManifestDb,
-  previousRowsOf,
   readManifestDb,
   rowFingerprint,
   type ManifestRow,
   type PreviousRow,
 } from '../../src/virtual-iphone/services/mobilebackup2/manifest.ts';
+import { BackupRows } from '../../src/virtual-iphone/services/mobilebackup2/backup-rows.ts';
+import type { PreviousRows } from '../../src/virtual-iphone/services/mobilebackup2/previous-rows.ts';
 
 type Row = [string, string, string, number, string];
 
@@ -71,21 +72,32 @@ test('an updated Manifest.db holds the rows a whole new build holds, and only th
   assert.deepEqual(await rowsOf(concatBytes(patched)), await rowsOf(await buildManifestDb(rows)));
 });
 
-test('the rows a device finds in a Manifest.db it built or updated are the rows it wrote (previousRowsOf)', async () => {
+test('the rows a device keeps as sent say what the Manifest.db it built or updated says (SentRows)', async () => {
   const dataset = await Dataset.create({ size: 'small', seed: 12 });
-  const rows = rowsFor(dataset);
-  const built = await buildManifestDb(rows);
-  // What a previous row says (the device's own rows also carry their dataset entry, which a read-back cannot).
-  const said = (r: PreviousRow) => ({ fileId: r.fileId, flags: r.flags, size: r.size, lastModified: r.lastModified, encryptionKey: r.encryptionKey, fingerprint: r.fingerprint });
-  const sorted = (m: Map<string, PreviousRow> | null) => [...(m ?? [])].map(([id, r]) => [id, said(r)] as const).sort((x, y) => (x[0] < y[0] ? -1 : 1));
-  assert.deepEqual(sorted(previousRowsOf(rows)), sorted(await readManifestDb(built)));
-  assert.deepEqual(sorted(previousRowsOf(rows)), sorted(await readManifestDb(built, 0)), 'read in place too');
+  const first = new BackupRows(dataset.listing(false), null, false);
+  const built = await buildManifestDb(first.rows());
+  const said = (r: Omit<PreviousRow, 'fingerprint'>, fingerprint: number) => ({ fileId: r.fileId, flags: r.flags, size: r.size, lastModified: r.lastModified, encryptionKey: r.encryptionKey, fingerprint });
+  const byId = (rows: (readonly [string, ReturnType<typeof said>])[]) => rows.sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  const read = (m: Map<string, PreviousRow> | null) => byId([...(m ?? [])].map(([id, r]) => [id, said(r, r.fingerprint)] as const));
+  const sent = (rows: PreviousRows) =>
+    byId(
+      Array.from({ length: rows.count }, (_, ref) => {
+        const fileId = rows.fileId(ref);
+        return [fileId, said({ fileId, flags: rows.flags(ref), size: rows.size(ref), lastModified: rows.lastModified(ref), encryptionKey: rows.encryptionKey(ref) }, rows.fingerprint(ref))] as const;
+      }),
+    );
+  assert.deepEqual(sent(first.asSent()), read(await readManifestDb(built)));
+  assert.deepEqual(sent(first.asSent()), read(await readManifestDb(built, 0)), 'read in place too');
 
-  dataset.mutate(7, { everyday: true });
-  const next = rowsFor(dataset);
-  const { changed, deleted } = plan(next, previousRowsOf(rows));
-  const patched = await patchManifestDb(built.slice(), changed, deleted, next.length);
-  assert.deepEqual(sorted(previousRowsOf(next)), sorted(await readManifestDb(concatBytes(patched))));
+  // The next backup matches the sent rows by slot, and by fileID what was renamed, replaced or removed.
+  const summary = dataset.mutate(7, { everyday: true });
+  const next = new BackupRows(dataset.listing(false), first.asSent(), false);
+  const changed = next.changedRows();
+  assert.ok(changed.length >= summary.modified.length + summary.added.length && changed.length < next.length / 4, `${changed.length} of ${next.length} rows written`);
+  assert.ok(next.deletedFileIds().length >= summary.removed.length);
+  const patched = await patchManifestDb(built.slice(), changed, next.deletedFileIds(), next.length);
+  assert.deepEqual(await rowsOf(concatBytes(patched)), await rowsOf(await buildManifestDb(next.rows())));
+  assert.deepEqual(sent(next.asSent()), read(await readManifestDb(concatBytes(patched))));
 });
 
 test('a row differing in any field the device writes gets another fingerprint', () => {

@@ -3,6 +3,7 @@ import { hexOf } from '../../core/hex.ts';
 import { encodeBinaryPlist } from '../../plist/index.ts';
 import { appDatabases } from './app-databases.ts';
 import { PrefixedContent, ProceduralContent, StaticContent, type FileContent } from './content.ts';
+import { FileTable, listTable, type EntryList } from './file-table.ts';
 import { HOSTILE_APP_FILES } from './hostile.ts';
 import { photoJpeg } from './images.ts';
 import { addressBookWithChanges, photosWithChanges, smsWithNewMessages } from './mutate-data.ts';
@@ -127,7 +128,6 @@ export function datasetProfile(size: DatasetSize): Readonly<Profile> {
 }
 
 const MODE_FILE = 0o100644;
-const MODE_DIR = 0o40755;
 const MODE_LINK = 0o120755;
 /** 2024-03-01T00:00:00Z: generated timestamps cluster after it. */
 const BASE_TIME = 1709251200;
@@ -135,10 +135,6 @@ const BASE_TIME = 1709251200;
 const APP_WORDS = ['notes', 'photos', 'chat', 'maps', 'fitness', 'reader', 'weather', 'music', 'budget', 'travel', 'recipes', 'scanner'];
 const DEEP_WORDS = ['cache', 'msg', 'tile', 'thumb', 'blob', 'chunk', 'attachment', 'index', 'shard', 'state', 'draft', 'asset'];
 const EXTENSIONS = ['.bin', '.json', '.txt', '.dat', '.plist', '.sqlite', '.cache', '.log'];
-
-function key(domain: string, relativePath: string): string {
-  return `${domain}\u0000${relativePath}`;
-}
 
 function text(rng: Rng, approxBytes: number): Uint8Array {
   const words = ['lorem', 'ipsum', 'Grüße', 'backup', 'iPhone', 'data', 'café', 'naïve', '数据', 'photo', 'message', 'note'];
@@ -162,7 +158,8 @@ const MOV_HEADER = new Uint8Array([0, 0, 0, 0x14, 0x66, 0x74, 0x79, 0x70, 0x71, 
  * big files is produced on demand, so even the `large` profile (GBs) costs only its index.
  */
 export class Dataset {
-  private readonly files = new Map<string, DatasetEntry>();
+  /** The files and links, as columns (file-table.ts): a 1.3M-file phone as objects filled its worker. */
+  private files = new FileTable();
   private inodeCounter = 1000;
   /** Bumped by every mutate(); lets caches (e.g. the backup agent's) notice changes. */
   generation = 0;
@@ -191,7 +188,7 @@ export class Dataset {
   }
 
   private addFile(domain: string, relativePath: string, content: FileContent, options: { protectionClass?: number; mtime?: number; encryptedOnly?: boolean } = {}): void {
-    this.files.set(key(domain, relativePath), {
+    this.files.add({
       domain,
       relativePath,
       kind: 'file',
@@ -206,18 +203,7 @@ export class Dataset {
   }
 
   private addLink(domain: string, relativePath: string, target: string): void {
-    this.files.set(key(domain, relativePath), {
-      domain,
-      relativePath,
-      kind: 'symlink',
-      size: 0,
-      mode: MODE_LINK,
-      mtime: BASE_TIME,
-      protectionClass: 0,
-      inode: this.inodeCounter++,
-      content: null,
-      target,
-    });
+    this.files.add({ domain, relativePath, kind: 'symlink', size: 0, mode: MODE_LINK, mtime: BASE_TIME, protectionClass: 0, inode: this.inodeCounter++, content: null, target });
   }
 
   private procedural(domain: string, relativePath: string, size: number, revision = 0): ProceduralContent {
@@ -331,7 +317,8 @@ export class Dataset {
     }
     for (let f = 0; f < profile.filesPerApp; f++) {
       const folder = folders[rng.int(folders.length)]!;
-      const path = `${folder}/${rng.pick(DEEP_WORDS)}-${String(f).padStart(5, '0')}${rng.pick(EXTENSIONS)}`;
+      // Joined, not concatenated: a flat string, where a template would keep five pieces of rope per path.
+      const path = [folder, '/', rng.pick(DEEP_WORDS), '-', String(f).padStart(5, '0'), rng.pick(EXTENSIONS)].join('');
       const roll = rng.int(100);
       const size = roll < 85 ? rng.int(1024) : roll < 99 ? 1024 + rng.int(7 * 1024) : rng.int(profile.maxFileSize);
       this.addFile(domain, path, this.procedural(domain, path, size), { mtime: BASE_TIME + rng.int(86400 * 60), protectionClass: 3 });
@@ -339,63 +326,42 @@ export class Dataset {
   }
 
   /**
-   * Every entry (files, links, derived directories) sorted by domain and path. Kept until the data
-   * changes: deriving and sorting 1.36M entries of a huge phone took 2–3 s of every backup.
+   * Every entry (files, links, derived directories) sorted by domain and path, as objects (a new
+   * object per entry and call: a backup of a 1.3M-file phone reads `listing()` instead).
    */
   entries(encrypted: boolean): readonly DatasetEntry[] {
+    return [...this.listing(encrypted)];
+  }
+
+  /**
+   * The entries as a sorted list of the table's slots and folders. Kept until the data changes:
+   * deriving and sorting 1.36M entries of a huge phone takes seconds.
+   */
+  listing(encrypted: boolean): EntryList {
     const listed = this.listed;
-    if (listed && listed.generation === this.generation && listed.encrypted === encrypted && listed.files === this.files.size) return listed.entries;
-    const entries = this.listEntries(encrypted);
-    this.listed = { generation: this.generation, encrypted, files: this.files.size, entries };
-    return entries;
+    if (listed && listed.generation === this.generation && listed.encrypted === encrypted && listed.list.table === this.files && listed.live === this.files.live) return listed.list;
+    const list = listTable(this.files, encrypted);
+    this.listed = { generation: this.generation, encrypted, live: this.files.live, list };
+    return list;
   }
 
-  private listed: { generation: number; encrypted: boolean; files: number; entries: readonly DatasetEntry[] } | undefined;
-
-  private listEntries(encrypted: boolean): DatasetEntry[] {
-    const out: DatasetEntry[] = [];
-    const dirs = new Map<string, DatasetEntry>();
-    for (const entry of this.files.values()) {
-      if (entry.encryptedOnly && !encrypted) continue;
-      out.push(entry);
-      // Each ancestor folder, nearest first, until one is known (the path is not split: 1.36M entries).
-      let dirPath = entry.relativePath;
-      do {
-        const slash = dirPath.lastIndexOf('/');
-        dirPath = slash < 0 ? '' : dirPath.slice(0, slash);
-        const k = key(entry.domain, dirPath);
-        if (dirs.has(k)) break;
-        dirs.set(k, {
-          domain: entry.domain,
-          relativePath: dirPath,
-          kind: 'dir',
-          size: 0,
-          mode: MODE_DIR,
-          mtime: BASE_TIME,
-          protectionClass: 0,
-          inode: 100 + (hashString(k) % 900_000_000),
-          content: null,
-        });
-      } while (dirPath !== '');
-    }
-    for (const dir of dirs.values()) out.push(dir); // not push(...): 100k+ folders overflow the stack
-    out.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
-    return out;
-  }
+  private listed: { generation: number; encrypted: boolean; live: number; list: EntryList } | undefined;
 
   /**
    * After a restore: the device's files become `entries` (files and links; directories are derived)
    * and, when given, its apps become `apps` (the phone reinstalls what the backup lists).
    */
   replaceFromRestore(entries: readonly DatasetEntry[], apps?: readonly AppInfo[]): void {
-    this.files.clear();
-    for (const entry of entries) if (entry.kind !== 'dir') this.files.set(key(entry.domain, entry.relativePath), entry);
+    const files = new FileTable();
+    for (const entry of entries) if (entry.kind !== 'dir') files.add(entry);
+    this.files = files;
     if (apps) this.apps.splice(0, this.apps.length, ...apps);
     this.generation++;
   }
 
   get(domain: string, relativePath: string): DatasetEntry | undefined {
-    return this.files.get(key(domain, relativePath));
+    const slot = this.files.find(domain, relativePath);
+    return slot === undefined ? undefined : this.files.entry(slot);
   }
 
   /**
@@ -407,10 +373,14 @@ export class Dataset {
   mutate(mutationSeed: number, options: { everyday?: boolean } = {}): MutationSummary {
     const rng = new Rng((mutationSeed ^ 0xa5a5a5a5) >>> 0);
     this.generation++;
-    const candidates = [...this.files.values()].filter((e) => e.kind === 'file' && e.domain.startsWith('AppDomain-') && !e.relativePath.startsWith('Library/Preferences/'));
+    const files = this.files;
+    const candidates: number[] = [];
+    for (const slot of files.liveSlots()) {
+      if (files.isFile(slot) && files.domain(slot).startsWith('AppDomain-') && !files.path(slot).startsWith('Library/Preferences/')) candidates.push(slot);
+    }
     const summary: MutationSummary = { modified: [], added: [], removed: [] };
-    const pickDistinct = (n: number): DatasetEntry[] => {
-      const chosen = new Set<DatasetEntry>();
+    const pickDistinct = (n: number): number[] => {
+      const chosen = new Set<number>();
       while (chosen.size < Math.min(n, candidates.length)) chosen.add(candidates[rng.int(candidates.length)]!);
       return [...chosen];
     };
@@ -421,15 +391,16 @@ export class Dataset {
     const removeCount = share > 0 ? Math.round(share * 0.2) : 3;
     const addCount = share > 0 ? Math.max(1, share - changeCount - removeCount) : 3;
     const picked = pickDistinct(changeCount + removeCount);
-    for (const entry of picked.slice(0, changeCount)) {
+    for (const slot of picked.slice(0, changeCount)) {
+      const entry = files.entry(slot);
       const size = entry.size + 1 + rng.int(5000);
       const content = new ProceduralContent(hashString(`${this.seed}:${entry.domain}/${entry.relativePath}:m${mutationSeed}:${this.generation}`), size);
-      this.files.set(key(entry.domain, entry.relativePath), { ...entry, content, size, mtime: entry.mtime + 3600 * this.generation });
+      files.add({ ...entry, content, size, mtime: entry.mtime + 3600 * this.generation });
       summary.modified.push(`${entry.domain}-${entry.relativePath}`);
     }
-    for (const entry of picked.slice(changeCount)) {
-      this.files.delete(key(entry.domain, entry.relativePath));
-      summary.removed.push(`${entry.domain}-${entry.relativePath}`);
+    for (const slot of picked.slice(changeCount)) {
+      files.remove(slot);
+      summary.removed.push(`${files.domain(slot)}-${files.path(slot)}`);
     }
     const domain = `AppDomain-${this.apps[0]!.bundleId}`;
     for (let i = 0; i < addCount; i++) {
@@ -437,30 +408,37 @@ export class Dataset {
       this.addFile(domain, path, this.procedural(domain, path, 100 + rng.int(30000), this.generation), { mtime: BASE_TIME + 86400 * 90 + i });
       summary.added.push(`${domain}-${path}`);
     }
-    if (options.everyday) this.mutateEverydayData(rng, candidates.filter((e) => !picked.includes(e)), summary);
+    if (options.everyday) {
+      const taken = new Set(picked);
+      this.mutateEverydayData(rng, candidates.filter((slot) => !taken.has(slot)), summary);
+    }
     return summary;
   }
 
   /** The rest of a few days' use: a file renamed, a photo taken and one deleted, messages, contacts. */
-  private mutateEverydayData(rng: Rng, others: DatasetEntry[], summary: MutationSummary): void {
+  private mutateEverydayData(rng: Rng, others: number[], summary: MutationSummary): void {
     const g = this.generation;
     const when = BASE_TIME + 86400 * 90 + g * 3600;
-    const moved = others[rng.int(others.length)]!;
+    const files = this.files;
+    const moved = files.entry(others[rng.int(others.length)]!);
     const renamedTo = moved.relativePath.replace(/[^/]*$/, (name) => `renamed-${g}-${name}`);
-    this.files.delete(key(moved.domain, moved.relativePath));
-    this.files.set(key(moved.domain, renamedTo), { ...moved, relativePath: renamedTo });
+    files.remove(files.find(moved.domain, moved.relativePath)!);
+    files.add({ ...moved, relativePath: renamedTo });
     summary.removed.push(`${moved.domain}-${moved.relativePath}`);
     summary.added.push(`${moved.domain}-${renamedTo}`);
     summary.renamed = [{ from: `${moved.domain}-${moved.relativePath}`, to: `${moved.domain}-${renamedTo}` }];
 
     const rewrite = (domain: string, relativePath: string, edit: (bytes: Uint8Array) => Uint8Array): void => {
-      const entry = this.files.get(key(domain, relativePath));
+      const entry = this.get(domain, relativePath);
       if (!entry?.content) return;
       const content = new StaticContent(edit(entry.content.read(0, entry.size)));
-      this.files.set(key(domain, relativePath), { ...entry, content, size: content.size, mtime: when });
+      files.add({ ...entry, content, size: content.size, mtime: when });
       summary.modified.push(`${domain}-${relativePath}`);
     };
-    const photos = [...this.files.values()].filter((e) => e.domain === 'CameraRollDomain' && /^Media\/DCIM\/[^/]+\/IMG_\d+\.JPG$/.test(e.relativePath));
+    const photos: { domain: string; relativePath: string }[] = [];
+    for (const slot of files.liveSlots()) {
+      if (files.domain(slot) === 'CameraRollDomain' && /^Media\/DCIM\/[^/]+\/IMG_\d+\.JPG$/.test(files.path(slot))) photos.push({ domain: 'CameraRollDomain', relativePath: files.path(slot) });
+    }
     const taken = `Media/DCIM/100APPLE/IMG_${7000 + (g % 2000)}.JPG`;
     const deleted = photos.length > 1 ? photos[1 + rng.int(photos.length - 1)]! : undefined;
     this.addFile('CameraRollDomain', taken, new StaticContent(photoJpeg(this.seed, 500 + g)), { mtime: when });
@@ -468,7 +446,7 @@ export class Dataset {
     summary.photosAdded = [`CameraRollDomain-${taken}`];
     summary.photosRemoved = [];
     if (deleted) {
-      this.files.delete(key(deleted.domain, deleted.relativePath));
+      files.remove(files.find(deleted.domain, deleted.relativePath)!);
       summary.removed.push(`CameraRollDomain-${deleted.relativePath}`);
       summary.photosRemoved.push(`CameraRollDomain-${deleted.relativePath}`);
     }
@@ -495,7 +473,7 @@ export class Dataset {
   /** The truth one entry at a time, in `entries()` order (for sizes too big for one array). */
   async *truthEntries(encrypted: boolean): AsyncGenerator<TruthEntry> {
     let sinceYield = 0;
-    for (const entry of this.entries(encrypted)) {
+    for (const entry of this.listing(encrypted)) {
       const item: TruthEntry = { domain: entry.domain, relativePath: entry.relativePath, kind: entry.kind, size: entry.size };
       if (entry.content) {
         const hash = sha256.create();
@@ -518,7 +496,7 @@ export class Dataset {
   /** Total bytes of file content that a backup in this encryption state carries. */
   totalBytes(encrypted: boolean): number {
     let total = 0;
-    for (const entry of this.files.values()) if (!entry.encryptedOnly || encrypted) total += entry.size;
+    for (const slot of this.files.liveSlots()) if (!this.files.encryptedOnly(slot) || encrypted) total += this.files.isFile(slot) ? this.files.size(slot) : 0;
     return total;
   }
 }

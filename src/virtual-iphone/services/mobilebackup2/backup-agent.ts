@@ -2,7 +2,7 @@ import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type Plist
 import { concatBytes } from '../../../core/bytes.ts';
 import { ExpectedBytes, readParts } from '../../../core/chunked-bytes.ts';
 import { StaticContent, type FileContent } from '../../dataset/content.ts';
-import type { Dataset, DatasetEntry } from '../../dataset/dataset.ts';
+import type { Dataset } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
 import { aesCbcDecrypt, encryptedSize, randomBytes } from '../../encryption/crypto.ts';
 import { encodeTlv } from '../../encryption/keybag.ts';
@@ -10,7 +10,9 @@ import { payloadPath, fileIdFor } from './backup-files.ts';
 import type { BackupDeviceState } from './backup-state.ts';
 import { BackupFailure, DL_CODE, MAX_DOWNLOAD_BYTES, progressReal, type DeviceLinkEndpoint } from './device-link.ts';
 import { ProtocolError } from '../../../core/errors.ts';
-import { buildManifestDb, manifestRow, ManifestPatchError, patchManifestDb, previousRowsOf, readManifestDb, rowFingerprint, type ManifestRow, type PreviousRow } from './manifest.ts';
+import { buildManifestDb, ManifestPatchError, patchManifestDb, readManifestDb } from './manifest.ts';
+import { BackupRows } from './backup-rows.ts';
+import { ReadRows, type PreviousRows, type SentRows } from './previous-rows.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
@@ -87,40 +89,29 @@ async function plainManifestDb(dataset: Dataset, build: () => Promise<readonly U
  * read as before. Taken out once read back: the update of the database writes over these very parts.
  * Unencrypted backups only.
  */
-const lastSentManifest = new WeakMap<Dataset, { db: readonly Uint8Array[]; rows: readonly ManifestRow[] }>();
+const lastSentManifest = new WeakMap<Dataset, { db: readonly Uint8Array[]; rows: SentRows }>();
 
 /** The host's previous manifest as the device read it back: its rows, and the (decrypted) database. */
 interface PreviousManifest {
-  rows: Map<string, PreviousRow>;
+  rows: PreviousRows;
   /** The database file in the chunks it arrived in (a 1.19 GB one is not copied whole once more). */
   db: readonly Uint8Array[];
 }
 
 /**
  * The new Manifest.db: the host's previous one brought up to date when there is one (only the rows
- * that differ are written; `before[i]` is the previous row of `rows[i]`, if any), else built whole. A
- * previous one that cannot be updated (another schema, rows the device could not read) is replaced
- * by a whole new one, as a full backup would write.
+ * that differ are written), else built whole. A previous one that cannot be updated (another schema,
+ * rows the device could not read) is replaced by a whole new one, as a full backup would write.
  */
-async function newManifestDb(rows: readonly ManifestRow[], before: readonly (PreviousRow | undefined)[], previous: PreviousManifest | null): Promise<readonly Uint8Array[]> {
-  if (previous) {
-    const changed: ManifestRow[] = [];
-    rows.forEach((row, i) => {
-      const was = before[i];
-      // From the same dataset entry, without keys: the row the host has. Not hashed (1.3M rows).
-      if (was?.entry === row.entry && !was.encryptionKey && !row.encryptionKey) return;
-      row.fingerprint = rowFingerprint(row);
-      if (was?.fingerprint !== row.fingerprint) changed.push(row);
-    });
-    const deleted: string[] = [];
-    for (const row of previous.rows.values()) if (!row.current) deleted.push(row.fileId);
+async function newManifestDb(rows: BackupRows, previousDb: readonly Uint8Array[] | null): Promise<readonly Uint8Array[]> {
+  if (previousDb && rows.previous) {
     try {
-      return await patchManifestDb(previous.db, changed, deleted, rows.length);
+      return await patchManifestDb(previousDb, rows.changedRows(), rows.deletedFileIds(), rows.length);
     } catch (error) {
       if (!(error instanceof ManifestPatchError)) throw error;
     }
   }
-  return [await buildManifestDb(rows)];
+  return [await buildManifestDb(rows.rows())];
 }
 
 /** Pending small writes are sent once they add up to this much. */
@@ -239,62 +230,60 @@ export class BackupRun {
     const isFull = previous === null;
     if (behaviour.listsBackupFolder) await this.checkListing(`${base}`, hostStatus !== undefined);
 
-    // 2. Plan: which files go up, which disappear.
-    const entries = dataset.entries(encrypted);
-    const rows: ManifestRow[] = [];
-    const uploads: { entry: DatasetEntry; row: ManifestRow }[] = [];
-    // The previous row of each of `rows`: looked up once, for the plan here and the Manifest.db update.
-    const befores: (PreviousRow | undefined)[] = [];
-    for (const entry of entries) {
-      const row = manifestRow(entry);
-      rows.push(row);
-      const before = previous?.get(row.fileId);
-      befores.push(before);
-      if (before) before.current = true;
-      if (entry.kind !== 'file') continue;
-      if (before && before.flags === row.flags && before.size === entry.size && before.lastModified === entry.mtime && (!encrypted || before.encryptionKey)) {
-        if (before.encryptionKey) row.encryptionKey = before.encryptionKey;
-        continue;
+    // 2. Plan: which files go up, which disappear. Rows are numbers here (a listing's index), not objects.
+    const list = dataset.listing(encrypted);
+    const rows = new BackupRows(list, previous, encrypted);
+    const { refs, keys } = rows;
+    const uploads: number[] = [];
+    for (let i = 0; i < list.length; i++) {
+      if (list.kind(i) !== 'file') continue;
+      const ref = refs ? refs[i]! : -1;
+      if (previous && ref >= 0 && previous.flags(ref) === 1 && previous.size(ref) === list.size(i) && previous.lastModified(ref) === list.mtime(i)) {
+        const key = previous.encryptionKey(ref);
+        if (!encrypted || key) {
+          if (keys) keys[i] = key;
+          continue;
+        }
       }
-      uploads.push({ entry, row });
+      uploads.push(i);
     }
     const removed: string[] = [];
-    for (const r of previous?.values() ?? []) if (!r.current && r.flags === 1) removed.push(payloadPath(base, r.fileId));
-    const uploadBytes = uploads.reduce((n, u) => n + (encrypted ? encryptedSize(u.entry.size) : u.entry.size), 0);
+    for (const ref of previous?.gone() ?? []) if (previous!.flags(ref) === 1) removed.push(payloadPath(base, previous!.fileId(ref)));
+    let uploadBytes = 0;
+    for (const i of uploads) uploadBytes += encrypted ? encryptedSize(list.size(i)) : list.size(i);
 
     // 3. Free space gate.
-    await this.checkFreeSpace(uploadBytes + rows.length * 512);
+    await this.checkFreeSpace(uploadBytes + list.length * 512);
 
     const snapshotUuid = uuid();
     await this.writeStatus('uploading', isFull, snapshotUuid);
 
-    // 4. Upload into Snapshot/.
+    // 4. Upload into Snapshot/, a batch at a time (a full backup of a 1.3M-file phone would otherwise hold an item per file).
     await this.createDirectory(`${base}/Snapshot`);
     if (this.previousPlist) await this.checkCopy(`${base}/Manifest.plist`, `${base}/Snapshot/Manifest.plist.previous`, this.previousPlist);
-    const prefixes = [...new Set(uploads.map((u) => u.row.fileId.slice(0, 2)))].sort();
+    const prefixes = [...new Set(uploads.map((i) => rows.fileId(i).slice(0, 2)))].sort();
     for (const prefix of prefixes) await this.createDirectory(`${base}/Snapshot/${prefix}`);
-    const items: UploadItem[] = [];
-    for (const { entry, row } of uploads) {
-      const content = entry.content!;
+    const uploadItem = async (i: number): Promise<UploadItem> => {
+      const entry = list.at(i);
       const item: UploadItem = {
         deviceName: `${entry.domain}-${entry.relativePath}`,
-        destination: payloadPath(base, row.fileId, true),
-        content,
+        destination: payloadPath(base, rows.fileId(i), true),
+        content: entry.content!,
         size: entry.size,
       };
       if (encryption) {
         const key = await encryption.newFileKey(entry.protectionClass);
-        row.encryptionKey = key.encryptionKey;
+        keys![i] = key.encryptionKey;
         item.key = key.key;
       }
-      items.push(item);
-    }
+      return item;
+    };
     let sentBytes = 0;
-    for (let i = 0; i < items.length; ) {
+    for (let u = 0; u < uploads.length; ) {
       const batch: UploadItem[] = [];
       let batchBytes = 0;
-      while (i < items.length && batch.length < this.state.batchFiles && (batch.length === 0 || batchBytes < 64 * 1024 * 1024)) {
-        const item = items[i++]!;
+      while (u < uploads.length && batch.length < this.state.batchFiles && (batch.length === 0 || batchBytes < 64 * 1024 * 1024)) {
+        const item = await uploadItem(uploads[u++]!);
         batch.push(item);
         batchBytes += item.key ? encryptedSize(item.size) : item.size;
       }
@@ -305,7 +294,8 @@ export class BackupRun {
     }
 
     // 5. Manifest.db and Manifest.plist go up last, into the snapshot too.
-    const manifestDb = encryption ? await newManifestDb(rows, befores, previousManifest) : await plainManifestDb(dataset, () => newManifestDb(rows, befores, previousManifest));
+    const previousDb = previousManifest?.db ?? null;
+    const manifestDb = encryption ? await newManifestDb(rows, previousDb) : await plainManifestDb(dataset, () => newManifestDb(rows, previousDb));
     previousManifest = null; // the previous file (1.19 GB on a huge phone) is not needed past here
     const manifestPlist: PlistDict = await this.manifestPlist(dataset, encryption);
     let manifestDbParts = manifestDb;
@@ -316,7 +306,7 @@ export class BackupRun {
     }
     // Kept only when plainManifestDb keeps these bytes anyway (an encrypted backup's plaintext would be a second copy).
     if (encryption) lastSentManifest.delete(dataset);
-    else lastSentManifest.set(dataset, { db: manifestDb, rows });
+    else lastSentManifest.set(dataset, { db: manifestDb, rows: rows.asSent() });
     const manifestDbSize = manifestDbParts.reduce((n, part) => n + part.byteLength, 0);
     const plistBytes = encodeBinaryPlist(manifestPlist);
     this.progress = 92;
@@ -331,11 +321,22 @@ export class BackupRun {
     // 6. Move into place: per file, so unchanged files in the same xx/ folder survive.
     await this.writeStatus('moving', isFull, snapshotUuid);
     for (const prefix of prefixes) await this.createDirectory(`${base}/${prefix}`);
-    const moves: [string, string][] = uploads.map((u) => [payloadPath(base, u.row.fileId, true), payloadPath(base, u.row.fileId)]);
-    moves.push([`${base}/Snapshot/Manifest.db`, `${base}/Manifest.db`], [`${base}/Snapshot/Manifest.plist`, `${base}/Manifest.plist`]);
-    for (let i = 0; i < moves.length; i += 1000) {
-      this.progress = 94 + (i / moves.length) * 3;
-      await this.link.send([behaviour.moveMessage ?? 'DLMessageMoveItems', Object.fromEntries(moves.slice(i, i + 1000)), {}, progressReal(this.progress)]);
+    // Made 1,000 at a time: 1.3M pairs of paths at once were hundreds of MB.
+    const moveCount = uploads.length + 2;
+    const move = (m: number): [string, string] => {
+      if (m === uploads.length) return [`${base}/Snapshot/Manifest.db`, `${base}/Manifest.db`];
+      if (m === uploads.length + 1) return [`${base}/Snapshot/Manifest.plist`, `${base}/Manifest.plist`];
+      const fileId = rows.fileId(uploads[m]!);
+      return [payloadPath(base, fileId, true), payloadPath(base, fileId)];
+    };
+    for (let i = 0; i < moveCount; i += 1000) {
+      this.progress = 94 + (i / moveCount) * 3;
+      const chunk: PlistDict = {};
+      for (let m = i; m < Math.min(moveCount, i + 1000); m++) {
+        const [from, to] = move(m);
+        chunk[from] = to;
+      }
+      await this.link.send([behaviour.moveMessage ?? 'DLMessageMoveItems', chunk, {}, progressReal(this.progress)]);
       await this.expectOk('MoveItems');
     }
 
@@ -364,7 +365,7 @@ export class BackupRun {
   }
 
   /** The host's previous manifest, or null (→ full backup) if missing, unreadable or from other keys. */
-  private async previousManifest(plistBytes: Uint8Array | undefined, dbBytes: readonly Uint8Array[] | undefined, encryption: BackupEncryption | null, sentAsIs?: { rows: readonly ManifestRow[] }): Promise<PreviousManifest | null> {
+  private async previousManifest(plistBytes: Uint8Array | undefined, dbBytes: readonly Uint8Array[] | undefined, encryption: BackupEncryption | null, sentAsIs?: { rows: SentRows }): Promise<PreviousManifest | null> {
     if (!plistBytes || !dbBytes) return null;
     let manifest: PlistValue;
     try {
@@ -388,8 +389,9 @@ export class BackupRun {
         return null;
       }
     }
-    const rows = sentAsIs ? previousRowsOf(sentAsIs.rows) : await readManifestDb(db);
-    return rows ? { rows, db } : null;
+    if (sentAsIs) return { rows: sentAsIs.rows, db };
+    const rows = await readManifestDb(db);
+    return rows ? { rows: new ReadRows(rows), db } : null;
   }
 
   private async manifestPlist(dataset: Dataset, encryption: BackupEncryption | null): Promise<PlistDict> {

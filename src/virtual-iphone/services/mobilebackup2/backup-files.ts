@@ -19,21 +19,6 @@ export function fileIdFor(domain: string, relativePath: string): string {
   return sha1Hex(`${domain}-${relativePath}`);
 }
 
-/**
- * The fileID of a dataset entry, kept with the entry while it lives, so a phone that backs up again
- * does not hash every name again. An entry is replaced, never edited, when the data changes.
- */
-const entryFileIds = new WeakMap<{ domain: string; relativePath: string }, string>();
-
-export function entryFileId(entry: { domain: string; relativePath: string }): string {
-  let id = entryFileIds.get(entry);
-  if (id === undefined) {
-    id = fileIdFor(entry.domain, entry.relativePath);
-    entryFileIds.set(entry, id);
-  }
-  return id;
-}
-
 /** `<udid>/<xx>/<fileID>` (optionally inside Snapshot/). */
 export function payloadPath(udid: string, fileId: string, snapshot = false): string {
   return `${udid}/${snapshot ? 'Snapshot/' : ''}${fileId.slice(0, 2)}/${fileId}`;

@@ -1,7 +1,7 @@
 import { archive, decodePlist, encodeBinaryPlist, isPlistDict, unarchive, type PlistDict, type PlistValue } from '../../../plist/index.ts';
 import type { DatasetEntry } from '../../dataset/dataset.ts';
 import { buildDatabase, openDatabase, patchDatabase, type SqliteDatabase } from '../../dataset/sqlite.ts';
-import { entryFileId, MANIFEST_FLAGS } from './backup-files.ts';
+import { fileIdFor, MANIFEST_FLAGS } from './backup-files.ts';
 import { readMbFile } from './mbfile-reader.ts';
 import { scanManifestRowBatches } from '../../../library/manifest-scan.ts';
 import { concatBytes } from '../../../core/bytes.ts';
@@ -16,11 +16,6 @@ export interface ManifestRow {
   entry: DatasetEntry;
   /** MBFile EncryptionKey (encrypted backups, files only). */
   encryptionKey?: Uint8Array;
-  /**
-   * rowFingerprint of this row once it was hashed (by an update of Manifest.db comparing it, or by the
-   * next incremental asking the sent row for it), so that it is hashed at most once.
-   */
-  fingerprint?: number;
 }
 
 /** MBFile metadata read back from a host's Manifest.db (what the incremental diff needs). */
@@ -32,13 +27,6 @@ export interface PreviousRow {
   encryptionKey?: Uint8Array;
   /** The whole row, columns and MBFile, reduced to a number (rowFingerprint): equal when a new row would say the same. */
   fingerprint: number;
-  /** Set by the backup's plan when the device still has this file (a 1.3M-file Set of the current ones cost more). */
-  current?: boolean;
-  /**
-   * The dataset entry the row was written from, when the device took the rows it sent (previousRowsOf).
-   * The dataset replaces an entry whenever it changes, never edits one, so the same object means the same row.
-   */
-  entry?: DatasetEntry;
 }
 
 const MOBILE_UID = 501;
@@ -63,41 +51,6 @@ function previousRow(fileId: string, domain: string, relativePath: string, flags
     ...(key instanceof Uint8Array ? { encryptionKey: key } : {}),
     fingerprint: fingerprintOf(domain, relativePath, flags, file),
   };
-}
-
-/**
- * What readManifestDb gives for a Manifest.db holding exactly `rows`, as mbFileBlob writes them (a
- * whole build, or a patch whose result has these rows), found from the rows instead of their blobs.
- */
-export function previousRowsOf(rows: readonly ManifestRow[]): Map<string, PreviousRow> {
-  const out = new Map<string, PreviousRow>();
-  for (const row of rows) out.set(row.fileId, new SentRow(row));
-  return out;
-}
-
-/** A row the device sent, as a previous row: its fingerprint is hashed only if asked for (an update asks only for rows whose entry changed). */
-class SentRow implements PreviousRow {
-  readonly fileId: string;
-  readonly flags: number;
-  readonly size: number;
-  readonly lastModified: number;
-  readonly encryptionKey?: Uint8Array;
-  readonly entry: DatasetEntry;
-  current?: boolean;
-
-  constructor(private readonly row: ManifestRow) {
-    this.fileId = row.fileId;
-    this.flags = row.flags;
-    this.entry = row.entry;
-    this.size = row.entry.kind === 'file' ? row.entry.size : 0;
-    this.lastModified = row.entry.mtime;
-    if (row.encryptionKey) this.encryptionKey = row.encryptionKey;
-  }
-
-  get fingerprint(): number {
-    this.row.fingerprint ??= rowFingerprint(this.row);
-    return this.row.fingerprint;
-  }
 }
 
 async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promise<Map<string, PreviousRow> | null> {
@@ -274,9 +227,10 @@ function hashAbsent(hash: FieldHash, k: number): void {
   hash.word(0);
 }
 
-export function manifestRow(entry: DatasetEntry, encryptionKey?: Uint8Array): ManifestRow {
+/** The row for `entry`; `fileId` when the caller has it (a listing keeps them), else worked out. */
+export function manifestRow(entry: DatasetEntry, encryptionKey?: Uint8Array, fileId = fileIdFor(entry.domain, entry.relativePath)): ManifestRow {
   return {
-    fileId: entryFileId(entry),
+    fileId,
     domain: entry.domain,
     relativePath: entry.relativePath,
     flags: MANIFEST_FLAGS[entry.kind],
@@ -295,14 +249,14 @@ const MANIFEST_SCHEMA = [
 ];
 
 /** Manifest.db bytes (plaintext SQLite) with the schema and indexes real backups have. */
-export function buildManifestDb(rows: readonly ManifestRow[]): Promise<Uint8Array> {
+export function buildManifestDb(rows: Iterable<ManifestRow>): Promise<Uint8Array> {
   return buildDatabase((db) => {
     db.exec(MANIFEST_SCHEMA.join(';\n'));
     writeRows(db, rows, []);
   });
 }
 
-function writeRows(db: SqliteDatabase, rows: readonly ManifestRow[], deleted: readonly string[]): void {
+function writeRows(db: SqliteDatabase, rows: Iterable<ManifestRow>, deleted: readonly string[]): void {
   const insert = db.prepare('INSERT OR REPLACE INTO Files VALUES (?, ?, ?, ?, ?)');
   const remove = db.prepare('DELETE FROM Files WHERE fileID = ?');
   db.exec('BEGIN');
