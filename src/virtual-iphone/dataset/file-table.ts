@@ -32,8 +32,9 @@ export class FileTable {
   private sizes = new Float64Array(0);
   private mtimes = new Float64Array(0);
   private inodes = new Float64Array(0);
-  private modes = new Uint32Array(0);
-  private classes = new Uint8Array(0);
+  // Float64: a restore brings whatever numbers the backup's MBFiles hold, and they must come back as they were.
+  private modes = new Float64Array(0);
+  private classes = new Float64Array(0);
   private keys = new Uint32Array(0);
   private fileIds = new Uint8Array(0);
   private fileIdKnown = new Uint8Array(0);
@@ -83,7 +84,7 @@ export class FileTable {
     this.modes[slot] = entry.mode;
     this.classes[slot] = entry.protectionClass;
     const content = entry.content;
-    if (content instanceof ProceduralContent && content.size === entry.size) {
+    if (content instanceof ProceduralContent && content.size === entry.size && Number.isInteger(content.key) && content.key >= 0 && content.key < NO_KEY) {
       this.keys[slot] = content.key;
     } else {
       this.keys[slot] = NO_KEY;

@@ -261,7 +261,9 @@ export class BackupRun {
     // 4. Upload into Snapshot/, a batch at a time (a full backup of a 1.3M-file phone would otherwise hold an item per file).
     await this.createDirectory(`${base}/Snapshot`);
     if (this.previousPlist) await this.checkCopy(`${base}/Manifest.plist`, `${base}/Snapshot/Manifest.plist.previous`, this.previousPlist);
-    const prefixes = [...new Set(uploads.map((i) => rows.fileId(i).slice(0, 2)))].sort();
+    const prefixSet = new Set<string>();
+    for (const i of uploads) prefixSet.add(rows.fileId(i).slice(0, 2));
+    const prefixes = [...prefixSet].sort();
     for (const prefix of prefixes) await this.createDirectory(`${base}/Snapshot/${prefix}`);
     const uploadItem = async (i: number): Promise<UploadItem> => {
       const entry = list.at(i);
