@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FileTable, listTable } from '../../src/virtual-iphone/dataset/file-table.ts';
 import { ProceduralContent, StaticContent } from '../../src/virtual-iphone/dataset/content.ts';
-import { Dataset, type DatasetEntry } from '../../src/virtual-iphone/dataset/dataset.ts';
+import { Dataset, datasetProfile, type DatasetEntry } from '../../src/virtual-iphone/dataset/dataset.ts';
 
 function file(domain: string, relativePath: string, extra: Partial<DatasetEntry> = {}): DatasetEntry {
   const content = extra.content ?? new ProceduralContent(relativePath.length * 7919, 100 + relativePath.length);
@@ -84,4 +84,14 @@ test("the dataset's listing matches its entries and survives a mutation", async 
   dataset.mutate(3, { everyday: true });
   assert.notEqual(dataset.listing(false), before);
   assert.deepEqual([...before].map((e) => `${e.domain}-${e.relativePath}:${e.size}:${e.mtime}`), snapshot, 'the old listing reads as it did');
+});
+
+test('a generated phone names every file once (its files are added without a search for one already there)', async () => {
+  const huge = { ...datasetProfile('huge'), apps: 4, photos: 300 };
+  for (const options of [{ size: 'small' as const }, { size: 'medium' as const }, { profile: huge }]) {
+    const dataset = await Dataset.create(options);
+    const names = [...dataset.listing(true)].map((e) => `${e.domain}\u0000${e.relativePath}`);
+    assert.equal(new Set(names).size, names.length, JSON.stringify(options).slice(0, 40));
+    assert.ok(dataset.get('HomeDomain', 'Library/SMS/sms.db'), 'and each is found by its path');
+  }
 });

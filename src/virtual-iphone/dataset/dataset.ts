@@ -183,12 +183,20 @@ export class Dataset {
       return { bundleId, name: `${word[0]!.toUpperCase()}${word.slice(1)}${suffix}`, version: `${1 + rng.int(5)}.${rng.int(10)}`, deviceFamilies: appDeviceFamilies(bundleId) };
     });
     const dataset = new Dataset(size, seed, apps, profile.mutateFraction ?? 0);
-    await dataset.populate(profile, rng);
+    dataset.populating = true;
+    try {
+      await dataset.populate(profile, rng);
+    } finally {
+      dataset.populating = false;
+    }
     return dataset;
   }
 
+  /** True while populate() adds generated files, whose names are new by construction (no search for one already there). */
+  private populating = false;
+
   private addFile(domain: string, relativePath: string, content: FileContent, options: { protectionClass?: number; mtime?: number; encryptedOnly?: boolean } = {}): void {
-    this.files.add({
+    this.files[this.populating ? 'addNew' : 'add']({
       domain,
       relativePath,
       kind: 'file',
@@ -395,7 +403,7 @@ export class Dataset {
       const entry = files.entry(slot);
       const size = entry.size + 1 + rng.int(5000);
       const content = new ProceduralContent(hashString(`${this.seed}:${entry.domain}/${entry.relativePath}:m${mutationSeed}:${this.generation}`), size);
-      files.add({ ...entry, content, size, mtime: entry.mtime + 3600 * this.generation });
+      files.replace(slot, { ...entry, content, size, mtime: entry.mtime + 3600 * this.generation });
       summary.modified.push(`${entry.domain}-${entry.relativePath}`);
     }
     for (const slot of picked.slice(changeCount)) {

@@ -43,8 +43,12 @@ export class FileTable {
 
   readonly domains: string[] = [];
   private readonly domainIds = new Map<string, number>();
-  /** Live slots by path, one map per domain (its keys are the column's own strings). */
-  private readonly byPath: Map<string, number>[] = [];
+  /**
+   * Live slots by path, one map per domain (its keys are the column's own strings), made the first time
+   * a domain is searched: a generated phone's 1.3M names are new by construction (addNew), and maps of
+   * them all were a tenth of its worker's heap.
+   */
+  private readonly byPath: (Map<string, number> | undefined)[] = [];
 
   private dirCount = 0;
   private dirDomain = new Uint32Array(0);
@@ -68,10 +72,21 @@ export class FileTable {
 
   /** Adds a file or link; one already at that path is replaced. Returns the new slot. */
   add(entry: DatasetEntry): number {
+    const existing = this.find(entry.domain, entry.relativePath);
+    if (existing !== undefined) this.remove(existing);
+    return this.addNew(entry);
+  }
+
+  /** `slot`'s entry changed (same domain and path): the slot is kept as it was and a new one takes its place. */
+  replace(slot: number, entry: DatasetEntry): number {
+    this.remove(slot);
+    return this.addNew(entry);
+  }
+
+  /** Adds a file or link the caller knows is not there yet (a generated name). */
+  addNew(entry: DatasetEntry): number {
     if (entry.kind === 'dir') throw new Error(`${entry.domain}-${entry.relativePath}: folders are derived from the paths, not added`);
     const domain = this.domainId(entry.domain);
-    const existing = this.byPath[domain]!.get(entry.relativePath);
-    if (existing !== undefined) this.remove(existing);
     if (this.used === this.capacity) this.grow();
     const slot = this.used++;
     this.domainOf[slot] = domain;
@@ -91,7 +106,7 @@ export class FileTable {
       if (content) this.contents.set(slot, content);
     }
     if (entry.target !== undefined) this.targets.set(slot, entry.target);
-    this.byPath[domain]!.set(entry.relativePath, slot);
+    this.byPath[domain]?.set(entry.relativePath, slot);
     this.live++;
     return slot;
   }
@@ -99,7 +114,7 @@ export class FileTable {
   remove(slot: number): void {
     if (this.bits[slot]! & REMOVED) return;
     this.bits[slot]! |= REMOVED;
-    this.byPath[this.domainOf[slot]!]!.delete(this.paths[slot]!);
+    this.byPath[this.domainOf[slot]!]?.delete(this.paths[slot]!);
     // A listing taken before still reads the slot; only the bytes go (a rewritten sms.db each time).
     this.contents.delete(slot);
     this.live--;
@@ -107,7 +122,14 @@ export class FileTable {
 
   find(domain: string, relativePath: string): number | undefined {
     const id = this.domainIds.get(domain);
-    return id === undefined ? undefined : this.byPath[id]!.get(relativePath);
+    if (id === undefined) return undefined;
+    let index = this.byPath[id];
+    if (!index) {
+      index = new Map();
+      for (let slot = 0; slot < this.used; slot++) if (this.domainOf[slot] === id && !(this.bits[slot]! & REMOVED)) index.set(this.paths[slot]!, slot);
+      this.byPath[id] = index;
+    }
+    return index.get(relativePath);
   }
 
   /** Live slots in the order they were written. */
@@ -237,7 +259,7 @@ export class FileTable {
       id = this.domains.length;
       this.domains.push(domain);
       this.domainIds.set(domain, id);
-      this.byPath.push(new Map());
+      this.byPath.push(undefined);
       this.dirByPath.push(new Map());
     }
     return id;
