@@ -1,5 +1,6 @@
 import { ProceduralContent, type FileContent } from './content.ts';
 import { hashString } from './prng.ts';
+import { hexOf } from '../../core/hex.ts';
 import type { DatasetEntry, EntryKind } from './dataset.ts';
 
 const MODE_DIR = 0o40755;
@@ -245,7 +246,7 @@ export class FileTable {
     const index = dir ? ~item : item;
     const known = dir ? this.dirFileIdKnown : this.fileIdKnown;
     const bytes = dir ? this.dirFileIds : this.fileIds;
-    if (known[index]) return hexAt(bytes, index * 20);
+    if (known[index]) return hexOf(bytes, index * 20, index * 20 + 20);
     const id = dir ? hash(this.domains[this.dirDomain[index]!]!, this.dirPaths[index]!) : hash(this.domain(index), this.paths[index]!);
     if (!/^[0-9a-f]{40}$/.test(id)) return id; // not a SHA-1 in hex: not kept
     for (let i = 0; i < 20; i++) bytes[index * 20 + i] = Number.parseInt(id.slice(i * 2, i * 2 + 2), 16);
@@ -288,14 +289,6 @@ function grown<T extends Column>(column: T, length: number): T {
   const next = new (column.constructor as new (n: number) => T)(length);
   next.set(column);
   return next;
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function hexAt(bytes: Uint8Array, offset: number): string {
-  let out = '';
-  for (let i = offset; i < offset + 20; i++) out += HEX[bytes[i]!]!;
-  return out;
 }
 
 /**
