@@ -26,6 +26,8 @@ import { searchContent } from '../src/library/content-search.ts';
 import { imageTypeOf, readContactPhotos } from '../src/library/categories/contact-photos.ts';
 import { ItemNotFoundError } from '../src/library/errors.ts';
 import { StoreTreeSource } from '../src/library/source/store-tree-source.ts';
+import { OpfsScratch } from '../src/library/source/scratch-copy.ts';
+import type { DirHandleLike } from '../src/stores/handle-backend.ts';
 import { OpfsBackupStore, type ReadOnlyOpfsStore } from '../src/stores/opfs-backup-store.ts';
 import type { BackupStore } from '../src/stores/backup-store.ts';
 import { openStoreBackup } from '../src/stores/open-backup.ts';
@@ -56,13 +58,19 @@ function current(): BackupReader {
   return reader;
 }
 
+/** A big Manifest.db from a picked folder or a zip is read from a copy in OPFS instead of from memory. */
+const scratch = new OpfsScratch(
+  async () => (await navigator.storage.getDirectory()) as unknown as DirHandleLike,
+  () => navigator.storage.estimate(),
+);
+
 async function openFrom(source: BackupSource, path: string | undefined, progress?: Progress) {
   const located = path === undefined ? (await locateBackup(source)).source : new SubdirectorySource(source, path);
   reader?.close();
   closeCompared();
   openedLifeboat = undefined;
   unlockedWith = undefined;
-  reader = await BackupReader.open(located, progress ? { onManifestBytes: (done, total) => progress(done, total, OPEN_STAGES.reading) } : {});
+  reader = await BackupReader.open(located, { scratch, ...(progress ? { onManifestBytes: (done: number, total: number) => progress(done, total, OPEN_STAGES.reading) } : {}) });
   // The summary's counts come from the index; building it is most of the rest of the wait.
   if (!reader.locked) progress?.(0, 0, OPEN_STAGES.indexing);
   return reader.summary();

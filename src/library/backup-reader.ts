@@ -2,7 +2,9 @@ import { blobChunks } from '../core/blob-chunks.ts';
 import { CorruptBackupError } from '../core/errors.ts';
 import { decodePlist, isPlistDict, type PlistDict, type PlistValue } from '../plist/index.ts';
 import { decryptStream } from './crypto/aes-cbc.ts';
-import { parseKeybag, unlockKeybag, unwrapFileKey, type ClassKeys, type Keybag } from './crypto/keybag.ts';
+import { decryptingFileRead, nativeSyncAes } from './crypto/decrypting-file-read.ts';
+import type { ScratchSpace } from './source/scratch-copy.ts';
+import { parseKeybag, unlockKeybag, unwrapFileKey, unwrapFileKeyBytes, type ClassKeys, type Keybag } from './crypto/keybag.ts';
 import { BackupLockedError, MissingBackupFileError } from './errors.ts';
 import { ManifestDb, type ManifestEntry } from './manifest-db.ts';
 import type { EntryKind, MbFile } from './mbfile.ts';
@@ -30,6 +32,12 @@ const IN_MEMORY_FALLBACK_BYTES = 256 * 1024 * 1024;
 const MANIFEST_READ_BYTES = 64 * 1024 * 1024;
 /** …and this much at a time when the source has it as a Blob, read into one reused buffer (blobChunks). */
 const MANIFEST_BLOB_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * Where synchronous AES is JavaScript's (the browser), an encrypted Manifest.db smaller than this is
+ * decrypted into SQLite's memory with WebCrypto rather than read in place: that streams faster than
+ * @noble/ciphers decrypts the pages SQLite reads (≈85 MB/s), and memory holds it easily.
+ */
+const ENCRYPTED_IN_MEMORY_BYTES = 256 * 1024 * 1024;
 
 export interface BackupReaderOptions {
   /**
@@ -40,6 +48,11 @@ export interface BackupReaderOptions {
   manifest?: 'in-memory' | 'in-place';
   /** Bytes of a plain Manifest.db read into SQLite so far, of its size (opening a 1.3M-file backup reads 1.2 GB). */
   onManifestBytes?: (done: number, total: number) => void;
+  /**
+   * Where a big Manifest.db the source cannot read synchronously (a picked folder, a zip) is copied so
+   * SQLite reads the copy in place instead of holding the whole file in memory.
+   */
+  scratch?: ScratchSpace;
 }
 
 export interface BackupSummary {
@@ -111,7 +124,7 @@ export class BackupReader {
   private classKeys: ClassKeys | undefined;
   private keybag: Keybag | undefined;
   /** Manifest.db's own key (encrypted backups, iOS 10.2+), kept for reading it in place. */
-  private manifestKey: CryptoKey | undefined;
+  private manifestKey: { key: CryptoKey; bytes: Uint8Array } | undefined;
   private cachedTotals: { fileCount: number; totalSize: number } | undefined;
   /** Insertion order is recency: the first entry is the least recently used. */
   private readonly shared = new Map<string, Promise<Database | undefined>>();
@@ -124,6 +137,7 @@ export class BackupReader {
     readonly encrypted: boolean,
     private readonly problems: string[],
     private readonly inPlace: boolean,
+    private readonly scratch: ScratchSpace | undefined,
   ) {}
 
   static async open(source: BackupSource, options: BackupReaderOptions = {}): Promise<BackupReader> {
@@ -145,7 +159,7 @@ export class BackupReader {
     const manifestPlist = await readPlist('Manifest.plist');
     const status = await readPlist('Status.plist');
     const encrypted = manifestPlist?.['IsEncrypted'] === true;
-    const reader = new BackupReader(source, info, manifestPlist, status, encrypted, problems, inPlace);
+    const reader = new BackupReader(source, info, manifestPlist, status, encrypted, problems, inPlace, options.scratch);
     if (!(await source.stat('Manifest.db'))) {
       if (await source.stat('Manifest.mbdb')) {
         throw new CorruptBackupError('This is a pre-iOS 10 backup (Manifest.mbdb), which Lifeboat cannot read yet.');
@@ -175,7 +189,7 @@ export class BackupReader {
     if (!this.keybag) throw new CorruptBackupError('This encrypted backup has no usable keybag.');
     const classKeys = await unlockKeybag(this.keybag, password);
     const manifestKey = this.manifestPlist?.['ManifestKey'];
-    const key = manifestKey instanceof Uint8Array ? await unwrapFileKey(classKeys, manifestKey, 'Manifest.db') : undefined;
+    const key = manifestKey instanceof Uint8Array ? await unwrapFileKeyBytes(classKeys, manifestKey, 'Manifest.db') : undefined;
     // else iOS 10.0–10.1: Manifest.db itself is plain, only payloads are encrypted
     if (!this.inPlace) {
       const db = await this.loadManifest(key, onManifestBytes);
@@ -201,7 +215,7 @@ export class BackupReader {
     const raw: RangeReader = { size, read: (start, end) => this.source.readRange('Manifest.db', start, end) };
     let yielded = 0;
     try {
-      const reader = this.manifestKey ? await decryptingReader(raw, this.manifestKey, 'Manifest.db') : raw;
+      const reader = this.manifestKey ? await decryptingReader(raw, this.manifestKey.key, 'Manifest.db') : raw;
       for await (const row of scanManifestRows(reader)) {
         yield row;
         yielded++;
@@ -219,37 +233,50 @@ export class BackupReader {
   }
 
   /**
-   * Manifest.db opened in SQLite, read from storage straight into SQLite's memory (decrypted with `key`
-   * on the way when it has one), never whole in JS memory too. `onBytes` counts the file's bytes read.
+   * Manifest.db opened in SQLite: read where it lies, or from a scratch copy, or else read from storage
+   * straight into SQLite's memory (never whole in JS memory too); decrypted with `key` when it has
+   * one. `onBytes` counts the file's bytes read or copied.
    */
-  private async loadManifest(key: CryptoKey | undefined, onBytes?: (done: number, total: number) => void): Promise<ManifestDb> {
+  private async loadManifest(key: { key: CryptoKey; bytes: Uint8Array } | undefined, onBytes?: (done: number, total: number) => void): Promise<ManifestDb> {
     const stat = await this.source.stat('Manifest.db');
     if (!stat) throw new MissingBackupFileError('Manifest.db');
     if (stat.kind !== 'file') throw new CorruptBackupError('Manifest.db is a folder, not a file.');
     const count = (chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> => (onBytes ? counted(chunks, stat.size, onBytes) : chunks);
-    if (key) {
-      // Reading the whole ciphertext, then decrypting it whole, then copying that in held a 1.19 GB
-      // Manifest.db three times over. The decrypted file is up to one block shorter than the encrypted one.
-      if (stat.size % 16 !== 0) throw new CorruptBackupError(`Manifest.db is damaged: its encrypted length (${stat.size}) is not a whole number of blocks.`);
-      const plain = decryptStream(key, count(this.source.stream('Manifest.db', MANIFEST_READ_BYTES)), 'Manifest.db');
-      return ManifestDb.open({ size: stat.size, chunks: plain, upTo: true });
-    }
-    // Where the file can be read synchronously (a Node file; OPFS in a worker), SQLite reads it in place:
-    // copying a 1.3M-file backup's 1.19 GB Manifest.db in took 6-9 s in Chromium and held it all.
-    const inPlace = await this.source.fileRead?.('Manifest.db');
+    if (key && stat.size % 16 !== 0) throw new CorruptBackupError(`Manifest.db is damaged: its encrypted length (${stat.size}) is not a whole number of blocks.`);
+    // Where the file can be read synchronously (a Node file; OPFS in a worker), SQLite reads it in place
+    // (decrypting the pages it reads): copying a 1.3M-file backup's 1.19 GB Manifest.db in took 6-9 s
+    // in Chromium and held it all. Elsewhere a big one is copied to the scratch space and read there.
+    // openDatabaseChunks and a scratch copy take each chunk before asking for the next, so the chunks
+    // of a Blob may share one buffer (no fresh memory per chunk: ≈1.75x faster in Chromium). Not so
+    // decryption below, which keeps a chunk until its slices are decrypted.
+    const blob = await this.source.fileBlob?.('Manifest.db');
+    const chunks = (): AsyncIterable<Uint8Array> =>
+      count(blob && blob.size === stat.size ? blobChunks(blob, MANIFEST_BLOB_CHUNK_BYTES) : this.source.stream('Manifest.db', MANIFEST_READ_BYTES));
+    const decryptIntoMemory = key !== undefined && !nativeSyncAes && stat.size < ENCRYPTED_IN_MEMORY_BYTES;
+    let inPlace = decryptIntoMemory ? null : await this.source.fileRead?.('Manifest.db');
+    const copied = !inPlace && !decryptIntoMemory && this.scratch !== undefined;
+    if (copied) inPlace = await this.scratch!.copy(chunks(), stat.size, 'Manifest.db');
     if (inPlace) {
       if (inPlace.size === stat.size) {
-        onBytes?.(stat.size, stat.size);
-        return ManifestDb.open({ inPlace });
+        let file = inPlace;
+        try {
+          if (key) file = decryptingFileRead(inPlace, key.bytes, 'Manifest.db');
+        } catch (error) {
+          inPlace.close();
+          throw error;
+        }
+        if (!copied) onBytes?.(stat.size, stat.size);
+        return ManifestDb.open({ inPlace: file });
       }
       inPlace.close();
     }
-    // openDatabaseChunks copies each chunk into SQLite's memory before asking for the next, so the
-    // chunks of a Blob may share one buffer (no fresh memory per chunk: ≈1.75x faster in Chromium).
-    // Not so for decryption above, which keeps a chunk until its slices are decrypted.
-    const blob = await this.source.fileBlob?.('Manifest.db');
-    const chunks = blob && blob.size === stat.size ? blobChunks(blob, MANIFEST_BLOB_CHUNK_BYTES) : this.source.stream('Manifest.db', MANIFEST_READ_BYTES);
-    return ManifestDb.open({ size: stat.size, chunks: count(chunks) });
+    if (key) {
+      // Reading the whole ciphertext, then decrypting it whole, then copying that in held a 1.19 GB
+      // Manifest.db three times over. The decrypted file is up to one block shorter than the encrypted one.
+      const plain = decryptStream(key.key, count(this.source.stream('Manifest.db', MANIFEST_READ_BYTES)), 'Manifest.db');
+      return ManifestDb.open({ size: stat.size, chunks: plain, upTo: true });
+    }
+    return ManifestDb.open({ size: stat.size, chunks: chunks() });
   }
 
   get manifest(): ManifestDb {

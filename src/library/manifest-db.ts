@@ -61,7 +61,6 @@ export class ManifestDb {
 
   private constructor(
     readonly db: Database,
-    readonly rowCount: number,
     private readonly sqlite3: Sqlite3Static,
   ) {}
 
@@ -80,13 +79,19 @@ export class ManifestDb {
           : await openDatabaseChunks(file.size, file.chunks, 'Manifest.db', file.upTo);
     try {
       if (!tableExists(db, 'Files')) throw new CorruptBackupError('Manifest.db has no Files table.');
-      const rowCount = Number(db.selectValue('SELECT count(*) FROM Files'));
-      return new ManifestDb(db, rowCount, sqlite3);
+      // Nothing here reads the rows: counting them read 816 MB of an encrypted 1.3M-file Manifest.db in
+      // place (its index pages lie among the table's). The index is built next, from one pass.
+      return new ManifestDb(db, sqlite3);
     } catch (cause) {
       db.close();
       if (cause instanceof CorruptBackupError) throw cause;
       throw new CorruptBackupError(`Manifest.db is damaged: ${(cause as Error).message}`, cause);
     }
+  }
+
+  /** The rows of Files: from the index (built on first use) where there is one. */
+  get rowCount(): number {
+    return this.index()?.rowCount ?? Number(this.db.selectValue('SELECT count(*) FROM Files'));
   }
 
   close(): void {

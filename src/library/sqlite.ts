@@ -86,13 +86,33 @@ export async function openDatabaseFile(file: FileRead, name: string): Promise<Da
   let sqlite3: Sqlite3Static;
   try {
     sqlite3 = await loadSqlite();
-    const head = new Uint8Array(16);
-    if (file.size < 100 || file.read(head, 0) < 16 || new TextDecoder().decode(head) !== SQLITE_MAGIC) throw notSqlite(name);
+    const head = new Uint8Array(100);
+    if (file.size < 100 || file.read(head, 0) < 100 || new TextDecoder().decode(head.subarray(0, 16)) !== SQLITE_MAGIC) throw notSqlite(name);
+    const pages = pagesInHeader(head);
+    if (pages !== undefined && pages.bytes > file.size) {
+      throw new CorruptBackupError(`“${name}” is cut short: its header says ${pages.bytes} bytes, and ${file.size} are there.`);
+    }
   } catch (e) {
     file.close();
     throw e;
   }
   return schemaChecked(openDatabaseInPlace(sqlite3, file), name);
+}
+
+/**
+ * The database's length by its header (page size × "in-header database size"), when the header vouches
+ * for it: the size is valid only where the change counter matches "version-valid-for" (sqlite.org
+ * fileformat2, §1.3.7). A file shorter than that was cut short; reading it in place would otherwise
+ * find out only when a query reaches the missing pages.
+ */
+function pagesInHeader(head: Uint8Array): { bytes: number } | undefined {
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const rawPageSize = view.getUint16(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  const pageCount = view.getUint32(28);
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0 || pageCount === 0) return undefined;
+  if (view.getUint32(24) !== view.getUint32(92)) return undefined;
+  return { bytes: pageSize * pageCount };
 }
 
 /** `db`, once its schema reads: a damaged file fails here, with its name, not on a later query (and is closed). */

@@ -41,6 +41,25 @@ test('truncated Manifest.db → CorruptBackupError naming Manifest.db', async ()
   await assert.rejects(BackupReader.open(new NodeFsSource(b.dir)), (e: unknown) => e instanceof CorruptBackupError && /Manifest\.db/.test((e as Error).message));
 });
 
+test('encrypted Manifest.db (read in place, decrypted page by page) cut short or scrambled → CorruptBackupError naming it', async () => {
+  for (const damage of ['cut to whole blocks', 'cut mid-block', 'scrambled header'] as const) {
+    const b = await backup({ password: 'pw' });
+    const path = join(b.dir, 'Manifest.db');
+    const bytes = new Uint8Array(await readFile(path));
+    const half = Math.floor(bytes.length / 32) * 16;
+    if (damage === 'cut to whole blocks') await writeFile(path, bytes.subarray(0, half));
+    else if (damage === 'cut mid-block') await writeFile(path, bytes.subarray(0, half + 5));
+    else await writeFile(path, bytes.map((v, i) => (i < 64 ? v ^ 0x5a : v)));
+    const reader = await BackupReader.open(new NodeFsSource(b.dir));
+    try {
+      await assert.rejects(reader.unlock('pw'), (e: unknown) => e instanceof CorruptBackupError && /Manifest\.db/.test((e as Error).message), damage);
+      assert.ok(reader.locked, `${damage}: still locked, so the person can try again once the file is mended`);
+    } finally {
+      reader.close();
+    }
+  }
+});
+
 test('missing payload: the category names the file, verify reports it, the rest still works', async () => {
   const b = await backup({ omitPayloads: ['Library/SMS/sms.db'] });
   const reader = await BackupReader.open(new NodeFsSource(b.dir));

@@ -99,7 +99,8 @@ test('in place: a file that is not SQLite, or one cut short, is refused by name 
 
   const bytes = await sampleDatabase();
   const cut = memoryFile(bytes.subarray(0, Math.floor(bytes.byteLength / 2)));
-  await assert.rejects(openDatabaseFile(cut, 'cut.db'), (e: unknown) => e instanceof CorruptBackupError && /“cut\.db” is damaged/.test(e.message));
+  // The header's page count says how long the file is: caught before any query reaches the missing pages.
+  await assert.rejects(openDatabaseFile(cut, 'cut.db'), (e: unknown) => e instanceof CorruptBackupError && /“cut\.db” is cut short/.test(e.message));
   assert.equal(cut.closes, 1);
 });
 

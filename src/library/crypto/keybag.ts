@@ -153,12 +153,27 @@ export async function unlockKeybag(keybag: Keybag, password: string): Promise<Cl
  * The result is an AES-256-CBC key; `encrypt` is needed for the streaming padding trick.
  */
 export async function unwrapFileKey(classKeys: ClassKeys, wrappedWithClass: Uint8Array, what: string): Promise<CryptoKey> {
+  return unwrapCbcKey(classKeys, wrappedWithClass, what, false);
+}
+
+/**
+ * unwrapFileKey's key as its 32 bytes too, for a synchronous AES (reading Manifest.db in place,
+ * where SQLite cannot wait for WebCrypto).
+ */
+export async function unwrapFileKeyBytes(classKeys: ClassKeys, wrappedWithClass: Uint8Array, what: string): Promise<{ key: CryptoKey; bytes: Uint8Array }> {
+  const extractable = await unwrapCbcKey(classKeys, wrappedWithClass, what, true);
+  const bytes = new Uint8Array(await subtle().exportKey('raw', extractable));
+  const key = await subtle().importKey('raw', bytes, 'AES-CBC', false, ['encrypt', 'decrypt']);
+  return { key, bytes };
+}
+
+async function unwrapCbcKey(classKeys: ClassKeys, wrappedWithClass: Uint8Array, what: string, extractable: boolean): Promise<CryptoKey> {
   if (wrappedWithClass.length < 4 + 24) throw new CorruptBackupError(`The encryption key of ${what} is damaged (too short).`);
   const clas = new DataView(wrappedWithClass.buffer, wrappedWithClass.byteOffset, 4).getUint32(0, true);
   const classKey = classKeys.get(clas);
   if (!classKey) throw new CorruptBackupError(`${what} is protected by class ${clas}, which the keybag does not unlock.`);
   try {
-    return await subtle().unwrapKey('raw', buf(wrappedWithClass.subarray(4)), classKey, 'AES-KW', 'AES-CBC', false, ['encrypt', 'decrypt']);
+    return await subtle().unwrapKey('raw', buf(wrappedWithClass.subarray(4)), classKey, 'AES-KW', 'AES-CBC', extractable, ['encrypt', 'decrypt']);
   } catch (error) {
     throw new CorruptBackupError(`The encryption key of ${what} does not unwrap (damaged key).`, error);
   }
