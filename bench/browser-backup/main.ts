@@ -21,6 +21,7 @@ function start(): void {
     if (request.dataset === 'huge') {
       const control = new MessageChannel();
       toDevice.scale = request.scale = Number(params.get('scale') ?? 1);
+      if (params.has('password')) toDevice.password = request.password = params.get('password')!;
       toDevice.controlPort = control.port2;
       request.controlPort = control.port1;
       transfer.push(control.port2);

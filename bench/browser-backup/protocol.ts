@@ -23,6 +23,8 @@ export interface BenchRequest {
   devicePort?: MessagePort;
   /** 'huge' only: the fraction of its apps and photos (`--dataset-scale`). */
   scale?: number;
+  /** 'huge' only: the phone encrypts its backups with this password, and the Library unlocks with it. */
+  password?: string;
   /** 'huge' only: to the device worker; "mutate" changes ≈1% of its files, answered by "mutated". */
   controlPort?: MessagePort;
 }
@@ -32,6 +34,7 @@ export interface DeviceWorkerRequest {
   dataset: BenchDatasetKind;
   port: MessagePort;
   scale?: number;
+  password?: string;
   controlPort?: MessagePort;
 }
 
@@ -47,6 +50,15 @@ export interface LibraryFigures {
   listEntries: number;
   /** Median of name searches (a common word, a rare one, none). */
   searchMs: number;
+  /** An encrypted backup: deriving the keys from the password and opening Manifest.db with them. */
+  unlockMs?: number;
+  /** SQLite's WASM memory once the index is built (outside the JS heap the bench samples). */
+  sqliteMemoryBytes: number;
+  /**
+   * The same backup opened again as a picked folder would be (no synchronous reads: Manifest.db is
+   * copied into OPFS scratch first), unlocked if encrypted, and indexed; and SQLite's memory after.
+   */
+  picked: { openMs: number; indexMs: number; sqliteMemoryBytes: number };
 }
 
 export interface BackupRunFigures {
