@@ -25,6 +25,7 @@ import { BackupReader } from '../../src/library/backup-reader.ts';
 import { loadSqlite } from '../../src/library/sqlite.ts';
 import { OpfsScratch } from '../../src/library/source/scratch-copy.ts';
 import type { BackupSource } from '../../src/library/source/backup-source.ts';
+import { asPickedFolder } from '../../tests/helpers/picked-folder-source.ts';
 import { StoreTreeSource } from '../../src/library/source/store-tree-source.ts';
 
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
@@ -136,15 +137,7 @@ async function libraryFigures(store: VersionedBackupStore, udid: string, passwor
 
 /** Opens `source` as the Library opens a picked folder's backup: no synchronous reads, so through a scratch copy. */
 async function openAsPicked(source: BackupSource, password: string | undefined): Promise<LibraryFigures['picked']> {
-  const picked: BackupSource = {
-    label: source.label,
-    list: (p) => source.list(p),
-    stat: (p) => source.stat(p),
-    readFile: (p) => source.readFile(p),
-    readRange: (p, s, e) => source.readRange(p, s, e),
-    stream: (p, c) => source.stream(p, c),
-    fileBlob: async (p) => (await source.fileBlob?.(p)) ?? null,
-  };
+  const picked = asPickedFolder(source);
   const scratch = new OpfsScratch(async () => (await navigator.storage.getDirectory()) as unknown as DirHandleLike, () => navigator.storage.estimate());
   let t = performance.now();
   const reader = await BackupReader.open(picked, { scratch });

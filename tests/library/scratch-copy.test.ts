@@ -8,10 +8,10 @@ import { rm } from 'node:fs/promises';
 import { OpfsScratch } from '../../src/library/source/scratch-copy.ts';
 import { NodeFsSource } from '../../src/library/node/fs-source.ts';
 import { BackupReader } from '../../src/library/backup-reader.ts';
-import type { BackupSource } from '../../src/library/source/backup-source.ts';
 import { CorruptBackupError } from '../../src/core/errors.ts';
 import { MemoryDirectoryHandle, type MemoryFileHandle } from '../stores/memory-directory-handle.ts';
 import { generateBackup } from './backup-generator.ts';
+import { asPickedFolder } from '../helpers/picked-folder-source.ts';
 
 const cleanup: string[] = [];
 after(async () => {
@@ -82,18 +82,6 @@ test('copies left by a crashed worker are swept at the next copy; one another wo
   held.close();
 });
 
-/** A folder as a picked folder looks to the Library: no synchronous reads. */
-function withoutSyncReads(source: BackupSource): BackupSource {
-  return {
-    label: source.label,
-    list: (p) => source.list(p),
-    stat: (p) => source.stat(p),
-    readFile: (p) => source.readFile(p),
-    readRange: (p, s, e) => source.readRange(p, s, e),
-    stream: (p, c) => source.stream(p, c),
-  };
-}
-
 for (const password of [undefined, 'pw']) {
   test(`${password ? 'encrypted' : 'plain'} backup from a folder without synchronous reads: Manifest.db read from a scratch copy, gone on close`, async () => {
     const b = await generateBackup({ password });
@@ -102,7 +90,7 @@ for (const password of [undefined, 'pw']) {
     if (password) await expected.unlock(password);
     const root = new MemoryDirectoryHandle();
     let copied = 0;
-    const reader = await BackupReader.open(withoutSyncReads(new NodeFsSource(b.dir)), { scratch: new OpfsScratch(async () => root, roomy, 0), onManifestBytes: (done) => (copied = done) });
+    const reader = await BackupReader.open(asPickedFolder(new NodeFsSource(b.dir)), { scratch: new OpfsScratch(async () => root, roomy, 0), onManifestBytes: (done) => (copied = done) });
     try {
       if (password) await reader.unlock(password, (done) => (copied = done));
       assert.equal(scratchFiles(root).length, 1, 'the copy is what SQLite reads');
