@@ -68,13 +68,10 @@ export class OpfsScratch implements ScratchSpace {
     }
     const name = `copy-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
     const remove = (): Promise<void> => dir.removeEntry(name).catch(() => undefined);
-    const handle = await dir.getFileHandle(name, { create: true });
-    if (!handle.createSyncAccessHandle) {
-      await remove();
-      return null;
-    }
     let access;
     try {
+      const handle = await dir.getFileHandle(name, { create: true });
+      if (!handle.createSyncAccessHandle) throw new Error('no synchronous access here');
       access = await handle.createSyncAccessHandle();
     } catch {
       await remove();
