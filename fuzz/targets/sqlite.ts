@@ -10,6 +10,7 @@ import { BackupReader } from '../../src/library/backup-reader.ts';
 import { countMessages, readChats, readMessages } from '../../src/library/categories/messages.ts';
 import { ManifestDb } from '../../src/library/manifest-db.ts';
 import { decryptStream } from '../../src/library/crypto/aes-cbc.ts';
+import { decryptingFileRead, nobleCbcDecrypt } from '../../src/library/crypto/decrypting-file-read.ts';
 import { BackupEncryption } from '../../src/virtual-iphone/encryption/backup-encryption.ts';
 import { applyWal } from '../../src/library/sqlite-wal.ts';
 import { encodeAttributedBody } from '../../src/virtual-iphone/dataset/attributed-body.ts';
@@ -260,6 +261,43 @@ export const manifestDbEncrypted: FuzzTarget = {
       return `files ${sizeClass(fileCount)}`;
     } finally {
       db.close();
+    }
+  },
+};
+
+/**
+ * The same ciphertexts read in place, decrypted page by page as SQLite reads them (how the Library opens
+ * a big encrypted Manifest.db), with the browser's JavaScript AES: a damaged file must be refused with a
+ * typed error and closed once, never read past its end.
+ */
+export const manifestDbEncryptedInPlace: FuzzTarget = {
+  name: 'manifest-db-encrypted-in-place',
+  seeds: manifestDbEncrypted.seeds,
+  maxInput: 128 * 1024,
+  quickExecutions: 4000,
+  async run(input) {
+    let closes = 0;
+    const file = {
+      size: input.byteLength,
+      read: (into: Uint8Array, at: number): number => {
+        if (at < 0 || at > input.byteLength) throw new InvariantBroken(`read at ${at} of a ${input.byteLength}-byte file`);
+        const n = Math.max(0, Math.min(into.byteLength, input.byteLength - at));
+        into.set(input.subarray(at, at + n));
+        return n;
+      },
+      close: () => void closes++,
+    };
+    let plain;
+    try {
+      plain = decryptingFileRead(file, MANIFEST_KEY_BYTES, 'Manifest.db', nobleCbcDecrypt);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    try {
+      return await exerciseManifest(ManifestDb.open({ inPlace: plain }));
+    } finally {
+      if (closes !== 1) throw new InvariantBroken(`the file was closed ${closes} times`);
     }
   },
 };
