@@ -63,6 +63,7 @@ const scratch = new OpfsScratch(
   async () => (await navigator.storage.getDirectory()) as unknown as DirHandleLike,
   () => navigator.storage.estimate(),
 );
+void scratch.sweepLeftovers();
 
 async function openFrom(source: BackupSource, path: string | undefined, progress?: Progress) {
   const located = path === undefined ? (await locateBackup(source)).source : new SubdirectorySource(source, path);

@@ -82,6 +82,17 @@ test('copies left by a crashed worker are swept at the next copy; one another wo
   held.close();
 });
 
+test('the Library sweeps leftovers when it starts, and makes no scratch folder where there was none', async () => {
+  const empty = new MemoryDirectoryHandle();
+  await new OpfsScratch(async () => empty, roomy).sweepLeftovers();
+  assert.equal(empty.children.size, 0);
+  const root = new MemoryDirectoryHandle();
+  const dir = (await root.getDirectoryHandle('lifeboat-scratch', { create: true })) as MemoryDirectoryHandle;
+  ((await dir.getFileHandle('copy-stale', { create: true })) as MemoryFileHandle).data = new Uint8Array(10);
+  await new OpfsScratch(async () => root, roomy).sweepLeftovers();
+  assert.deepEqual(scratchFiles(root), []);
+});
+
 for (const password of [undefined, 'pw']) {
   test(`${password ? 'encrypted' : 'plain'} backup from a folder without synchronous reads: Manifest.db read from a scratch copy, gone on close`, async () => {
     const b = await generateBackup({ password });

@@ -46,13 +46,24 @@ export class OpfsScratch implements ScratchSpace {
   ) {}
 
   /**
-   * Deletes copies left behind by a worker that never closed them (a crash, a closed tab). A copy
-   * another worker still reads is locked by its access handle, so it cannot be removed and stays.
+   * Deletes copies left behind by a worker that never closed them (a crash, a closed tab): once, before
+   * the first copy, or when the Library starts. A copy another worker still reads is locked by its access
+   * handle, so it cannot be removed and stays.
    */
-  private async sweep(dir: DirHandleLike): Promise<void> {
-    const names: string[] = [];
-    for await (const entry of dir.values()) names.push(entry.name);
-    for (const name of names) await dir.removeEntry(name, { recursive: true }).catch(() => undefined);
+  sweepLeftovers(): Promise<void> {
+    this.sweeping ??= (async () => {
+      const root = await this.root();
+      let dir: DirHandleLike;
+      try {
+        dir = await root.getDirectoryHandle(FOLDER);
+      } catch {
+        return; // never made: nothing to sweep
+      }
+      const names: string[] = [];
+      for await (const entry of dir.values()) names.push(entry.name);
+      for (const name of names) await dir.removeEntry(name, { recursive: true }).catch(() => undefined);
+    })().catch(() => undefined);
+    return this.sweeping;
   }
 
   async copy(chunks: AsyncIterable<Uint8Array>, size: number, what: string): Promise<FileRead | null> {
@@ -61,8 +72,8 @@ export class OpfsScratch implements ScratchSpace {
     if (quota !== undefined && usage !== undefined && quota - usage < size * (1 + HEADROOM)) return null;
     let dir: DirHandleLike;
     try {
+      await this.sweepLeftovers();
       dir = await (await this.root()).getDirectoryHandle(FOLDER, { create: true });
-      await (this.sweeping ??= this.sweep(dir));
     } catch {
       return null;
     }
