@@ -11,6 +11,7 @@ import { countMessages, readChats, readMessages } from '../../src/library/catego
 import { ManifestDb } from '../../src/library/manifest-db.ts';
 import { decryptStream } from '../../src/library/crypto/aes-cbc.ts';
 import { decryptingFileRead, nobleCbcDecrypt } from '../../src/library/crypto/decrypting-file-read.ts';
+import type { FileRead } from '../../src/core/file-read.ts';
 import { BackupEncryption } from '../../src/virtual-iphone/encryption/backup-encryption.ts';
 import { applyWal } from '../../src/library/sqlite-wal.ts';
 import { encodeAttributedBody } from '../../src/virtual-iphone/dataset/attributed-body.ts';
@@ -217,20 +218,11 @@ export const manifestDbInPlace: FuzzTarget = {
   maxInput: 128 * 1024,
   quickExecutions: 4000,
   async run(input) {
-    let closes = 0;
-    const file = {
-      size: input.byteLength,
-      read: (into: Uint8Array, at: number): number => {
-        const n = Math.max(0, Math.min(into.byteLength, input.byteLength - at));
-        into.set(input.subarray(at, at + n));
-        return n;
-      },
-      close: () => void closes++,
-    };
+    const file = inputFile(input);
     try {
       return await exerciseManifest(ManifestDb.open({ inPlace: file }));
     } finally {
-      if (closes !== 1) throw new InvariantBroken(`the file was closed ${closes} times`);
+      if (file.closes !== 1) throw new InvariantBroken(`the file was closed ${file.closes} times`);
     }
   },
 };
@@ -276,17 +268,7 @@ export const manifestDbEncryptedInPlace: FuzzTarget = {
   maxInput: 128 * 1024,
   quickExecutions: 4000,
   async run(input) {
-    let closes = 0;
-    const file = {
-      size: input.byteLength,
-      read: (into: Uint8Array, at: number): number => {
-        if (at < 0 || at > input.byteLength) throw new InvariantBroken(`read at ${at} of a ${input.byteLength}-byte file`);
-        const n = Math.max(0, Math.min(into.byteLength, input.byteLength - at));
-        into.set(input.subarray(at, at + n));
-        return n;
-      },
-      close: () => void closes++,
-    };
+    const file = inputFile(input);
     let plain;
     try {
       plain = decryptingFileRead(file, MANIFEST_KEY_BYTES, 'Manifest.db', nobleCbcDecrypt);
@@ -297,10 +279,26 @@ export const manifestDbEncryptedInPlace: FuzzTarget = {
     try {
       return await exerciseManifest(ManifestDb.open({ inPlace: plain }));
     } finally {
-      if (closes !== 1) throw new InvariantBroken(`the file was closed ${closes} times`);
+      if (file.closes !== 1) throw new InvariantBroken(`the file was closed ${file.closes} times`);
     }
   },
 };
+
+/** `input` as a file read in place, counting its closes; a read outside it is a finding. */
+function inputFile(input: Uint8Array): FileRead & { closes: number } {
+  const file = {
+    size: input.byteLength,
+    closes: 0,
+    read: (into: Uint8Array, at: number): number => {
+      if (at < 0 || at > input.byteLength) throw new InvariantBroken(`read at ${at} of a ${input.byteLength}-byte file`);
+      const n = Math.max(0, Math.min(into.byteLength, input.byteLength - at));
+      into.set(input.subarray(at, at + n));
+      return n;
+    },
+    close: () => void file.closes++,
+  };
+  return file;
+}
 
 async function* pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, Math.min(bytes.length, at + size));
