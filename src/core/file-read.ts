@@ -10,6 +10,18 @@ export interface FileRead {
   close(): void;
 }
 
+/** Reads `into` from byte `at` until it is full or the file ends; how many bytes that was. */
+export function readFully(file: FileRead, into: Uint8Array, at: number): number {
+  const want = Math.max(0, Math.min(into.byteLength, file.size - at));
+  let done = 0;
+  while (done < want) {
+    const n = file.read(done === 0 && want === into.byteLength ? into : into.subarray(done, want), at + done);
+    if (n <= 0) break;
+    done += n;
+  }
+  return done;
+}
+
 /** The part of an OPFS sync access handle a reader uses. */
 interface ReadOnlyAccess {
   read(buffer: Uint8Array, options?: { at?: number }): number;

@@ -1,5 +1,5 @@
 import type { Database, Sqlite3Result, Sqlite3Static } from '@sqlite.org/sqlite-wasm';
-import type { FileRead } from '../core/file-read.ts';
+import { readFully, type FileRead } from '../core/file-read.ts';
 
 /**
  * A read-only SQLite VFS over files read synchronously where they lie (a Node file descriptor, an
@@ -61,17 +61,6 @@ class OpenFile {
     }
     return got;
   }
-}
-
-function readFully(file: FileRead, into: Uint8Array, at: number): number {
-  const want = Math.max(0, Math.min(into.byteLength, file.size - at));
-  let done = 0;
-  while (done < want) {
-    const n = file.read(done === 0 && want === into.byteLength ? into : into.subarray(done, want), at + done);
-    if (n <= 0) break;
-    done += n;
-  }
-  return done;
 }
 
 class InPlaceVfs {

@@ -1,6 +1,6 @@
 import { cbc } from '@noble/ciphers/aes.js';
 import { CorruptBackupError } from '../../core/errors.ts';
-import type { FileRead } from '../../core/file-read.ts';
+import { readFully, type FileRead } from '../../core/file-read.ts';
 import { stripPadding } from './aes-cbc.ts';
 
 // SQLite's VFS reads synchronously and WebCrypto only answers with promises, so reading an encrypted
@@ -64,13 +64,7 @@ export function decryptingFileRead(file: FileRead, key: Uint8Array, what: string
       plain = new Uint8Array(need);
     }
     const source = cipher.subarray(0, need);
-    let done = 0;
-    while (done < need) {
-      const n = file.read(source.subarray(done), from - withIv + done);
-      if (n <= 0) break;
-      done += n;
-    }
-    if (done !== need) throw new CorruptBackupError(`${what} changed or was cut short while it was read.`);
+    if (readFully(file, source, from - withIv) !== need) throw new CorruptBackupError(`${what} changed or was cut short while it was read.`);
     const iv = withIv ? source.subarray(0, BLOCK) : zeroIv;
     const out = plain.subarray(0, to - from);
     decrypt(key, iv, source.subarray(withIv), out);
