@@ -249,9 +249,12 @@ export class BackupReader {
     // openDatabaseChunks and a scratch copy take each chunk before asking for the next, so the chunks
     // of a Blob may share one buffer (no fresh memory per chunk: ≈1.75x faster in Chromium). Not so
     // decryption below, which keeps a chunk until its slices are decrypted.
-    const blob = await this.source.fileBlob?.('Manifest.db');
-    const chunks = (): AsyncIterable<Uint8Array> =>
-      count(blob && blob.size === stat.size ? blobChunks(blob, MANIFEST_BLOB_CHUNK_BYTES) : this.source.stream('Manifest.db', MANIFEST_READ_BYTES));
+    const source = this.source;
+    // Asked for only when the file is read through chunks: a file read in place needs no Blob.
+    const chunks = async function* (): AsyncIterable<Uint8Array> {
+      const blob = await source.fileBlob?.('Manifest.db');
+      yield* count(blob && blob.size === stat.size ? blobChunks(blob, MANIFEST_BLOB_CHUNK_BYTES) : source.stream('Manifest.db', MANIFEST_READ_BYTES));
+    };
     const decryptIntoMemory = key !== undefined && !nativeSyncAes && stat.size < ENCRYPTED_IN_MEMORY_BYTES;
     let inPlace = decryptIntoMemory ? null : await this.source.fileRead?.('Manifest.db');
     const copied = !inPlace && !decryptIntoMemory && this.scratch !== undefined;
