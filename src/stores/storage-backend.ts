@@ -37,6 +37,14 @@ export interface FileSink {
   abort(): Promise<void>;
 }
 
+/** A small file kept open for appending, by its one writer (see StorageBackend.openLog). */
+export interface AppendLog {
+  append(bytes: Uint8Array): void;
+  /** Empties the file, then writes `bytes` (may be empty). */
+  reset(bytes: Uint8Array): void;
+  close(): void;
+}
+
 export interface StorageBackend {
   /** null when nothing exists at `path`. */
   stat(path: string): Promise<EntryStat | null>;
@@ -68,6 +76,17 @@ export interface StorageBackend {
   fileRead?(path: string): Promise<FileRead | null>;
   /** Appends to (or creates) a small file; used for journals. */
   append(path: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * True when a file being written exists under its name only once its sink has closed, and after an
+   * unplug only if it closed before the last flush (the packed store). A session then writes each new
+   * file straight to its place: no unplug can leave part of one there.
+   */
+  readonly closesWhole?: boolean;
+  /**
+   * Creates (or empties) `path` and keeps it open for appends that cost one write each, where an
+   * append is cheap enough to make per file (Node); absent where each would be a round trip.
+   */
+  openLog?(path: string): Promise<AppendLog>;
   /** Renames a file or directory; `to` must not exist and its parent must. */
   rename(from: string, to: string): Promise<void>;
   /** Deletes a file or directory tree; a missing path is not an error. */

@@ -3,12 +3,13 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { StoreError, type StoreErrno } from '../errors.ts';
 import { splitPath } from '../paths.ts';
-import type { DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
+import type { AppendLog, DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
 
 /** Anything splitPath would reject or normalize: '..'/'.' parts, empty parts, a leading '/', backslashes, NUL. */
 const UNSAFE_PATH = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\\|\0/;
 
 const WRITE_FLAGS = fsSync.constants.O_WRONLY | fsSync.constants.O_CREAT | fsSync.constants.O_TRUNC | (fsSync.constants.O_NOFOLLOW ?? 0);
+const LOG_FLAGS = WRITE_FLAGS | fsSync.constants.O_APPEND;
 
 /** See read(): reads of a file go through a buffer of this size until it fills one. */
 const SCRATCH_BYTES = 64 * 1024;
@@ -209,6 +210,48 @@ export class NodeFsBackend implements StorageBackend {
     } catch (e) {
       throw mapError(e, path);
     }
+  }
+
+  async openLog(path: string): Promise<AppendLog> {
+    let fd: number;
+    try {
+      fd = fsSync.openSync(this.abs(path), LOG_FLAGS);
+    } catch (e) {
+      throw mapError(e, path);
+    }
+    let open = true;
+    const writeAll = (bytes: Uint8Array): void => {
+      if (!open) throw new StoreError('EIO', path, 'this log is closed');
+      let done = 0;
+      while (done < bytes.byteLength) done += fsSync.writeSync(fd, bytes, done, bytes.byteLength - done);
+    };
+    return {
+      append: (bytes) => {
+        try {
+          writeAll(bytes);
+        } catch (e) {
+          throw mapError(e, path);
+        }
+      },
+      reset: (bytes) => {
+        try {
+          // O_APPEND: after the truncation the next write lands at the start.
+          if (open) fsSync.ftruncateSync(fd, 0);
+          writeAll(bytes);
+        } catch (e) {
+          throw mapError(e, path);
+        }
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        try {
+          fsSync.closeSync(fd);
+        } catch {
+          // Nothing was pending: every append was written when it was made.
+        }
+      },
+    };
   }
 
   async rename(from: string, to: string): Promise<void> {

@@ -50,6 +50,8 @@ const IDLE_CLOSE_MS = 1000;
  * One writer only: sync access handles are exclusive. Readers use PackedReader.
  */
 export class PackedBackend implements StorageBackend {
+  /** A file enters the catalogue when its sink closes, and survives an unplug only once flushed. */
+  readonly closesWhole = true;
   private readonly packSize: number;
   private readonly largeFileThreshold: number;
   private readonly snapshotAfter: number;

@@ -1,0 +1,149 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
+import { HandleBackend } from '../../src/stores/handle-backend.ts';
+import { PackedBackend } from '../../src/stores/packed/packed-backend.ts';
+import { VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
+import type { BackupTree } from '../../src/stores/backup-store.ts';
+import type { StorageBackend } from '../../src/stores/storage-backend.ts';
+import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
+
+const UDID = '00008030-001A2B3C4D5E802E';
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const text = async (tree: BackupTree, path: string): Promise<string> => dec.decode(await tree.readFile(path));
+
+/** Counts the backend's renames, passing everything through. */
+function countingRenames(backend: StorageBackend): { backend: StorageBackend; renames: () => number } {
+  let renames = 0;
+  const proxy = new Proxy(backend, {
+    get(target, prop, receiver) {
+      if (prop === 'rename') {
+        return async (from: string, to: string) => {
+          renames++;
+          return target.rename(from, to);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { backend: proxy, renames: () => renames };
+}
+
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-inplace-'));
+  try {
+    await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function uploadNewFiles(store: VersionedBackupStore, count: number): Promise<void> {
+  const s = await store.openSession(UDID);
+  await s.mkdirp('Snapshot/ab');
+  for (let i = 0; i < count; i++) await s.writeFile(`Snapshot/ab/ab${String(i).padStart(38, '0')}`, enc.encode(`file ${i}`));
+  await s.sync();
+  await s.suspend();
+}
+
+test('new files are written straight to their staged place on Node and in the packed store; a picked folder renames each', async () => {
+  await withDir(async (dir) => {
+    const node = countingRenames(new NodeFsBackend(dir));
+    await uploadNewFiles(new VersionedBackupStore('node-fs', node.backend), 20);
+    assert.equal(node.renames(), 0);
+  });
+  const packedBackend = await PackedBackend.open(new MemoryDirectoryHandle(), { freeSpace: async () => 1e12 });
+  try {
+    const packed = countingRenames(packedBackend);
+    await uploadNewFiles(new VersionedBackupStore('opfs', packed.backend), 20);
+    assert.equal(packed.renames(), 0);
+  } finally {
+    await packedBackend.close();
+  }
+  // A picked folder shows a file as soon as it is made, and a log append there is a round trip.
+  const handle = countingRenames(new HandleBackend(new MemoryDirectoryHandle(), { freeSpace: async () => 1e12 }));
+  await uploadNewFiles(new VersionedBackupStore('opfs', handle.backend), 20);
+  assert.equal(handle.renames(), 20);
+});
+
+test('Node: an unplug keeps what was synced, and a resume drops every file written in place after the last sync', async () => {
+  await withDir(async (dir) => {
+    const first = new VersionedBackupStore('node-fs', new NodeFsBackend(dir));
+    const s = await first.openSession(UDID);
+    await s.writeFile('Snapshot/ab/synced', enc.encode('acknowledged'));
+    await s.writeFile('Snapshot/ab/replaced', enc.encode('first version'));
+    await s.sync();
+    const open = await s.createFile('Snapshot/ab/open-at-sync');
+    await open.write(enc.encode('written before the sync, still open after it'));
+    await s.sync();
+    await s.writeFile('Snapshot/ab/whole-but-unsynced', enc.encode('never acknowledged'));
+    const torn = await s.createFile('Snapshot/cd/torn');
+    await torn.write(enc.encode('half of it'));
+    const replacing = await s.createFile('Snapshot/ab/replaced');
+    await replacing.write(enc.encode('second ver'));
+    // Unplug: nothing is closed, nothing is synced. A new process opens the store.
+    const backend = new NodeFsBackend(dir);
+    const resumed = await new VersionedBackupStore('node-fs', backend).openSession(UDID, { resume: true });
+    assert.equal(await text(resumed, 'Snapshot/ab/synced'), 'acknowledged');
+    assert.equal(await text(resumed, 'Snapshot/ab/replaced'), 'first version', 'a replacement cut short keeps the old file');
+    for (const gone of ['Snapshot/ab/open-at-sync', 'Snapshot/ab/whole-but-unsynced', 'Snapshot/cd/torn']) {
+      assert.equal(await resumed.stat(gone), null, gone);
+    }
+    const staged = join(dir, '.lifeboat', UDID, 'staging', 'data', 'Snapshot');
+    assert.deepEqual((await readdir(join(staged, 'ab'))).sort(), ['replaced', 'synced'], 'nothing unfinished is left on disk for a commit to pick up');
+    assert.deepEqual(await readdir(join(staged, 'cd')), []);
+    await resumed.writeFile('Snapshot/cd/torn', enc.encode('sent again, whole'));
+    await resumed.move('Snapshot/cd/torn', 'cd/torn');
+    await resumed.move('Snapshot/ab/synced', 'ab/synced');
+    await resumed.remove('Snapshot');
+    await resumed.commit();
+    const cur = (await new VersionedBackupStore('node-fs', backend).current(UDID))!;
+    assert.equal(await text(cur, 'cd/torn'), 'sent again, whole');
+    assert.equal(await text(cur, 'ab/synced'), 'acknowledged');
+    assert.equal(await cur.stat('Snapshot'), null);
+  });
+});
+
+test('Node: the unfinished log after a commit, a suspend and a discard', async () => {
+  await withDir(async (dir) => {
+    const store = new VersionedBackupStore('node-fs', new NodeFsBackend(dir));
+    const log = join(dir, '.lifeboat', UDID, 'staging', 'unfinished.jsonl');
+    const s = await store.openSession(UDID);
+    await s.writeFile('a', enc.encode('1'));
+    assert.equal(await readFile(log, 'utf8'), '"a"\n', 'named before it was opened');
+    await s.suspend();
+    assert.equal(await readFile(log, 'utf8'), '', 'a suspend syncs: nothing is unfinished');
+    const again = await store.openSession(UDID, { resume: true });
+    assert.equal(await text(again, 'a'), '1');
+    await again.commit();
+    assert.equal(await store.hasInterruptedBackup(UDID), false);
+    const third = await store.openSession(UDID);
+    await third.writeFile('b', enc.encode('2'));
+    await third.discard();
+    assert.equal(await store.hasInterruptedBackup(UDID), false);
+    assert.equal(await text((await store.current(UDID))!, 'a'), '1');
+  });
+});
+
+test('Node: a damaged unfinished log deletes nothing outside staging', async () => {
+  await withDir(async (dir) => {
+    const store = new VersionedBackupStore('node-fs', new NodeFsBackend(dir));
+    const s = await store.openSession(UDID);
+    await s.writeFile('keep', enc.encode('synced'));
+    await s.sync();
+    await s.suspend();
+    await mkdir(join(dir, 'outside'));
+    await writeFile(join(dir, 'outside', 'precious'), 'not the store’s');
+    const staging = join(dir, '.lifeboat', UDID, 'staging');
+    await writeFile(join(staging, 'unfinished.jsonl'), ['"../../../../outside/precious"', '""', '42', '{"x":1}', '"keep/../.."', '"kee'].join('\n'));
+    const resumed = await store.openSession(UDID, { resume: true });
+    assert.equal(await text(resumed, 'keep'), 'synced');
+    assert.equal(await readFile(join(dir, 'outside', 'precious'), 'utf8'), 'not the store’s');
+    await resumed.discard();
+  });
+});
