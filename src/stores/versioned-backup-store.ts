@@ -97,9 +97,6 @@ export class VersionedBackupStore implements BackupStore {
     const unfinished = joinPath(staging, UNFINISHED_LOG);
     if (resuming) await dropUnfinished(this.backend, unfinished, joinPath(staging, 'data'));
     const stagedIndex = resuming ? await OwnedTreeIndex.load(this.backend, joinPath(staging, 'data')) : new OwnedTreeIndex();
-    // New files go straight to their staged place when an unplug cannot leave part of one there unseen.
-    const unfinishedLog = this.backend.closesWhole ? null : ((await this.backend.openLog?.(unfinished)) ?? null);
-    const writesInPlace = this.backend.closesWhole === true || unfinishedLog !== null;
     const whiteouts = new Set<string>();
     const journal = joinPath(staging, 'whiteouts.jsonl');
     if (await this.backend.stat(journal)) {
@@ -112,6 +109,9 @@ export class VersionedBackupStore implements BackupStore {
         }
       }
     }
+    // New files go straight to their staged place when an unplug cannot leave part of one there unseen.
+    const unfinishedLog = this.backend.closesWhole ? null : ((await this.backend.openLog?.(unfinished)) ?? null);
+    const writesInPlace = this.backend.closesWhole === true || unfinishedLog !== null;
     this.openSessions.add(udid);
     return new StagedSession(this.backend, udid, whiteouts, stagedIndex, { writesInPlace, unfinishedLog }, {
       commit: async (session) => {

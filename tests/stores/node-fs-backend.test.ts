@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -110,6 +110,36 @@ test('NodeFsBackend.entryKind gives the kind list() gives, for every kind of ent
     assert.equal(await backend.entryKind('d/missing'), null);
     assert.equal(await backend.entryKind('d/file/under-a-file'), null);
     assert.equal(await backend.entryKind('nothing/here'), null);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('NodeFsBackend.openLog: starts empty, appends, resets, refuses a link and writes nothing once closed', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lifeboat-nodefs-log-'));
+  try {
+    const backend = new NodeFsBackend(root);
+    const enc = new TextEncoder();
+    writeFileSync(join(root, 'log'), 'left by an earlier run');
+    const log = await backend.openLog('log');
+    const text = (): string => readFileSync(join(root, 'log'), 'utf8');
+    assert.equal(text(), '', 'opening empties it');
+    log.append(enc.encode('a\n'));
+    log.append(enc.encode('b\n'));
+    assert.equal(text(), 'a\nb\n', 'each append is in the file when it returns');
+    log.reset(enc.encode('c\n'));
+    assert.equal(text(), 'c\n');
+    log.append(enc.encode('d\n'));
+    log.reset(new Uint8Array(0));
+    assert.equal(text(), '');
+    log.close();
+    log.close();
+    assert.throws(() => log.append(enc.encode('e\n')), (e: unknown) => e instanceof StoreError && e.errno === 'EIO');
+    assert.equal(text(), '');
+    writeFileSync(join(root, 'elsewhere'), 'keep');
+    symlinkSync(join(root, 'elsewhere'), join(root, 'linked-log'));
+    await assert.rejects(backend.openLog('linked-log'), (e: unknown) => e instanceof StoreError && e.errno === 'ELOOP');
+    assert.equal(readFileSync(join(root, 'elsewhere'), 'utf8'), 'keep');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
