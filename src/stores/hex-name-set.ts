@@ -24,25 +24,26 @@ export class HexNameSet {
   }
 
   has(name: string): boolean {
-    return this.slotOf(name) >= 0;
+    return this.state.length > 0 && keyInto(name, PROBE) && this.slotOfKey(PROBE) >= 0;
   }
 
   add(name: string): void {
-    if (this.slotOf(name) >= 0) return;
+    if (!keyInto(name, PROBE) || this.slotOfKey(PROBE) >= 0) return;
     if ((this.filled + 1) * 4 > this.state.length * 3) this.resize(this.used + 1);
     const slots = this.state.length;
-    for (let slot = hashOf(name) & (slots - 1); ; slot = (slot + 1) & (slots - 1)) {
+    for (let slot = hashOfKey(PROBE, 0) & (slots - 1); ; slot = (slot + 1) & (slots - 1)) {
       if (this.state[slot] === 1) continue;
       if (this.state[slot] === 0) this.filled++;
       this.state[slot] = 1;
-      writeHex(name, this.keys, slot * 20);
+      this.keys.set(PROBE, slot * 20);
       this.used++;
       return;
     }
   }
 
   delete(name: string): boolean {
-    const slot = this.slotOf(name);
+    if (this.state.length === 0 || !keyInto(name, PROBE)) return false;
+    const slot = this.slotOfKey(PROBE);
     if (slot < 0) return false;
     this.state[slot] = 2;
     this.used--;
@@ -53,13 +54,19 @@ export class HexNameSet {
     for (let slot = 0; slot < this.state.length; slot++) if (this.state[slot] === 1) yield readHex(this.keys, slot * 20);
   }
 
-  private slotOf(name: string): number {
+  /** The slot holding `key` (20 bytes), or -1. */
+  private slotOfKey(key: Uint8Array): number {
     const slots = this.state.length;
-    if (slots === 0 || !HexNameSet.fits(name)) return -1;
-    for (let slot = hashOf(name) & (slots - 1), probes = 0; probes < slots; slot = (slot + 1) & (slots - 1), probes++) {
+    if (slots === 0) return -1;
+    const keys = this.keys;
+    for (let slot = hashOfKey(key, 0) & (slots - 1), probes = 0; probes < slots; slot = (slot + 1) & (slots - 1), probes++) {
       const s = this.state[slot];
       if (s === 0) return -1;
-      if (s === 1 && sameHex(name, this.keys, slot * 20)) return slot;
+      if (s !== 1) continue;
+      const at = slot * 20;
+      let i = 0;
+      while (i < 20 && keys[at + i] === key[i]) i++;
+      if (i === 20) return slot;
     }
     return -1;
   }
@@ -83,6 +90,30 @@ export class HexNameSet {
       this.keys.set(oldKeys.subarray(at, at + 20), slot * 20);
     }
   }
+}
+
+/**
+ * Where has/add/delete put the name they were given as its 20 bytes: one pass over the 40 digits
+ * both checks and converts it (checking, hashing and comparing digit by digit read each one up to
+ * three times per call, and a staging session makes several calls per file).
+ */
+const PROBE = new Uint8Array(20);
+
+/** Writes the 20 bytes of a 40-lowercase-hex-digit `name` to `out`; false (out unspecified) for any other name. */
+function keyInto(name: string, out: Uint8Array): boolean {
+  if (name.length !== 40) return false;
+  for (let i = 0; i < 20; i++) {
+    const hi = digit(name.charCodeAt(2 * i));
+    const lo = digit(name.charCodeAt(2 * i + 1));
+    if ((hi | lo) < 0) return false;
+    out[i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
+/** A lowercase hex digit's value, or -1. */
+function digit(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
 }
 
 /** Whether `name` is exactly 40 lowercase hex digits (a payload name, a SHA-1 fileID). */

@@ -18,7 +18,12 @@ export function splitPath(path: string): string[] {
   return parts;
 }
 
+/** A path splitPath would change or refuse: a '.' or '..' part, an empty part, a leading or trailing '/', a backslash, NUL. */
+const NOT_NORMAL = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\/$|\\|\0/;
+
 export function normalizePath(path: string): string {
+  // Nearly every path is normal already, and this runs several times per file a backup receives.
+  if (!NOT_NORMAL.test(path)) return path;
   return splitPath(path).join('/');
 }
 

@@ -39,6 +39,7 @@ export interface FileSink {
 
 /** A small file kept open for appending, by its one writer (see StorageBackend.openLog). */
 export interface AppendLog {
+  /** Written when it returns: the caller may reuse `bytes`. */
   append(bytes: Uint8Array): void;
   /** Empties the file, then writes `bytes` (may be empty). */
   reset(bytes: Uint8Array): void;

@@ -23,7 +23,9 @@ interface IndexNode {
 const FILE_NODE: IndexNode = Object.freeze({ kind: 'file' });
 
 function childOf(dir: IndexNode, name: string): IndexNode | undefined {
-  return dir.children?.get(name) ?? (dir.hexFiles?.has(name) ? FILE_NODE : undefined);
+  // A name is in one of the two at most; the compact set first spares hashing a 40-digit string for the Map.
+  if (dir.hexFiles !== undefined && name.length === 40 && dir.hexFiles.has(name)) return FILE_NODE;
+  return dir.children?.get(name);
 }
 
 function setChild(dir: IndexNode, name: string, node: IndexNode): void {
@@ -84,8 +86,13 @@ export class OwnedTreeIndex {
 
   /** `path` and its ancestors are directories now (anything else in the way was replaced on disk). */
   addDirectories(path: string): void {
-    if (path === '') return;
+    this.directory(path);
+  }
+
+  /** The node of directory `path`, made (with its ancestors) where missing or not a directory. */
+  private directory(path: string): IndexNode {
     let node = this.root;
+    if (path === '') return node;
     for (const part of path.split('/')) {
       let next = childOf(node, part);
       if (!next || next.kind !== 'directory') {
@@ -94,12 +101,20 @@ export class OwnedTreeIndex {
       }
       node = next;
     }
+    return node;
   }
 
   addFile(path: string): void {
-    this.addDirectories(parentPath(path));
     // A backup's staging holds one of these per file it received (1.3M on a power user's phone).
-    setChild(this.node(parentPath(path))!, baseName(path), FILE_NODE);
+    setChild(this.directory(parentPath(path)), baseName(path), FILE_NODE);
+  }
+
+  /** Adds the file `path` if its folder is still a directory here; false (and nothing added) if not. */
+  addFileIfFolder(path: string): boolean {
+    const dir = this.node(parentPath(path));
+    if (dir?.kind !== 'directory') return false;
+    setChild(dir, baseName(path), FILE_NODE);
+    return true;
   }
 
   /** Forgets `path` and everything below it ('' empties the whole tree). */
@@ -113,11 +128,13 @@ export class OwnedTreeIndex {
 
   /** Moves a subtree; `to` must be free and its parent a directory. */
   move(from: string, to: string): void {
-    const node = this.node(from);
-    if (!node || from === '') return;
-    deleteChild(this.node(parentPath(from)), baseName(from));
-    this.addDirectories(parentPath(to));
-    setChild(this.node(parentPath(to))!, baseName(to), node);
+    if (from === '') return;
+    const fromDir = this.node(parentPath(from));
+    const name = baseName(from);
+    const node = fromDir ? childOf(fromDir, name) : undefined;
+    if (!node) return;
+    deleteChild(fromDir, name);
+    setChild(this.directory(parentPath(to)), baseName(to), node);
   }
 }
 

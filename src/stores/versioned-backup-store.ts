@@ -595,8 +595,11 @@ class StagedSession implements BackupSession {
   /** Files being written in place now (view paths): named again in the log at each sync. */
   private readonly writingInPlace = new Set<string>();
   private tmpCounter = 0;
+  private lineBuffer = new Uint8Array(256);
   private finished = false;
   private readonly currentIndex: ReadOnlyTreeIndex;
+  /** staging/data, where view path P is staged at `${stagedData}/P`. */
+  private readonly stagedData: string;
 
   constructor(
     private readonly backend: StorageBackend,
@@ -607,6 +610,7 @@ class StagedSession implements BackupSession {
     private readonly hooks: SessionHooks,
   ) {
     this.currentIndex = new ReadOnlyTreeIndex(backend, udid);
+    this.stagedData = joinPath(stagingDir(udid), 'data');
   }
 
   whiteoutList(): string[] {
@@ -614,7 +618,7 @@ class StagedSession implements BackupSession {
   }
 
   private staged(p: string): string {
-    return joinPath(stagingDir(this.udid), 'data', p);
+    return p === '' ? this.stagedData : `${this.stagedData}/${p}`;
   }
 
   private cur(p: string): string {
@@ -721,7 +725,7 @@ class StagedSession implements BackupSession {
     this.writingInPlace.add(p);
     let sink: FileSink;
     try {
-      this.route.unfinishedLog?.append(encoder.encode(`${JSON.stringify(p)}\n`));
+      if (this.route.unfinishedLog) this.route.unfinishedLog.append(this.logLine(p));
       sink = await this.backend.createFile(target);
     } catch (e) {
       this.writingInPlace.delete(p);
@@ -744,11 +748,18 @@ class StagedSession implements BackupSession {
         }
         this.writingInPlace.delete(p);
         // Its folder was removed while it was written: the file went with it.
-        if (this.stagedIndex.kind(parentPath(p)) !== 'directory') throw new StoreError('ENOENT', p, 'its folder was removed while it was being written');
+        if (!this.stagedIndex.addFileIfFolder(p)) throw new StoreError('ENOENT', p, 'its folder was removed while it was being written');
         if ((await this.visibleCurrent(p)) === 'directory') this.addWhiteout(p);
-        this.stagedIndex.addFile(p);
       },
     };
+  }
+
+  /** `p`'s line in the unfinished log, in a buffer reused for every line (an append writes before it returns). */
+  private logLine(p: string): Uint8Array {
+    const line = `${JSON.stringify(p)}\n`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.lineBuffer.byteLength < line.length * 3) this.lineBuffer = new Uint8Array(line.length * 3);
+    return this.lineBuffer.subarray(0, encoder.encodeInto(line, this.lineBuffer).written);
   }
 
   /** Puts a finished staged file at view path `p`, replacing whatever the view had there. */
@@ -803,8 +814,8 @@ class StagedSession implements BackupSession {
     if (!stagedSrc && !currentSrc) throw new StoreError('ENOENT', src);
     await this.remove(dst);
     await this.mkdirp(parentPath(dst));
+    // remove(dst) hid whatever the current backup has at dst.
     if (stagedSrc) {
-      if ((await this.visibleCurrent(dst)) === 'directory') this.addWhiteout(dst);
       await this.backend.rename(this.staged(src), this.staged(dst));
       this.stagedIndex.move(src, dst);
     }

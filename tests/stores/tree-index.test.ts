@@ -138,3 +138,54 @@ test('fileID-named files are kept compact and behave like any other entry: add, 
   assert.equal(index.kind(`xx/${b}`), null);
   assert.deepEqual(index.children('xx'), []);
 });
+
+test('HexNameSet agrees with a Set of strings over random adds, deletes and lookups, odd names included', async () => {
+  const { HexNameSet } = await import('../../src/stores/hex-name-set.ts');
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed >>> 12) % n;
+  };
+  const hex = '0123456789abcdef';
+  const pool: string[] = [];
+  for (let i = 0; i < 300; i++) pool.push(Array.from({ length: 40 }, () => hex[rand(16)]).join(''));
+  // Names the set must never hold: wrong length, upper case, a letter past f, a separator.
+  const odd = [`A${pool[0]!.slice(1)}`, pool[1]!.slice(1), `${pool[2]!}0`, `g${pool[3]!.slice(1)}`, `${pool[4]!.slice(0, 39)}/`, '', `${pool[5]!.slice(0, 20)}:${pool[5]!.slice(21)}`];
+  const set = new HexNameSet();
+  const model = new Set<string>();
+  for (let step = 0; step < 20000; step++) {
+    const name = rand(10) === 0 ? odd[rand(odd.length)]! : pool[rand(pool.length)]!;
+    const op = rand(3);
+    if (op === 0 && HexNameSet.fits(name)) {
+      set.add(name);
+      model.add(name);
+    } else if (op === 1) {
+      assert.equal(set.delete(name), model.delete(name), `delete ${name} at step ${step}`);
+    }
+    assert.equal(set.has(name), model.has(name), `has ${name} at step ${step}`);
+    assert.equal(set.size, model.size);
+  }
+  assert.deepEqual([...set.names()].sort(), [...model].sort());
+  for (const name of odd) assert.equal(HexNameSet.fits(name), false, name);
+});
+
+test('normalizePath gives what splitPath gives (or refuses what it refuses) for any path', async () => {
+  const { normalizePath, splitPath } = await import('../../src/stores/paths.ts');
+  let seed = 11;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed >>> 12) % n;
+  };
+  const pieces = ['a', 'bc', '.', '..', '...', '/', '//', '\\', '\0', 'x.y', '.z', ''];
+  for (let i = 0; i < 20000; i++) {
+    const path = Array.from({ length: rand(7) }, () => pieces[rand(pieces.length)]).join('');
+    let expected: string | Error;
+    try {
+      expected = splitPath(path).join('/');
+    } catch (e) {
+      expected = e as Error;
+    }
+    if (expected instanceof Error) assert.throws(() => normalizePath(path), JSON.stringify(path));
+    else assert.equal(normalizePath(path), expected, JSON.stringify(path));
+  }
+});
