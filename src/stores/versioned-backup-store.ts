@@ -571,7 +571,7 @@ async function dropUnfinished(backend: StorageBackend, log: string, data: string
     try {
       p = normalizePath(JSON.parse(line) as string);
     } catch {
-      // A torn last line: that file's open never happened, or its name was written but nothing else.
+      // A torn last line is an append cut short: its file was never opened.
       continue;
     }
     if (p !== '') await backend.remove(joinPath(data, p));
@@ -717,8 +717,9 @@ class StagedSession implements BackupSession {
   }
 
   /**
-   * A new file written at its staged place: one rename per file fewer than a temporary name (on Node
-   * that rename was a tenth of a backup's system time). Named in the unfinished log first, if any.
+   * A new file written at its staged place: one rename per file fewer than a temporary name (in a CPU
+   * profile of a Node backup the two renames per file were 11% of its time). Named in the unfinished
+   * log first, if there is one.
    */
   private async createInPlace(p: string): Promise<FileSink> {
     const target = this.staged(p);
