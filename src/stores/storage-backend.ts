@@ -22,7 +22,10 @@ export interface DirectoryEntry {
   kind: EntryKind;
 }
 
-/** A file being written: chunks are appended in order; nothing is visible under its final name until closed. */
+/**
+ * A file being written: chunks are appended in order. Whether part of it shows under its name before
+ * it is closed depends on the backend (see StorageBackend.closesWhole).
+ */
 export interface FileSink {
   write(chunk: Uint8Array): Promise<void>;
   /**

@@ -97,18 +97,8 @@ export class VersionedBackupStore implements BackupStore {
     const unfinished = joinPath(staging, UNFINISHED_LOG);
     if (resuming) await dropUnfinished(this.backend, unfinished, joinPath(staging, 'data'));
     const stagedIndex = resuming ? await OwnedTreeIndex.load(this.backend, joinPath(staging, 'data')) : new OwnedTreeIndex();
-    const whiteouts = new Set<string>();
-    const journal = joinPath(staging, 'whiteouts.jsonl');
-    if (await this.backend.stat(journal)) {
-      for (const line of decoder.decode(await this.backend.readAll(journal)).split('\n')) {
-        if (!line) continue;
-        try {
-          whiteouts.add(JSON.parse(line) as string);
-        } catch {
-          // A torn last line from an unplug mid-append: the change it described was never acknowledged.
-        }
-      }
-    }
+    // A torn last line of the journal is an unplug mid-append: the change it described was never acknowledged.
+    const whiteouts = new Set<string>((await readPathLines(this.backend, joinPath(staging, 'whiteouts.jsonl'))) as string[]);
     // New files go straight to their staged place when an unplug cannot leave part of one there unseen.
     const unfinishedLog = this.backend.closesWhole ? null : ((await this.backend.openLog?.(unfinished)) ?? null);
     const writesInPlace = this.backend.closesWhole === true || unfinishedLog !== null;
@@ -565,18 +555,37 @@ interface WriteRoute {
  * cut short, and the device never heard that any was stored, so it sends them again.
  */
 async function dropUnfinished(backend: StorageBackend, log: string, data: string): Promise<void> {
-  if (!(await backend.stat(log))) return;
-  for (const line of decoder.decode(await backend.readAll(log)).split('\n')) {
+  // A torn last line is an append cut short: its file was never opened.
+  for (const value of await readPathLines(backend, log)) {
     let p: string;
     try {
-      p = normalizePath(JSON.parse(line) as string);
+      p = normalizePath(value as string);
     } catch {
-      // A torn last line is an append cut short: its file was never opened.
       continue;
     }
     if (p !== '') await backend.remove(joinPath(data, p));
   }
   await backend.remove(log);
+}
+
+/** A path's line in a staging journal (whiteouts, unfinished writes): its JSON, then a newline. */
+function pathLine(p: string): string {
+  return `${JSON.stringify(p)}\n`;
+}
+
+/** The values of a journal's lines (nothing if it is missing); a line that is not JSON is skipped. */
+async function readPathLines(backend: StorageBackend, path: string): Promise<unknown[]> {
+  if (!(await backend.stat(path))) return [];
+  const out: unknown[] = [];
+  for (const line of decoder.decode(await backend.readAll(path)).split('\n')) {
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // Torn: see the callers.
+    }
+  }
+  return out;
 }
 
 interface SessionHooks {
@@ -743,11 +752,11 @@ class StagedSession implements BackupSession {
         try {
           await sink.close();
         } catch (e) {
-          this.writingInPlace.delete(p);
           await this.backend.remove(target).catch(() => undefined);
           throw e;
+        } finally {
+          this.writingInPlace.delete(p);
         }
-        this.writingInPlace.delete(p);
         // Its folder was removed while it was written: the file went with it.
         if (!this.stagedIndex.addFileIfFolder(p)) throw new StoreError('ENOENT', p, 'its folder was removed while it was being written');
         if ((await this.visibleCurrent(p)) === 'directory') this.addWhiteout(p);
@@ -757,7 +766,7 @@ class StagedSession implements BackupSession {
 
   /** `p`'s line in the unfinished log, in a buffer reused for every line (an append writes before it returns). */
   private logLine(p: string): Uint8Array {
-    const line = `${JSON.stringify(p)}\n`;
+    const line = pathLine(p);
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (this.lineBuffer.byteLength < line.length * 3) this.lineBuffer = new Uint8Array(line.length * 3);
     return this.lineBuffer.subarray(0, encoder.encodeInto(line, this.lineBuffer).written);
@@ -889,13 +898,13 @@ class StagedSession implements BackupSession {
 
   async sync(): Promise<void> {
     if (this.pendingWhiteouts.length > 0) {
-      const lines = this.pendingWhiteouts.map((p) => `${JSON.stringify(p)}\n`).join('');
+      const lines = this.pendingWhiteouts.map(pathLine).join('');
       await this.backend.append(joinPath(stagingDir(this.udid), 'whiteouts.jsonl'), encoder.encode(lines));
       this.pendingWhiteouts.length = 0;
     }
     await this.backend.flush?.();
     // Every file closed so far is whole and about to be acknowledged; only those still open stay named.
-    this.route.unfinishedLog?.reset(encoder.encode([...this.writingInPlace].map((p) => `${JSON.stringify(p)}\n`).join('')));
+    this.route.unfinishedLog?.reset(encoder.encode([...this.writingInPlace].map(pathLine).join('')));
   }
 
   async commit(): Promise<void> {
