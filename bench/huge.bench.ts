@@ -72,7 +72,7 @@ export async function opfsHugeBench(scale = OPFS_SCALE): Promise<BenchResult[]> 
     console.log(
       `  huge OPFS Library: ${library.files} files, open ${library.openMs.toFixed(0)} ms${library.unlockMs === undefined ? '' : `, unlock ${library.unlockMs.toFixed(0)} ms`}, index ${library.indexMs.toFixed(0)} ms, list ${library.listEntries} entries ${library.listMs.toFixed(1)} ms, search ${library.searchMs.toFixed(1)} ms, SQLite memory ${(library.sqliteMemoryBytes / 1e6).toFixed(0)} MB`,
     );
-    console.log(`  huge OPFS Library as a picked folder: open ${library.picked.openMs.toFixed(0)} ms, index ${library.picked.indexMs.toFixed(0)} ms, SQLite memory ${(library.picked.sqliteMemoryBytes / 1e6).toFixed(0)} MB`);
+    console.log(`  huge OPFS Library as a picked folder (Manifest.db read ${library.picked.via}): open ${library.picked.openMs.toFixed(0)} ms, index ${library.picked.indexMs.toFixed(0)} ms, list ${library.picked.listMs.toFixed(1)} ms, search ${library.picked.searchMs.toFixed(1)} ms (first ${library.picked.firstSearchMs.toFixed(1)} ms), SQLite memory ${(library.picked.sqliteMemoryBytes / 1e6).toFixed(0)} MB`);
     const label = scale === 1 ? 'huge (1.3M files)' : `huge at scale ${scale} (${full.files} files)`;
     return [
       { name: `backup ${label} into OPFS, Chromium demo-mode layout, full files/s`, value: full.files / full.seconds, unit: 'files/s', target: 2000, better: 'higher' },
@@ -82,7 +82,7 @@ export async function opfsHugeBench(scale = OPFS_SCALE): Promise<BenchResult[]> 
       { name: `backup ${label} into OPFS, peak heap of the device worker (virtual iPhone)`, value: heapOf('device-worker'), unit: 'MB', target: 400, better: 'lower' },
       { name: `library over ${label} in OPFS: open Manifest.db`, value: library.openMs, unit: 'ms', target: 5000, better: 'lower' },
       {
-        name: `library over ${label}, as a picked folder (Manifest.db copied to OPFS scratch): open${PASSWORD ? ' and unlock' : ''}`,
+        name: `library over ${label}, as a picked folder (Manifest.db read ${library.picked.via}): open${PASSWORD ? ' and unlock' : ''}`,
         value: library.picked.openMs,
         unit: 'ms',
         target: 5000,
@@ -97,6 +97,9 @@ export async function opfsHugeBench(scale = OPFS_SCALE): Promise<BenchResult[]> 
           [{ name: `library over ${label} in OPFS: unlock with the password (derive keys, open the encrypted Manifest.db)`, value: library.unlockMs, unit: 'ms', target: 5000, better: 'lower' as const }]),
       { name: `library over ${label} in OPFS: list a ${library.listEntries}-entry folder`, value: library.listMs, unit: 'ms', target: 100, better: 'lower' },
       { name: `library over ${label} in OPFS: name search`, value: library.searchMs, unit: 'ms', target: 300, better: 'lower' },
+      { name: `library over ${label}, as a picked folder: list a ${library.listEntries}-entry folder`, value: library.picked.listMs, unit: 'ms', target: 100, better: 'lower' },
+      // Its results' rows are read from the folder: the first search is the cold one a person waits for.
+      { name: `library over ${label}, as a picked folder: first name search`, value: library.picked.firstSearchMs, unit: 'ms', target: 300, better: 'lower' },
     ];
   } finally {
     await session.close();

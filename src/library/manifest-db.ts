@@ -4,6 +4,7 @@ import { ManifestIndex } from './manifest-index.ts';
 import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { loadSqlite, openDatabaseBytes, openDatabaseChunks, openDatabaseFile, tableExists, type Database } from './sqlite.ts';
 import type { FileRead } from '../core/file-read.ts';
+import { inPlaceReadFailure } from './sqlite-in-place.ts';
 
 /** One Manifest.db row as the browser shows it. */
 export interface ManifestEntry {
@@ -116,8 +117,7 @@ export class ManifestDb {
     try {
       this.pathIndex = ManifestIndex.build(this.sqlite3, this.db);
     } catch (cause) {
-      if (cause instanceof CorruptBackupError) throw cause;
-      throw new CorruptBackupError(`Manifest.db: ${(cause as Error).message}`, cause);
+      throw this.failed(cause);
     }
     return this.pathIndex;
   }
@@ -153,8 +153,20 @@ export class ManifestDb {
     try {
       return this.db.selectObjects(sql, bind) as Record<string, unknown>[];
     } catch (cause) {
-      throw new CorruptBackupError(`Manifest.db: ${(cause as Error).message}`, cause);
+      throw this.failed(cause);
     }
+  }
+
+  /** A query's failure as the person should read it: the file read where it lies may have changed under it. */
+  private failed(cause: unknown): CorruptBackupError {
+    const read = inPlaceReadFailure(this.db);
+    if (read) {
+      return new CorruptBackupError(
+        `Manifest.db could not be read any more (${read.name === 'NotReadableError' ? 'it changed on disk' : read.message}) since this backup was opened. Open the backup again.`,
+        read,
+      );
+    }
+    return cause instanceof CorruptBackupError ? cause : new CorruptBackupError(`Manifest.db: ${(cause as Error).message}`, cause);
   }
 
   private toEntry(row: Record<string, unknown>, known?: EntryKind): ManifestEntry {

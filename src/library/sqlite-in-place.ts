@@ -206,15 +206,33 @@ function inPlaceVfs(sqlite3: Sqlite3Static): InPlaceVfs {
   return vfs;
 }
 
+const readFailures = new WeakMap<Database, () => Error | undefined>();
+
+/**
+ * Why reading `db`'s file failed, if it did: SQLite reports only "disk I/O error", where the file may
+ * have changed on disk under it (a picked folder's File then refuses to read) or gone away.
+ */
+export function inPlaceReadFailure(db: Database): Error | undefined {
+  return readFailures.get(db)?.();
+}
+
 /**
  * `file` as a read-only database, read in place. The database closes the file when it closes; if
  * opening fails, the file is closed here (once: SQLite may have closed it already).
  */
 export function openDatabaseInPlace(sqlite3: Sqlite3Static, file: FileRead): Database {
   let closed = false;
+  let failure: Error | undefined;
   const once: FileRead = {
     size: file.size,
-    read: (into, at) => file.read(into, at),
+    read: (into, at) => {
+      try {
+        return file.read(into, at);
+      } catch (error) {
+        failure ??= error instanceof Error ? error : new Error(String(error));
+        throw error;
+      }
+    },
     close: () => {
       if (closed) return;
       closed = true;
@@ -222,7 +240,9 @@ export function openDatabaseInPlace(sqlite3: Sqlite3Static, file: FileRead): Dat
     },
   };
   try {
-    return inPlaceVfs(sqlite3).openDatabase(once);
+    const db = inPlaceVfs(sqlite3).openDatabase(once);
+    readFailures.set(db, () => failure);
+    return db;
   } catch (e) {
     once.close();
     throw e;
