@@ -98,7 +98,7 @@ export class VersionedBackupStore implements BackupStore {
     if (resuming) await dropUnfinished(this.backend, unfinished, joinPath(staging, 'data'));
     const stagedIndex = resuming ? await OwnedTreeIndex.load(this.backend, joinPath(staging, 'data')) : new OwnedTreeIndex();
     // A torn last line of the journal is an unplug mid-append: the change it described was never acknowledged.
-    const whiteouts = new Set<string>((await readPathLines(this.backend, joinPath(staging, 'whiteouts.jsonl'))) as string[]);
+    const whiteouts = new Set<string>(journalPaths(await readPathLines(this.backend, joinPath(staging, 'whiteouts.jsonl'))));
     // New files go straight to their staged place when an unplug cannot leave part of one there unseen.
     const unfinishedLog = this.backend.closesWhole ? null : ((await this.backend.openLog?.(unfinished)) ?? null);
     const writesInPlace = this.backend.closesWhole === true || unfinishedLog !== null;
@@ -219,7 +219,7 @@ export class VersionedBackupStore implements BackupStore {
     const meta = metaDir(udid);
     const commitPath = joinPath(meta, 'commit.json');
     if (await this.backend.stat(commitPath)) {
-      const plan = JSON.parse(decoder.decode(await this.backend.readAll(commitPath))) as CommitPlan;
+      const plan = parseCommitPlan(await this.backend.readAll(commitPath), commitPath);
       await this.rollForward(udid, plan);
       return;
     }
@@ -556,16 +556,56 @@ interface WriteRoute {
  */
 async function dropUnfinished(backend: StorageBackend, log: string, data: string): Promise<void> {
   // A torn last line is an append cut short: its file was never opened.
-  for (const value of await readPathLines(backend, log)) {
-    let p: string;
-    try {
-      p = normalizePath(value as string);
-    } catch {
-      continue;
-    }
-    if (p !== '') await backend.remove(joinPath(data, p));
-  }
+  for (const p of journalPaths(await readPathLines(backend, log))) if (p !== '') await backend.remove(joinPath(data, p));
   await backend.remove(log);
+}
+
+/**
+ * The paths among a journal's values, normalized. The journals are bytes in the store's folder, which a
+ * disk or another program may have damaged: a line that is not a path inside the backup ("..", "/", a
+ * number) is dropped, as a torn one is. Losing a whiteout that way keeps a file the device had deleted,
+ * which its Manifest.db no longer names; keeping it would fail the commit, or delete what it should not.
+ */
+function journalPaths(values: unknown[]): string[] {
+  const out: string[] = [];
+  for (const value of values) {
+    if (typeof value !== 'string') continue;
+    try {
+      out.push(normalizePath(value));
+    } catch {
+      // not a path inside the backup
+    }
+  }
+  return out;
+}
+
+/** One name in a folder: a version's id becomes one. */
+function isFolderName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
+/**
+ * commit.json as written by commitStaging, checked before a roll-forward acts on it: its paths are used
+ * to move and delete files. Damaged, it is a typed error that names it (the interrupted commit cannot be
+ * finished without it), never a move outside the device's folder.
+ */
+function parseCommitPlan(bytes: Uint8Array, path: string): CommitPlan {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch {
+    value = undefined;
+  }
+  const plan = value as Partial<CommitPlan> | undefined;
+  const versionOk = plan?.versionId === null || (typeof plan?.versionId === 'string' && isFolderName(plan.versionId));
+  if (!plan || typeof plan !== 'object' || !versionOk || !Array.isArray(plan.whiteouts) || typeof plan.seq !== 'number' || typeof plan.date !== 'string') {
+    throw new StoreError('EIO', path, 'the record of a backup that was being saved is damaged, so saving it cannot be finished');
+  }
+  const whiteouts = journalPaths(plan.whiteouts);
+  if (whiteouts.length !== plan.whiteouts.length) {
+    throw new StoreError('EIO', path, 'the record of a backup that was being saved names a path outside the backup');
+  }
+  return { versionId: plan.versionId ?? null, whiteouts, seq: plan.seq, date: plan.date };
 }
 
 /** A path's line in a staging journal (whiteouts, unfinished writes): its JSON, then a newline. */
