@@ -27,8 +27,10 @@ export class HexNameSet {
     return this.state.length > 0 && keyInto(name, PROBE) && this.slotOfKey(PROBE) >= 0;
   }
 
-  add(name: string): void {
-    if (!keyInto(name, PROBE) || this.slotOfKey(PROBE) >= 0) return;
+  /** Adds `name`; false, changing nothing, when it does not fit (see fits), which this checks on the way. */
+  add(name: string): boolean {
+    if (!keyInto(name, PROBE)) return false;
+    if (this.slotOfKey(PROBE) >= 0) return true;
     if ((this.filled + 1) * 4 > this.state.length * 3) this.resize(this.used + 1);
     const slots = this.state.length;
     for (let slot = hashOfKey(PROBE, 0) & (slots - 1); ; slot = (slot + 1) & (slots - 1)) {
@@ -37,7 +39,7 @@ export class HexNameSet {
       this.state[slot] = 1;
       this.keys.set(PROBE, slot * 20);
       this.used++;
-      return;
+      return true;
     }
   }
 

@@ -29,9 +29,9 @@ function childOf(dir: IndexNode, name: string): IndexNode | undefined {
 }
 
 function setChild(dir: IndexNode, name: string, node: IndexNode): void {
-  if (node === FILE_NODE && HexNameSet.fits(name)) {
+  // add() checks the name as it converts it: one pass over its 40 digits.
+  if (node === FILE_NODE && name.length === 40 && (dir.hexFiles ??= new HexNameSet()).add(name)) {
     dir.children!.delete(name);
-    (dir.hexFiles ??= new HexNameSet()).add(name);
   } else {
     dir.hexFiles?.delete(name);
     dir.children!.set(ownName(name), node);
