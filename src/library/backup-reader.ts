@@ -58,8 +58,9 @@ export interface BackupReaderOptions {
   /** Bytes of a plain Manifest.db read into SQLite so far, of its size (opening a 1.3M-file backup reads 1.2 GB). */
   onManifestBytes?: (done: number, total: number) => void;
   /**
-   * Where a big Manifest.db the source cannot read synchronously (a picked folder, a zip) is copied so
-   * SQLite reads the copy in place instead of holding the whole file in memory.
+   * Where a big Manifest.db the source cannot read synchronously (a zip; a picked folder's only where
+   * the worker has no FileReaderSync) is copied so SQLite reads the copy in place instead of holding the
+   * whole file in memory.
    */
   scratch?: ScratchSpace;
   /** From what size a Manifest.db had only as a Blob is read through it in place (64 MiB; tests go lower). */
@@ -257,7 +258,8 @@ export class BackupReader {
     if (key && stat.size % 16 !== 0) throw new CorruptBackupError(`Manifest.db is damaged: its encrypted length (${stat.size}) is not a whole number of blocks.`);
     // Where the file can be read synchronously (a Node file; OPFS in a worker), SQLite reads it in place
     // (decrypting the pages it reads): copying a 1.3M-file backup's 1.19 GB Manifest.db in took 6-9 s
-    // in Chromium and held it all. Elsewhere a big one is copied to the scratch space and read there.
+    // in Chromium and held it all. A big one had only as a Blob (a picked folder's) is read through it;
+    // elsewhere (a zip) a big one is copied to the scratch space and read there.
     // openDatabaseChunks and a scratch copy take each chunk before asking for the next, so the chunks
     // of a Blob may share one buffer (no fresh memory per chunk: ≈1.75x faster in Chromium). Not so
     // decryption below, which keeps a chunk until its slices are decrypted.
