@@ -4,7 +4,7 @@ import type { FileRead } from '../core/file-read.ts';
 import { CorruptBackupError } from '../core/errors.ts';
 import { decodePlist, isPlistDict, type PlistDict, type PlistValue } from '../plist/index.ts';
 import { decryptStream } from './crypto/aes-cbc.ts';
-import { decryptingFileRead, nativeSyncAes } from './crypto/decrypting-file-read.ts';
+import { decryptingFileRead, nativeSyncAes, type DecryptingFileRead } from './crypto/decrypting-file-read.ts';
 import type { ScratchSpace } from './source/scratch-copy.ts';
 import { parseKeybag, unlockKeybag, unwrapFileKey, unwrapFileKeyBytes, type ClassKeys, type Keybag } from './crypto/keybag.ts';
 import { BackupLockedError, MissingBackupFileError } from './errors.ts';
@@ -275,15 +275,26 @@ export class BackupReader {
     if (copied) inPlace = await this.scratch!.copy(chunks(), stat.size, 'Manifest.db');
     if (inPlace) {
       if (inPlace.size === stat.size) {
-        let file = inPlace;
+        let file: DecryptingFileRead = inPlace;
         try {
-          if (key) file = decryptingFileRead(inPlace, key.bytes, 'Manifest.db');
+          // Where synchronous AES is JavaScript's, WebCrypto decrypts ahead of the index's scan (6x as fast).
+          if (key) file = decryptingFileRead(inPlace, key.bytes, 'Manifest.db', undefined, nativeSyncAes ? undefined : key.key);
         } catch (error) {
           inPlace.close();
           throw error;
         }
         if (!copied) onBytes?.(stat.size, stat.size);
-        return ManifestDb.open({ inPlace: file });
+        const db = await ManifestDb.open({ inPlace: file });
+        const readAhead = file.readAhead;
+        if (readAhead) {
+          try {
+            await db.prepareIndexAhead(readAhead);
+          } catch (error) {
+            db.close();
+            throw error;
+          }
+        }
+        return db;
       }
       inPlace.close();
     }

@@ -108,6 +108,24 @@ export class ManifestDb {
     this.index();
   }
 
+  /**
+   * Builds the index now, awaiting `between` every few rows (ManifestIndex.buildAsync): how an encrypted
+   * Manifest.db read in place gets its pages decrypted ahead by WebCrypto. Nothing else may use this
+   * database until it settles.
+   */
+  async prepareIndexAhead(between: () => Promise<void>): Promise<void> {
+    if (this.pathIndex !== undefined) return;
+    if (!hasRowid(this.db)) {
+      this.pathIndex = null;
+      return;
+    }
+    try {
+      this.pathIndex = await ManifestIndex.buildAsync(this.sqlite3, this.db, between);
+    } catch (cause) {
+      throw this.failed(cause);
+    }
+  }
+
   private index(): ManifestIndex | null {
     if (this.pathIndex !== undefined) return this.pathIndex;
     if (!hasRowid(this.db)) {

@@ -21,6 +21,8 @@ const SQLITE_BLOB = 4;
 /** Rows per search chunk: keeps each haystack string far below V8's string length limit. */
 const CHUNK_ROWS = 1 << 16;
 const NO_GROUP = 0xffffffff;
+/** Rows between two pauses of buildAsync: about 1 MB of a 1.3M-file Manifest.db, half a read-ahead window. */
+const ROWS_BETWEEN = 1024;
 
 export const KIND_CODES: readonly EntryKind[] = ['file', 'directory', 'symlink'];
 
@@ -56,6 +58,29 @@ export class ManifestIndex {
   ) {}
 
   static build(sqlite3: Sqlite3Static, db: Database): ManifestIndex {
+    const steps = ManifestIndex.steps(sqlite3, db);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /**
+   * build, awaiting `between` every ROWS_BETWEEN rows: where SQLite reads an encrypted Manifest.db whose
+   * pages another thread decrypts ahead of it (DecryptingFileRead.readAhead), the scan waits for them there.
+   * Nothing else may use `db` until this settles.
+   */
+  static async buildAsync(sqlite3: Sqlite3Static, db: Database, between: () => Promise<void>): Promise<ManifestIndex> {
+    const steps = ManifestIndex.steps(sqlite3, db);
+    for (;;) {
+      await between();
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** The index's one pass, pausing (yielding) every ROWS_BETWEEN rows. */
+  private static *steps(sqlite3: Sqlite3Static, db: Database): Generator<void, ManifestIndex, void> {
     const raw = sqlite3.wasm.exports as RawSqlite;
     const decoder = new TextDecoder();
     const fields = new MbFileFieldReader();
@@ -179,6 +204,7 @@ export class ManifestIndex {
 
         n++;
         if (hay.rows === CHUNK_ROWS) chunks.push(hay.take(n - hay.rows));
+        if (n % ROWS_BETWEEN === 0) yield;
       }
       if (rc !== SQLITE_DONE) {
         throw new CorruptBackupError(`Manifest.db could not be read to the end (SQLite error ${rc}: ${sqlite3.capi.sqlite3_errmsg(db.pointer!)}).`);
