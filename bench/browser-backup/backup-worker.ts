@@ -133,6 +133,8 @@ async function libraryFigures(store: VersionedBackupStore, udid: string, passwor
       unlockMs = performance.now() - t;
     }
     t = performance.now();
+    // As the Library's worker does: awaited, the index of an encrypted Manifest.db is decrypted ahead by WebCrypto.
+    await reader.prepareIndex();
     reader.manifest.domains();
     const files = reader.summary().fileCount ?? 0;
     const indexMs = performance.now() - t;
@@ -160,6 +162,7 @@ async function openAsPicked(source: BackupSource, password: string | undefined):
     const openMs = performance.now() - t;
     const via = (await scratchCopies()) > 0 ? 'a scratch copy' : 'in place';
     t = performance.now();
+    await reader.prepareIndex();
     reader.manifest.domains();
     const indexMs = performance.now() - t;
     const { listMs, searchMs, firstSearchMs } = await browseFigures(reader);

@@ -284,17 +284,7 @@ export class BackupReader {
           throw error;
         }
         if (!copied) onBytes?.(stat.size, stat.size);
-        const db = await ManifestDb.open({ inPlace: file });
-        const readAhead = file.readAhead;
-        if (readAhead) {
-          try {
-            await db.prepareIndexAhead(readAhead);
-          } catch (error) {
-            db.close();
-            throw error;
-          }
-        }
-        return db;
+        return ManifestDb.open({ inPlace: file });
       }
       inPlace.close();
     }
@@ -316,6 +306,15 @@ export class BackupReader {
     if (size < this.blobInPlaceMinBytes) return null;
     const blob = await this.source.fileBlob?.('Manifest.db');
     return blob && blob.size === size ? blobFileRead(blob) : null;
+  }
+
+  /**
+   * Builds Manifest.db's index now (listing, search and the summary's counts need it; it is otherwise built
+   * on first use). Awaited, it lets WebCrypto decrypt an encrypted Manifest.db ahead of the scan, where
+   * building it on first use decrypts page by page in JavaScript: 6x slower, 20 s at 1.3M files.
+   */
+  async prepareIndex(): Promise<void> {
+    await this.manifestDb?.prepareIndexAsync();
   }
 
   get manifest(): ManifestDb {

@@ -63,6 +63,8 @@ export class ManifestDb {
   private constructor(
     readonly db: Database,
     private readonly sqlite3: Sqlite3Static,
+    /** An encrypted file read in place: decrypts ahead of a scan (see prepareIndexAsync). */
+    private readonly readAhead?: () => Promise<void>,
   ) {}
 
   /**
@@ -70,7 +72,7 @@ export class ManifestDb {
    * memory); with `upTo`, `size` is the most they can be (decrypted as they arrive). Or, `inPlace`, a
    * plaintext Manifest.db read where it lies as SQLite needs its pages (it then owns the file).
    */
-  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array>; upTo?: boolean } | { inPlace: FileRead }): Promise<ManifestDb> {
+  static async open(file: Uint8Array | { size: number; chunks: AsyncIterable<Uint8Array>; upTo?: boolean } | { inPlace: FileRead & { readAhead?: () => Promise<void> } }): Promise<ManifestDb> {
     const sqlite3 = await loadSqlite();
     const db =
       file instanceof Uint8Array
@@ -82,7 +84,7 @@ export class ManifestDb {
       if (!tableExists(db, 'Files')) throw new CorruptBackupError('Manifest.db has no Files table.');
       // Nothing here reads the rows: counting them read 816 MB of an encrypted 1.3M-file Manifest.db in
       // place (its index pages lie among the table's). The index is built next, from one pass.
-      return new ManifestDb(db, sqlite3);
+      return new ManifestDb(db, sqlite3, typeof file === 'object' && 'inPlace' in file ? file.inPlace.readAhead : undefined);
     } catch (cause) {
       db.close();
       if (cause instanceof CorruptBackupError) throw cause;
@@ -109,18 +111,22 @@ export class ManifestDb {
   }
 
   /**
-   * Builds the index now, awaiting `between` every few rows (ManifestIndex.buildAsync): how an encrypted
-   * Manifest.db read in place gets its pages decrypted ahead by WebCrypto. Nothing else may use this
-   * database until it settles.
+   * prepareIndex, letting an encrypted Manifest.db read in place have its pages decrypted ahead of the scan
+   * by WebCrypto (its file's readAhead, awaited every few rows by ManifestIndex.buildAsync). Nothing else
+   * may use this database until it settles.
    */
-  async prepareIndexAhead(between: () => Promise<void>): Promise<void> {
-    if (this.pathIndex !== undefined) return;
+  async prepareIndexAsync(): Promise<void> {
+    const readAhead = this.readAhead;
+    if (!readAhead || this.pathIndex !== undefined) {
+      this.index();
+      return;
+    }
     if (!hasRowid(this.db)) {
       this.pathIndex = null;
       return;
     }
     try {
-      this.pathIndex = await ManifestIndex.buildAsync(this.sqlite3, this.db, between);
+      this.pathIndex = await ManifestIndex.buildAsync(this.sqlite3, this.db, readAhead);
     } catch (cause) {
       throw this.failed(cause);
     }

@@ -97,7 +97,7 @@ test('the index built while WebCrypto decrypts ahead equals the one built page b
   const db = await ManifestDb.open({ inPlace: file });
   try {
     const opened = sync.bytes();
-    await db.prepareIndexAhead(file.readAhead!);
+    await db.prepareIndexAsync();
     const scanned = sync.bytes() - opened;
     assert.ok(scanned < plain.length / 10, `the scan decrypted ${scanned} of ${plain.length} bytes synchronously`);
     assert.deepEqual(db.domains(), expected.domains());
