@@ -118,11 +118,14 @@ const api: LibraryApi = {
     const found = await findBackups(new DirectoryHandleSource(handle));
     const out = [];
     for (const f of found) {
-      // Its summary counts the files from Manifest.db: one pass over it, read in place (a 1.19 GB one took 7.9 s).
+      // Its summary counts the files from Manifest.db: one pass over it, read in place (4.4-5.3 s for a 1.19 GB one).
       const r = await BackupReader.open(f.source, { scratch });
-      await r.prepareIndex();
-      out.push({ path: f.path, summary: r.summary() });
-      r.close();
+      try {
+        await r.prepareIndex();
+        out.push({ path: f.path, summary: r.summary() });
+      } finally {
+        r.close();
+      }
     }
     return out;
   },
