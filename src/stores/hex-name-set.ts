@@ -102,7 +102,7 @@ export class HexNameSet {
 const PROBE = new Uint8Array(20);
 
 /** Writes the 20 bytes of a 40-lowercase-hex-digit `name` to `out`; false (out unspecified) for any other name. */
-function keyInto(name: string, out: Uint8Array): boolean {
+export function keyInto(name: string, out: Uint8Array): boolean {
   if (name.length !== 40) return false;
   for (let i = 0; i < 20; i++) {
     const hi = digit(name.charCodeAt(2 * i));
@@ -128,29 +128,9 @@ export function isHexName(name: string): boolean {
   return true;
 }
 
-function nibble(c: number): number {
-  return c <= 57 ? c - 48 : c - 87;
-}
-
-/** The first 8 hex digits as a number (the first 4 key bytes, big-endian): a SHA-1 is already uniformly spread. */
-export function hashOf(name: string): number {
-  let h = 0;
-  for (let i = 0; i < 8; i++) h = (h << 4) | nibble(name.charCodeAt(i));
-  return h >>> 0;
-}
-
-/** hashOf for a name already kept as its 20 bytes at `keys[at]` (rehashing moves bytes, never strings). */
+/** The hash of a name kept as its 20 bytes at `keys[at]`: its first 4 bytes, big-endian (a SHA-1 is already uniformly spread). */
 export function hashOfKey(keys: Uint8Array, at: number): number {
   return ((keys[at]! << 24) | (keys[at + 1]! << 16) | (keys[at + 2]! << 8) | keys[at + 3]!) >>> 0;
-}
-
-export function writeHex(name: string, out: Uint8Array, at: number): void {
-  for (let i = 0; i < 20; i++) out[at + i] = (nibble(name.charCodeAt(2 * i)) << 4) | nibble(name.charCodeAt(2 * i + 1));
-}
-
-export function sameHex(name: string, keys: Uint8Array, at: number): boolean {
-  for (let i = 0; i < 20; i++) if (keys[at + i] !== ((nibble(name.charCodeAt(2 * i)) << 4) | nibble(name.charCodeAt(2 * i + 1)))) return false;
-  return true;
 }
 
 /**

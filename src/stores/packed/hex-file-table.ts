@@ -1,4 +1,4 @@
-import { hashOf, hashOfKey, isHexName, readHex, sameHex, writeHex } from '../hex-name-set.ts';
+import { hashOfKey, isHexName, keyInto, readHex } from '../hex-name-set.ts';
 import { FileNode } from './file-node.ts';
 
 /** Slot states besides a record number + 1. */
@@ -62,16 +62,8 @@ export class HexFileTable {
 
   /** Adds or replaces the file `name` (which must fit). */
   set(name: string, file: FileNode): void {
-    if (!isHexName(name)) throw new RangeError(`not a 40-hex-digit name: ${name}`);
-    const slot = this.slots.length === 0 ? -1 : this.probe(name);
-    let r = slot < 0 ? -1 : this.slots[slot]! - 1;
-    if (r < 0) {
-      r = this.allocate();
-      writeHex(name, this.keys, r * 20);
-      this.insertSlot(hashOf(name), r);
-      this.count++;
-    }
-    this.fill(r, file.store, file.offset, file.size, file.mtime, file.blob);
+    if (!keyInto(name, NAME_KEY)) throw new RangeError(`not a 40-hex-digit name: ${name}`);
+    this.setRecord(NAME_KEY, 0, file.store, file.offset, file.size, file.mtime, file.blob);
   }
 
   /**
@@ -150,22 +142,12 @@ export class HexFileTable {
   }
 
   private slotOf(name: string): number {
-    if (this.slots.length === 0 || !isHexName(name)) return -1;
-    return this.probe(name);
+    // One pass over the 40 digits checks and converts the name; the probe then compares bytes.
+    if (this.slots.length === 0 || !keyInto(name, NAME_KEY)) return -1;
+    return this.probeKey(NAME_KEY, 0);
   }
 
-  /** The slot holding `name` (already known to be 40 hex digits), or -1. */
-  private probe(name: string): number {
-    const n = this.slots.length;
-    for (let slot = hashOf(name) & (n - 1), probes = 0; probes < n; slot = (slot + 1) & (n - 1), probes++) {
-      const s = this.slots[slot]!;
-      if (s === EMPTY) return -1;
-      if (s > 0 && sameHex(name, this.keys, (s - 1) * 20)) return slot;
-    }
-    return -1;
-  }
-
-  /** probe, for a name given as its bytes. */
+  /** The slot holding the name given as its 20 bytes at `key[at]`, or -1. */
   private probeKey(key: Uint8Array, at: number): number {
     const n = this.slots.length;
     for (let slot = hashOfKey(key, at) & (n - 1), probes = 0; probes < n; slot = (slot + 1) & (n - 1), probes++) {
@@ -224,6 +206,9 @@ export class HexFileTable {
     }
   }
 }
+
+/** Where set/has/get/delete put the name they were given as its 20 bytes (keyInto). */
+const NAME_KEY = new Uint8Array(20);
 
 function sameKey(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): boolean {
   for (let i = 0; i < 20; i++) if (a[aAt + i] !== b[bAt + i]) return false;
