@@ -4,6 +4,7 @@ import * as Comlink from 'comlink';
 import { LifeboatError } from '../src/core/errors.ts';
 import { installErrorTransfer } from '../src/core/comlink-errors.ts';
 import { BackupReader } from '../src/library/backup-reader.ts';
+import { KeptReader } from '../src/library/kept-reader.ts';
 import { OPEN_STAGES, type CategoryData, type LibraryApi, type Progress } from '../src/library/library-api.ts';
 import { DirectoryHandleSource, type DirectoryHandleLike } from '../src/library/source/directory-handle-source.ts';
 import { ZipSource, type BlobLike } from '../src/library/source/zip-source.ts';
@@ -68,13 +69,24 @@ const scratch = new OpfsScratch(
 );
 void scratch.sweepLeftovers();
 
-async function openFrom(source: BackupSource, path: string | undefined, progress?: Progress) {
+/** A picked folder's backup, as found: where it is, for the open of the same backup that usually follows. */
+interface FoundPlace {
+  handle: DirectoryHandleLike;
+  path: string;
+}
+
+const keptReader = new KeptReader<FoundPlace>(async (a, b) => a.path === b.path && (await a.handle.isSameEntry?.(b.handle)) === true);
+
+/** `reuse`: that backup as findBackups read it, unchanged since (see KeptReader). */
+async function openFrom(source: BackupSource, path: string | undefined, progress?: Progress, reuse?: FoundPlace) {
   const located = path === undefined ? (await locateBackup(source)).source : new SubdirectorySource(source, path);
+  const kept = reuse ? await keptReader.take(reuse, located) : undefined;
+  keptReader.clear();
   reader?.close();
   closeCompared();
   openedLifeboat = undefined;
   unlockedWith = undefined;
-  reader = await BackupReader.open(located, { scratch, ...(progress ? { onManifestBytes: (done: number, total: number) => progress(done, total, OPEN_STAGES.reading) } : {}) });
+  reader = kept ?? (await BackupReader.open(located, { scratch, ...(progress ? { onManifestBytes: (done: number, total: number) => progress(done, total, OPEN_STAGES.reading) } : {}) }));
   // The summary's counts come from the index; building it is most of the rest of the wait.
   if (!reader.locked) progress?.(0, 0, OPEN_STAGES.indexing);
   await reader.prepareIndex();
@@ -115,16 +127,21 @@ async function category<K extends CategoryId>(id: K): Promise<CategoryData[K]> {
 
 const api: LibraryApi = {
   async findBackups(handle: DirectoryHandleLike) {
+    keptReader.clear();
     const found = await findBackups(new DirectoryHandleSource(handle));
     const out = [];
-    for (const f of found) {
+    for (const [i, f] of found.entries()) {
       // Its summary counts the files from Manifest.db: one pass over it, read in place (4.4-5.3 s for a 1.19 GB one).
       const r = await BackupReader.open(f.source, { scratch });
+      let keep = false;
       try {
         await r.prepareIndex();
         out.push({ path: f.path, summary: r.summary() });
+        // The last one found stays open a while: adding a folder is usually followed by opening it.
+        keep = i === found.length - 1;
       } finally {
-        r.close();
+        if (keep) await keptReader.keep({ handle, path: f.path }, f.source, r);
+        else r.close();
       }
     }
     return out;
@@ -148,7 +165,7 @@ const api: LibraryApi = {
     openedLifeboat = { udid, versionId };
     return summary;
   },
-  openDirectory: (handle, path, progress) => openFrom(new DirectoryHandleSource(handle), path, progress),
+  openDirectory: (handle, path, progress) => openFrom(new DirectoryHandleSource(handle), path, progress, path === undefined ? undefined : { handle, path }),
   async openZip(file, path, progress) {
     const zip = await ZipSource.open(file as BlobLike, (file as File).name ?? 'backup.zip');
     const summary = await openFrom(zip, path, progress);

@@ -138,6 +138,7 @@ export class BackupReader {
   /** Manifest.db's own key (encrypted backups, iOS 10.2+), kept for reading it in place. */
   private manifestKey: { key: CryptoKey; bytes: Uint8Array } | undefined;
   private cachedTotals: { fileCount: number; totalSize: number } | undefined;
+  private holdsHandle = false;
   /** Insertion order is recency: the first entry is the least recently used. */
   private readonly shared = new Map<string, Promise<Database | undefined>>();
 
@@ -187,6 +188,15 @@ export class BackupReader {
       reader.manifestDb = await reader.loadManifest(undefined, options.onManifestBytes);
     }
     return reader;
+  }
+
+  /**
+   * Whether Manifest.db is (or was) read through a handle that keeps others from changing or removing
+   * the file while it is open (an OPFS read-only sync access handle): such a reader must not be kept open
+   * longer than it is used.
+   */
+  get holdsFileHandle(): boolean {
+    return this.holdsHandle;
   }
 
   get locked(): boolean {
@@ -270,7 +280,8 @@ export class BackupReader {
       yield* count(blob && blob.size === stat.size ? blobChunks(blob, MANIFEST_BLOB_CHUNK_BYTES) : source.stream('Manifest.db', MANIFEST_READ_BYTES));
     };
     const decryptIntoMemory = key !== undefined && !nativeSyncAes && stat.size < ENCRYPTED_IN_MEMORY_BYTES;
-    let inPlace = decryptIntoMemory ? null : ((await this.source.fileRead?.('Manifest.db')) ?? (await this.blobRead(stat.size)));
+    const held = decryptIntoMemory ? null : ((await this.source.fileRead?.('Manifest.db')) ?? null);
+    let inPlace = held ?? (decryptIntoMemory ? null : await this.blobRead(stat.size));
     const copied = !inPlace && !decryptIntoMemory && this.scratch !== undefined;
     if (copied) inPlace = await this.scratch!.copy(chunks(), stat.size, 'Manifest.db');
     if (inPlace) {
@@ -284,6 +295,7 @@ export class BackupReader {
           throw error;
         }
         if (!copied) onBytes?.(stat.size, stat.size);
+        if (held) this.holdsHandle = true;
         return ManifestDb.open({ inPlace: file });
       }
       inPlace.close();

@@ -17,6 +17,8 @@ export interface DirectoryHandleLike {
   getDirectoryHandle(name: string): Promise<DirectoryHandleLike>;
   getFileHandle(name: string): Promise<FileHandleLike>;
   values(): AsyncIterable<FileHandleLike | DirectoryHandleLike>;
+  /** Whether both handles are one folder (handles passed to a worker are new objects each time). */
+  isSameEntry?(other: DirectoryHandleLike): Promise<boolean>;
 }
 
 function isNotFound(error: unknown): boolean {
