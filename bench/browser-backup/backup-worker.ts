@@ -234,7 +234,7 @@ async function runBackups(request: BenchRequest, device: BenchDevice): Promise<B
     const store = request.discard
       ? new VersionedBackupStore('opfs', new DiscardBackend())
       : request.profile
-        ? await profiledStore(origin, folder)
+        ? await profiledStore(origin, folder, request.folderStore === true)
         : request.folderStore
           ? await FolderBackupStore.open(await origin.getDirectoryHandle(folder, { create: true }), { interactive: false })
           : await OpfsBackupStore.open({ folder });
@@ -253,11 +253,16 @@ async function runBackups(request: BenchRequest, device: BenchDevice): Promise<B
   return { runs, store: storeKind };
 }
 
-/** Same store as OpfsBackupStore.open, with time and calls per backend method logged to the console. */
-async function profiledStore(origin: DirHandleLike, folder: string): Promise<VersionedBackupStore> {
+/**
+ * A store over a HandleBackend (sync access handles, or createWritable as in a picked folder) with the
+ * calls and time per backend method logged to the console, and how many calls were in flight on average.
+ */
+async function profiledStore(origin: DirHandleLike, folder: string, asFolder: boolean): Promise<VersionedBackupStore> {
   const root = await origin.getDirectoryHandle(folder, { create: true });
-  const backend = new HandleBackend(root, { preferSyncAccess: true, freeSpace: async () => 1e12 });
+  const backend = new HandleBackend(root, { preferSyncAccess: !asFolder, freeSpace: async () => 1e12 });
   const totals = new Map<string, { calls: number; ms: number }>();
+  const started = performance.now();
+  let busyMs = 0;
   const proxy = new Proxy(backend, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
@@ -270,6 +275,8 @@ async function profiledStore(origin: DirHandleLike, folder: string): Promise<Ver
           const e = totals.get(k) ?? { calls: 0, ms: 0 };
           e.calls++;
           e.ms += performance.now() - t;
+          busyMs += performance.now() - t;
+          if (performance.now() - t > 300) console.log(`${k} took ${Math.round(performance.now() - t)} ms`);
           totals.set(k, e);
         }
       };
@@ -286,7 +293,8 @@ async function profiledStore(origin: DirHandleLike, folder: string): Promise<Ver
     },
   });
   setTimeout(function report() {
-    console.log(JSON.stringify([...totals].map(([k, v]) => [k, v.calls, Math.round(v.ms)])));
+    const inFlight = busyMs / (performance.now() - started);
+    console.log(JSON.stringify([...totals].map(([k, v]) => [k, v.calls, Math.round(v.ms)])), `calls in flight on average: ${inFlight.toFixed(2)}`);
     setTimeout(report, 10_000);
   }, 10_000);
   return new VersionedBackupStore('opfs', proxy);
