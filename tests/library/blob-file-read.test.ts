@@ -5,12 +5,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { blobFileRead } from '../../src/core/blob-file-read.ts';
 import { readFully } from '../../src/core/file-read.ts';
 import { OpfsScratch } from '../../src/library/source/scratch-copy.ts';
 import { NodeFsSource } from '../../src/library/node/fs-source.ts';
 import { BackupReader } from '../../src/library/backup-reader.ts';
+import { ZipSource, type BlobLike } from '../../src/library/source/zip-source.ts';
 import { CorruptBackupError } from '../../src/core/errors.ts';
 import { MemoryDirectoryHandle } from '../stores/memory-directory-handle.ts';
 import { generateBackup } from './backup-generator.ts';
@@ -146,3 +148,49 @@ test('a Manifest.db that changes on disk while read in place gives a message tha
   });
 });
 
+/** `dir` zipped by Python's zipfile, every entry stored (as Lifeboat's own zips are) or deflated. */
+async function zipOf(dir: string, stored: boolean): Promise<Uint8Array> {
+  const path = join(dir, '..', `${basename(dir)}-${stored ? 'stored' : 'deflated'}.zip`);
+  const script = 'import zipfile,os,sys\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_STORED if sys.argv[3]=="1" else zipfile.ZIP_DEFLATED)\nfor r,_,fs in os.walk(sys.argv[2]):\n  for f in fs: z.write(os.path.join(r,f), os.path.relpath(os.path.join(r,f), sys.argv[2]))\nz.close()';
+  const made = spawnSync('python3', ['-c', script, path, dir, stored ? '1' : '0']);
+  assert.equal(made.status, 0, String(made.stderr));
+  const bytes = new Uint8Array(await readFile(path));
+  await rm(path);
+  return bytes;
+}
+
+for (const password of [undefined, 'pw']) {
+  test(`${password ? 'encrypted' : 'plain'} backup in a zip: a stored Manifest.db is read in place through the zip's File, a deflated one is copied to scratch`, async () => {
+    const b = await generateBackup({ password });
+    cleanup.push(b.dir);
+    const expected = await BackupReader.open(new NodeFsSource(b.dir));
+    if (password) await expected.unlock(password);
+    try {
+      for (const stored of [true, false]) {
+        const zip = await ZipSource.open(asBlob(await zipOf(b.dir, stored)) as unknown as BlobLike, 'backup.zip');
+        assert.equal((await zip.fileBlob('Manifest.db')) !== null, stored, 'only a stored entry is a slice of the zip');
+        const root = new MemoryDirectoryHandle();
+        await withFileReaderSync(async (reads) => {
+          const reader = await BackupReader.open(zip, { scratch: new OpfsScratch(async () => root, async () => ({ quota: 1e12, usage: 0 }), 0), blobInPlaceMinBytes: 0 });
+          try {
+            if (password) await reader.unlock(password);
+            if (stored) {
+              assert.ok(reads.count > 0, 'SQLite read the zip');
+              assert.equal(root.children.size, 0, 'no scratch copy was made');
+            } else {
+              assert.equal(reads.count, 0);
+              assert.ok(root.children.size > 0, 'a deflated Manifest.db is copied to scratch');
+            }
+            assert.deepEqual(reader.manifest.domains(), expected.manifest.domains());
+            assert.deepEqual(reader.summary().fileCount, expected.summary().fileCount);
+            for (const entry of expected.manifest.search('', 50)) assert.deepEqual(reader.metadata(entry.fileID), expected.metadata(entry.fileID));
+          } finally {
+            reader.close();
+          }
+        });
+      }
+    } finally {
+      expected.close();
+    }
+  });
+}

@@ -240,6 +240,18 @@ export class ZipSource implements BackupSource {
     return out;
   }
 
+  /**
+   * A stored (uncompressed) entry as a slice of the zip's Blob, so a big Manifest.db is read where it
+   * lies, as a picked folder's is, instead of copied to scratch first (Lifeboat's own zips store every
+   * entry). Null for a deflated entry: it has no random access.
+   */
+  async fileBlob(path: string): Promise<Blob | null> {
+    const entry = this.files.get(normalisePath(path));
+    if (!entry || entry.method !== 0) return null;
+    const offset = await this.dataOffset(entry);
+    return this.blob.slice(offset, offset + entry.size) as unknown as Blob;
+  }
+
   async *stream(path: string, chunkSize = DEFAULT_CHUNK_SIZE): AsyncIterable<Uint8Array> {
     const entry = this.entry(path);
     const offset = await this.dataOffset(entry);
