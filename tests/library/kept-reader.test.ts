@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { BackupReader } from '../../src/library/backup-reader.ts';
 import { NodeFsSource } from '../../src/library/node/fs-source.ts';
 import { generateBackup } from './backup-generator.ts';
+import { asPickedFolder } from '../helpers/picked-folder-source.ts';
 import type { BackupSource } from '../../src/library/source/backup-source.ts';
 
 interface FakeReader {
@@ -131,17 +132,8 @@ test('a reader says when it reads Manifest.db through a file it holds open, and 
     const held = await BackupReader.open(new NodeFsSource(backup.dir));
     assert.equal(held.holdsFileHandle, true, 'opened in place through the source’s file');
     held.close();
-    // The same files without synchronous reads (a picked folder's Files, as far as this goes): nothing held.
-    const fs = new NodeFsSource(backup.dir);
-    const noSyncReads: BackupSource = {
-      label: fs.label,
-      list: (p) => fs.list(p),
-      stat: (p) => fs.stat(p),
-      readFile: (p) => fs.readFile(p),
-      readRange: (p, s, e) => fs.readRange(p, s, e),
-      stream: (p, c) => fs.stream(p, c),
-    };
-    const loaded = await BackupReader.open(noSyncReads);
+    // The same files without synchronous reads, as a picked folder's: nothing held.
+    const loaded = await BackupReader.open(asPickedFolder(new NodeFsSource(backup.dir)));
     assert.equal(loaded.manifest.totals().fileCount > 0, true);
     assert.equal(loaded.holdsFileHandle, false);
     loaded.close();
