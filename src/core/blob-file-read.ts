@@ -80,9 +80,6 @@ export function blobFileRead(blob: Blob): FileRead | null {
       if (at < 0 || end <= at) return 0;
       return (end - at < SMALL.bytes ? small : large).read(into, at, end);
     },
-    async readAsync(at: number, end: number): Promise<Uint8Array> {
-      return new Uint8Array(await blob.slice(Math.max(0, at), Math.min(size, end)).arrayBuffer());
-    },
     close() {
       small.clear();
       large.clear();

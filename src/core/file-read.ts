@@ -7,11 +7,6 @@ export interface FileRead {
   readonly size: number;
   /** Reads into `into` from byte `at` of the file; how many bytes were read (fewer only at its end). */
   read(into: Uint8Array, at: number): number;
-  /**
-   * Bytes [at, end) read without blocking the thread, where the file can (a Blob): a read-ahead then
-   * overlaps the file's I/O with the synchronous reader's own work. Fewer bytes only at the file's end.
-   */
-  readAsync?(at: number, end: number): Promise<Uint8Array>;
   close(): void;
 }
 

@@ -108,16 +108,8 @@ export function decryptingFileRead(file: FileRead, key: Uint8Array, what: string
     const from = w * AHEAD_WINDOW;
     const to = Math.min(file.size, from + AHEAD_WINDOW);
     const withIv = from === 0 ? 0 : BLOCK;
-    // A Blob's bytes are read without blocking SQLite's thread: FileReaderSync took ≈2 s of it at 1.3M files.
-    let source: Uint8Array;
-    if (file.readAsync) {
-      source = await file.readAsync(from - withIv, to);
-      if (closed) return;
-    } else {
-      source = new Uint8Array(to - from + withIv);
-      if (readFully(file, source, from - withIv) !== source.length) return; // the synchronous read will say why
-    }
-    if (source.length !== to - from + withIv) return; // the synchronous read will say why
+    const source = new Uint8Array(to - from + withIv);
+    if (readFully(file, source, from - withIv) !== source.length) return; // the synchronous read will say why
     const plain = await decryptBlocks(webKey!, withIv ? source.subarray(0, BLOCK) : undefined, source.subarray(withIv), what);
     if (!closed) ready.set(w, plain);
   };
