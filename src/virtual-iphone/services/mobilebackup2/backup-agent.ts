@@ -243,7 +243,7 @@ export class BackupRun {
       if (previous && ref >= 0 && previous.flags(ref) === 1 && previous.size(ref) === list.size(i) && previous.lastModified(ref) === list.mtime(i)) {
         const key = previous.encryptionKey(ref);
         if (!encrypted || key) {
-          if (keys) keys[i] = key;
+          keys?.set(i, key);
           continue;
         }
       }
@@ -278,7 +278,7 @@ export class BackupRun {
       };
       if (encryption) {
         const key = await encryption.newFileKey(entry.protectionClass);
-        keys![i] = key.encryptionKey;
+        keys!.set(i, key.encryptionKey);
         item.key = key.key;
       }
       return item;

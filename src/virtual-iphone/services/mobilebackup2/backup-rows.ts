@@ -2,6 +2,7 @@ import type { EntryList } from '../../dataset/file-table.ts';
 import { fileIdFor } from './backup-files.ts';
 import { manifestRow, rowFingerprint, type ManifestRow } from './manifest.ts';
 import { SentRows, type PreviousRows } from './previous-rows.ts';
+import { EncryptionKeys } from './encryption-keys.ts';
 
 /**
  * The Manifest.db rows of one backup, kept as the listing they come from plus a few numbers per row
@@ -13,7 +14,7 @@ export class BackupRows {
   /** rowFingerprint of each row once worked out (NaN: not yet). */
   readonly fingerprints: Float64Array;
   /** MBFile EncryptionKey of each file row of an encrypted backup. */
-  readonly keys: (Uint8Array | undefined)[] | null;
+  readonly keys: EncryptionKeys | null;
   /** The previous row of each row (a ref of `previous`), or -1; null without a previous manifest. */
   readonly refs: Int32Array | null;
 
@@ -23,7 +24,7 @@ export class BackupRows {
     encrypted: boolean,
   ) {
     this.fingerprints = new Float64Array(list.length).fill(Number.NaN);
-    this.keys = encrypted ? new Array<Uint8Array | undefined>(list.length) : null;
+    this.keys = encrypted ? new EncryptionKeys(list.length) : null;
     this.refs = previous ? previous.match(list, (i) => this.fileId(i)) : null;
   }
 
@@ -36,7 +37,7 @@ export class BackupRows {
   }
 
   row(i: number): ManifestRow {
-    return manifestRow(this.list.at(i), this.keys?.[i], this.fileId(i));
+    return manifestRow(this.list.at(i), this.keys?.get(i), this.fileId(i));
   }
 
   *rows(): Generator<ManifestRow> {
@@ -59,7 +60,7 @@ export class BackupRows {
     for (let i = 0; i < this.list.length; i++) {
       const ref = refs ? refs[i]! : -1;
       // From the same entry, without keys: the row the host has. Not hashed (1.3M rows).
-      if (previous && ref >= 0 && previous.sameEntry(ref, this.list, i) && !previous.encryptionKey(ref) && !this.keys?.[i]) continue;
+      if (previous && ref >= 0 && previous.sameEntry(ref, this.list, i) && !previous.encryptionKey(ref) && !this.keys?.has(i)) continue;
       if (!previous || ref < 0 || previous.fingerprint(ref) !== this.fingerprint(i)) changed.push(this.row(i));
     }
     return changed;
