@@ -236,7 +236,6 @@ function manifestWebKey(): Promise<CryptoKey> {
   webKey ??= globalThis.crypto.subtle.importKey('raw', MANIFEST_KEY_BYTES, 'AES-CBC', false, ['encrypt', 'decrypt']);
   return webKey;
 }
-let manifestKey: Promise<CryptoKey> | undefined;
 
 /**
  * An encrypted backup's Manifest.db as an unlock reads it: decrypted as it streams (AES-256-CBC, zero
@@ -252,8 +251,7 @@ export const manifestDbEncrypted: FuzzTarget = {
   maxInput: 128 * 1024,
   quickExecutions: 4000,
   async run(input) {
-    manifestKey ??= globalThis.crypto.subtle.importKey('raw', MANIFEST_KEY_BYTES, 'AES-CBC', false, ['encrypt', 'decrypt']);
-    const key = await manifestKey;
+    const key = await manifestWebKey();
     const db = await ManifestDb.open({ size: input.length, chunks: decryptStream(key, pieces(input, 4096), 'Manifest.db'), upTo: true });
     try {
       const { fileCount } = db.totals();
