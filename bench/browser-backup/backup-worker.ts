@@ -272,11 +272,12 @@ async function profiledStore(origin: DirHandleLike, folder: string, asFolder: bo
         try {
           return await f();
         } finally {
+          const ms = performance.now() - t;
           const e = totals.get(k) ?? { calls: 0, ms: 0 };
           e.calls++;
-          e.ms += performance.now() - t;
-          busyMs += performance.now() - t;
-          if (performance.now() - t > 300) console.log(`${k} took ${Math.round(performance.now() - t)} ms`);
+          e.ms += ms;
+          busyMs += ms;
+          if (ms > 300) console.log(`${k} took ${Math.round(ms)} ms`);
           totals.set(k, e);
         }
       };
