@@ -71,7 +71,7 @@ function blobOf(bytes: Uint8Array): BlobLike {
   };
 }
 
-/** Lists everything reachable and reads every file whole and in part, as the library would. */
+/** Lists everything reachable and reads every file whole, in part and (stored) in place, as the library would. */
 async function walk(zip: ZipSource): Promise<string> {
   const rejected = new Set<string>();
   const dirs = [''];
@@ -90,6 +90,9 @@ async function walk(zip: ZipSource): Promise<string> {
         const whole = await zip.readFile(path);
         if (stat && whole.length !== stat.size) throw new Error(`readFile gave ${whole.length} bytes, stat says ${stat.size}`);
         await zip.readRange(path, 1, 100);
+        // A stored entry is also read in place, through a slice of the zip (a big Manifest.db): the same bytes.
+        const inPlace = await zip.fileBlob(path);
+        if (inPlace && !Buffer.from(await inPlace.arrayBuffer()).equals(whole)) throw new Error('fileBlob and readFile gave different bytes');
       } catch (error) {
         // One damaged entry must not hide the rest (and must fail typed).
         if (!(error instanceof LifeboatError)) throw error;
