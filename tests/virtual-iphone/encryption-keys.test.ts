@@ -32,3 +32,17 @@ test('keys of 44 bytes and of any other length come back as they were set; unset
   mine.fill(0);
   assert.deepEqual(keys.get(1), key(44, 6));
 });
+
+test('grown, the keys keep what they held and take rows past the old end', () => {
+  const keys = new EncryptionKeys(2);
+  keys.set(1, new Uint8Array(44).fill(3));
+  keys.set(0, new Uint8Array(7).fill(4));
+  assert.throws(() => keys.set(2, new Uint8Array(44)), RangeError);
+  keys.grow(10);
+  assert.equal(keys.length, 10);
+  assert.deepEqual(keys.get(1), new Uint8Array(44).fill(3));
+  assert.deepEqual(keys.get(0), new Uint8Array(7).fill(4));
+  keys.set(9, new Uint8Array(44).fill(5));
+  assert.deepEqual(keys.get(9), new Uint8Array(44).fill(5));
+  assert.equal(keys.has(5), false);
+});

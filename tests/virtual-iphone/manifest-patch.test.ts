@@ -18,7 +18,7 @@ import {
   type PreviousRow,
 } from '../../src/virtual-iphone/services/mobilebackup2/manifest.ts';
 import { BackupRows } from '../../src/virtual-iphone/services/mobilebackup2/backup-rows.ts';
-import type { PreviousRows } from '../../src/virtual-iphone/services/mobilebackup2/previous-rows.ts';
+import type { PreviousRows, ReadRows } from '../../src/virtual-iphone/services/mobilebackup2/previous-rows.ts';
 
 type Row = [string, string, string, number, string];
 
@@ -39,7 +39,7 @@ function rowsFor(dataset: Dataset): ManifestRow[] {
   return dataset.entries(false).map((e) => manifestRow(e, e.kind === 'file' && e.inode % 5 === 0 ? new Uint8Array(40).fill(e.inode % 251) : undefined));
 }
 
-function plan(rows: readonly ManifestRow[], previous: Map<string, { fingerprint: number }>): { changed: ManifestRow[]; deleted: string[] } {
+function plan(rows: readonly ManifestRow[], previous: ReadRows): { changed: ManifestRow[]; deleted: string[] } {
   const current = new Set(rows.map((r) => r.fileId));
   return {
     changed: rows.filter((r) => previous.get(r.fileId)?.fingerprint !== rowFingerprint(r)),
@@ -78,7 +78,7 @@ test('the rows a device keeps as sent say what the Manifest.db it built or updat
   const built = await buildManifestDb(first.rows());
   const said = (r: Omit<PreviousRow, 'fingerprint'>, fingerprint: number) => ({ fileId: r.fileId, flags: r.flags, size: r.size, lastModified: r.lastModified, encryptionKey: r.encryptionKey, fingerprint });
   const byId = (rows: (readonly [string, ReturnType<typeof said>])[]) => rows.sort((x, y) => (x[0] < y[0] ? -1 : 1));
-  const read = (m: Map<string, PreviousRow> | null) => byId([...(m ?? [])].map(([id, r]) => [id, said(r, r.fingerprint)] as const));
+  const read = (m: ReadRows | null) => byId([...(m ?? [])].map(([id, r]) => [id, said(r, r.fingerprint)] as const));
   const sent = (rows: PreviousRows) =>
     byId(
       Array.from({ length: rows.count }, (_, ref) => {

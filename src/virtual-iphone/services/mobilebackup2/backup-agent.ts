@@ -12,7 +12,7 @@ import { BackupFailure, DL_CODE, MAX_DOWNLOAD_BYTES, progressReal, type DeviceLi
 import { ProtocolError } from '../../../core/errors.ts';
 import { buildManifestDb, ManifestPatchError, patchManifestDb, readManifestDb } from './manifest.ts';
 import { BackupRows } from './backup-rows.ts';
-import { ReadRows, type PreviousRows, type SentRows } from './previous-rows.ts';
+import type { PreviousRows, SentRows } from './previous-rows.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
@@ -396,7 +396,7 @@ export class BackupRun {
     }
     if (sentAsIs) return { rows: sentAsIs.rows, db };
     const rows = await readManifestDb(db);
-    return rows ? { rows: new ReadRows(rows), db } : null;
+    return rows ? { rows, db } : null;
   }
 
   private async manifestPlist(dataset: Dataset, encryption: BackupEncryption | null): Promise<PlistDict> {

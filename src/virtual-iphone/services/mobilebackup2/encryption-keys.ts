@@ -8,17 +8,34 @@ const KEY_BYTES = 44;
  * another length (a host's previous Manifest.db may hold anything) is kept on its own.
  */
 export class EncryptionKeys {
-  private readonly bytes: Uint8Array;
+  private bytes: Uint8Array;
   /** 1 where row i has a key of KEY_BYTES in `bytes`. */
-  private readonly present: Uint8Array;
+  private present: Uint8Array;
   private readonly odd = new Map<number, Uint8Array>();
 
-  constructor(readonly length: number) {
+  constructor(length: number) {
     this.bytes = new Uint8Array(length * KEY_BYTES);
     this.present = new Uint8Array(length);
   }
 
+  /** Rows it has room for. */
+  get length(): number {
+    return this.present.length;
+  }
+
+  /** Makes room for `length` rows (keeping those it has); for a table whose row count is not known ahead. */
+  grow(length: number): void {
+    if (length <= this.present.length) return;
+    const bytes = new Uint8Array(length * KEY_BYTES);
+    bytes.set(this.bytes);
+    const present = new Uint8Array(length);
+    present.set(this.present);
+    this.bytes = bytes;
+    this.present = present;
+  }
+
   set(i: number, key: Uint8Array | undefined): void {
+    if (i < 0 || i >= this.present.length) throw new RangeError(`row ${i} is outside ${this.present.length} rows`);
     this.odd.delete(i);
     this.present[i] = 0;
     if (!key) return;

@@ -6,6 +6,7 @@ import { readMbFile } from './mbfile-reader.ts';
 import { scanManifestRowBatches } from '../../../library/manifest-scan.ts';
 import { concatBytes } from '../../../core/bytes.ts';
 import { readParts } from '../../../core/chunked-bytes.ts';
+import { ReadRows } from './previous-rows.ts';
 
 /** One row of Manifest.db as the device writes it. */
 export interface ManifestRow {
@@ -53,8 +54,8 @@ function previousRow(fileId: string, domain: string, relativePath: string, flags
   };
 }
 
-async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promise<Map<string, PreviousRow> | null> {
-  const rows = new Map<string, PreviousRow>();
+async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promise<ReadRows | null> {
+  const rows = new ReadRows();
   try {
     const reader = { size, read: async (start: number, end: number) => readParts(parts, start, Math.min(end, size)) };
     // Blobs as views of the received chunks: each is read here and only its fields are kept.
@@ -62,7 +63,7 @@ async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promi
       for (const row of batch) {
         if (!row.blob || row.fileID === '') continue;
         const previous = previousRow(row.fileID, row.domain, row.relativePath, row.flags, row.blob);
-        if (previous) rows.set(row.fileID, previous);
+        if (previous) rows.add(previous);
       }
     }
     return rows;
@@ -312,7 +313,7 @@ function numberField(value: PlistValue | undefined): number {
 }
 
 /** Reads a (decrypted) Manifest.db from the host, whole or in chunks; null if it is not a usable manifest. */
-export async function readManifestDb(file: Uint8Array | readonly Uint8Array[], inPlaceAbove = IN_PLACE_BYTES): Promise<Map<string, PreviousRow> | null> {
+export async function readManifestDb(file: Uint8Array | readonly Uint8Array[], inPlaceAbove = IN_PLACE_BYTES): Promise<ReadRows | null> {
   const parts = file instanceof Uint8Array ? [file] : file;
   const size = parts.reduce((n, part) => n + part.byteLength, 0);
   if (size > inPlaceAbove) return scanManifestDb(parts, size);
@@ -323,7 +324,7 @@ export async function readManifestDb(file: Uint8Array | readonly Uint8Array[], i
     return null;
   }
   try {
-    const rows = new Map<string, PreviousRow>();
+    const rows = new ReadRows();
     // Row by row: all rows at once (selectArrays) of a 1.3M-file manifest is a GB of arrays and blobs.
     const stmt = db.prepare('SELECT fileID, domain, relativePath, flags, file FROM Files');
     try {
@@ -335,7 +336,7 @@ export async function readManifestDb(file: Uint8Array | readonly Uint8Array[], i
         const blob = stmt.get(4);
         if (typeof fileId !== 'string' || typeof domain !== 'string' || typeof relativePath !== 'string' || !(blob instanceof Uint8Array)) continue;
         const previous = previousRow(fileId, domain, relativePath, Number(flags), blob);
-        if (previous) rows.set(fileId, previous);
+        if (previous) rows.add(previous);
       }
     } finally {
       stmt.finalize();

@@ -1,6 +1,8 @@
 import type { EntryList } from '../../dataset/file-table.ts';
 import { MANIFEST_FLAGS } from './backup-files.ts';
 import { manifestRow, rowFingerprint, type PreviousRow } from './manifest.ts';
+import { EncryptionKeys } from './encryption-keys.ts';
+import { hashOfKey, keyInto, readHex } from '../../../stores/hex-name-set.ts';
 
 /**
  * The rows of the host's previous Manifest.db, as an incremental backup's plan asks for them: by the
@@ -25,27 +27,101 @@ export interface PreviousRows {
   gone(): Generator<number>;
 }
 
-/** Previous rows read back from the host's Manifest.db (readManifestDb), by fileID. */
+/**
+ * Previous rows read back from the host's Manifest.db (readManifestDb), kept as columns: a fileID as
+ * its 20 bytes, four numbers and a key per row, and a table from fileID to row. As an object per row in
+ * a Map by fileID (and a second Map to match them), an encrypted 1.3M-file phone's incremental backup
+ * held ≈300 MB more of its worker's heap than an unencrypted one, which keeps the rows it sent
+ * (SentRows). A fileID that is not 40 lowercase hex digits (a host's database may hold anything) is
+ * kept as a string beside the columns. A fileID read twice keeps the later row, as a Map would.
+ */
 export class ReadRows implements PreviousRows {
-  private readonly rows: PreviousRow[];
-  private matched: Uint8Array;
+  private rowCount = 0;
+  private ids = new Uint8Array(0);
+  private readonly oddIds = new Map<number, string>();
+  private readonly oddRefs = new Map<string, number>();
+  private flagColumn = new Float64Array(0);
+  private sizeColumn = new Float64Array(0);
+  private modifiedColumn = new Float64Array(0);
+  private fingerprintColumn = new Float64Array(0);
+  private readonly keyColumn = new EncryptionKeys(0);
+  /** Open addressing over the hex fileIDs: ref + 1 per slot, 0 empty; at most half full. */
+  private slots = new Int32Array(0);
+  private matched = new Uint8Array(0);
 
-  constructor(byFileId: ReadonlyMap<string, PreviousRow>) {
-    this.rows = [...byFileId.values()];
-    this.matched = new Uint8Array(this.rows.length);
+  /** The number of distinct fileIDs read. */
+  get count(): number {
+    return this.rowCount;
   }
 
-  get count(): number {
-    return this.rows.length;
+  /** Adds the row read for `row.fileId`, or replaces the one read for it before. */
+  add(row: PreviousRow): void {
+    let ref = this.refOf(row.fileId);
+    if (ref < 0) ref = this.append(row.fileId);
+    this.flagColumn[ref] = row.flags;
+    this.sizeColumn[ref] = row.size;
+    this.modifiedColumn[ref] = row.lastModified;
+    this.fingerprintColumn[ref] = row.fingerprint;
+    this.keyColumn.set(ref, row.encryptionKey);
+  }
+
+  /** The ref of `fileId`, or -1. */
+  refOf(fileId: string): number {
+    if (!keyInto(fileId, PROBE)) return this.oddRefs.get(fileId) ?? -1;
+    const slots = this.slots;
+    if (slots.length === 0) return -1;
+    const ids = this.ids;
+    for (let slot = hashOfKey(PROBE, 0) & (slots.length - 1); ; slot = (slot + 1) & (slots.length - 1)) {
+      const ref = slots[slot]! - 1;
+      if (ref < 0) return -1;
+      const at = ref * 20;
+      let i = 0;
+      while (i < 20 && ids[at + i] === PROBE[i]) i++;
+      if (i === 20) return ref;
+    }
+  }
+
+  // Map-like, for a test or a caller that has a fileID.
+
+  has(fileId: string): boolean {
+    return this.refOf(fileId) >= 0;
+  }
+
+  get(fileId: string): PreviousRow | undefined {
+    const ref = this.refOf(fileId);
+    return ref < 0 ? undefined : this.row(ref);
+  }
+
+  *keys(): Generator<string> {
+    for (let ref = 0; ref < this.rowCount; ref++) yield this.fileId(ref);
+  }
+
+  *entries(): Generator<[string, PreviousRow]> {
+    for (let ref = 0; ref < this.rowCount; ref++) yield [this.fileId(ref), this.row(ref)];
+  }
+
+  [Symbol.iterator](): Generator<[string, PreviousRow]> {
+    return this.entries();
+  }
+
+  /** Row `ref` as an object (for a test, or the few rows a caller looks at). */
+  row(ref: number): PreviousRow {
+    const key = this.keyColumn.get(ref);
+    return {
+      fileId: this.fileId(ref),
+      flags: this.flagColumn[ref]!,
+      size: this.sizeColumn[ref]!,
+      lastModified: this.modifiedColumn[ref]!,
+      ...(key ? { encryptionKey: key.slice() } : {}),
+      fingerprint: this.fingerprintColumn[ref]!,
+    };
   }
 
   match(list: EntryList, fileId: (i: number) => string): Int32Array {
-    const index = new Map<string, number>();
-    this.rows.forEach((row, ref) => index.set(row.fileId, ref));
-    this.matched = new Uint8Array(this.rows.length);
+    this.matched = new Uint8Array(this.rowCount);
     const refs = new Int32Array(list.length);
     for (let i = 0; i < list.length; i++) {
-      const ref = index.get(fileId(i)) ?? -1;
+      const ref = this.refOf(fileId(i));
       refs[i] = ref;
       if (ref >= 0) this.matched[ref] = 1;
     }
@@ -53,27 +129,27 @@ export class ReadRows implements PreviousRows {
   }
 
   fileId(ref: number): string {
-    return this.rows[ref]!.fileId;
+    return this.oddIds.get(ref) ?? readHex(this.ids, ref * 20);
   }
 
   flags(ref: number): number {
-    return this.rows[ref]!.flags;
+    return this.flagColumn[ref]!;
   }
 
   size(ref: number): number {
-    return this.rows[ref]!.size;
+    return this.sizeColumn[ref]!;
   }
 
   lastModified(ref: number): number {
-    return this.rows[ref]!.lastModified;
+    return this.modifiedColumn[ref]!;
   }
 
   encryptionKey(ref: number): Uint8Array | undefined {
-    return this.rows[ref]!.encryptionKey;
+    return this.keyColumn.get(ref);
   }
 
   fingerprint(ref: number): number {
-    return this.rows[ref]!.fingerprint;
+    return this.fingerprintColumn[ref]!;
   }
 
   sameEntry(): boolean {
@@ -81,9 +157,57 @@ export class ReadRows implements PreviousRows {
   }
 
   *gone(): Generator<number> {
-    for (let ref = 0; ref < this.rows.length; ref++) if (!this.matched[ref]) yield ref;
+    for (let ref = 0; ref < this.rowCount; ref++) if (!this.matched[ref]) yield ref;
+  }
+
+  /** A new ref for `fileId` (not read before), with room made in every column. */
+  private append(fileId: string): number {
+    const ref = this.rowCount;
+    if (ref === this.flagColumn.length) this.growColumns(Math.max(1024, ref * 2));
+    this.rowCount++;
+    if (keyInto(fileId, PROBE)) {
+      this.ids.set(PROBE, ref * 20);
+      if (this.rowCount * 2 > this.slots.length) this.rehash(this.rowCount * 2);
+      else this.place(ref);
+    } else {
+      this.oddIds.set(ref, fileId);
+      this.oddRefs.set(fileId, ref);
+    }
+    return ref;
+  }
+
+  private growColumns(capacity: number): void {
+    const grown = <T extends Uint8Array | Float64Array>(column: T, make: (n: number) => T, width = 1): T => {
+      const next = make(capacity * width);
+      next.set(column);
+      return next;
+    };
+    this.ids = grown(this.ids, (n) => new Uint8Array(n), 20);
+    this.flagColumn = grown(this.flagColumn, (n) => new Float64Array(n));
+    this.sizeColumn = grown(this.sizeColumn, (n) => new Float64Array(n));
+    this.modifiedColumn = grown(this.modifiedColumn, (n) => new Float64Array(n));
+    this.fingerprintColumn = grown(this.fingerprintColumn, (n) => new Float64Array(n));
+    this.keyColumn.grow(capacity);
+  }
+
+  /** A table of at least `needed` slots (a power of two) holding every hex fileID read so far. */
+  private rehash(needed: number): void {
+    let size = 1024;
+    while (size < needed) size *= 2;
+    this.slots = new Int32Array(size);
+    for (let ref = 0; ref < this.rowCount; ref++) if (!this.oddIds.has(ref)) this.place(ref);
+  }
+
+  private place(ref: number): void {
+    const slots = this.slots;
+    let slot = hashOfKey(this.ids, ref * 20) & (slots.length - 1);
+    while (slots[slot] !== 0) slot = (slot + 1) & (slots.length - 1);
+    slots[slot] = ref + 1;
   }
 }
+
+/** Where refOf and append put a fileID as its 20 bytes. */
+const PROBE = new Uint8Array(20);
 
 /**
  * The rows this device itself sent last time (an unencrypted backup whose Manifest.db came back
