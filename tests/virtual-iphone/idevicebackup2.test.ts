@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startVirtualUsbmuxd, type VirtualUsbmuxd } from '../helpers/virtual-usbmuxd.ts';
@@ -95,15 +95,36 @@ test('idevicebackup2: full backup, incremental after mutate, then encryption on 
     const encrypted = await run(v, '/usr/bin/idevicebackup2', ['backup', root]);
     assert.equal(encrypted.code, 0, encrypted.out);
     assert.match(encrypted.out, /Backup Successful/);
-    const decrypted = await run(v, '/usr/bin/python3', [join(import.meta.dirname, 'decrypt_backup.py'), deviceDir, 'sekret']);
-    assert.equal(decrypted.code, 0, decrypted.out);
-    const result = JSON.parse(decrypted.out) as { files: Record<string, string>; rows: number };
-    const truth = await dataset.truth(true);
-    assert.equal(result.rows, truth.length);
-    for (const entry of truth.filter((e) => e.kind === 'file')) {
-      assert.equal(result.files[`${entry.domain}-${entry.relativePath}`], entry.sha256, `${entry.domain}-${entry.relativePath}`);
-    }
-    assert.ok(result.files['KeychainDomain-keychain-backup.plist'], 'keychain only in the encrypted backup');
+    const assertDecryptsToTruth = async (): Promise<Record<string, string>> => {
+      const decrypted = await run(v, '/usr/bin/python3', [join(import.meta.dirname, 'decrypt_backup.py'), deviceDir, 'sekret']);
+      assert.equal(decrypted.code, 0, decrypted.out);
+      const result = JSON.parse(decrypted.out) as { files: Record<string, string>; rows: number };
+      const truth = await dataset.truth(true);
+      assert.equal(result.rows, truth.length);
+      for (const entry of truth.filter((e) => e.kind === 'file')) {
+        assert.equal(result.files[`${entry.domain}-${entry.relativePath}`], entry.sha256, `${entry.domain}-${entry.relativePath}`);
+      }
+      return result.files;
+    };
+    assert.ok((await assertDecryptsToTruth())['KeychainDomain-keychain-backup.plist'], 'keychain only in the encrypted backup');
+
+    // Encrypted incrementals: the device takes the rows of the Manifest.db it sent when the host's copy
+    // is that file (the same SHA-256), and reads them back from the file when the host kept an older one.
+    const sentManifest = ['Manifest.db', 'Manifest.plist'].map((name) => [name, readFileSync(join(deviceDir, name))] as const);
+    const isIncremental = async (out: string): Promise<void> => {
+      assert.match(out, /Backup Successful/);
+      const received = Number(/Received (\d+) files/.exec(out)?.[1]);
+      assert.ok(received < (await dataset.truth(true)).length / 4, `an incremental: ${received} files received`);
+    };
+    dataset.mutate(43);
+    const asSent = await run(v, '/usr/bin/idevicebackup2', ['backup', root]);
+    await isIncremental(asSent.out);
+    await assertDecryptsToTruth();
+    for (const [name, bytes] of sentManifest) writeFileSync(join(deviceDir, name), bytes);
+    dataset.mutate(44);
+    const readBack = await run(v, '/usr/bin/idevicebackup2', ['backup', root]);
+    await isIncremental(readBack.out);
+    await assertDecryptsToTruth();
 
     const wrong = await run(v, '/usr/bin/idevicebackup2', ['encryption', 'off', 'nope', root]);
     assert.match(wrong.out, /ErrorCode 207/);

@@ -100,6 +100,45 @@ test('the rows a device keeps as sent say what the Manifest.db it built or updat
   assert.deepEqual(sent(next.asSent()), read(await readManifestDb(concatBytes(patched))));
 });
 
+test('an encrypted backup’s rows kept as sent say what its Manifest.db says, keys included, and so do the next ones', async () => {
+  const dataset = await Dataset.create({ size: 'small', seed: 13 });
+  let generation = 0;
+  // Each upload gets a new key, as the device makes them; an unchanged file keeps the one it had.
+  const keyFor = (i: number): Uint8Array => new Uint8Array(44).map((_, b) => (i * 31 + b + generation * 7) & 0xff);
+  const keyed = (rows: BackupRows): BackupRows => {
+    for (let i = 0; i < rows.length; i++) {
+      if (rows.list.kind(i) !== 'file') continue;
+      const ref = rows.refs ? rows.refs[i]! : -1;
+      const unchanged = ref >= 0 && rows.previous!.size(ref) === rows.list.size(i) && rows.previous!.lastModified(ref) === rows.list.mtime(i);
+      rows.keys!.set(i, unchanged ? rows.previous!.encryptionKey(ref) : keyFor(i));
+    }
+    return rows;
+  };
+  const said = (rows: PreviousRows) =>
+    Array.from({ length: rows.count }, (_, ref) => [rows.fileId(ref), rows.flags(ref), rows.size(ref), rows.lastModified(ref), rows.encryptionKey(ref), rows.fingerprint(ref)] as const).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  const first = keyed(new BackupRows(dataset.listing(true), null, true));
+  const built = await buildManifestDb(first.rows());
+  const read = await readManifestDb(built);
+  assert.ok(read);
+  assert.deepEqual(said(first.asSent()), said(read));
+  assert.ok(said(read).filter((row) => row[4]).length > 100, 'with keys');
+
+  generation++;
+  const summary = dataset.mutate(9, { everyday: true });
+  const next = keyed(new BackupRows(dataset.listing(true), first.asSent(), true));
+  const changed = next.changedRows();
+  assert.ok(changed.length >= summary.modified.length + summary.added.length && changed.length < next.length / 4, `${changed.length} of ${next.length} rows written`);
+  const patched = await patchManifestDb(built.slice(), changed, next.deletedFileIds(), next.length);
+  assert.deepEqual(await rowsOf(concatBytes(patched)), await rowsOf(await buildManifestDb(next.rows())));
+  const readNext = await readManifestDb(concatBytes(patched));
+  assert.ok(readNext);
+  assert.deepEqual(said(next.asSent()), said(readNext));
+  // The same plan from rows read back (an older copy, or one the device did not send).
+  const fromRead = keyed(new BackupRows(dataset.listing(true), read, true));
+  assert.deepEqual(fromRead.changedRows().map((r) => r.fileId).sort(), changed.map((r) => r.fileId).sort());
+  assert.deepEqual(fromRead.deletedFileIds().sort(), next.deletedFileIds().sort());
+});
+
 test('a row differing in any field the device writes gets another fingerprint', () => {
   const entry = { domain: 'AppDomain-x', relativePath: 'Documents/a.bin', kind: 'file', size: 10, mode: 0o100644, mtime: 1_700_000_000, protectionClass: 3, inode: 9, content: null } as const;
   const base = rowFingerprint(manifestRow({ ...entry }));

@@ -13,6 +13,11 @@ export function randomBytes(length: number): Uint8Array {
   return out;
 }
 
+/** SHA-256 of `data` (WebCrypto: native, ≈1 GB/s, where hashing in JavaScript is a few hundred MB/s). */
+export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await subtle().digest('SHA-256', bytes(data)));
+}
+
 export async function pbkdf2(password: Uint8Array, salt: Uint8Array, iterations: number, hash: 'SHA-1' | 'SHA-256'): Promise<Uint8Array> {
   const key = await subtle().importKey('raw', bytes(password), 'PBKDF2', false, ['deriveBits']);
   return new Uint8Array(await subtle().deriveBits({ name: 'PBKDF2', hash, salt: bytes(salt), iterations }, key, 256));

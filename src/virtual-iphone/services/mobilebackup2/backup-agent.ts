@@ -4,7 +4,7 @@ import { ExpectedBytes, readParts } from '../../../core/chunked-bytes.ts';
 import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import type { Dataset } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
-import { aesCbcDecrypt, encryptedSize, randomBytes } from '../../encryption/crypto.ts';
+import { aesCbcDecrypt, encryptedSize, randomBytes, sha256 } from '../../encryption/crypto.ts';
 import { encodeTlv } from '../../encryption/keybag.ts';
 import { payloadPath, fileIdFor } from './backup-files.ts';
 import type { BackupDeviceState } from './backup-state.ts';
@@ -90,6 +90,20 @@ async function plainManifestDb(dataset: Dataset, build: () => Promise<readonly U
  * Unencrypted backups only.
  */
 const lastSentManifest = new WeakMap<Dataset, { db: readonly Uint8Array[]; rows: SentRows }>();
+
+/**
+ * The same for an encrypted backup, whose Manifest.db goes up encrypted with a key of its own: its
+ * plaintext is not kept (1.19 GB on a huge phone), only the SHA-256 of the encrypted file and the rows.
+ * A copy read back with that digest is the file sent, so its rows are these, keys included, and the
+ * 1.3M MBFile blobs need not be read again (most of an encrypted incremental's time on the device).
+ */
+const lastSentEncryptedManifest = new WeakMap<Dataset, SentEncryptedManifest>();
+
+interface SentEncryptedManifest {
+  size: number;
+  sha256: Uint8Array;
+  rows: SentRows;
+}
 
 /** The host's previous manifest as the device read it back: its rows, and the (decrypted) database. */
 interface PreviousManifest {
@@ -221,9 +235,11 @@ export class BackupRun {
       const manifests = await this.link.downloadFileParts([`${base}/Manifest.plist`, dbPath], this.progress, (path) => (readBack && path === dbPath ? readBackInto : undefined));
       // Its parts may be the ones sent (when they match), which the update below writes over.
       lastSentManifest.delete(dataset);
+      const sentEncrypted = encryption ? lastSentEncryptedManifest.get(dataset) : undefined;
+      lastSentEncryptedManifest.delete(dataset);
       const plist = manifests.get(`${base}/Manifest.plist`)?.bytes();
       const db = readBack ? (manifests.has(dbPath) ? readBack.parts() : undefined) : manifests.get(dbPath)?.parts();
-      previousManifest = await this.previousManifest(plist, db, encryption, readBack?.same ? sent : undefined);
+      previousManifest = await this.previousManifest(plist, db, encryption, readBack?.same ? sent : undefined, sentEncrypted);
       if (previousManifest && behaviour.copiesPreviousManifest) this.previousPlist = plist;
     }
     const previous = previousManifest?.rows ?? null;
@@ -307,7 +323,9 @@ export class BackupRun {
     if (encryption && manifestPlist['__manifestKey']) {
       const key = (manifestPlist['__manifestKey'] as Uint8Array | undefined)!;
       delete manifestPlist['__manifestKey'];
-      manifestDbParts = [await BackupEncryption.encryptWhole(key, concatBytes(manifestDb))];
+      const encrypted = await BackupEncryption.encryptWhole(key, concatBytes(manifestDb));
+      manifestDbParts = [encrypted];
+      lastSentEncryptedManifest.set(dataset, { size: encrypted.byteLength, sha256: await sha256(encrypted), rows: rows.asSent() });
     }
     // Kept only when plainManifestDb keeps these bytes anyway (an encrypted backup's plaintext would be a second copy).
     if (encryption) lastSentManifest.delete(dataset);
@@ -370,7 +388,13 @@ export class BackupRun {
   }
 
   /** The host's previous manifest, or null (→ full backup) if missing, unreadable or from other keys. */
-  private async previousManifest(plistBytes: Uint8Array | undefined, dbBytes: readonly Uint8Array[] | undefined, encryption: BackupEncryption | null, sentAsIs?: { rows: SentRows }): Promise<PreviousManifest | null> {
+  private async previousManifest(
+    plistBytes: Uint8Array | undefined,
+    dbBytes: readonly Uint8Array[] | undefined,
+    encryption: BackupEncryption | null,
+    sentAsIs?: { rows: SentRows },
+    sentEncrypted?: SentEncryptedManifest,
+  ): Promise<PreviousManifest | null> {
     if (!plistBytes || !dbBytes) return null;
     let manifest: PlistValue;
     try {
@@ -388,8 +412,10 @@ export class BackupRun {
       if (!(keybag instanceof Uint8Array) || !sameBytes(keybag, encryption.keybag) || !(manifestKey instanceof Uint8Array)) return null;
       const key = await encryption.unwrapFileKey(manifestKey);
       if (!key) return null;
+      const whole = concatBytes(dbBytes);
+      if (sentEncrypted && whole.byteLength === sentEncrypted.size && sameBytes(await sha256(whole), sentEncrypted.sha256)) sentAsIs = sentEncrypted;
       try {
-        db = [await aesCbcDecrypt(key, concatBytes(dbBytes))];
+        db = [await aesCbcDecrypt(key, whole)];
       } catch {
         return null;
       }

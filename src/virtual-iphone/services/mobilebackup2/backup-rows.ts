@@ -59,8 +59,8 @@ export class BackupRows {
     const changed: ManifestRow[] = [];
     for (let i = 0; i < this.list.length; i++) {
       const ref = refs ? refs[i]! : -1;
-      // From the same entry, without keys: the row the host has. Not hashed (1.3M rows).
-      if (previous && ref >= 0 && previous.sameEntry(ref, this.list, i) && !previous.encryptionKey(ref) && !this.keys?.has(i)) continue;
+      // From the same entry, with the same key or none: the row the host has. Not hashed (1.3M rows).
+      if (previous && ref >= 0 && previous.sameEntry(ref, this.list, i) && sameKey(previous.encryptionKey(ref), this.keys?.get(i))) continue;
       if (!previous || ref < 0 || previous.fingerprint(ref) !== this.fingerprint(i)) changed.push(this.row(i));
     }
     return changed;
@@ -76,6 +76,13 @@ export class BackupRows {
 
   /** These rows as the previous ones of the device's next backup, if the host keeps them as sent. */
   asSent(): SentRows {
-    return new SentRows(this.list, this.fingerprints, (list, i) => list.fileId(i, fileIdFor));
+    return new SentRows(this.list, this.fingerprints, (list, i) => list.fileId(i, fileIdFor), this.keys);
   }
+}
+
+function sameKey(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (!a || !b) return a === b;
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

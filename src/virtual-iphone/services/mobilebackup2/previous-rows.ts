@@ -210,8 +210,7 @@ export class ReadRows implements PreviousRows {
 const PROBE = new Uint8Array(20);
 
 /**
- * The rows this device itself sent last time (an unencrypted backup whose Manifest.db came back
- * unchanged): the listing it wrote them from, and the fingerprints worked out so far (NaN: not yet).
+ * The rows this device itself sent last time (a backup whose Manifest.db came back unchanged): the listing it wrote them from, and the fingerprints worked out so far (NaN: not yet).
  * A row is matched by the table slot or folder it came from; only rows whose entry was replaced or
  * removed since are matched by fileID, so the 99% of a huge phone that did not change costs no lookup.
  */
@@ -222,6 +221,8 @@ export class SentRows implements PreviousRows {
     private readonly sent: EntryList,
     private readonly fingerprints: Float64Array,
     private readonly fileIdOf: (list: EntryList, i: number) => string,
+    /** Each row's MBFile EncryptionKey, for an encrypted backup. */
+    private readonly keys: EncryptionKeys | null = null,
   ) {}
 
   get count(): number {
@@ -281,14 +282,14 @@ export class SentRows implements PreviousRows {
     return this.sent.mtime(ref);
   }
 
-  encryptionKey(): undefined {
-    return undefined;
+  encryptionKey(ref: number): Uint8Array | undefined {
+    return this.keys?.get(ref);
   }
 
   fingerprint(ref: number): number {
     let fingerprint = this.fingerprints[ref]!;
     if (Number.isNaN(fingerprint)) {
-      fingerprint = rowFingerprint(manifestRow(this.sent.at(ref), undefined, this.fileId(ref)));
+      fingerprint = rowFingerprint(manifestRow(this.sent.at(ref), this.keys?.get(ref), this.fileId(ref)));
       this.fingerprints[ref] = fingerprint;
     }
     return fingerprint;
