@@ -3,7 +3,7 @@ import { SELF_TEST_TARGETS } from './self-test.ts';
 import { deviceLink } from './devicelink.ts';
 import { keybagUnlock } from './keybag-unlock.ts';
 import { attributedBody, keybag, mbFile, notes, vcard } from './library.ts';
-import { manifestDb, manifestDbEncrypted, manifestDbEncryptedInPlace, manifestDbInPlace, manifestScan, smsDb, sqliteWal } from './sqlite.ts';
+import { devicePreviousManifest, manifestDb, manifestDbEncrypted, manifestDbEncryptedInPlace, manifestDbInPlace, manifestScan, smsDb, sqliteWal } from './sqlite.ts';
 import { zip } from './zip.ts';
 import { storeJournals } from './store-journals.ts';
 import { keyedArchiver, plistBinary, plistXml } from './plist.ts';
@@ -11,7 +11,7 @@ import { tlsClient, tlsRecordProtection, tlsRecords, tlsServer } from './tls.ts'
 import { usbmuxSession, usbmuxdClient, usbmuxdProtocol } from './usbmux.ts';
 
 /** Every parser of untrusted bytes, in the order they run. */
-const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, usbmuxSession, usbmuxdProtocol, usbmuxdClient, tlsRecords, tlsRecordProtection, tlsClient, tlsServer, deviceLink, keybag, keybagUnlock, mbFile, attributedBody, notes, vcard, sqliteWal, manifestDb, manifestDbInPlace, manifestDbEncrypted, manifestDbEncryptedInPlace, manifestScan, smsDb, zip, storeJournals];
+const TARGETS: readonly FuzzTarget[] = [plistBinary, plistXml, keyedArchiver, usbmuxSession, usbmuxdProtocol, usbmuxdClient, tlsRecords, tlsRecordProtection, tlsClient, tlsServer, deviceLink, keybag, keybagUnlock, mbFile, attributedBody, notes, vcard, sqliteWal, manifestDb, manifestDbInPlace, manifestDbEncrypted, manifestDbEncryptedInPlace, manifestScan, devicePreviousManifest, smsDb, zip, storeJournals];
 
 export const TARGET_NAMES: readonly string[] = TARGETS.map((t) => t.name);
 

@@ -16,6 +16,8 @@ import { BackupEncryption } from '../../src/virtual-iphone/encryption/backup-enc
 import { applyWal } from '../../src/library/sqlite-wal.ts';
 import { encodeAttributedBody } from '../../src/virtual-iphone/dataset/attributed-body.ts';
 import { SMS_SCHEMA, fileIdOf, generateBackup } from '../../tests/library/backup-generator.ts';
+import { Dataset } from '../../src/virtual-iphone/dataset/index.ts';
+import { buildManifestDb, manifestRow, readManifestDb } from '../../src/virtual-iphone/services/mobilebackup2/manifest.ts';
 import { MemorySource } from '../memory-source.ts';
 import type { Rng } from '../rng.ts';
 import { type FuzzTarget, joinParts, sizeClass, splitParts } from '../target.ts';
@@ -370,5 +372,47 @@ export const manifestScan: FuzzTarget = {
     }
     if (theirs && comparable(theirs) !== comparable(ours)) throw new InvariantBroken(`the scan gave ${ours.length} rows, SQLite ${theirs.length}, and they differ`);
     return `rows ${sizeClass(ours.length)}${theirs ? ' agreed' : ''}`;
+  },
+};
+
+/** A Manifest.db as the simulated phone writes one (MBFile blobs, every fifth file keyed), small enough to mutate. */
+async function phoneManifest(): Promise<Uint8Array> {
+  const dataset = await Dataset.create({ size: 'small', seed: 21 });
+  const rows = dataset.entries(true).slice(0, 60).map((entry, i) => manifestRow(entry, entry.kind === 'file' && i % 5 === 0 ? new Uint8Array(44).fill(i) : undefined));
+  return buildManifestDb(rows);
+}
+
+/**
+ * The simulated phone reading a host's previous Manifest.db back for an incremental backup
+ * (readManifestDb, with SQLite and with the in-place scanner): it must give rows or null (a full
+ * backup instead), never throw, and its rows (ReadRows: fileIDs of any shape in an open-addressing
+ * table) must find each fileID at its own row. Both readers, when both read it, give the same rows.
+ */
+export const devicePreviousManifest: FuzzTarget = {
+  name: 'device-previous-manifest',
+  async seeds() {
+    const manifest = (await generatedBackup()).get('Manifest.db');
+    return [await phoneManifest(), ...(manifest ? [manifest] : []), await smallPageManifest()];
+  },
+  maxInput: 128 * 1024,
+  quickExecutions: 3000,
+  expected: () => false,
+  async run(input) {
+    const bySqlite = await readManifestDb(input.slice());
+    const inPlace = await readManifestDb(input, 0);
+    for (const rows of [bySqlite, inPlace]) {
+      if (!rows) continue;
+      const ids = new Set<string>();
+      for (let ref = 0; ref < rows.count; ref++) {
+        const fileId = rows.fileId(ref);
+        if (rows.refOf(fileId) !== ref) throw new InvariantBroken(`fileID ${JSON.stringify(fileId)} is row ${ref} but is found at ${rows.refOf(fileId)}`);
+        ids.add(fileId);
+      }
+      if (ids.size !== rows.count) throw new InvariantBroken(`${rows.count} rows but ${ids.size} fileIDs`);
+    }
+    if (bySqlite && inPlace && comparable([...bySqlite].map(([, row]) => Object.values(row))) !== comparable([...inPlace].map(([, row]) => Object.values(row)))) {
+      throw new InvariantBroken(`SQLite read ${bySqlite.count} rows, the scanner ${inPlace.count}, and they differ`);
+    }
+    return `${bySqlite ? `rows ${sizeClass(bySqlite.count)}` : 'null'} / ${inPlace ? `rows ${sizeClass(inPlace.count)}` : 'null'}`;
   },
 };

@@ -17,4 +17,13 @@ test('a previous Manifest.db read in place gives the device the rows SQLite give
   assert.ok(bySqlite.count > 100, `${bySqlite.count} rows`);
   assert.deepEqual([...inPlace.entries()].sort(), [...bySqlite.entries()].sort());
   assert.equal(await readManifestDb(new Uint8Array(4096), 0), null, 'not a database: a full backup instead');
+
+  // A host may keep it in WAL mode (header bytes 18 and 19 are 2), which an in-memory database refuses.
+  const wal = bytes.slice();
+  wal[18] = 2;
+  wal[19] = 2;
+  const walRows = await readManifestDb(wal);
+  assert.ok(walRows, 'read, not taken for no manifest');
+  assert.deepEqual([...walRows].sort(), [...bySqlite].sort());
+  assert.equal(wal[18], 2, 'the host’s bytes are left as they are');
 });
