@@ -395,7 +395,7 @@ export const devicePreviousManifest: FuzzTarget = {
     return [await phoneManifest(), ...(manifest ? [manifest] : []), await smallPageManifest()];
   },
   maxInput: 128 * 1024,
-  quickExecutions: 3000,
+  quickExecutions: 4000,
   expected: () => false,
   async run(input) {
     const bySqlite = await readManifestDb(input.slice());
