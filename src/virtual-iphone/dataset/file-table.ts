@@ -285,7 +285,8 @@ export class FileTable {
 
 type Column = Uint8Array | Uint32Array | Float64Array;
 
-function grown<T extends Column>(column: T, length: number): T {
+/** A column of `length` elements holding `column`'s at the start (a table's columns grow by doubling). */
+export function grown<T extends Column>(column: T, length: number): T {
   const next = new (column.constructor as new (n: number) => T)(length);
   next.set(column);
   return next;

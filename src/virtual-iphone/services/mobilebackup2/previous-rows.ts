@@ -1,4 +1,4 @@
-import type { EntryList } from '../../dataset/file-table.ts';
+import { grown, type EntryList } from '../../dataset/file-table.ts';
 import { MANIFEST_FLAGS } from './backup-files.ts';
 import { manifestRow, rowFingerprint, type PreviousRow } from './manifest.ts';
 import { EncryptionKeys } from './encryption-keys.ts';
@@ -177,16 +177,11 @@ export class ReadRows implements PreviousRows {
   }
 
   private growColumns(capacity: number): void {
-    const grown = <T extends Uint8Array | Float64Array>(column: T, make: (n: number) => T, width = 1): T => {
-      const next = make(capacity * width);
-      next.set(column);
-      return next;
-    };
-    this.ids = grown(this.ids, (n) => new Uint8Array(n), 20);
-    this.flagColumn = grown(this.flagColumn, (n) => new Float64Array(n));
-    this.sizeColumn = grown(this.sizeColumn, (n) => new Float64Array(n));
-    this.modifiedColumn = grown(this.modifiedColumn, (n) => new Float64Array(n));
-    this.fingerprintColumn = grown(this.fingerprintColumn, (n) => new Float64Array(n));
+    this.ids = grown(this.ids, capacity * 20);
+    this.flagColumn = grown(this.flagColumn, capacity);
+    this.sizeColumn = grown(this.sizeColumn, capacity);
+    this.modifiedColumn = grown(this.modifiedColumn, capacity);
+    this.fingerprintColumn = grown(this.fingerprintColumn, capacity);
     this.keyColumn.grow(capacity);
   }
 
