@@ -145,12 +145,6 @@ export function privateKeyPemToPkcs8(pem: string | Uint8Array): Uint8Array {
   throw new PemError(`unsupported private key type ${block.label}`);
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** A private key as PKCS#8 PEM, the form pair records keep it in. */
 export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
   return encodePem('PRIVATE KEY', new Uint8Array(await globalThis.crypto.subtle.exportKey('pkcs8', key)));

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '../../src/lockdown/x509.ts';
 import { buildPairingCertificates, certificatePem, exportPrivateKeyPem, generateRsaKeyPair } from '../../src/lockdown/certificates.ts';
-import { decodePem, devicePublicKeyToSpki, privateKeyPemToPkcs8, bytesEqual } from '../../src/lockdown/pem.ts';
+import { decodePem, devicePublicKeyToSpki, privateKeyPemToPkcs8 } from '../../src/lockdown/pem.ts';
+import { bytesEqual } from '../../src/core/bytes.ts';
 import { sharedDeviceKey } from '../../src/virtual-iphone/lockdownd/device-key.ts';
 
 async function fixture() {

@@ -1,5 +1,6 @@
 import type { ByteStream } from '../../core/byte-stream.ts';
-import { bytesEqual, decodePem } from '../../lockdown/pem.ts';
+import { decodePem } from '../../lockdown/pem.ts';
+import { bytesEqual } from '../../core/bytes.ts';
 import * as x509 from '../../lockdown/x509.ts';
 import { PlistConnection, isPlistDict, type PlistDict, type PlistValue } from '../../plist/index.ts';
 import { PRE_SESSION_DOMAINS, PRE_SESSION_ROOT_KEYS, type DeviceValues } from '../profile.ts';

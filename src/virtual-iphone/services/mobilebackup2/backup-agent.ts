@@ -1,5 +1,5 @@
 import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type PlistValue } from '../../../plist/index.ts';
-import { concatBytes } from '../../../core/bytes.ts';
+import { bytesEqual, concatBytes } from '../../../core/bytes.ts';
 import { ExpectedBytes, readParts } from '../../../core/chunked-bytes.ts';
 import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import type { Dataset } from '../../dataset/dataset.ts';
@@ -172,9 +172,7 @@ function deviceOnlyKeybag(): Uint8Array {
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (!a || !b || a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a !== undefined && b !== undefined && bytesEqual(a, b);
 }
 
 /**

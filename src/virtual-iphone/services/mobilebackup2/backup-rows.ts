@@ -1,4 +1,5 @@
 import type { EntryList } from '../../dataset/file-table.ts';
+import { bytesEqual } from '../../../core/bytes.ts';
 import { fileIdFor } from './backup-files.ts';
 import { manifestRow, rowFingerprint, type ManifestRow } from './manifest.ts';
 import { SentRows, type PreviousRows } from './previous-rows.ts';
@@ -80,9 +81,7 @@ export class BackupRows {
   }
 }
 
+/** Both keys absent, or the same bytes. */
 function sameKey(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (!a || !b) return a === b;
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a === undefined || b === undefined ? a === b : bytesEqual(a, b);
 }
