@@ -33,6 +33,15 @@ export async function decryptingReader(cipher: RangeReader, key: CryptoKey, what
   return { size, read: (start, end) => read(start, Math.min(end, size)) };
 }
 
+/**
+ * A Files row from its columns' values as any reader gets them, taken leniently: text from whatever the
+ * value is (a blob as UTF-8, nothing as ''), flags 0 unless a number, the MBFile only if it is a blob.
+ */
+export function manifestRowFromValues(fileID: SqlValue | undefined, domain: SqlValue | undefined, relativePath: SqlValue | undefined, flags: SqlValue | undefined, file: SqlValue | undefined): ManifestRow {
+  const blob = file instanceof Uint8Array ? file : undefined;
+  return manifestRowOf(text(fileID), text(domain), text(relativePath), Number(flags ?? 0) || 0, blob);
+}
+
 function text(v: SqlValue | undefined): string {
   return v === null || v === undefined ? '' : v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v);
 }
@@ -62,9 +71,7 @@ export async function* scanManifestRowBatches(reader: RangeReader, blobViews = f
     yield rows.map((row) => {
       const v = row.values;
       if (rowidColumn >= 0) v[rowidColumn] = row.rowid;
-      const blob = file >= 0 && v[file] instanceof Uint8Array ? (v[file] as Uint8Array) : undefined;
-      const flagValue = flags >= 0 ? Number(v[flags] ?? 0) || 0 : 0;
-      return manifestRowOf(text(v[fileID]), text(v[domain]), text(v[relativePath]), flagValue, blob);
+      return manifestRowFromValues(v[fileID], v[domain], v[relativePath], flags >= 0 ? v[flags] : undefined, file >= 0 ? v[file] : undefined);
     });
   }
 }

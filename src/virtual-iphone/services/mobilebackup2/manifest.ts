@@ -3,7 +3,8 @@ import type { DatasetEntry } from '../../dataset/dataset.ts';
 import { buildDatabase, openDatabase, patchDatabase, type SqliteDatabase } from '../../dataset/sqlite.ts';
 import { fileIdFor, MANIFEST_FLAGS } from './backup-files.ts';
 import { readMbFile } from './mbfile-reader.ts';
-import { scanManifestRowBatches } from '../../../library/manifest-scan.ts';
+import { manifestRowFromValues, scanManifestRowBatches } from '../../../library/manifest-scan.ts';
+import type { SqlValue as ScannedValue } from '../../../library/sqlite-scan/record.ts';
 import { concatBytes } from '../../../core/bytes.ts';
 import { readParts } from '../../../core/chunked-bytes.ts';
 import { ReadRows } from './previous-rows.ts';
@@ -329,13 +330,15 @@ export async function readManifestDb(file: Uint8Array | readonly Uint8Array[], i
     const stmt = db.prepare('SELECT fileID, domain, relativePath, flags, file FROM Files');
     try {
       while (stmt.step()) {
-        const fileId = stmt.get(0);
-        const domain = stmt.get(1);
-        const relativePath = stmt.get(2);
-        const flags = stmt.get(3);
-        const blob = stmt.get(4);
-        if (typeof fileId !== 'string' || typeof domain !== 'string' || typeof relativePath !== 'string' || !(blob instanceof Uint8Array)) continue;
-        const previous = previousRow(fileId, domain, relativePath, Number(flags), blob);
+        // Taken as the in-place scanner takes them (a blob where text belongs is read as text), so both readers agree.
+        // SQLite WASM gives a blob as a Uint8Array; its typings also allow other buffers, which it does not give.
+        const at = (column: number): ScannedValue | undefined => {
+          const value = stmt.get(column);
+          return value instanceof Uint8Array || value === null || typeof value !== 'object' ? value : undefined;
+        };
+        const row = manifestRowFromValues(at(0), at(1), at(2), at(3), at(4));
+        if (!row.blob || row.fileID === '') continue;
+        const previous = previousRow(row.fileID, row.domain, row.relativePath, row.flags, row.blob);
         if (previous) rows.add(previous);
       }
     } finally {
