@@ -19,6 +19,15 @@ const SQLITE_MAGIC = 'SQLite format 3\0';
 const notSqlite = (name: string): CorruptBackupError => new CorruptBackupError(`“${name}” is not an SQLite database (or it is still encrypted).`);
 
 /**
+ * Switches a database image in WAL mode (header bytes 18/19, write and read version, set to 2) to
+ * rollback-journal mode, where it lies in SQLite's memory: an in-memory database refuses WAL mode.
+ */
+export function inRollbackJournalMode(heap: Uint8Array, pointer: number): void {
+  if (heap[pointer + 18] === 2) heap[pointer + 18] = 1;
+  if (heap[pointer + 19] === 2) heap[pointer + 19] = 1;
+}
+
+/**
  * Opens database bytes as a private in-memory database (nothing is written anywhere). Backup
  * databases arrive with WAL set in their header (bytes 18/19 = 2), which an in-memory
  * database refuses, so the copy is switched to rollback-journal mode first. `name` is only for
@@ -60,8 +69,7 @@ export async function openDatabaseChunks(size: number, chunks: AsyncIterable<Uin
     if (at < 100) throw notSqlite(name);
     const heap = sqlite3.wasm.heap8u();
     if (new TextDecoder().decode(heap.subarray(pointer, pointer + 16)) !== SQLITE_MAGIC) throw notSqlite(name);
-    if (heap[pointer + 18] === 2) heap[pointer + 18] = 1;
-    if (heap[pointer + 19] === 2) heap[pointer + 19] = 1;
+    inRollbackJournalMode(heap, pointer);
     const capi = sqlite3.capi;
     const db = new sqlite3.oo1.DB(':memory:');
     const rc = capi.sqlite3_deserialize(db.pointer!, 'main', pointer, at, size, capi.SQLITE_DESERIALIZE_FREEONCLOSE | capi.SQLITE_DESERIALIZE_RESIZEABLE);

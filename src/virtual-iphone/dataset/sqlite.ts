@@ -1,4 +1,5 @@
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
+import { inRollbackJournalMode } from '../../library/sqlite.ts';
 
 type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>;
 export type SqliteDatabase = InstanceType<Sqlite3['oo1']['DB']>;
@@ -70,7 +71,8 @@ export async function openDatabase(bytes: Uint8Array): Promise<SqliteDatabase> {
   const sqlite3 = await loadSqlite();
   const db = new sqlite3.oo1.DB(':memory:');
   const pointer = sqlite3.wasm.allocFromTypedArray(bytes);
-  inRollbackMode(sqlite3.wasm.heap8u(), Number(pointer), bytes.byteLength);
+  // A host may keep Manifest.db in WAL mode; taken for no database, it would cost an incremental backup.
+  if (bytes.byteLength >= 100) inRollbackJournalMode(sqlite3.wasm.heap8u(), Number(pointer));
   const flags = sqlite3.capi.SQLITE_DESERIALIZE_FREEONCLOSE | sqlite3.capi.SQLITE_DESERIALIZE_RESIZEABLE;
   const rc = sqlite3.capi.sqlite3_deserialize(db.pointer!, 'main', pointer, bytes.byteLength, bytes.byteLength, flags);
   if (rc !== 0) {
@@ -78,18 +80,6 @@ export async function openDatabase(bytes: Uint8Array): Promise<SqliteDatabase> {
     throw new Error(`not a SQLite database (sqlite3_deserialize returned ${rc})`);
   }
   return db;
-}
-
-/**
- * A database image in WAL mode (header bytes 18 and 19 are 2, as a host may keep Manifest.db) switched to
- * rollback-journal mode in its copy in WASM memory: an in-memory database refuses WAL mode, and the
- * device would take a host's readable Manifest.db for none (a full backup where an incremental would do).
- */
-function inRollbackMode(heap: Uint8Array, pointer: number, size: number): void {
-  if (size >= 100 && heap[pointer + 18] === 2 && heap[pointer + 19] === 2) {
-    heap[pointer + 18] = 1;
-    heap[pointer + 19] = 1;
-  }
 }
 
 /** sqlite3_serialize's flag for "the database's own buffer, not a copy" (sqlite3.h). */
@@ -135,7 +125,7 @@ export async function patchDatabase(file: Uint8Array | readonly Uint8Array[], ro
       heap.set(part, at);
       at += part.byteLength;
     }
-    inRollbackMode(heap, Number(pointer), size);
+    if (size >= 100) inRollbackJournalMode(heap, Number(pointer));
     // With FREEONCLOSE SQLite owns the buffer from here, even when it refuses it.
     const rc = capi.sqlite3_deserialize(db.pointer!, 'main', pointer, size, capacity, capi.SQLITE_DESERIALIZE_FREEONCLOSE);
     if (rc !== 0) throw new Error(`not a SQLite database (sqlite3_deserialize returned ${rc})`);

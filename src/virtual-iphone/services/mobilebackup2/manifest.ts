@@ -3,7 +3,7 @@ import type { DatasetEntry } from '../../dataset/dataset.ts';
 import { buildDatabase, openDatabase, patchDatabase, type SqliteDatabase } from '../../dataset/sqlite.ts';
 import { fileIdFor, MANIFEST_FLAGS } from './backup-files.ts';
 import { readMbFile } from './mbfile-reader.ts';
-import { manifestRowFromValues, scanManifestRowBatches } from '../../../library/manifest-scan.ts';
+import { manifestRowFromValues, scanManifestRowBatches, type ManifestRow as ScannedRow } from '../../../library/manifest-scan.ts';
 import type { SqlValue as ScannedValue } from '../../../library/sqlite-scan/record.ts';
 import { concatBytes } from '../../../core/bytes.ts';
 import { readParts } from '../../../core/chunked-bytes.ts';
@@ -55,17 +55,20 @@ function previousRow(fileId: string, domain: string, relativePath: string, flags
   };
 }
 
+/** A row either reader gave, kept if it has a fileID and an MBFile the device can read. */
+function addPreviousRow(rows: ReadRows, row: ScannedRow): void {
+  if (!row.blob || row.fileID === '') return;
+  const previous = previousRow(row.fileID, row.domain, row.relativePath, row.flags, row.blob);
+  if (previous) rows.add(previous);
+}
+
 async function scanManifestDb(parts: readonly Uint8Array[], size: number): Promise<ReadRows | null> {
   const rows = new ReadRows();
   try {
     const reader = { size, read: async (start: number, end: number) => readParts(parts, start, Math.min(end, size)) };
     // Blobs as views of the received chunks: each is read here and only its fields are kept.
     for await (const batch of scanManifestRowBatches(reader, true)) {
-      for (const row of batch) {
-        if (!row.blob || row.fileID === '') continue;
-        const previous = previousRow(row.fileID, row.domain, row.relativePath, row.flags, row.blob);
-        if (previous) rows.add(previous);
-      }
+      for (const row of batch) addPreviousRow(rows, row);
     }
     return rows;
   } catch {
@@ -328,19 +331,14 @@ export async function readManifestDb(file: Uint8Array | readonly Uint8Array[], i
     const rows = new ReadRows();
     // Row by row: all rows at once (selectArrays) of a 1.3M-file manifest is a GB of arrays and blobs.
     const stmt = db.prepare('SELECT fileID, domain, relativePath, flags, file FROM Files');
+    // SQLite WASM gives a blob as a Uint8Array; its typings also allow other buffers, which it does not give.
+    const at = (column: number): ScannedValue | undefined => {
+      const value = stmt.get(column);
+      return value instanceof Uint8Array || value === null || typeof value !== 'object' ? value : undefined;
+    };
     try {
-      while (stmt.step()) {
-        // Taken as the in-place scanner takes them (a blob where text belongs is read as text), so both readers agree.
-        // SQLite WASM gives a blob as a Uint8Array; its typings also allow other buffers, which it does not give.
-        const at = (column: number): ScannedValue | undefined => {
-          const value = stmt.get(column);
-          return value instanceof Uint8Array || value === null || typeof value !== 'object' ? value : undefined;
-        };
-        const row = manifestRowFromValues(at(0), at(1), at(2), at(3), at(4));
-        if (!row.blob || row.fileID === '') continue;
-        const previous = previousRow(row.fileID, row.domain, row.relativePath, row.flags, row.blob);
-        if (previous) rows.add(previous);
-      }
+      // Columns taken as the in-place scanner takes them (a blob where text belongs is read as text), so both readers agree.
+      while (stmt.step()) addPreviousRow(rows, manifestRowFromValues(at(0), at(1), at(2), at(3), at(4)));
     } finally {
       stmt.finalize();
     }
