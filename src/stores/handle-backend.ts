@@ -299,6 +299,16 @@ export class HandleBackend implements StorageBackend {
     }
   }
 
+  /**
+   * Bytes [start, end), clamped to the file: one slice of its File. Without it a range was streamed
+   * from byte 0 (readRangeOf), so scanning Manifest.db a window at a time read the file again per window.
+   */
+  async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    const file = await this.fileBlob(path);
+    const from = Math.max(0, Math.min(start, file.size));
+    return new Uint8Array(await file.slice(from, Math.max(from, Math.min(end, file.size))).arrayBuffer());
+  }
+
   /** The file at `path` (ENOENT when nothing is there, EISDIR for a folder); never null here. */
   async fileBlob(path: string): Promise<Blob> {
     const h = await this.entry(path);

@@ -12,6 +12,7 @@ import { openStoreBackup } from '../../src/stores/open-backup.ts';
 import type { BackupTree } from '../../src/stores/backup-store.ts';
 import type { StorageBackend } from '../../src/stores/storage-backend.ts';
 import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
+import { StoreError } from '../../src/stores/errors.ts';
 import { PackedBackend } from '../../src/stores/packed/packed-backend.ts';
 
 const UDID = '00008030-001A2B3C4D5E802E';
@@ -286,4 +287,19 @@ test('free-space policy: OPFS reports quota minus usage; a picked folder reports
   await s2.discard();
   const denied = Object.assign(new MemoryDirectoryHandle('Locked'), { queryPermission: async () => 'prompt' as PermissionState });
   await assert.rejects(FolderBackupStore.open(denied), { errno: 'EACCES' });
+});
+
+test('HandleBackend.readRange: one slice of the file at its position, clamped to its size', async () => {
+  const root = new MemoryDirectoryHandle();
+  const backend = new HandleBackend(root, { freeSpace: async () => 1e12 });
+  const bytes = new Uint8Array(300_000).map((_, i) => (i * 31 + (i >>> 8)) & 0xff);
+  await backend.mkdirp('d');
+  const sink = await backend.createFile('d/Manifest.db');
+  await sink.write(bytes);
+  await sink.close();
+  for (const [start, end] of [[0, 0], [0, 10], [70_000, 200_000], [299_990, 400_000], [300_000, 300_001], [400_000, 500_000]] as const) {
+    assert.deepEqual(await backend.readRange('d/Manifest.db', start, end), bytes.slice(Math.min(start, 300_000), Math.min(end, 300_000)), `[${start}, ${end})`);
+  }
+  await assert.rejects(backend.readRange('d/missing', 0, 1), (e: unknown) => e instanceof StoreError && e.errno === 'ENOENT');
+  await assert.rejects(backend.readRange('d', 0, 1), (e: unknown) => e instanceof StoreError && e.errno === 'EISDIR');
 });
