@@ -164,13 +164,17 @@ export class NodeFsBackend implements StorageBackend {
     };
   }
 
-  async *read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
-    let fd: number;
+  /** A descriptor of `path` opened read-only, or the StoreError saying why not. */
+  private openToRead(path: string): number {
     try {
-      fd = fsSync.openSync(this.abs(path), 'r');
+      return fsSync.openSync(this.abs(path), 'r');
     } catch (e) {
       throw mapError(e, path);
     }
+  }
+
+  async *read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
+    const fd = this.openToRead(path);
     try {
       // Most backup files are a few KB and a restore sends a million of them: each is opened, read and
       // closed synchronously (a thread-pool round trip and a FileHandle per file cost more than the
@@ -205,12 +209,7 @@ export class NodeFsBackend implements StorageBackend {
    * file from the start again for every window.
    */
   async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
-    let fd: number;
-    try {
-      fd = fsSync.openSync(this.abs(path), 'r');
-    } catch (e) {
-      throw mapError(e, path);
-    }
+    const fd = this.openToRead(path);
     try {
       const size = fsSync.fstatSync(fd).size;
       const from = Math.max(0, Math.min(start, size));
