@@ -1,7 +1,7 @@
 import type { DeviceLinkFileSystem } from '../services/mobilebackup2.ts';
 import { StoreError } from '../stores/errors.ts';
 import type { BackupSession } from '../stores/backup-store.ts';
-import type { FileSink } from '../stores/storage-backend.ts';
+import type { FileSink, FileSinkNow } from '../stores/storage-backend.ts';
 
 /**
  * Serves the device's DL file requests from a backup session. The device names everything relative
@@ -27,6 +27,10 @@ export class SessionFileSystem implements DeviceLinkFileSystem {
     return this.session.createFile(this.map(path));
   }
 
+  createFileNow(path: string): FileSinkNow | null {
+    return this.session.createFileNow?.(this.map(path)) ?? null;
+  }
+
   read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
     return this.session.read(this.map(path), chunkSize);
   }
@@ -41,6 +45,10 @@ export class SessionFileSystem implements DeviceLinkFileSystem {
 
   move(from: string, to: string): Promise<void> {
     return this.session.move(this.map(from), this.map(to));
+  }
+
+  moveNow(from: string, to: string): boolean {
+    return this.session.moveNow?.(this.map(from), this.map(to)) ?? false;
   }
 
   remove(path: string): Promise<void> {

@@ -116,6 +116,18 @@ export class BufferedReader {
     return this.buffered < n ? null : this.take(n);
   }
 
+  /**
+   * Up to `max` of the bytes already buffered (at least one when any are), as a view of the reader's
+   * memory: no copy, but valid only until the reader's next read. For a consumer done with them before
+   * it awaits anything (a synchronous file write).
+   */
+  viewBuffered(max: number): Uint8Array {
+    const n = Math.min(max, this.buffered);
+    const view = this.buffer.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return view;
+  }
+
   /** The next `n` bytes already buffered, decoded as text; null when fewer are buffered. */
   takeBufferedText(n: number, decoder: TextDecoder): string | null {
     if (this.buffered < n) return null;

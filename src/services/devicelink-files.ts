@@ -49,8 +49,20 @@ export interface UploadSink {
   abort(): Promise<void>;
 }
 
+/** A sink that has stored each chunk when writeNow returns (see UploadTarget.createFileNow). */
+export interface UploadSinkNow {
+  writeNow(chunk: Uint8Array): void;
+  closeNow(): void;
+  abortNow(): void;
+}
+
 export interface UploadTarget {
   createFile(path: string): Promise<UploadSink>;
+  /**
+   * createFile without promises, where the target's storage is synchronous (a Node store): a file is
+   * then stored as its blocks are parsed. null: this file needs createFile.
+   */
+  createFileNow?(path: string): UploadSinkNow | null;
 }
 
 export interface UploadObserver {
@@ -104,8 +116,16 @@ class UploadPipeline {
     private readonly observer: UploadObserver,
   ) {}
 
-  start(path: string): PipelinedFile {
-    // Two uploads of one path in a batch must land in order: the second waits for the first.
+  start(path: string): PipelinedFile | StoredNowFile {
+    // Two uploads of one path in a batch must land in order: one still in flight keeps the next async too.
+    if (this.target.createFileNow && !this.byPath.has(path)) {
+      try {
+        const sink = this.target.createFileNow(path);
+        if (sink) return new StoredNowFile(path, sink);
+      } catch (e) {
+        return new StoredNowFile(path, null, e);
+      }
+    }
     const before = this.byPath.get(path) ?? Promise.resolve();
     const file = new PipelinedFile(path, before.then(() => this.target.createFile(path)), this);
     this.byPath.set(path, file.done);
@@ -126,7 +146,15 @@ class UploadPipeline {
   }
 
   /** The file was received whole: close it in the background and count it once stored. */
-  finish(file: PipelinedFile, bytes: number): void {
+  finish(file: PipelinedFile | StoredNowFile, bytes: number): void {
+    if (file instanceof StoredNowFile) {
+      if (file.close()) {
+        this.result.files++;
+        this.observer.onFileDone?.(file.path, bytes);
+      }
+      this.report(file);
+      return;
+    }
     this.pending.push(
       file.close().then((stored) => {
         if (stored) {
@@ -139,11 +167,16 @@ class UploadPipeline {
   }
 
   /** The file was cut short (device error or end of batch): drop it in the background. */
-  drop(file: PipelinedFile): void {
+  drop(file: PipelinedFile | StoredNowFile): void {
+    if (file instanceof StoredNowFile) {
+      file.abort();
+      this.report(file);
+      return;
+    }
     this.pending.push(file.abort().then(() => this.report(file)));
   }
 
-  private report(file: PipelinedFile): void {
+  private report(file: PipelinedFile | StoredNowFile): void {
     if (file.error === undefined) return;
     this.result.hostError ??= file.error;
     this.observer.onWarning?.(`Could not save ${file.path}: ${errorText(file.error)}`);
@@ -162,11 +195,11 @@ class UploadPipeline {
   }
 
   /** Waits while too many files or received bytes are pending (`current` is the file being parsed). */
-  async throttle(current: PipelinedFile | null): Promise<void> {
+  async throttle(current: PipelinedFile | StoredNowFile | null): Promise<void> {
     while (this.pending.length > MAX_FILES_IN_FLIGHT) await this.pending.shift();
     while (this.queuedBytes > this.maxBytesInFlight) {
       if (this.pending.length > 0) await this.pending.shift();
-      else if (current) await current.drained();
+      else if (current instanceof PipelinedFile) await current.drained();
       else break;
     }
   }
@@ -256,6 +289,52 @@ class PipelinedFile {
   }
 }
 
+/**
+ * A file stored as it is parsed, through a synchronous sink: no promise per step, no copy of its data
+ * (each block goes to storage straight from the reader's buffer). A failed step is kept and reported
+ * like PipelinedFile's.
+ */
+class StoredNowFile {
+  constructor(
+    readonly path: string,
+    private readonly sink: UploadSinkNow | null,
+    public error: unknown = undefined,
+  ) {}
+
+  write(piece: Uint8Array): void {
+    if (!this.sink || this.error !== undefined) return;
+    try {
+      this.sink.writeNow(piece);
+    } catch (e) {
+      this.error = e;
+    }
+  }
+
+  /** True when the file is complete in storage. */
+  close(): boolean {
+    if (!this.sink) return false;
+    if (this.error !== undefined) {
+      this.abort();
+      return false;
+    }
+    try {
+      this.sink.closeNow();
+      return true;
+    } catch (e) {
+      this.error = e;
+      return false;
+    }
+  }
+
+  abort(): void {
+    try {
+      this.sink?.abortNow();
+    } catch {
+      // What could not be deleted is the store's to clean up; the file's own failure is what is reported.
+    }
+  }
+}
+
 /** A buffered uint32 without a promise, or null when it has not all arrived yet. */
 function uint32(reader: BufferedReader): number | null {
   const n = reader.takeUint32BE();
@@ -274,7 +353,7 @@ export async function receiveUploadBatch(
 ): Promise<UploadBatchResult> {
   const result: UploadBatchResult = { files: 0, bytes: 0, hostError: undefined };
   const pipeline = new UploadPipeline(target, result, observer);
-  let current: PipelinedFile | null = null;
+  let current: PipelinedFile | StoredNowFile | null = null;
   try {
     for (;;) {
       const nameLength = uint32(reader) ?? (await reader.readUint32BE());
@@ -306,7 +385,15 @@ export async function receiveUploadBatch(
           while (remaining > 0) {
             let piece: Uint8Array | null;
             let pooled: Uint8Array | undefined;
-            if (pooling) {
+            if (file instanceof StoredNowFile) {
+              // Stored before the next read: the reader's own memory serves, or one reused piece.
+              if (reader.buffered > 0) piece = reader.viewBuffered(remaining);
+              else {
+                pooled = pipeline.takePiece();
+                const n = await reader.readAvailableInto(pooled.subarray(0, Math.min(remaining, pooled.byteLength)));
+                piece = n === null ? null : pooled.subarray(0, n);
+              }
+            } else if (pooling) {
               pooled = pipeline.takePiece();
               const n = await reader.readAvailableInto(pooled.subarray(0, Math.min(remaining, pooled.byteLength)));
               piece = n === null ? null : pooled.subarray(0, n);
@@ -318,6 +405,11 @@ export async function receiveUploadBatch(
             fileBytes += piece.byteLength;
             result.bytes += piece.byteLength;
             observer.onBytes?.(piece.byteLength);
+            if (file instanceof StoredNowFile) {
+              file.write(piece);
+              if (pooled) pipeline.givePiece(pooled);
+              continue;
+            }
             file.write(piece, pooled);
             if (pipeline.full) await pipeline.throttle(file);
           }

@@ -19,6 +19,8 @@ export interface DeviceLinkFileSystem extends UploadTarget, DownloadSource {
   list(path: string): Promise<{ name: string; kind: 'file' | 'directory'; size: number; mtime: Date }[]>;
   mkdirp(path: string): Promise<void>;
   move(from: string, to: string): Promise<void>;
+  /** move without a promise, where the storage can; false (nothing done) when it needs move. */
+  moveNow?(from: string, to: string): boolean;
   remove(path: string): Promise<void>;
   copy(from: string, to: string): Promise<void>;
   freeSpace(): Promise<number>;
@@ -270,8 +272,22 @@ const MOVE_CONCURRENCY = 16;
  * Snapshot/xx/id → xx/id moves: when no path appears twice or inside another, order cannot matter and
  * the moves overlap; otherwise they run one by one, stopping at the first failure.
  */
-async function movePairs(fs: DeviceLinkFileSystem, pairs: [string, string][]): Promise<unknown> {
-  if (!independentPaths(pairs.flat())) {
+async function movePairs(fs: DeviceLinkFileSystem, all: [string, string][]): Promise<unknown> {
+  const independent = independentPaths(all.flat());
+  // Moves the storage makes at once go first; in a dependent batch, everything after one that waits waits too.
+  const pairs: [string, string][] = [];
+  for (const pair of all) {
+    if (!fs.moveNow || (!independent && pairs.length > 0)) {
+      pairs.push(pair);
+      continue;
+    }
+    try {
+      if (!fs.moveNow(pair[0], pair[1])) pairs.push(pair);
+    } catch (e) {
+      return e;
+    }
+  }
+  if (!independent) {
     for (const [from, to] of pairs) {
       const failure = await attempt(() => fs.move(from, to));
       if (failure !== undefined) return failure;

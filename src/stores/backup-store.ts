@@ -1,4 +1,4 @@
-import type { DirectoryEntry, EntryStat, FileRead, FileSink } from './storage-backend.ts';
+import type { DirectoryEntry, EntryStat, FileRead, FileSink, FileSinkNow } from './storage-backend.ts';
 
 /**
  * What the backup engine and the library see of a store. Paths inside a tree are relative to the
@@ -28,10 +28,17 @@ export interface BackupSession extends BackupTree {
   readonly udid: string;
   /** Streamed write: append chunks, then `close()` publishes the file, `abort()` drops it. */
   createFile(path: string): Promise<FileSink>;
+  /**
+   * createFile without a promise, where the store can (see StorageBackend.createFileNow); null when
+   * this file needs the asynchronous path (use createFile).
+   */
+  createFileNow?(path: string): FileSinkNow | null;
   writeFile(path: string, bytes: Uint8Array): Promise<void>;
   mkdirp(path: string): Promise<void>;
   /** Replaces `to` if present (file or tree), creating its parent. */
   move(from: string, to: string): Promise<void>;
+  /** move done without a promise, where the store can; false (nothing done) when it needs move(). */
+  moveNow?(from: string, to: string): boolean;
   /** Recursive; a missing path is success. */
   remove(path: string): Promise<void>;
   /** Copies a file or a whole tree, replacing `to`. */

@@ -158,6 +158,18 @@ export class ReadOnlyTreeIndex {
     return listing?.get(baseName(path)) ?? null;
   }
 
+  /**
+   * kind() where it is answered without waiting: from a listing already made, or for a big folder by
+   * the backend's synchronous stat. undefined when only kind() can tell.
+   */
+  kindNow(path: string): EntryKind | null | undefined {
+    const listing = this.listings.get(path === '' ? '' : parentPath(path));
+    if (listing === undefined) return undefined;
+    if (path === '') return listing ? 'directory' : null;
+    if (listing === BIG) return this.backend.statKindNow ? this.backend.statKindNow(joinPath(this.root, path)) : undefined;
+    return listing?.get(baseName(path)) ?? null;
+  }
+
   /** Names and kinds one level below `path`; null if it is not a directory. */
   async children(path: string): Promise<{ name: string; kind: EntryKind }[] | null> {
     const listing = await this.listing(path);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { BufferedReader } from '../../src/core/buffered-reader.ts';
 import type { ByteStream } from '../../src/core/byte-stream.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
-import { FILE_CODE, receiveUploadBatch, type UploadSink, type UploadTarget } from '../../src/services/devicelink-files.ts';
+import { FILE_CODE, receiveUploadBatch, type UploadSink, type UploadSinkNow, type UploadTarget } from '../../src/services/devicelink-files.ts';
 
 const enc = new TextEncoder();
 
@@ -210,4 +210,83 @@ test('pooled uploads: sinks that may keep chunks never get their pieces reused, 
   assert.equal(result.files, 50);
   assert.ok(kept.length > 100);
   for (const k of kept) assert.deepEqual(k.chunk, k.copy, 'a chunk a sink kept was overwritten');
+});
+
+/**
+ * A target with synchronous sinks (as the Node store offers): `asyncOnce` paths get null from
+ * createFileNow the first time and go through the slow createFile; `failWrite` paths fail their first
+ * write. Whatever is stored last under a path is in `files`, either way.
+ */
+class NowTarget extends SlowTarget {
+  readonly now = new Map<string, Uint8Array>();
+  readonly aborted: string[] = [];
+  nowFiles = 0;
+  constructor(
+    private readonly asyncOnce: Set<string>,
+    private readonly failWrite: Set<string>,
+  ) {
+    super();
+  }
+
+  createFileNow(path: string): UploadSinkNow | null {
+    if (this.asyncOnce.delete(path)) return null;
+    if (path.endsWith('/refused')) throw Object.assign(new Error(`no room for ${path}`), { errno: 'ENOSPC' });
+    this.nowFiles++;
+    const chunks: Uint8Array[] = [];
+    return {
+      writeNow: (chunk) => {
+        if (this.failWrite.has(path)) throw Object.assign(new Error(`disk full at ${path}`), { errno: 'ENOSPC' });
+        chunks.push(chunk.slice()); // a copy now: the reader's memory is reused after the call
+      },
+      closeNow: () => {
+        const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+        let at = 0;
+        for (const c of chunks) {
+          out.set(c, at);
+          at += c.byteLength;
+        }
+        this.now.set(path, out);
+        this.files.set(path, out);
+        this.order.push(path);
+      },
+      abortNow: () => void this.aborted.push(path),
+    };
+  }
+}
+
+test('synchronous sinks: files are stored as they are parsed, from the reader memory; fallbacks, failures and device errors are handled per file', async () => {
+  const [host, device] = createStreamPair(1 << 16);
+  const target = new NowTarget(new Set(['U/slow']), new Set(['U/full']));
+  const expected = new Map<string, Uint8Array>();
+  const writer = (async () => {
+    for (let i = 0; i < 100; i++) {
+      const data = content(i, i % 10 === 0 ? 150_000 + i : (i * 997) % 5000);
+      expected.set(`U/f${i}`, data);
+      for (const part of file(`U/f${i}`, data, i % 2 === 0 ? 65_536 : 1000)) await device.write(part);
+    }
+    // The slow path first, then the same path again: the second must not land before the first.
+    for (const part of file('U/slow', enc.encode('first'))) await device.write(part);
+    for (const part of file('U/slow', enc.encode('second'))) await device.write(part);
+    for (const part of file('U/full', content(1, 3000))) await device.write(part);
+    for (const part of file('U/refused', content(2, 10))) await device.write(part);
+    // A file the device gives up on halfway.
+    const name = enc.encode('U/gave-up');
+    for (const part of [u32(name.byteLength), name, u32(name.byteLength), name, block(FILE_CODE.FILE_DATA, content(3, 500)), block(FILE_CODE.ERROR_REMOTE, enc.encode('vanished'))]) await device.write(part);
+    for (const part of file('U/last', enc.encode('after the failures'))) await device.write(part);
+    await device.write(u32(0));
+  })();
+  const warnings: string[] = [];
+  const reader = new BufferedReader(copyingStream(host));
+  const result = await receiveUploadBatch(reader, target, { onWarning: (w) => warnings.push(w) });
+  await writer;
+  for (const [path, data] of expected) assert.deepEqual(target.now.get(path), data, path);
+  assert.equal(new TextDecoder().decode(target.now.get('U/last')), 'after the failures');
+  assert.equal(new TextDecoder().decode(target.files.get('U/slow')), 'second', 'the second upload of a path lands last');
+  assert.equal(result.files, 103);
+  assert.match(String((result.hostError as Error).message), /disk full at U\/full/);
+  assert.ok(warnings.some((w) => /Could not save U\/full/.test(w)));
+  assert.ok(warnings.some((w) => /Could not save U\/refused: no room/.test(w)));
+  assert.ok(warnings.some((w) => /could not send U\/gave-up: vanished/.test(w)));
+  assert.deepEqual(target.aborted.sort(), ['U/full', 'U/gave-up']);
+  assert.ok(!target.now.has('U/full') && !target.now.has('U/gave-up'));
 });

@@ -7,7 +7,7 @@ import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
 import { HandleBackend } from '../../src/stores/handle-backend.ts';
 import { PackedBackend } from '../../src/stores/packed/packed-backend.ts';
 import { VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
-import type { BackupTree } from '../../src/stores/backup-store.ts';
+import type { BackupSession, BackupTree } from '../../src/stores/backup-store.ts';
 import type { StorageBackend } from '../../src/stores/storage-backend.ts';
 import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
 
@@ -145,5 +145,69 @@ test('Node: a damaged unfinished log deletes nothing outside staging', async () 
     assert.equal(await text(resumed, 'keep'), 'synced');
     assert.equal(await readFile(join(dir, 'outside', 'precious'), 'utf8'), 'not the store’s');
     await resumed.discard();
+  });
+});
+
+/** Writes a file through createFileNow where the session offers it, else createFile; true when it was the former. */
+async function put(s: BackupSession, path: string, content: string): Promise<boolean> {
+  const now = s.createFileNow!(path);
+  if (now) {
+    now.writeNow(enc.encode(content));
+    now.closeNow();
+    return true;
+  }
+  const sink = await s.createFile(path);
+  await sink.write(enc.encode(content));
+  await sink.close();
+  return false;
+}
+
+test('Node: createFileNow and moveNow store without promises where they can, fall back where they cannot, and keep the unplug guarantees', async () => {
+  await withDir(async (dir) => {
+    const store = new VersionedBackupStore('node-fs', new NodeFsBackend(dir));
+    const s = await store.openSession(UDID);
+    const id = (n: number): string => `ab${String(n).padStart(38, '0')}`;
+    assert.equal(s.createFileNow!(`Snapshot/ab/${id(1)}`), null, 'a folder not staged yet needs mkdirp');
+    await s.mkdirp('Snapshot/ab');
+    // The first file in a folder waits for the current backup's answer about it; the next ones need not.
+    assert.deepEqual([await put(s, `Snapshot/ab/${id(1)}`, 'first 1'), await put(s, `Snapshot/ab/${id(2)}`, 'first 2'), await put(s, `Snapshot/ab/${id(3)}`, 'first 3')], [false, true, true]);
+    assert.equal(s.createFileNow!(`Snapshot/ab/${id(1)}`), null, 'replacing a staged file goes through a temporary name');
+    assert.equal(await text(s, `Snapshot/ab/${id(2)}`), 'first 2');
+    assert.equal(s.moveNow!(`Snapshot/ab/${id(1)}`, `ab/${id(1)}`), false, 'the destination folder is not staged');
+    await s.mkdirp('ab');
+    assert.equal(s.moveNow!('Snapshot/ab', 'cd'), false, 'folders move through move()');
+    assert.equal(s.moveNow!(`Snapshot/ab/${id(1)}`, `ab/${id(1)}`), false, 'the current backup has not been asked about ab/ yet');
+    await s.move(`Snapshot/ab/${id(1)}`, `ab/${id(1)}`);
+    for (let i = 2; i <= 3; i++) assert.equal(s.moveNow!(`Snapshot/ab/${id(i)}`, `ab/${id(i)}`), true);
+    assert.equal(await s.stat(`Snapshot/ab/${id(2)}`), null);
+    await s.remove('Snapshot');
+    await s.commit();
+    const cur = (await store.current(UDID))!;
+    assert.equal(await text(cur, `ab/${id(3)}`), 'first 3');
+
+    // An incremental backup: moving onto a file of the current backup replaces it, and the others stay.
+    const next = await store.openSession(UDID);
+    await next.mkdirp('Snapshot/ab');
+    await next.mkdirp('ab');
+    await put(next, `Snapshot/ab/${id(2)}`, 'second 2');
+    await next.stat(`ab/${id(9)}`); // the current backup's ab/ is listed
+    assert.equal(next.moveNow!(`Snapshot/ab/${id(2)}`, `ab/${id(2)}`), true);
+    assert.equal(await text(next, `ab/${id(2)}`), 'second 2');
+    // Unplug with a file open: the resume drops it, as it does one made by createFile.
+    await next.sync();
+    assert.equal(await put(next, `Snapshot/ab/${id(5)}`, 'whole'), true);
+    const open = next.createFileNow!(`Snapshot/ab/${id(4)}`)!;
+    assert.ok(open);
+    open.writeNow(enc.encode('half'));
+    const resumed = await new VersionedBackupStore('node-fs', new NodeFsBackend(dir)).openSession(UDID, { resume: true });
+    assert.equal(await resumed.stat(`Snapshot/ab/${id(4)}`), null, 'a file open at the unplug is dropped');
+    assert.equal(await resumed.stat(`Snapshot/ab/${id(5)}`), null, 'a file closed after the last sync is dropped');
+    assert.equal(await text(resumed, `ab/${id(2)}`), 'second 2', 'a move synced before the unplug stays');
+    await resumed.remove('Snapshot');
+    await resumed.commit();
+    const after = (await store.current(UDID))!;
+    assert.equal(await text(after, `ab/${id(2)}`), 'second 2');
+    assert.equal(await text(after, `ab/${id(1)}`), 'first 1');
+    assert.equal(await text(after, `ab/${id(3)}`), 'first 3');
   });
 });

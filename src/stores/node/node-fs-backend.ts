@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { StoreError, type StoreErrno } from '../errors.ts';
 import { splitPath } from '../paths.ts';
-import type { AppendLog, DirectoryEntry, EntryKind, EntryStat, FileSink, StorageBackend } from '../storage-backend.ts';
+import type { AppendLog, DirectoryEntry, EntryKind, EntryStat, FileSink, FileSinkNow, StorageBackend } from '../storage-backend.ts';
 
 /** Anything splitPath would reject or normalize: '..'/'.' parts, empty parts, a leading '/', backslashes, NUL. */
 const UNSAFE_PATH = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\\|\0/;
@@ -64,6 +64,14 @@ export class NodeFsBackend implements StorageBackend {
   }
 
   async stat(path: string): Promise<EntryStat | null> {
+    return this.statNow(path);
+  }
+
+  statKindNow(path: string): EntryKind | null {
+    return this.statNow(path)?.kind ?? null;
+  }
+
+  private statNow(path: string): EntryStat | null {
     let st: fsSync.Stats | undefined;
     try {
       st = fsSync.statSync(this.abs(path), { throwIfNoEntry: false });
@@ -122,6 +130,16 @@ export class NodeFsBackend implements StorageBackend {
   }
 
   async createFile(path: string): Promise<FileSink> {
+    const sink = this.createFileNow(path);
+    return {
+      chunksReusable: true,
+      write: async (chunk) => sink.writeNow(chunk),
+      close: async () => sink.closeNow(),
+      abort: async () => sink.abortNow(),
+    };
+  }
+
+  createFileNow(path: string): FileSinkNow {
     const abs = this.abs(path);
     let fd: number;
     try {
@@ -132,8 +150,7 @@ export class NodeFsBackend implements StorageBackend {
     }
     let closed = false;
     return {
-      chunksReusable: true,
-      write: async (chunk) => {
+      writeNow: (chunk) => {
         try {
           let done = 0;
           while (done < chunk.byteLength) done += fsSync.writeSync(fd, chunk, done, chunk.byteLength - done);
@@ -141,7 +158,7 @@ export class NodeFsBackend implements StorageBackend {
           throw mapError(e, path);
         }
       },
-      close: async () => {
+      closeNow: () => {
         if (closed) return;
         closed = true;
         try {
@@ -150,7 +167,7 @@ export class NodeFsBackend implements StorageBackend {
           throw mapError(e, path);
         }
       },
-      abort: async () => {
+      abortNow: () => {
         if (!closed) {
           closed = true;
           try {
@@ -159,7 +176,11 @@ export class NodeFsBackend implements StorageBackend {
             // Already unusable; removing the file is what matters.
           }
         }
-        fsSync.rmSync(abs, { force: true });
+        try {
+          fsSync.rmSync(abs, { force: true });
+        } catch (e) {
+          throw mapError(e, path);
+        }
       },
     };
   }
@@ -289,6 +310,10 @@ export class NodeFsBackend implements StorageBackend {
   }
 
   async rename(from: string, to: string): Promise<void> {
+    this.renameNow(from, to);
+  }
+
+  renameNow(from: string, to: string): void {
     try {
       fsSync.renameSync(this.abs(from), this.abs(to));
     } catch (e) {
