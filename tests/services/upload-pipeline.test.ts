@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BufferedReader } from '../../src/core/buffered-reader.ts';
+import { concatBytes } from '../../src/core/bytes.ts';
 import type { ByteStream } from '../../src/core/byte-stream.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
 import { FILE_CODE, receiveUploadBatch, type UploadSink, type UploadSinkNow, type UploadTarget } from '../../src/services/devicelink-files.ts';
@@ -63,12 +64,7 @@ class SlowTarget implements UploadTarget {
         await this.delay();
         this.inFlight--;
         if (this.failClose.has(path)) throw Object.assign(new Error(`disk full at ${path}`), { errno: 'ENOSPC' });
-        const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-        let at = 0;
-        for (const c of chunks) {
-          out.set(c, at);
-          at += c.byteLength;
-        }
+        const out = concatBytes(chunks);
         this.files.set(path, out);
         this.order.push(path);
       },
@@ -239,12 +235,7 @@ class NowTarget extends SlowTarget {
         chunks.push(chunk.slice()); // a copy now: the reader's memory is reused after the call
       },
       closeNow: () => {
-        const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-        let at = 0;
-        for (const c of chunks) {
-          out.set(c, at);
-          at += c.byteLength;
-        }
+        const out = concatBytes(chunks);
         this.now.set(path, out);
         this.files.set(path, out);
         this.order.push(path);
