@@ -160,16 +160,21 @@ function copyingStream(inner: ByteStream): ByteStream {
   };
 }
 
+/** U/f0…: every tenth file big, the rest under 5 KB, in 64 KiB or 1000-byte blocks; each recorded in `expected`. */
+async function sendMixedFiles(device: ByteStream, count: number, bigBytes: number, expected: Map<string, Uint8Array>): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const data = content(i, i % 10 === 0 ? bigBytes + i : (i * 997) % 5000);
+    expected.set(`U/f${i}`, data);
+    for (const part of file(`U/f${i}`, data, i % 2 === 0 ? 65_536 : 1000)) await device.write(part);
+  }
+}
+
 test('pooled uploads: a copying reader and sinks that reuse chunks share piece buffers, never before a write is done', async () => {
   const [host, device] = createStreamPair(1 << 16);
   const target = new SlowTarget(new Set(), true);
   const expected = new Map<string, Uint8Array>();
   const writer = (async () => {
-    for (let i = 0; i < 300; i++) {
-      const data = content(i, i % 10 === 0 ? 200_000 + i : (i * 997) % 5000);
-      expected.set(`U/f${i}`, data);
-      for (const part of file(`U/f${i}`, data, i % 2 === 0 ? 65_536 : 1000)) await device.write(part);
-    }
+    await sendMixedFiles(device, 300, 200_000, expected);
     await device.write(u32(0));
   })();
   const reader = new BufferedReader(copyingStream(host));
@@ -250,11 +255,7 @@ test('synchronous sinks: files are stored as they are parsed, from the reader me
   const target = new NowTarget(new Set(['U/slow']), new Set(['U/full']));
   const expected = new Map<string, Uint8Array>();
   const writer = (async () => {
-    for (let i = 0; i < 100; i++) {
-      const data = content(i, i % 10 === 0 ? 150_000 + i : (i * 997) % 5000);
-      expected.set(`U/f${i}`, data);
-      for (const part of file(`U/f${i}`, data, i % 2 === 0 ? 65_536 : 1000)) await device.write(part);
-    }
+    await sendMixedFiles(device, 100, 150_000, expected);
     // The slow path first, then the same path again: the second must not land before the first.
     for (const part of file('U/slow', enc.encode('first'))) await device.write(part);
     for (const part of file('U/slow', enc.encode('second'))) await device.write(part);
