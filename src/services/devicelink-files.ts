@@ -385,15 +385,10 @@ export async function receiveUploadBatch(
           while (remaining > 0) {
             let piece: Uint8Array | null;
             let pooled: Uint8Array | undefined;
-            if (file instanceof StoredNowFile) {
-              // Stored before the next read: the reader's own memory serves, or one reused piece.
-              if (reader.buffered > 0) piece = reader.viewBuffered(remaining);
-              else {
-                pooled = pipeline.takePiece();
-                const n = await reader.readAvailableInto(pooled.subarray(0, Math.min(remaining, pooled.byteLength)));
-                piece = n === null ? null : pooled.subarray(0, n);
-              }
-            } else if (pooling) {
+            if (file instanceof StoredNowFile && reader.buffered > 0) {
+              // Stored before the next read, so the reader's own memory serves; with nothing buffered, one reused piece.
+              piece = reader.viewBuffered(remaining);
+            } else if (pooling || file instanceof StoredNowFile) {
               pooled = pipeline.takePiece();
               const n = await reader.readAvailableInto(pooled.subarray(0, Math.min(remaining, pooled.byteLength)));
               piece = n === null ? null : pooled.subarray(0, n);

@@ -152,10 +152,10 @@ export class ReadOnlyTreeIndex {
   ) {}
 
   async kind(path: string): Promise<EntryKind | null> {
-    if (path === '') return (await this.listing('')) ? 'directory' : null;
-    const listing = await this.listing(parentPath(path));
-    if (listing === BIG) return (await this.backend.stat(joinPath(this.root, path)))?.kind ?? null;
-    return listing?.get(baseName(path)) ?? null;
+    await this.listing(path === '' ? '' : parentPath(path));
+    const known = this.kindNow(path);
+    // Only a big folder on a backend without a synchronous stat is left to ask.
+    return known !== undefined ? known : ((await this.backend.stat(joinPath(this.root, path)))?.kind ?? null);
   }
 
   /**

@@ -812,8 +812,7 @@ class StagedSession implements BackupSession {
    * when the file needs createFile.
    */
   createFileNow(path: string): FileSinkNow | null {
-    const create = this.backend.createFileNow?.bind(this.backend);
-    if (!create || !this.route.writesInPlace) return null;
+    if (!this.backend.createFileNow || !this.route.writesInPlace) return null;
     this.live();
     const p = normalizePath(path);
     if (p === '' || this.stagedIndex.kind(parentPath(p)) !== 'directory' || this.stagedIndex.kind(p) || this.writingInPlace.has(p)) return null;
@@ -821,7 +820,7 @@ class StagedSession implements BackupSession {
     const target = this.nameInPlace(p);
     let sink: FileSinkNow;
     try {
-      sink = create(target);
+      sink = this.backend.createFileNow(target);
     } catch (e) {
       this.writingInPlace.delete(p);
       throw e;
