@@ -2,7 +2,7 @@ import { concatBytes } from '../../src/core/bytes.ts';
 import { LifeboatError } from '../../src/core/errors.ts';
 import { encodeBinaryPlist, encodeXmlPlist, PlistReal, type PlistValue } from '../../src/plist/index.ts';
 import { MobileBackup2Client, type DeviceLinkFileSystem } from '../../src/services/mobilebackup2.ts';
-import type { UploadSink } from '../../src/services/devicelink-files.ts';
+import type { UploadSink, UploadSinkNow } from '../../src/services/devicelink-files.ts';
 import { uploadEntry, u32 } from '../../tests/services/scripted-device.ts';
 import type { Rng } from '../rng.ts';
 import { ReplayStream } from '../streams.ts';
@@ -52,6 +52,24 @@ class MemoryFs implements DeviceLinkFileSystem {
   async sync() {}
 }
 
+/** The same folder with the synchronous calls a Node store offers: uploads and moves take the promise-free path. */
+class NowMemoryFs extends MemoryFs {
+  createFileNow(path: string): UploadSinkNow {
+    let size = 0;
+    return {
+      writeNow: (chunk) => void (size += chunk.byteLength),
+      closeNow: () => void this.files.set(path, size),
+      abortNow: () => {},
+    };
+  }
+  moveNow(from: string, to: string): boolean {
+    if (!this.files.has(from)) return false;
+    this.files.set(to, this.files.get(from)!);
+    this.files.delete(from);
+    return true;
+  }
+}
+
 function frame(value: PlistValue, binary: boolean): Uint8Array {
   const body = binary ? encodeBinaryPlist(value) : encodeXmlPlist(value);
   return concatBytes([u32(body.length), body]);
@@ -93,14 +111,16 @@ export const deviceLink: FuzzTarget = {
   generate: (rng) => conversation(rng),
   maxInput: 128 * 1024,
   async run(input) {
-    // Each input twice: through readers that keep views, and through copying ones (the CLI's socket),
-    // which put file data into pooled pieces. The first unexpected error wins; else the first expected one.
+    // Each input three times: through readers that keep views, through copying ones (the CLI's socket),
+    // which put file data into pooled pieces, and through a copying one into a folder with synchronous
+    // calls (the CLI's Node store), which stores data straight from the reader's memory. The first
+    // unexpected error wins; else the first expected one.
     let failure: unknown;
-    for (const copying of [false, true]) {
+    for (const [copying, fs] of [[false, new MemoryFs()], [true, new MemoryFs()], [true, new NowMemoryFs()]] as const) {
       try {
         const provider = { startService: async () => new ReplayStream(input, undefined, copying) };
         const client = await MobileBackup2Client.start(provider);
-        await client.runLoop(new MemoryFs(), { onWarning: () => {} });
+        await client.runLoop(fs, { onWarning: () => {} });
       } catch (e) {
         if (!(e instanceof LifeboatError)) throw e;
         failure ??= e;
