@@ -86,7 +86,8 @@ function conversation(rng: Rng | undefined): Uint8Array {
     frame(['DLMessageProcessMessage', { ErrorCode: 0, ProtocolVersion: new PlistReal(2.1) }], binary),
   ];
   const requests: (() => Uint8Array[])[] = [
-    () => [frame(['DLMessageUploadFiles', {}, PROGRESS], binary), uploadEntry('Snapshot/ab/abcdef', new Uint8Array(rng ? rng.size(3000) : 100).fill(7), rng ? 1 + rng.size(2000) : 64), uploadEntry('Snapshot/Manifest.db', new Uint8Array(5), 3, { remoteError: 'nope' }), u32(0)],
+    // Announced small, the batch is read whole and answered before it is stored; large, stored as it streams.
+    () => [frame(['DLMessageUploadFiles', {}, PROGRESS, rng?.chance(0.5) ? 5_000_000 : 3000], binary), uploadEntry('Snapshot/ab/abcdef', new Uint8Array(rng ? rng.size(3000) : 100).fill(7), rng ? 1 + rng.size(2000) : 64), uploadEntry('Snapshot/Manifest.db', new Uint8Array(5), 3, { remoteError: 'nope' }), u32(0)],
     () => [frame(['DLMessageDownloadFiles', ['Snapshot/ab/abcdef', 'missing'], {}, PROGRESS], binary)],
     () => [frame(['DLMessageGetFreeDiskSpace', {}], binary)],
     () => [frame(['DLMessagePurgeDiskSpace', 1000], binary)],

@@ -128,6 +128,16 @@ export class BufferedReader {
     return view;
   }
 
+  /** Everything already buffered, as a view, without consuming it: valid until the reader's next read. */
+  peekBuffered(): Uint8Array {
+    return this.buffer.subarray(this.offset);
+  }
+
+  /** Waits until at least one byte is buffered; false at the end of the stream. */
+  async waitBuffered(): Promise<boolean> {
+    return this.buffered > 0 || this.fill();
+  }
+
   /** The next `n` bytes already buffered, decoded as text; null when fewer are buffered. */
   takeBufferedText(n: number, decoder: TextDecoder): string | null {
     if (this.buffered < n) return null;

@@ -14,7 +14,8 @@ export const DOWNLOAD_BLOCK_BYTES = 32 * 1024;
  */
 const DOWNLOAD_READ_BYTES = 1 << 20;
 const DOWNLOAD_WRITE_BYTES = 256 * 1024;
-const MAX_PATH_BYTES = 4096;
+/** Longest name or path an upload may carry; a longer one is a broken stream. */
+export const MAX_PATH_BYTES = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -128,16 +128,17 @@ test('DL loop: every device request against a real store session', async () => {
     ]);
     await device.send(['DLMessageUploadFiles', {}, new PlistReal(42.5), batch.byteLength]);
     for (let at = 0; at < batch.byteLength; at += 7777) await device.write(batch.subarray(at, at + 7777));
+    // A small batch is answered once it is all read, and stored before the next message is read.
     assert.equal((await status(device))[0], 0);
+
+    await device.send(['DLContentsOfDirectory', `${UDID}/Snapshot/ab`]);
+    const [lsStatus, , listing] = await status(device);
+    assert.equal(lsStatus, 0);
     // Storage work is pipelined, so files may finish in any order.
     assert.deepEqual([...received].sort(), [`${UDID}/Snapshot/Status.plist`, `${UDID}/Snapshot/ab/abcdef`]);
     assert.ok(warnings.some((w) => w.includes('broken') && w.includes('Operation not permitted')));
     assert.equal(bytes, big.byteLength + 3);
     assert.deepEqual(progress, [0, 0, 42.5]);
-
-    await device.send(['DLContentsOfDirectory', `${UDID}/Snapshot/ab`]);
-    const [lsStatus, , listing] = await status(device);
-    assert.equal(lsStatus, 0);
     assert.deepEqual(Object.keys(listing as PlistDict), ['abcdef']);
     const entry = (listing as PlistDict).abcdef as PlistDict;
     assert.equal(entry.DLFileType, 'DLFileTypeRegular');

@@ -7,19 +7,11 @@ import { PlistReal, type PlistDict, type PlistValue } from '../../src/plist/inde
 import { MobileBackup2Client } from '../../src/services/mobilebackup2.ts';
 import { SessionFileSystem } from '../../src/backup/session-file-system.ts';
 import { NodeFsBackupStore } from '../../src/stores/node/node-fs-backup-store.ts';
-import { scriptedProvider, type ScriptedDevice } from './scripted-device.ts';
+import { handshake, scriptedProvider, type ScriptedDevice } from './scripted-device.ts';
 
 const UDID = '00008030-001A2B3C4D5E802E';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function handshake(device: ScriptedDevice): Promise<void> {
-  await device.send(['DLMessageVersionExchange', 400, 0]);
-  await device.receive();
-  await device.send(['DLMessageDeviceReady']);
-  await device.receive();
-  await device.send(['DLMessageProcessMessage', { MessageName: 'Response', ErrorCode: 0, ProtocolVersion: new PlistReal(2.1) }]);
-}
 
 async function statusCode(device: ScriptedDevice): Promise<number> {
   const reply = (await device.receive()) as PlistValue[];

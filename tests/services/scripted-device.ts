@@ -1,6 +1,6 @@
 import type { ByteStream } from '../../src/core/byte-stream.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
-import { decodePlist, type PlistValue } from '../../src/plist/index.ts';
+import { decodePlist, PlistReal, type PlistValue } from '../../src/plist/index.ts';
 import { PlistConnection } from '../../src/plist/plist-connection.ts';
 import type { ServiceProvider } from '../../src/services/service-provider.ts';
 
@@ -105,4 +105,13 @@ export function scriptedProvider(): { provider: ServiceProvider; device: Scripte
     device: new ScriptedDevice(device),
     started,
   };
+}
+
+/** The device's side of a DeviceLink start: version exchange, ready, Hello answered. */
+export async function handshake(device: ScriptedDevice): Promise<void> {
+  await device.send(['DLMessageVersionExchange', 400, 0]);
+  await device.receive();
+  await device.send(['DLMessageDeviceReady']);
+  await device.receive();
+  await device.send(['DLMessageProcessMessage', { MessageName: 'Response', ErrorCode: 0, ProtocolVersion: new PlistReal(2.1) }]);
 }

@@ -4,27 +4,10 @@ import { BufferedReader } from '../../src/core/buffered-reader.ts';
 import { concatBytes } from '../../src/core/bytes.ts';
 import type { ByteStream } from '../../src/core/byte-stream.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
+import { block, content, copyingStream, file, u32 } from './upload-frames.ts';
 import { FILE_CODE, receiveUploadBatch, type UploadSink, type UploadSinkNow, type UploadTarget } from '../../src/services/devicelink-files.ts';
 
 const enc = new TextEncoder();
-
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
-  return b;
-}
-
-function block(code: number, payload: Uint8Array): Uint8Array {
-  return Uint8Array.from([...u32(payload.byteLength + 1), code, ...payload]);
-}
-
-function file(path: string, data: Uint8Array, blockSize = 1000): Uint8Array[] {
-  const name = enc.encode(path);
-  const parts = [u32(name.byteLength), name, u32(name.byteLength), name];
-  for (let at = 0; at < data.byteLength; at += blockSize) parts.push(block(FILE_CODE.FILE_DATA, data.subarray(at, at + blockSize)));
-  parts.push(block(FILE_CODE.SUCCESS, new Uint8Array(0)));
-  return parts;
-}
 
 /**
  * A target whose every step takes a random few milliseconds, recording what it was asked, in order.
@@ -73,10 +56,6 @@ class SlowTarget implements UploadTarget {
       },
     };
   }
-}
-
-function content(i: number, size: number): Uint8Array {
-  return Uint8Array.from({ length: size }, (_, k) => (i * 31 + k) & 255);
 }
 
 test('pipelined uploads: files overlap in storage, arrive whole, and all are stored before the batch returns', async () => {
@@ -136,29 +115,6 @@ test('pipelined uploads: a stream cut inside a file drops that file and throws a
   assert.ok(target.files.has('U/whole'));
   assert.ok(!target.files.has('U/torn'), 'a torn file is never published');
 });
-
-/**
- * A stream that offers readInto, as a socket over a SlabReceiver does, and scribbles over every chunk
- * once it is copied out: whoever kept a view of its memory instead of a copy reads garbage.
- */
-function copyingStream(inner: ByteStream): ByteStream {
-  let pending: Uint8Array | null = null;
-  return {
-    read: () => inner.read(),
-    write: (data) => inner.write(data),
-    close: () => inner.close(),
-    readInto: async (target) => {
-      // A copy: the pair hands over the writer's own arrays, which the writer may send again.
-      pending ??= (await inner.read())?.slice() ?? null;
-      if (pending === null) return null;
-      const n = Math.min(target.byteLength, pending.byteLength);
-      target.set(pending.subarray(0, n));
-      pending.fill(0xee, 0, n);
-      pending = n === pending.byteLength ? null : pending.subarray(n);
-      return n;
-    },
-  };
-}
 
 /** U/f0…: every tenth file big, the rest under 5 KB, in 64 KiB or 1000-byte blocks; each recorded in `expected`. */
 async function sendMixedFiles(device: ByteStream, count: number, bigBytes: number, expected: Map<string, Uint8Array>): Promise<void> {

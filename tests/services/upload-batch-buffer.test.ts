@@ -1,0 +1,236 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BufferedReader } from '../../src/core/buffered-reader.ts';
+import { concatBytes } from '../../src/core/bytes.ts';
+import type { ByteStream } from '../../src/core/byte-stream.ts';
+import { createStreamPair } from '../../src/core/stream-pair.ts';
+import { PlistReal, type PlistValue } from '../../src/plist/index.ts';
+import { FILE_CODE, receiveUploadBatch, type UploadSink, type UploadTarget } from '../../src/services/devicelink-files.ts';
+import { MobileBackup2Client, type DeviceLinkFileSystem } from '../../src/services/mobilebackup2.ts';
+import { bufferUploadBatch, UploadBatchScanner } from '../../src/services/upload-batch-buffer.ts';
+import { StoreError } from '../../src/stores/errors.ts';
+import { block, content, copyingStream, file, u32 } from './upload-frames.ts';
+import { handshake, scriptedProvider, type ScriptedDevice } from './scripted-device.ts';
+
+const enc = new TextEncoder();
+
+/** A batch of small files with data, error and empty files, in blocks of several sizes, and its end marker. */
+function sampleBatch(): { bytes: Uint8Array; files: Map<string, Uint8Array> } {
+  const files = new Map<string, Uint8Array>();
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 40; i++) {
+    const data = content(i, (i * 313) % 3000);
+    files.set(`U/Snapshot/${i % 5}/f${i}`, data);
+    parts.push(...file(`U/Snapshot/${i % 5}/f${i}`, data, 1 + (i % 7) * 200));
+  }
+  // A file the device could not read: a data block, then its error instead of success.
+  parts.push(u32(7), enc.encode('U/gone1'), u32(7), enc.encode('U/gone1'), block(FILE_CODE.FILE_DATA, content(9, 10)), block(FILE_CODE.ERROR_REMOTE, enc.encode('unreadable')));
+  parts.push(u32(0));
+  return { bytes: concatBytes(parts), files };
+}
+
+/** A stream that hands over `bytes` in pieces of `size` (the last one shorter), then ends. */
+function piecesStream(bytes: Uint8Array, size: number): ByteStream {
+  let at = 0;
+  return {
+    read: async () => {
+      if (at >= bytes.byteLength) return null;
+      const piece = bytes.slice(at, at + size);
+      at += size;
+      return piece;
+    },
+    write: async () => undefined,
+    close: async () => undefined,
+  };
+}
+
+/** Keeps each stored file whole, in memory. */
+class MemoryTarget implements UploadTarget {
+  readonly files = new Map<string, Uint8Array>();
+  async createFile(path: string): Promise<UploadSink> {
+    const parts: Uint8Array[] = [];
+    return {
+      write: async (chunk) => void parts.push(chunk.slice()),
+      close: async () => void this.files.set(path, concatBytes(parts)),
+      abort: async () => undefined,
+    };
+  }
+}
+
+test('upload batch scanner: finds the end marker however the bytes are split, and nothing past it', () => {
+  const { bytes } = sampleBatch();
+  const next = enc.encode('next message');
+  const stream = concatBytes([bytes, next]);
+  for (const size of [1, 2, 3, 4, 5, 7, 64, 1000, stream.byteLength]) {
+    const scanner = new UploadBatchScanner();
+    let taken = 0;
+    for (let at = 0; at < stream.byteLength && !scanner.ended; at += size) {
+      const piece = stream.subarray(at, at + size);
+      const n = scanner.scan(piece);
+      taken += n;
+      if (!scanner.ended) assert.equal(n, piece.byteLength, `size ${size}: a piece inside the batch is all batch`);
+    }
+    assert.ok(scanner.ended, `size ${size}`);
+    assert.equal(scanner.broken, false);
+    assert.equal(taken, bytes.byteLength, `size ${size}: stops right after the end marker`);
+  }
+});
+
+test('upload batch scanner: a zero path or block length ends the batch as the receiver reads it; refused framing stops it', () => {
+  const zeroPath = concatBytes([u32(3), enc.encode('U/a'), u32(0)]);
+  const a = new UploadBatchScanner();
+  assert.equal(a.scan(concatBytes([zeroPath, enc.encode('xx')])), zeroPath.byteLength);
+  assert.ok(a.ended);
+  const zeroBlock = concatBytes([...file('U/a', content(1, 10)).slice(0, 5), u32(0)]);
+  const b = new UploadBatchScanner();
+  assert.equal(b.scan(concatBytes([zeroBlock, enc.encode('xx')])), zeroBlock.byteLength);
+  assert.ok(b.ended);
+  for (const broken of [
+    concatBytes([u32(5000), enc.encode('x')]), // a name longer than any path
+    concatBytes([u32(3), enc.encode('U/a'), u32(3), enc.encode('U/a'), u32(2), Uint8Array.of(0x42, 0)]), // unknown block code
+    concatBytes([u32(3), enc.encode('U/a'), u32(3), enc.encode('U/a'), u32(10_000), Uint8Array.of(FILE_CODE.SUCCESS)]), // a long trailer
+  ]) {
+    const s = new UploadBatchScanner();
+    s.scan(broken);
+    assert.ok(s.broken && !s.ended);
+  }
+});
+
+test('buffered upload batch: read whole, it stores the same files as the stream; the next message stays unread', async () => {
+  const { bytes, files } = sampleBatch();
+  for (const copying of [false, true]) {
+    const [host, device] = createStreamPair(1 << 16);
+    const writer = (async () => {
+      for (let at = 0; at < bytes.byteLength; at += 777) await device.write(bytes.slice(at, at + 777));
+      await device.write(enc.encode('NEXT'));
+    })();
+    const reader = new BufferedReader(copying ? copyingStream(host) : host);
+    const ahead = await bufferUploadBatch(reader, 1 << 20);
+    assert.equal(ahead.complete, true);
+    assert.equal(ahead.bytes, bytes.byteLength);
+    const target = new MemoryTarget();
+    const warnings: string[] = [];
+    const result = await receiveUploadBatch(ahead.reader, target, { onWarning: (w) => warnings.push(w) });
+    assert.equal(result.files, files.size);
+    assert.deepEqual(target.files, files);
+    assert.ok(warnings.some((w) => /U\/gone1: unreadable/.test(w)));
+    assert.equal(new TextDecoder().decode(await reader.readExactly(4)), 'NEXT');
+    await writer;
+  }
+});
+
+test('buffered upload batch: longer than the cap, broken or cut off, it reads as the plain stream would', async () => {
+  const { bytes, files } = sampleBatch();
+  // Over the cap: the part read ahead, then the connection.
+  const over = await bufferUploadBatch(new BufferedReader(piecesStream(bytes, 500)), 2000);
+  assert.equal(over.complete, false);
+  const target = new MemoryTarget();
+  assert.equal((await receiveUploadBatch(over.reader, target)).files, files.size);
+  assert.deepEqual(target.files, files);
+
+  const refused = concatBytes([...file('U/ok', content(1, 100)), u32(3), enc.encode('U/a'), u32(3), enc.encode('U/a'), u32(2), Uint8Array.of(0x42, 0), u32(0)]);
+  const cut = bytes.subarray(0, 1234);
+  for (const [stream, error] of [
+    [refused, /unknown file block code 0x42/],
+    [cut, /connection closed/],
+  ] as const) {
+    const direct = receiveUploadBatch(new BufferedReader(piecesStream(stream, 300)), new MemoryTarget());
+    await assert.rejects(direct, error);
+    const ahead = await bufferUploadBatch(new BufferedReader(piecesStream(stream, 300)), 1 << 20);
+    assert.equal(ahead.complete, false);
+    await assert.rejects(receiveUploadBatch(ahead.reader, new MemoryTarget()), error);
+  }
+});
+
+/** A DL file system whose file writes wait for `open()` and fail with `failWith` when set. */
+class GatedFs implements DeviceLinkFileSystem {
+  readonly stored = new Map<string, Uint8Array>();
+  failWith: Error | null = null;
+  private gate: Promise<void>;
+  open!: () => void;
+  constructor() {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  async createFile(path: string): Promise<UploadSink> {
+    await this.gate;
+    if (this.failWith) throw this.failWith;
+    const parts: Uint8Array[] = [];
+    return {
+      write: async (chunk) => void parts.push(chunk.slice()),
+      close: async () => void this.stored.set(path, concatBytes(parts)),
+      abort: async () => undefined,
+    };
+  }
+  async *read(): AsyncIterable<Uint8Array> {}
+  async list(): Promise<never[]> {
+    return [];
+  }
+  async mkdirp(): Promise<void> {}
+  async move(): Promise<void> {}
+  async remove(): Promise<void> {}
+  async copy(): Promise<void> {}
+  async freeSpace(): Promise<number> {
+    return 1e12;
+  }
+  async sync(): Promise<void> {}
+}
+
+async function sendBatch(device: ScriptedDevice, files: [string, Uint8Array][]): Promise<void> {
+  const bytes = files.reduce((sum, [, data]) => sum + data.byteLength, 0);
+  await device.send(['DLMessageUploadFiles', {}, new PlistReal(10), bytes]);
+  for (const [path, data] of files) for (const part of file(path, data, 32_768)) await device.write(part);
+  await device.write(u32(0));
+}
+
+
+test('DL loop: a batch of small files is answered before it is stored; a large one after', async () => {
+  const { provider, device } = scriptedProvider();
+  const [client] = await Promise.all([MobileBackup2Client.start(provider), handshake(device)]);
+  const fs = new GatedFs();
+  const loop = client.runLoop(fs);
+  const small: [string, Uint8Array][] = [['U/a', content(1, 100)], ['U/b', content(2, 5000)]];
+  await sendBatch(device, small);
+  const early = await Promise.race([device.receive(), new Promise((r) => setTimeout(() => r('none'), 2000))]);
+  assert.deepEqual((early as PlistValue[]).slice(0, 2), ['DLMessageStatusResponse', 0], 'answered while storage is held');
+  assert.equal(fs.stored.size, 0);
+  fs.open();
+  // A large batch (over 1 MiB announced) is stored first: its answer says its files are there.
+  await sendBatch(device, [['U/big', content(3, 1_500_000)]]);
+  const late = (await device.receive()) as PlistValue[];
+  assert.equal(late[1], 0);
+  assert.deepEqual([...fs.stored.keys()], ['U/a', 'U/b', 'U/big']);
+  assert.deepEqual(fs.stored.get('U/b'), content(2, 5000));
+  await device.send(['DLMessageProcessMessage', { MessageName: 'Response', ErrorCode: 0 }]);
+  const result = await loop;
+  assert.equal(result.errorCode, 0);
+  assert.equal(result.hostFailure, undefined);
+  await client.disconnect();
+});
+
+test('DL loop: a batch answered early that then fails to store fails the next answer, or the backup when none comes', async () => {
+  for (const next of ['create directory', 'finish'] as const) {
+    const { provider, device } = scriptedProvider();
+    const [client] = await Promise.all([MobileBackup2Client.start(provider), handshake(device)]);
+    const fs = new GatedFs();
+    fs.failWith = new StoreError('ENOSPC', 'U/a');
+    fs.open();
+    const loop = client.runLoop(fs);
+    loop.catch(() => undefined);
+    await sendBatch(device, [['U/a', content(1, 100)]]);
+    assert.equal(((await device.receive()) as PlistValue[])[1], 0);
+    if (next === 'create directory') {
+      await device.send(['DLMessageCreateDirectory', 'U/Snapshot/00', {}, new PlistReal(10)]);
+      const answer = (await device.receive()) as PlistValue[];
+      assert.equal(answer[1], -15, 'ENOSPC as the device knows it');
+      assert.match(String(answer[2]), /U\/a/);
+      await device.send(['DLMessageProcessMessage', { MessageName: 'Response', ErrorCode: 105, ErrorDescription: 'Insufficient free space' }]);
+      const result = await loop;
+      assert.equal(result.errorCode, 105);
+      assert.ok(result.hostFailure instanceof StoreError);
+    } else {
+      await device.send(['DLMessageProcessMessage', { MessageName: 'Response', ErrorCode: 0 }]);
+      await assert.rejects(loop, (e: unknown) => e instanceof StoreError && e.errno === 'ENOSPC');
+    }
+    await client.disconnect();
+  }
+});
