@@ -16,6 +16,8 @@ const DOWNLOAD_READ_BYTES = 1 << 20;
 const DOWNLOAD_WRITE_BYTES = 256 * 1024;
 /** Longest name or path an upload may carry; a longer one is a broken stream. */
 export const MAX_PATH_BYTES = 4096;
+/** Longest error text a device may send for a file it could not read. */
+export const MAX_ERROR_TEXT_BYTES = MAX_PATH_BYTES * 16;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -415,7 +417,7 @@ export async function receiveUploadBatch(
           if (remaining > 0) await reader.readExactly(remaining);
           complete = true;
         } else if (code === FILE_CODE.ERROR_REMOTE || code === FILE_CODE.ERROR_LOCAL) {
-          if (remaining > MAX_PATH_BYTES * 16) throw new ProtocolError('devicelink', `error text of ${remaining} bytes`);
+          if (remaining > MAX_ERROR_TEXT_BYTES) throw new ProtocolError('devicelink', `error text of ${remaining} bytes`);
           const text = decoder.decode(await reader.readExactly(remaining));
           observer.onWarning?.(`The device could not send ${path}: ${text}`);
           break;

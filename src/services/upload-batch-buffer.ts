@@ -1,6 +1,6 @@
 import { BufferedReader } from '../core/buffered-reader.ts';
 import type { ByteStream } from '../core/byte-stream.ts';
-import { FILE_CODE, MAX_PATH_BYTES } from './devicelink-files.ts';
+import { FILE_CODE, MAX_ERROR_TEXT_BYTES, MAX_PATH_BYTES } from './devicelink-files.ts';
 
 /** A DLMessageUploadFiles batch read ahead into memory (see bufferUploadBatch). */
 export interface BufferedUploadBatch {
@@ -92,7 +92,7 @@ export class UploadBatchScanner {
         const body = this.blockLength - 1;
         if (code === FILE_CODE.FILE_DATA) this.skipThen(body, BLOCK_LENGTH);
         else if (code === FILE_CODE.SUCCESS && body <= MAX_PATH_BYTES) this.skipThen(body, NAME_LENGTH);
-        else if ((code === FILE_CODE.ERROR_LOCAL || code === FILE_CODE.ERROR_REMOTE) && body <= MAX_PATH_BYTES * 16) this.skipThen(body, NAME_LENGTH);
+        else if ((code === FILE_CODE.ERROR_LOCAL || code === FILE_CODE.ERROR_REMOTE) && body <= MAX_ERROR_TEXT_BYTES) this.skipThen(body, NAME_LENGTH);
         else this.broken = true;
         continue;
       }
