@@ -9,6 +9,7 @@ import { VirtualIPhone } from '../virtual-iphone.ts';
 import { ReplayDevice } from '../replay/replay-device.ts';
 import { parseVirtualIPhoneArgs, virtualIPhoneUsage } from './options.ts';
 import { NAMED_PROFILES } from '../profiles.ts';
+import { BackupRecordFiles } from './backup-record-files.ts';
 import { DeviceStateFile } from './device-state-file.ts';
 import { useSha1Hex } from '../services/mobilebackup2/backup-files.ts';
 import { resolveUdid } from '../virtual-iphone.ts';
@@ -45,7 +46,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const iphone =
     parsed.replay !== undefined
       ? await replayIPhone(parsed.replay)
-      : new VirtualIPhone({ ...parsed.iphoneOptions, ...(deviceState ? { deviceKey: deviceState.deviceKey() } : {}) });
+      : new VirtualIPhone({
+          ...parsed.iphoneOptions,
+          ...(deviceState ? { deviceKey: deviceState.deviceKey(), backupRecords: new BackupRecordFiles(parsed.state!, resolveUdid(parsed.iphoneOptions)) } : {}),
+        });
   if (deviceState) {
     await deviceState.restoreInto(iphone);
     await deviceState.saveIfChanged(iphone);

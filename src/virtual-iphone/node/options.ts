@@ -29,7 +29,7 @@ export const VIRTUAL_IPHONE_OPTIONS: VirtualIPhoneCliOption[] = [
     value: 'ADDRESS',
     description: `Where to serve the usbmuxd socket: UNIX:/path or 127.0.0.1:PORT (default ${DEFAULT_VIRTUAL_USBMUXD_ADDRESS})`,
   },
-  { name: 'state', value: 'DIR', description: 'Keep the SystemBUID and pair records in DIR across restarts (default: in memory)' },
+  { name: 'state', value: 'DIR', description: 'Keep the SystemBUID, pair records, the phone\'s key, trusted hosts, keybag and the rows of the Manifest.db files it sent in DIR across restarts (default: in memory)' },
   { name: 'udid', value: 'UDID', description: 'The device UDID (default 00008030-001A2B3C4D5E802E)', iphoneOption: 'udid', parse: parseUdid },
   { name: 'model', value: 'PRODUCT_TYPE', description: 'Model identifier, e.g. iPhone15,2', iphoneOption: 'productType', parse: parseProductType },
   { name: 'ios', value: 'VERSION', description: 'iOS version, e.g. 17.5', iphoneOption: 'productVersion', parse: parseIosVersion },

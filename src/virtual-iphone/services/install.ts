@@ -7,6 +7,7 @@ import { AFC_SERVICE, afcHandler, defaultMediaFilesystem, type AfcFilesystem } f
 import { INSTALLATION_PROXY_SERVICE, installationProxyHandler } from './installation-proxy.ts';
 import { MOBILEBACKUP2_SERVICE, mobileBackup2Handler } from './mobilebackup2/mobilebackup2-service.ts';
 import type { BackupDeviceState, BackupFaults, DeviceBehaviour } from './mobilebackup2/backup-state.ts';
+import type { BackupRecordStore } from './mobilebackup2/backup-record.ts';
 import { addProfileFiles, type ProfileFiles } from '../dataset/profile-files.ts';
 import { NotificationCenter } from './notification-center.ts';
 import { NOTIFICATION_PROXY_SERVICE, notificationProxyHandler } from './notification-proxy.ts';
@@ -37,6 +38,8 @@ export interface BackupServicesOptions {
   files?: ProfileFiles;
   /** Multiplies the profile's deliberate delays (prepareMs): 0.01 turns three minutes into 1.8 s. Default 1. */
   timeScale?: number;
+  /** Where the rows of the Manifest.db files this device sent are kept across restarts (the Node phone's --state). */
+  backupRecords?: BackupRecordStore;
 }
 
 /** The parts of VirtualIPhone the backup services use. */
@@ -109,6 +112,7 @@ export function installBackupServices(iphone: BackupServicesHost, options: Backu
     lockdownDomains: () => iphone.values?.domains ?? {},
     reboot: () => iphone.reboot?.(),
     bootCount: () => iphone.bootCount ?? 0,
+    ...(options.backupRecords ? { backupRecords: options.backupRecords } : {}),
     changed: () => {
       for (const listener of [...changeListeners]) listener();
     },

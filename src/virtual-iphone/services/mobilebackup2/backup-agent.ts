@@ -1,6 +1,6 @@
 import { decodePlist, encodeBinaryPlist, isPlistDict, type PlistDict, type PlistValue } from '../../../plist/index.ts';
 import { bytesEqual, concatBytes } from '../../../core/bytes.ts';
-import { ExpectedBytes, readParts } from '../../../core/chunked-bytes.ts';
+import { ChunkedBytes, ExpectedBytes, readParts } from '../../../core/chunked-bytes.ts';
 import { StaticContent, type FileContent } from '../../dataset/content.ts';
 import type { Dataset } from '../../dataset/dataset.ts';
 import { BackupEncryption } from '../../encryption/backup-encryption.ts';
@@ -13,6 +13,8 @@ import { ProtocolError } from '../../../core/errors.ts';
 import { buildManifestDb, ManifestPatchError, patchManifestDb, readManifestDb } from './manifest.ts';
 import { BackupRows } from './backup-rows.ts';
 import type { PreviousRows, SentRows } from './previous-rows.ts';
+import { hexOf } from '../../../core/hex.ts';
+import { decodeBackupRecord, encodeBackupRecord, type IncrementalHash } from './backup-record.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
@@ -185,6 +187,8 @@ export class BackupRun {
   private readonly udid: string;
   /** The host's previous Manifest.plist, when this device keeps a copy of it (CopyItem). */
   private previousPlist: Uint8Array | undefined;
+  /** What remember() files once the host has its answer: the rows sent, and the file's SHA-256 or its parts. */
+  private sent: { rows: PreviousRows; encrypted: boolean; sha256?: Uint8Array; parts?: readonly Uint8Array[] } | undefined;
 
   constructor(
     private readonly link: DeviceLinkEndpoint,
@@ -230,14 +234,25 @@ export class BackupRun {
         if (readBack!.byteLength + piece.byteLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${dbPath} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
         readBack!.append(piece);
       };
-      const manifests = await this.link.downloadFileParts([`${base}/Manifest.plist`, dbPath], this.progress, (path) => (readBack && path === dbPath ? readBackInto : undefined));
+      // Without that copy (a restarted phone), hashed as it comes: the digest finds the record of its rows, if this device sent it.
+      const hashed = !readBack && this.state.backupRecords ? { hash: this.state.backupRecords.sha256(), bytes: new ChunkedBytes() } : null;
+      const hashInto = (piece: Uint8Array): void => {
+        if (hashed!.bytes.byteLength + piece.byteLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${dbPath} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+        hashed!.hash.update(piece);
+        hashed!.bytes.append(piece);
+      };
+      const manifests = await this.link.downloadFileParts([`${base}/Manifest.plist`, dbPath], this.progress, (path) =>
+        path !== dbPath ? undefined : readBack ? readBackInto : hashed ? hashInto : undefined,
+      );
       // Its parts may be the ones sent (when they match), which the update below writes over.
       lastSentManifest.delete(dataset);
       const sentEncrypted = encryption ? lastSentEncryptedManifest.get(dataset) : undefined;
       lastSentEncryptedManifest.delete(dataset);
       const plist = manifests.get(`${base}/Manifest.plist`)?.bytes();
-      const db = readBack ? (manifests.has(dbPath) ? readBack.parts() : undefined) : manifests.get(dbPath)?.parts();
-      previousManifest = await this.previousManifest(plist, db, encryption, readBack?.same ? sent : undefined, sentEncrypted);
+      const kept = readBack ?? hashed?.bytes;
+      const db = kept ? (manifests.has(dbPath) ? kept.parts() : undefined) : manifests.get(dbPath)?.parts();
+      const recorded = hashed && db ? this.recall(hashed.hash, encryption !== null) : undefined;
+      previousManifest = await this.previousManifest(plist, db, encryption, readBack?.same ? sent : recorded, sentEncrypted);
       if (previousManifest && behaviour.copiesPreviousManifest) this.previousPlist = plist;
     }
     const previous = previousManifest?.rows ?? null;
@@ -328,6 +343,8 @@ export class BackupRun {
     // Kept only when plainManifestDb keeps these bytes anyway (an encrypted backup's plaintext would be a second copy).
     if (encryption) lastSentManifest.delete(dataset);
     else lastSentManifest.set(dataset, { db: manifestDb, rows: rows.asSent() });
+    const sentRecord = encryption ? lastSentEncryptedManifest.get(dataset) : undefined;
+    const toRemember = { rows: rows.asSent(), encrypted: encryption !== null, ...(sentRecord ? { sha256: sentRecord.sha256 } : { parts: manifestDbParts }) };
     const manifestDbSize = manifestDbParts.reduce((n, part) => n + part.byteLength, 0);
     const plistBytes = encodeBinaryPlist(manifestPlist);
     this.progress = 92;
@@ -374,6 +391,40 @@ export class BackupRun {
     }
     this.progress = 100;
     await this.writeStatus('finished', isFull, snapshotUuid);
+    if (this.state.backupRecords) this.sent = toRemember;
+  }
+
+  /**
+   * Files the rows of the Manifest.db this backup sent (state.backupRecords), for the next backup after
+   * a restart. Called once the host has its answer: on a 1.3M-file phone the fingerprints, the hash and
+   * the 70 MB record take a few seconds the host should not wait for.
+   */
+  remember(): void {
+    const store = this.state.backupRecords;
+    const sent = this.sent;
+    this.sent = undefined;
+    if (!store || !sent) return;
+    let digest = sent.sha256;
+    if (!digest) {
+      const hash = store.sha256();
+      for (const part of sent.parts ?? []) hash.update(part);
+      digest = hash.digest();
+    }
+    const record = encodeBackupRecord(sent.rows, sent.encrypted, () => store.sha256());
+    if (record) store.save(hexOf(digest), record);
+  }
+
+  /** The rows filed under the digest of the host's Manifest.db, if this device sent that very file. */
+  private recall(hash: IncrementalHash, encrypted: boolean): { rows: PreviousRows } | undefined {
+    let record;
+    try {
+      const store = this.state.backupRecords;
+      const bytes = store?.load(hexOf(hash.digest()));
+      record = store && bytes ? decodeBackupRecord(bytes, () => store.sha256()) : null;
+    } catch {
+      return undefined; // only a shortcut: without it the host's copy is read, as with no record
+    }
+    return record && record.encrypted === encrypted ? { rows: record.rows } : undefined;
   }
 
   private statusUsable(bytes: Uint8Array): boolean {
@@ -390,7 +441,7 @@ export class BackupRun {
     plistBytes: Uint8Array | undefined,
     dbBytes: readonly Uint8Array[] | undefined,
     encryption: BackupEncryption | null,
-    sentAsIs?: { rows: SentRows },
+    sentAsIs?: { rows: PreviousRows },
     sentEncrypted?: SentEncryptedManifest,
   ): Promise<PreviousManifest | null> {
     if (!plistBytes || !dbBytes) return null;
@@ -411,7 +462,7 @@ export class BackupRun {
       const key = await encryption.unwrapFileKey(manifestKey);
       if (!key) return null;
       const whole = concatBytes(dbBytes);
-      if (sentEncrypted && whole.byteLength === sentEncrypted.size && sameBytes(await sha256(whole), sentEncrypted.sha256)) sentAsIs = sentEncrypted;
+      if (!sentAsIs && sentEncrypted && whole.byteLength === sentEncrypted.size && sameBytes(await sha256(whole), sentEncrypted.sha256)) sentAsIs = sentEncrypted;
       try {
         db = [await aesCbcDecrypt(key, whole)];
       } catch {

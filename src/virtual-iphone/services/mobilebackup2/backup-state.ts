@@ -4,6 +4,7 @@ import type { KdfParameters } from '../../encryption/keybag.ts';
 import type { NotificationCenter } from '../notification-center.ts';
 import type { PasscodeGate } from '../passcode-gate.ts';
 import type { PlistDict } from '../../../plist/index.ts';
+import type { BackupRecordStore } from './backup-record.ts';
 
 /** Misbehaviour a test can ask of the device. */
 export interface BackupFaults {
@@ -80,4 +81,6 @@ export interface BackupDeviceState {
   reboot?: () => void;
   /** How often the device rebooted (a second restore needs a reboot in between, else error 102). */
   bootCount?: () => number;
+  /** Records of the Manifest.db files this device sent, kept across restarts (backup-record.ts); absent: none. */
+  backupRecords?: BackupRecordStore;
 }

@@ -1,5 +1,5 @@
 /** An MBFile EncryptionKey as this device makes them: a 4-byte protection class and a 40-byte wrapped key. */
-const KEY_BYTES = 44;
+export const KEY_BYTES = 44;
 
 /**
  * The MBFile EncryptionKey of each row of an encrypted backup, held in one buffer: as a Uint8Array each,
@@ -16,6 +16,15 @@ export class EncryptionKeys {
   constructor(length: number) {
     this.bytes = new Uint8Array(length * KEY_BYTES);
     this.present = new Uint8Array(length);
+  }
+
+  /** Keys already laid out as this class keeps them: `KEY_BYTES` per row in `bytes`, and 1 in `present` where a row has one. */
+  static of(bytes: Uint8Array, present: Uint8Array): EncryptionKeys {
+    if (bytes.byteLength !== present.byteLength * KEY_BYTES) throw new RangeError(`${bytes.byteLength} bytes of keys for ${present.byteLength} rows`);
+    const keys = new EncryptionKeys(0);
+    keys.bytes = bytes;
+    keys.present = present;
+    return keys;
   }
 
   /** Rows it has room for. */

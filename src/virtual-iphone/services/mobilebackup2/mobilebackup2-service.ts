@@ -34,9 +34,15 @@ async function serveMobileBackup2(stream: ByteStream, state: BackupDeviceState):
         case 'Hello':
           await link.processMessage(hello(request, state.behaviour.protocolVersions ?? PROTOCOL_VERSIONS));
           break;
-        case 'Backup':
-          await answer(link, state.behaviour, await backup(link, state, request));
+        case 'Backup': {
+          const run = new BackupRun(link, state, request);
+          await answer(link, state.behaviour, await backup(run));
+          // Only a record kept for the next backup: a failure to file it must not fail this one.
+          try {
+            run.remember();
+          } catch {}
           break;
+        }
         case 'Restore': {
           const { reply, reboot } = await restore(link, state, request);
           await answer(link, state.behaviour, reply);
@@ -93,9 +99,9 @@ function hello(request: PlistDict, known: readonly number[]): PlistDict {
   return { MessageName: 'Response', ErrorCode: 0, ProtocolVersion: new PlistReal(Math.max(...common)) };
 }
 
-async function backup(link: DeviceLinkEndpoint, state: BackupDeviceState, request: PlistDict): Promise<PlistDict> {
+async function backup(run: BackupRun): Promise<PlistDict> {
   try {
-    await new BackupRun(link, state, request).run();
+    await run.run();
     return response(0);
   } catch (error) {
     if (error instanceof BackupFailure) return response(error.errorCode, error.message);

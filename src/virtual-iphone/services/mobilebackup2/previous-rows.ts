@@ -44,10 +44,40 @@ export class ReadRows implements PreviousRows {
   private sizeColumn = new Float64Array(0);
   private modifiedColumn = new Float64Array(0);
   private fingerprintColumn = new Float64Array(0);
-  private readonly keyColumn = new EncryptionKeys(0);
+  private keyColumn = new EncryptionKeys(0);
   /** Open addressing over the hex fileIDs: ref + 1 per slot, 0 empty; at most half full. */
   private slots = new Int32Array(0);
   private matched = new Uint8Array(0);
+
+  /**
+   * Rows kept as columns elsewhere (a device's record of what it sent, backup-record.ts): the ids are
+   * 20 bytes each. Null when a fileID comes twice (a record cannot hold two rows for one file).
+   */
+  static fromColumns(columns: {
+    count: number;
+    ids: Uint8Array<ArrayBuffer>;
+    flags: Float64Array<ArrayBuffer>;
+    sizes: Float64Array<ArrayBuffer>;
+    lastModified: Float64Array<ArrayBuffer>;
+    fingerprints: Float64Array<ArrayBuffer>;
+    keys: EncryptionKeys | null;
+  }): ReadRows | null {
+    const rows = new ReadRows();
+    const n = columns.count;
+    rows.rowCount = n;
+    rows.ids = columns.ids;
+    rows.flagColumn = columns.flags;
+    rows.sizeColumn = columns.sizes;
+    rows.modifiedColumn = columns.lastModified;
+    rows.fingerprintColumn = columns.fingerprints;
+    if (columns.keys) rows.keyColumn = columns.keys;
+    else rows.keyColumn.grow(n);
+    let size = 1024;
+    while (size < n * 2) size *= 2;
+    rows.slots = new Int32Array(size);
+    for (let ref = 0; ref < n; ref++) if (!rows.placeNew(ref)) return null;
+    return rows;
+  }
 
   /** The number of distinct fileIDs read. */
   get count(): number {
@@ -191,6 +221,22 @@ export class ReadRows implements PreviousRows {
     while (size < needed) size *= 2;
     this.slots = new Int32Array(size);
     for (let ref = 0; ref < this.rowCount; ref++) if (!this.oddIds.has(ref)) this.place(ref);
+  }
+
+  /** place, unless a row with the same fileID is in the table already (false then). */
+  private placeNew(ref: number): boolean {
+    const slots = this.slots;
+    const ids = this.ids;
+    const at = ref * 20;
+    let slot = hashOfKey(ids, at) & (slots.length - 1);
+    for (; slots[slot] !== 0; slot = (slot + 1) & (slots.length - 1)) {
+      const other = (slots[slot]! - 1) * 20;
+      let i = 0;
+      while (i < 20 && ids[other + i] === ids[at + i]) i++;
+      if (i === 20) return false;
+    }
+    slots[slot] = ref + 1;
+    return true;
   }
 
   private place(ref: number): void {
