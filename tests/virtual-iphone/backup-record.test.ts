@@ -117,6 +117,14 @@ class CountingRecords implements BackupRecordStore {
   sha256(): IncrementalHash {
     return sha256();
   }
+  readonly held: Promise<void>[] = [];
+  hold(work: Promise<void>): void {
+    this.held.push(work);
+  }
+  /** Once the records being made are filed (the phone makes them after the host has its answer). */
+  async settled(): Promise<void> {
+    await Promise.all(this.held);
+  }
 }
 
 /** The phone (a new instance: a restart), its data moved on `mutate` steps, encrypting with `encryption` (its keybag kept across the restart, as --state keeps it). */
@@ -148,8 +156,11 @@ test('a restarted phone takes the rows it recorded for the Manifest.db the host 
   try {
     const store = await NodeFsBackupStore.open(dir);
     const records = new CountingRecords();
-    const run = async (p: Awaited<ReturnType<typeof phone>>) =>
-      BackupEngine.run({ provider: p.provider, store, udid: p.iphone.udid, deviceValues: { root: p.iphone.values.root, iTunesSettings: {}, willEncrypt: false } });
+    const run = async (p: Awaited<ReturnType<typeof phone>>) => {
+      const result = await BackupEngine.run({ provider: p.provider, store, udid: p.iphone.udid, deviceValues: { root: p.iphone.values.root, iTunesSettings: {}, willEncrypt: false } });
+      await records.settled();
+      return result;
+    };
 
     const first = await phone(records);
     const full = await run(first);
@@ -230,8 +241,11 @@ test('an encrypted backup: the restarted phone finds the rows of the encrypted M
   try {
     const store = await NodeFsBackupStore.open(dir);
     const records = new CountingRecords();
-    const run = async (p: Awaited<ReturnType<typeof phone>>) =>
-      BackupEngine.run({ provider: p.provider, store, udid: p.iphone.udid, deviceValues: { root: p.iphone.values.root, iTunesSettings: {}, willEncrypt: true } });
+    const run = async (p: Awaited<ReturnType<typeof phone>>) => {
+      const result = await BackupEngine.run({ provider: p.provider, store, udid: p.iphone.udid, deviceValues: { root: p.iphone.values.root, iTunesSettings: {}, willEncrypt: true } });
+      await records.settled();
+      return result;
+    };
     const encryption = await BackupEncryption.create('pw', { dpic: 1000, iter: 10 } as never);
     const first = await phone(records, undefined, encryption);
     const full = await run(first);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,37 @@ test('--state keeps the trust and the keybag across a restart; --truth follows e
     } finally {
       await second.stop();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--state: a phone stopped as soon as a backup ends still files the rows it sent; restarted, it backs up incrementally and files the next', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-vi-records-'));
+  const args = ['--usbmuxd', `UNIX:${join(dir, 'usbmuxd.sock')}`, '--state', join(dir, 'state'), '--seed', '4'];
+  let fullFiles = 0;
+  const records = (): string[] => readdirSync(join(dir, 'state')).filter((name) => /^virtual-iphone-.*-sent-[0-9a-f]{64}\.bin$/.test(name));
+  try {
+    const first = await serve(args);
+    try {
+      assert.equal((await tool('/usr/bin/idevicepair', ['pair'], first.address)).code, 0);
+      const full = await tool('/usr/bin/idevicebackup2', ['backup', dir], first.address);
+      assert.match(full.out, /Backup Successful/, full.out);
+      fullFiles = Number(/Received (\d+) files/.exec(full.out)?.[1]);
+    } finally {
+      await first.stop(); // at once: the record is made after the host has its answer
+    }
+    assert.equal(records().length, 1, 'the record was filed before the phone stopped');
+    const second = await serve([...args, '--mutate', '3']);
+    try {
+      const next = await tool('/usr/bin/idevicebackup2', ['backup', dir], second.address);
+      assert.match(next.out, /Backup Successful/, next.out);
+      const received = Number(/Received (\d+) files/.exec(next.out)?.[1]);
+      assert.ok(received < fullFiles / 4, `an incremental: ${received} of ${fullFiles} files`);
+    } finally {
+      await second.stop();
+    }
+    assert.equal(records().length, 2, 'and the updated database’s rows too');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

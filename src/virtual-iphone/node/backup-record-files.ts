@@ -11,6 +11,8 @@ import type { BackupRecordStore, IncrementalHash } from '../services/mobilebacku
  * up (the benchmark's two clients), each holding its own copy.
  */
 export class BackupRecordFiles implements BackupRecordStore {
+  private readonly pending = new Set<Promise<void>>();
+
   constructor(
     private readonly dir: string,
     private readonly udid: string,
@@ -39,6 +41,16 @@ export class BackupRecordFiles implements BackupRecordStore {
       .map((name) => ({ name, at: statSync(join(this.dir, name)).mtimeMs }))
       .sort((a, b) => b.at - a.at);
     for (const old of records.slice(this.keep)) rmSync(join(this.dir, old.name), { force: true });
+  }
+
+  hold(work: Promise<void>): void {
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  /** Once every record being made is filed (or has failed). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
   }
 
   sha256(): IncrementalHash {

@@ -43,12 +43,14 @@ async function main(argv: readonly string[]): Promise<number> {
   // The phone's own memory (key, trusted hosts, keybag) survives a restart with the same --state.
   // A replay is the recorded device itself: it has no memory of its own to keep.
   const deviceState = parsed.state && parsed.replay === undefined ? DeviceStateFile.open(parsed.state, resolveUdid(parsed.iphoneOptions)) : undefined;
+  // And the rows of the Manifest.db files it sent, so that a restarted phone need not read them back.
+  const backupRecords = deviceState ? new BackupRecordFiles(parsed.state!, resolveUdid(parsed.iphoneOptions)) : undefined;
   const iphone =
     parsed.replay !== undefined
       ? await replayIPhone(parsed.replay)
       : new VirtualIPhone({
           ...parsed.iphoneOptions,
-          ...(deviceState ? { deviceKey: deviceState.deviceKey(), backupRecords: new BackupRecordFiles(parsed.state!, resolveUdid(parsed.iphoneOptions)) } : {}),
+          ...(deviceState && backupRecords ? { deviceKey: deviceState.deviceKey(), backupRecords } : {}),
         });
   if (deviceState) {
     await deviceState.restoreInto(iphone);
@@ -103,6 +105,8 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   await server.close();
   if (deviceState) await deviceState.saveIfChanged(iphone);
+  // A record still being made when the phone is told to stop (it starts once the host has its answer).
+  await backupRecords?.settled();
   return 0;
 }
 

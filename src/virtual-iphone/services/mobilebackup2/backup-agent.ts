@@ -130,6 +130,14 @@ async function newManifestDb(rows: BackupRows, previousDb: readonly Uint8Array[]
   return [await buildManifestDb(rows.rows())];
 }
 
+/** remember() lets the device's other work run after this many fingerprints, or this many bytes hashed. */
+const REMEMBER_SLICE_ROWS = 65536;
+const REMEMBER_SLICE_BYTES = 16 * 1024 * 1024;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** Pending small writes are sent once they add up to this much. */
 const COALESCE_BYTES = 256 * 1024;
 /** Pieces at least this big are sent as they are: copying them into a joined buffer costs more than a write. */
@@ -396,18 +404,29 @@ export class BackupRun {
 
   /**
    * Files the rows of the Manifest.db this backup sent (state.backupRecords), for the next backup after
-   * a restart. Called once the host has its answer: on a 1.3M-file phone the fingerprints, the hash and
-   * the 70 MB record take a few seconds the host should not wait for.
+   * a restart. Called once the host has its answer, and a slice at a time: on a 1.3M-file phone the
+   * fingerprints, the hash and the 70 MB record take a few seconds, while the host still talks to this
+   * phone (sync lock, notifications, the end of its session) and should not wait for them.
    */
-  remember(): void {
+  async remember(): Promise<void> {
     const store = this.state.backupRecords;
     const sent = this.sent;
     this.sent = undefined;
     if (!store || !sent) return;
+    // A full backup worked out no fingerprint (an incremental did, for every row).
+    for (let ref = 0; ref < sent.rows.count; ref++) {
+      sent.rows.fingerprint(ref);
+      if (ref % REMEMBER_SLICE_ROWS === REMEMBER_SLICE_ROWS - 1) await nextTurn();
+    }
     let digest = sent.sha256;
     if (!digest) {
       const hash = store.sha256();
-      for (const part of sent.parts ?? []) hash.update(part);
+      for (const part of sent.parts ?? []) {
+        for (let at = 0; at < part.byteLength; at += REMEMBER_SLICE_BYTES) {
+          hash.update(part.subarray(at, Math.min(part.byteLength, at + REMEMBER_SLICE_BYTES)));
+          await nextTurn();
+        }
+      }
       digest = hash.digest();
     }
     const record = encodeBackupRecord(sent.rows, sent.encrypted, () => store.sha256());

@@ -16,6 +16,8 @@ export interface BackupRecordStore {
   save(key: string, record: Uint8Array): void;
   /** A SHA-256 fed piece by piece: the host's 1.19 GB Manifest.db is hashed as it arrives. */
   sha256(): IncrementalHash;
+  /** Holds a record still being made, so that a phone asked to stop waits for it (settled() in Node). */
+  hold(work: Promise<void>): void;
 }
 
 export interface IncrementalHash {

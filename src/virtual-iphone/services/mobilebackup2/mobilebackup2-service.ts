@@ -38,9 +38,7 @@ async function serveMobileBackup2(stream: ByteStream, state: BackupDeviceState):
           const run = new BackupRun(link, state, request);
           await answer(link, state.behaviour, await backup(run));
           // Only a record kept for the next backup: a failure to file it must not fail this one.
-          try {
-            run.remember();
-          } catch {}
+          state.backupRecords?.hold(run.remember().catch(() => undefined));
           break;
         }
         case 'Restore': {
