@@ -127,6 +127,11 @@ class CountingRecords implements BackupRecordStore {
   }
 }
 
+/** A store that loses every record it is given (a full disk, a wiped --state folder). */
+class ForgetfulRecords extends CountingRecords {
+  override save(): void {}
+}
+
 /** The phone (a new instance: a restart), its data moved on `mutate` steps, encrypting with `encryption` (its keybag kept across the restart, as --state keeps it). */
 async function phone(records: BackupRecordStore, mutate?: number, encryption?: BackupEncryption) {
   const iphone = new VirtualIPhone({ dataset: 'small', seed: 23, backupRecords: records, ...(mutate !== undefined ? { mutate } : {}) });
@@ -136,6 +141,15 @@ async function phone(records: BackupRecordStore, mutate?: number, encryption?: B
     iphone.backup.state.setWillEncrypt(true);
   }
   return { iphone, provider: new DirectServiceProvider(iphone) };
+}
+
+/** Backs a phone up into `store`, then waits for the phone to file its record of what it sent. */
+function backUp(store: NodeFsBackupStore, records: CountingRecords, willEncrypt: boolean) {
+  return async (p: Awaited<ReturnType<typeof phone>>) => {
+    const result = await BackupEngine.run({ provider: p.provider, store, udid: p.iphone.udid, deviceValues: { root: p.iphone.values.root, iTunesSettings: {}, willEncrypt } });
+    await records.settled();
+    return result;
+  };
 }
 
 async function matchesTruth(dir: string, iphone: VirtualIPhone): Promise<number> {
@@ -156,11 +170,7 @@ test('a restarted phone takes the rows it recorded for the Manifest.db the host 
   try {
     const store = await NodeFsBackupStore.open(dir);
     const records = new CountingRecords();
-    const run = async (p: Awaited<ReturnType<typeof phone>>) => {
-      const result = await BackupEngine.run({ provider: p.provider, store, udid: p.iphone.udid, deviceValues: { root: p.iphone.values.root, iTunesSettings: {}, willEncrypt: false } });
-      await records.settled();
-      return result;
-    };
+    const run = backUp(store, records, false);
 
     const first = await phone(records);
     const full = await run(first);
@@ -241,11 +251,7 @@ test('an encrypted backup: the restarted phone finds the rows of the encrypted M
   try {
     const store = await NodeFsBackupStore.open(dir);
     const records = new CountingRecords();
-    const run = async (p: Awaited<ReturnType<typeof phone>>) => {
-      const result = await BackupEngine.run({ provider: p.provider, store, udid: p.iphone.udid, deviceValues: { root: p.iphone.values.root, iTunesSettings: {}, willEncrypt: true } });
-      await records.settled();
-      return result;
-    };
+    const run = backUp(store, records, true);
     const encryption = await BackupEncryption.create('pw', { dpic: 1000, iter: 10 } as never);
     const first = await phone(records, undefined, encryption);
     const full = await run(first);
@@ -262,6 +268,25 @@ test('an encrypted backup: the restarted phone finds the rows of the encrypted M
     const same = await run(await phone(records, 7, encryption));
     assert.equal(records.found, 2);
     assert.ok(same.filesReceived < 10, `${same.filesReceived} files sent`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an encrypted backup on a phone whose records are lost: the copy it last sent, still in memory, is known by the digest taken as it arrived', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-record-enc-mem-'));
+  try {
+    const store = await NodeFsBackupStore.open(dir);
+    const records = new ForgetfulRecords();
+    const run = backUp(store, records, true);
+    const encryption = await BackupEncryption.create('pw', { dpic: 1000, iter: 10 } as never);
+    const same = await phone(records, undefined, encryption);
+    const full = await run(same);
+    assert.equal(full.isFullBackup, true);
+    const next = await run(same);
+    assert.equal(next.isFullBackup, false);
+    assert.equal(records.missed, 1, 'no record found: the digest was looked up and missed');
+    assert.ok(next.filesReceived < 10, `${next.filesReceived} of ${full.filesReceived} files sent`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

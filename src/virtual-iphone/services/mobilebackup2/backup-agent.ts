@@ -14,7 +14,7 @@ import { buildManifestDb, ManifestPatchError, patchManifestDb, readManifestDb } 
 import { BackupRows } from './backup-rows.ts';
 import type { PreviousRows, SentRows } from './previous-rows.ts';
 import { hexOf } from '../../../core/hex.ts';
-import { decodeBackupRecord, encodeBackupRecord, type IncrementalHash } from './backup-record.ts';
+import { decodeBackupRecord, encodeBackupRecord } from './backup-record.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
@@ -238,29 +238,27 @@ export class BackupRun {
       // The copy this device last sent is compared as it comes back, not kept: it is usually that one.
       const sent = encryption ? undefined : lastSentManifest.get(dataset);
       const readBack = sent ? new ExpectedBytes(sent.db) : null;
-      const readBackInto = (piece: Uint8Array): void => {
-        if (readBack!.byteLength + piece.byteLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${dbPath} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
-        readBack!.append(piece);
-      };
       // Without that copy (a restarted phone), hashed as it comes: the digest finds the record of its rows, if this device sent it.
       const hashed = !readBack && this.state.backupRecords ? { hash: this.state.backupRecords.sha256(), bytes: new ChunkedBytes() } : null;
-      const hashInto = (piece: Uint8Array): void => {
-        if (hashed!.bytes.byteLength + piece.byteLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${dbPath} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
-        hashed!.hash.update(piece);
-        hashed!.bytes.append(piece);
+      const kept = readBack ?? hashed?.bytes;
+      const keepInto = (piece: Uint8Array): void => {
+        if (kept!.byteLength + piece.byteLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${dbPath} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+        hashed?.hash.update(piece);
+        kept!.append(piece);
       };
       const manifests = await this.link.downloadFileParts([`${base}/Manifest.plist`, dbPath], this.progress, (path) =>
-        path !== dbPath ? undefined : readBack ? readBackInto : hashed ? hashInto : undefined,
+        path === dbPath && kept ? keepInto : undefined,
       );
       // Its parts may be the ones sent (when they match), which the update below writes over.
       lastSentManifest.delete(dataset);
       const sentEncrypted = encryption ? lastSentEncryptedManifest.get(dataset) : undefined;
       lastSentEncryptedManifest.delete(dataset);
       const plist = manifests.get(`${base}/Manifest.plist`)?.bytes();
-      const kept = readBack ?? hashed?.bytes;
       const db = kept ? (manifests.has(dbPath) ? kept.parts() : undefined) : manifests.get(dbPath)?.parts();
-      const recorded = hashed && db ? this.recall(hashed.hash, encryption !== null) : undefined;
-      previousManifest = await this.previousManifest(plist, db, encryption, readBack?.same ? sent : recorded, sentEncrypted);
+      // Taken once: it finds the record and, for an encrypted backup, tells the copy last sent from memory.
+      const digest = hashed && db ? hashed.hash.digest() : undefined;
+      const recorded = digest ? this.recall(digest, encryption !== null) : undefined;
+      previousManifest = await this.previousManifest(plist, db, encryption, readBack?.same ? sent : recorded, sentEncrypted, digest);
       if (previousManifest && behaviour.copiesPreviousManifest) this.previousPlist = plist;
     }
     const previous = previousManifest?.rows ?? null;
@@ -434,11 +432,11 @@ export class BackupRun {
   }
 
   /** The rows filed under the digest of the host's Manifest.db, if this device sent that very file. */
-  private recall(hash: IncrementalHash, encrypted: boolean): { rows: PreviousRows } | undefined {
+  private recall(digest: Uint8Array, encrypted: boolean): { rows: PreviousRows } | undefined {
     let record;
     try {
       const store = this.state.backupRecords;
-      const bytes = store?.load(hexOf(hash.digest()));
+      const bytes = store?.load(hexOf(digest));
       record = store && bytes ? decodeBackupRecord(bytes, () => store.sha256()) : null;
     } catch {
       return undefined; // only a shortcut: without it the host's copy is read, as with no record
@@ -462,6 +460,7 @@ export class BackupRun {
     encryption: BackupEncryption | null,
     sentAsIs?: { rows: PreviousRows },
     sentEncrypted?: SentEncryptedManifest,
+    digest?: Uint8Array,
   ): Promise<PreviousManifest | null> {
     if (!plistBytes || !dbBytes) return null;
     let manifest: PlistValue;
@@ -481,7 +480,7 @@ export class BackupRun {
       const key = await encryption.unwrapFileKey(manifestKey);
       if (!key) return null;
       const whole = concatBytes(dbBytes);
-      if (!sentAsIs && sentEncrypted && whole.byteLength === sentEncrypted.size && sameBytes(await sha256(whole), sentEncrypted.sha256)) sentAsIs = sentEncrypted;
+      if (!sentAsIs && sentEncrypted && whole.byteLength === sentEncrypted.size && sameBytes(digest ?? (await sha256(whole)), sentEncrypted.sha256)) sentAsIs = sentEncrypted;
       try {
         db = [await aesCbcDecrypt(key, whole)];
       } catch {
