@@ -9,8 +9,8 @@ export interface BufferedUploadBatch {
   /** Bytes read ahead. */
   bytes: number;
   /**
-   * The batch from its first byte: the bytes read ahead, then (when not complete) the rest of the
-   * connection, so receiveUploadBatch sees exactly the stream it would have read.
+   * The batch from its first byte: the bytes read ahead, then (when not complete) the rest of it from
+   * the connection, so receiveUploadBatch sees exactly the stream it would have read.
    */
   reader: BufferedReader;
 }
@@ -43,7 +43,13 @@ export async function bufferUploadBatch(reader: BufferedReader, cap: number): Pr
         parts[next++] = undefined; // stored files may keep their views; the list need not
         return part;
       }
-      return complete ? null : reader.readAvailable();
+      if (complete) return null;
+      // The rest of a long batch, through its end marker and no further: bytes after it are the next
+      // message's and stay on the connection's reader. Framing the receiver refuses ends the scan; it
+      // reads on unbounded as before and throws where the framing breaks.
+      if (scanner.broken) return reader.readAvailable();
+      if (scanner.ended || !(await reader.waitBuffered())) return null;
+      return reader.takeBuffered(scanner.scan(reader.peekBuffered()));
     },
     write: () => Promise.reject(new Error('a buffered upload batch is read-only')),
     close: async () => {},

@@ -234,3 +234,76 @@ test('DL loop: a batch answered early that then fails to store fails the next an
     await client.disconnect();
   }
 });
+
+/**
+ * The scanner restates the framing receiveUploadBatch parses, so the two are held to one answer: on
+ * batches with one framing field or byte changed (a length, a block code, a cut), the scanner ends
+ * exactly where the receiver returns and nowhere when it throws; and a batch read ahead stores what the
+ * plain stream stores, or fails with the same error.
+ */
+test('upload batch scanner and receiver agree on where a changed batch ends, or that it is refused', async () => {
+  const { Rng } = await import('../../fuzz/rng.ts');
+  const { MAX_PATH_BYTES, MAX_ERROR_TEXT_BYTES } = await import('../../src/services/devicelink-files.ts');
+  const lengths = [0, 1, 2, 5, MAX_PATH_BYTES, MAX_PATH_BYTES + 1, MAX_ERROR_TEXT_BYTES, MAX_ERROR_TEXT_BYTES + 1, 0xffff_ffff];
+  const codes = [FILE_CODE.FILE_DATA, FILE_CODE.SUCCESS, FILE_CODE.ERROR_LOCAL, FILE_CODE.ERROR_REMOTE, 0x00, 0x42, 0xff];
+  type Outcome = { error: string } | { files: Map<string, Uint8Array>; rest: Uint8Array };
+  const receive = async (reader: BufferedReader, rest: BufferedReader): Promise<Outcome> => {
+    const target = new MemoryTarget();
+    try {
+      await receiveUploadBatch(reader, target);
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+    const left: Uint8Array[] = [];
+    for (let piece = await rest.readAvailable(); piece; piece = await rest.readAvailable()) left.push(piece.slice());
+    return { files: target.files, rest: concatBytes(left) };
+  };
+  let ended = 0;
+  let refused = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const rng = new Rng(seed);
+    // Framing fields (lengths, codes) kept apart from the data so that a change lands on one.
+    const parts: { bytes: Uint8Array; field: 'length' | 'code' | 'data' }[] = [];
+    for (let i = 0; i < 1 + rng.below(6); i++) {
+      const path = enc.encode(`U/${seed}/f${i}`);
+      parts.push({ bytes: u32(path.byteLength), field: 'length' }, { bytes: path, field: 'data' }, { bytes: u32(path.byteLength), field: 'length' }, { bytes: path, field: 'data' });
+      const data = content(seed + i, rng.size(600));
+      for (let at = 0; at < data.byteLength; at += 200) {
+        const piece = data.subarray(at, at + 200);
+        parts.push({ bytes: u32(piece.byteLength + 1), field: 'length' }, { bytes: Uint8Array.of(FILE_CODE.FILE_DATA), field: 'code' }, { bytes: piece, field: 'data' });
+      }
+      const failed = rng.chance(0.2);
+      const tail = failed ? enc.encode('unreadable') : new Uint8Array(0);
+      parts.push({ bytes: u32(tail.byteLength + 1), field: 'length' }, { bytes: Uint8Array.of(failed ? FILE_CODE.ERROR_REMOTE : FILE_CODE.SUCCESS), field: 'code' }, { bytes: tail, field: 'data' });
+    }
+    parts.push({ bytes: u32(0), field: 'length' });
+    const fields = parts.filter((p) => p.field !== 'data');
+    const changed = rng.pick(fields);
+    if (changed.field === 'code') changed.bytes = Uint8Array.of(rng.pick(codes));
+    else changed.bytes = u32(rng.chance(0.7) ? rng.pick(lengths) : rng.below(MAX_PATH_BYTES * 2));
+    let batch = concatBytes(parts.map((p) => p.bytes));
+    if (rng.chance(0.15)) batch = batch.subarray(0, rng.below(batch.byteLength));
+    const stream = concatBytes([batch, enc.encode('NEXT')]);
+    const scanner = new UploadBatchScanner();
+    const scanned = scanner.scan(stream);
+    const pieceSize = 1 + rng.below(700);
+    const plainReader = new BufferedReader(piecesStream(stream, pieceSize), 'devicelink');
+    const plain = await receive(plainReader, plainReader);
+    if (scanner.ended) {
+      ended++;
+      assert.ok('files' in plain, `seed ${seed}: the scanner ended the batch, the receiver refused it: ${'error' in plain ? plain.error : ''}`);
+      assert.deepEqual(plain.rest, stream.subarray(scanned), `seed ${seed}: both stop at byte ${scanned}`);
+    } else {
+      refused++;
+      assert.ok('error' in plain, `seed ${seed}: the receiver took a batch the scanner ${scanner.broken ? 'refused' : 'never saw end'}`);
+    }
+    for (const cap of [1 << 20, 1 + rng.below(stream.byteLength)]) {
+      const source = new BufferedReader(piecesStream(stream, pieceSize), 'devicelink');
+      const ahead = await bufferUploadBatch(source, cap);
+      assert.equal(ahead.complete, scanner.ended && scanned <= cap, `seed ${seed}, cap ${cap}`);
+      const viaAhead = await receive(ahead.reader, source);
+      assert.deepEqual(viaAhead, plain, `seed ${seed}, cap ${cap}: read ahead, the same outcome`);
+    }
+  }
+  assert.ok(ended > 50 && refused > 50, `${ended} ended, ${refused} refused: both kinds covered`);
+});
