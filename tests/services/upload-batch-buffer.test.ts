@@ -5,7 +5,8 @@ import { concatBytes } from '../../src/core/bytes.ts';
 import type { ByteStream } from '../../src/core/byte-stream.ts';
 import { createStreamPair } from '../../src/core/stream-pair.ts';
 import { PlistReal, type PlistValue } from '../../src/plist/index.ts';
-import { FILE_CODE, receiveUploadBatch, type UploadSink, type UploadTarget } from '../../src/services/devicelink-files.ts';
+import { FILE_CODE, MAX_ERROR_TEXT_BYTES, MAX_PATH_BYTES, receiveUploadBatch, type UploadSink, type UploadTarget } from '../../src/services/devicelink-files.ts';
+import { Rng } from '../../fuzz/rng.ts';
 import { MobileBackup2Client, type DeviceLinkFileSystem } from '../../src/services/mobilebackup2.ts';
 import { bufferUploadBatch, UploadBatchScanner } from '../../src/services/upload-batch-buffer.ts';
 import { StoreError } from '../../src/stores/errors.ts';
@@ -242,8 +243,6 @@ test('DL loop: a batch answered early that then fails to store fails the next an
  * plain stream stores, or fails with the same error.
  */
 test('upload batch scanner and receiver agree on where a changed batch ends, or that it is refused', async () => {
-  const { Rng } = await import('../../fuzz/rng.ts');
-  const { MAX_PATH_BYTES, MAX_ERROR_TEXT_BYTES } = await import('../../src/services/devicelink-files.ts');
   const lengths = [0, 1, 2, 5, MAX_PATH_BYTES, MAX_PATH_BYTES + 1, MAX_ERROR_TEXT_BYTES, MAX_ERROR_TEXT_BYTES + 1, 0xffff_ffff];
   const codes = [FILE_CODE.FILE_DATA, FILE_CODE.SUCCESS, FILE_CODE.ERROR_LOCAL, FILE_CODE.ERROR_REMOTE, 0x00, 0x42, 0xff];
   type Outcome = { error: string } | { files: Map<string, Uint8Array>; rest: Uint8Array };
