@@ -31,8 +31,8 @@ export class SessionFileSystem implements DeviceLinkFileSystem {
     return this.session.createFileNow?.(this.map(path)) ?? null;
   }
 
-  read(path: string, chunkSize: number): AsyncIterable<Uint8Array> {
-    return this.session.read(this.map(path), chunkSize);
+  read(path: string, chunkSize: number, scratch?: Uint8Array): AsyncIterable<Uint8Array> {
+    return this.session.read(this.map(path), chunkSize, scratch);
   }
 
   list(path: string): ReturnType<DeviceLinkFileSystem['list']> {

@@ -18,6 +18,12 @@ export interface ByteStream {
   readInto?(target: Uint8Array): Promise<number | null>;
   /** Resolves when the bytes are accepted; waits while the peer's window is full. Rejects once closed. */
   write(data: Uint8Array): Promise<void>;
+  /**
+   * Optional: true when `write` holds no reference to the caller's bytes once its promise settles (it
+   * copied them into packets), so the caller may fill the same memory for its next write. Unset for a
+   * stream that may still be sending from them (a Node socket queues the caller's buffer as it is).
+   */
+  readonly releasesWrites?: boolean;
   /** Closes both directions. Idempotent; pending reads resolve null. */
   close(): Promise<void>;
 }

@@ -168,7 +168,10 @@ export class MobileBackup2Client {
       case 'DLMessageDownloadFiles': {
         reportProgress(msg[3], observer);
         const paths = Array.isArray(msg[1]) ? msg[1].filter((p): p is string => typeof p === 'string') : [];
-        const errors = await sendDownloadFiles((b) => link.connection.write(b), paths, fs, observer.onBytesSent);
+        const errors = await sendDownloadFiles((b) => link.connection.write(b), paths, fs, {
+          onBytes: observer.onBytesSent,
+          writeReleasesBytes: link.connection.stream.releasesWrites === true,
+        });
         if (Object.keys(errors).length > 0) await this.reply(-13, 'Multi status', errors);
         else await this.reply(0, undefined, {});
         return;

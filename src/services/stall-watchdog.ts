@@ -122,6 +122,10 @@ class WatchedStream implements ByteStream {
     return this.watched(() => this.inner.read(), (chunk) => chunk !== null);
   }
 
+  get releasesWrites(): boolean | undefined {
+    return this.inner.releasesWrites;
+  }
+
   private async watched<T>(read: () => Promise<T>, movedBy: (result: T) => boolean): Promise<T> {
     if (!this.watchReads) {
       const result = await read();

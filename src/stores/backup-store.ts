@@ -8,8 +8,8 @@ export interface BackupTree {
   stat(path: string): Promise<EntryStat | null>;
   /** One directory level with sizes and dates; throws StoreError ENOENT/ENOTDIR. */
   list(path: string): Promise<(DirectoryEntry & EntryStat)[]>;
-  /** Streams a file; chunks are at most `chunkSize` bytes. */
-  read(path: string, chunkSize?: number): AsyncIterable<Uint8Array>;
+  /** Streams a file; chunks are at most `chunkSize` bytes (`scratch`: see StorageBackend.read). */
+  read(path: string, chunkSize?: number, scratch?: Uint8Array): AsyncIterable<Uint8Array>;
   /** Whole file; for small files such as plists. */
   readFile(path: string): Promise<Uint8Array>;
   /** Bytes [start, end) of a file, clamped to its size (random access for the library's SQLite reads). */

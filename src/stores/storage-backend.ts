@@ -84,8 +84,12 @@ export interface StorageBackend {
   renameNow?(from: string, to: string): void;
   /** stat(path)?.kind ?? null. */
   statKindNow?(path: string): EntryKind | null;
-  /** Streams the file in chunks of at most `chunkSize` bytes. */
-  read(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
+  /**
+   * Streams the file in chunks of at most `chunkSize` bytes. With `scratch` (at least `chunkSize`
+   * bytes) a backend may read into it and yield views of it, each valid only until the next chunk is
+   * asked for: for a caller that copies every chunk anyway (framing), reused memory instead of fresh.
+   */
+  read(path: string, chunkSize: number, scratch?: Uint8Array): AsyncIterable<Uint8Array>;
   readAll(path: string): Promise<Uint8Array>;
   /** Bytes [start, end) of a file, clamped to its size; backends without it are read through `read`. */
   readRange?(path: string, start: number, end: number): Promise<Uint8Array>;

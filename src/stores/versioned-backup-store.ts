@@ -428,8 +428,8 @@ class PlainTree implements BackupTree {
     return out;
   }
 
-  read(path: string, chunkSize = READ_CHUNK): AsyncIterable<Uint8Array> {
-    return this.backend.read(joinPath(this.root, normalizePath(path)), chunkSize);
+  read(path: string, chunkSize = READ_CHUNK, scratch?: Uint8Array): AsyncIterable<Uint8Array> {
+    return this.backend.read(joinPath(this.root, normalizePath(path)), chunkSize, scratch);
   }
 
   readFile(path: string): Promise<Uint8Array> {
@@ -502,11 +502,11 @@ class LayeredTree implements BackupTree {
     return out;
   }
 
-  async *read(path: string, chunkSize = READ_CHUNK): AsyncIterable<Uint8Array> {
+  async *read(path: string, chunkSize = READ_CHUNK, scratch?: Uint8Array): AsyncIterable<Uint8Array> {
     const p = normalizePath(path);
     const r = await this.resolve(p);
     if (!r) throw new StoreError('ENOENT', p);
-    yield* r.source === null ? this.base.read(p, chunkSize) : this.backend.read(r.source, chunkSize);
+    yield* r.source === null ? this.base.read(p, chunkSize, scratch) : this.backend.read(r.source, chunkSize, scratch);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -728,13 +728,13 @@ class StagedSession implements BackupSession {
     return [...out.values()];
   }
 
-  async *read(path: string, chunkSize = READ_CHUNK): AsyncIterable<Uint8Array> {
+  async *read(path: string, chunkSize = READ_CHUNK, scratch?: Uint8Array): AsyncIterable<Uint8Array> {
     const p = normalizePath(path);
     const staged = this.stagedIndex.kind(p);
     const kind = staged ?? (await this.visibleCurrent(p));
     if (!kind) throw new StoreError('ENOENT', p);
     if (kind === 'directory') throw new StoreError('EISDIR', p);
-    yield* this.backend.read(staged ? this.staged(p) : this.cur(p), chunkSize);
+    yield* this.backend.read(staged ? this.staged(p) : this.cur(p), chunkSize, scratch);
   }
 
   async readRange(path: string, start: number, end: number): Promise<Uint8Array> {

@@ -14,6 +14,8 @@ const noop = (): void => {};
  * device from filling memory while the consumer (disk, TLS) is slow.
  */
 export class MuxConnection implements ByteStream {
+  /** A write has copied every byte into packets by the time it settles (see writeNow). */
+  readonly releasesWrites = true;
   private state: State = 'new';
   /** Why the connection ended, when it was not a clean close. */
   private failure: LifeboatError | undefined;

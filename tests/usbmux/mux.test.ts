@@ -119,6 +119,32 @@ test('20 MB host→device arrive intact; the host never exceeds the device windo
   }
 });
 
+test('a settled write holds none of its bytes (releasesWrites): one buffer refilled per write arrives intact', async () => {
+  // A slow sink keeps the window full, so writes wait for room and packets are still in flight when the next fill starts.
+  const h = await startHarness({ mux: { receiveWindow: 256 * 1024 }, sinkDelayMs: 1 });
+  try {
+    const stream = await h.connector.connect(SINK_PORT);
+    assert.equal(stream.releasesWrites, true);
+    const total = 8 * 1024 * 1024;
+    await stream.write(lengthHeader(total));
+    const hash = createHash('sha256');
+    const reused = new Uint8Array(300_000);
+    for (let sent = 0; sent < total; ) {
+      const chunk = reused.subarray(0, Math.min(reused.byteLength, total - sent));
+      globalThis.crypto.getRandomValues(chunk.subarray(0, 65536));
+      chunk.fill(sent & 0xff, 65536);
+      hash.update(chunk);
+      await stream.write(chunk);
+      sent += chunk.byteLength;
+    }
+    const digest = await new BufferedReader(stream).readExactly(32);
+    assert.equal(hexOf(digest), hash.digest('hex'));
+    await stream.close();
+  } finally {
+    await h.close();
+  }
+});
+
 test('slow consumer: the device never sends beyond our window, memory stays bounded', async () => {
   const window = 64 * 1024;
   const h = await startHarness({ host: { receiveWindow: window } });
