@@ -734,6 +734,8 @@ export class PackedBackend implements StorageBackend {
 
 /** Buffers a small file in memory and packs it on close; past the threshold it streams into a blob. */
 class PackedSink implements FileSink {
+  /** write() copies a small file's chunk into the arena, or writes a large one's out, before it returns. */
+  readonly chunksReusable = true;
   private chunks: Uint8Array[] = [];
   private size = 0;
   private blob: { id: number; handle: SyncAccessHandleLike } | null = null;
