@@ -1,5 +1,5 @@
 import type { ByteStream } from '../core/byte-stream.ts';
-import { createStreamPair } from '../core/stream-pair.ts';
+import { createStreamPair, type LendingByteStream } from '../core/stream-pair.ts';
 
 /** Serves one accepted connection on a device port; owns the device end of the stream. */
 export type PortHandler = (stream: ByteStream) => void;
@@ -32,11 +32,14 @@ export class VirtualDevicePorts {
     }
   }
 
-  /** Host side of a new connection, or null when nothing listens (the mux answers RST). */
-  connect(port: number, highWaterMark?: number): ByteStream | null {
+  /**
+   * Host side of a new connection, or null when nothing listens (the mux answers RST). With
+   * `copyingReads` the service reads by copying, so memory the host side lends comes back.
+   */
+  connect(port: number, highWaterMark?: number, options: { copyingReads?: boolean } = {}): LendingByteStream | null {
     const handler = this.handlers.get(port);
     if (!handler) return null;
-    const [hostEnd, deviceEnd] = createStreamPair(highWaterMark);
+    const [hostEnd, deviceEnd] = createStreamPair(highWaterMark, options);
     handler(this.track(deviceEnd));
     return hostEnd;
   }
@@ -50,12 +53,20 @@ export class VirtualDevicePorts {
 
   private track(stream: ByteStream): ByteStream {
     const open = this.open;
+    const readInto = stream.readInto?.bind(stream);
     const tracked: ByteStream = {
       read: async () => {
         const chunk = await stream.read();
         if (chunk === null) open.delete(tracked);
         return chunk;
       },
+      ...(readInto && {
+        readInto: async (target: Uint8Array) => {
+          const n = await readInto(target);
+          if (n === null) open.delete(tracked);
+          return n;
+        },
+      }),
       write: (bytes) => stream.write(bytes),
       close: () => {
         open.delete(tracked);

@@ -38,3 +38,37 @@ test('readExactly on a stream that ends early is a protocol error', async () => 
   await a.close();
   await assert.rejects(new BufferedReader(b, 'test').readExactly(4), /closed after 3 of 4/);
 });
+
+test('copying reads: readInto takes bytes across chunks; lent memory is given back once copied out, never after read()', async () => {
+  const [a, b] = createStreamPair(0, { copyingReads: true });
+  assert.ok(b.readInto, 'a copying pair offers readInto');
+  const events: string[] = [];
+  const lend = (name: string, bytes: number[]) =>
+    a.lendWrite(new Uint8Array(bytes), { copied: () => events.push(`${name} copied`), taken: () => events.push(`${name} taken`) });
+  const first = lend('first', [1, 2, 3, 4, 5]);
+  const second = lend('second', [6, 7]);
+  const empty = lend('empty', []);
+  const target = new Uint8Array(3);
+  assert.equal(await b.readInto!(target), 3);
+  assert.deepEqual([...target], [1, 2, 3]);
+  assert.deepEqual(events, ['empty copied'], 'half-copied memory stays lent');
+  const four = new Uint8Array(4);
+  assert.equal(await b.readInto!(four), 4);
+  assert.deepEqual([...four], [4, 5, 6, 7]);
+  assert.deepEqual(events, ['empty copied', 'first copied', 'second copied']);
+  // High water mark 0: each lent write settles once all of it was read.
+  await Promise.all([first, second, empty]);
+  const third = lend('third', [8, 9]);
+  const chunk = await b.read();
+  assert.deepEqual([...chunk!], [8, 9]);
+  assert.deepEqual(events.at(-1), 'third taken');
+  await third;
+  assert.equal(await b.readInto!(new Uint8Array(0)), 0);
+  await a.close();
+  assert.equal(await b.readInto!(new Uint8Array(1)), null);
+});
+
+test('a pair without copying reads offers no readInto (its readers keep views)', () => {
+  const [, b] = createStreamPair(0);
+  assert.equal(b.readInto, undefined);
+});

@@ -1,4 +1,3 @@
-import type { ByteStream } from '../../core/byte-stream.ts';
 import { ProtocolError } from '../../core/errors.ts';
 import { MuxPacketAssembler } from '../../usbmux/mux-packet-assembler.ts';
 import {
@@ -19,13 +18,18 @@ import {
   readTcpHeader,
   type TcpHeader,
 } from '../../usbmux/mux-packet.ts';
+import { TransferLease } from '../../usbmux/transfer-lease.ts';
+import type { LendingByteStream } from '../../core/stream-pair.ts';
 import type { VirtualDevicePorts } from '../virtual-device.ts';
 import { TransferBufferPool } from './transfer-buffer-pool.ts';
 
 /** The device half of a USB function: gets completed OUT transfers, emits IN transfers. */
 export interface UsbDeviceFunction {
-  /** Called with each completed OUT transfer (zero-length transfers included). */
-  receive(transfer: Uint8Array): void;
+  /**
+   * Called with each completed OUT transfer (zero-length transfers included). With a `lease`, the
+   * transfer's memory is lent: the function drops the lease once it holds no view of it, or pins it.
+   */
+  receive(transfer: Uint8Array, lease?: TransferLease): void;
   /** Where IN transfers go (set by the fake USB device). */
   attach(sendIn: (transfer: Uint8Array) => void): void;
   /** Unplug / bus reset: every connection is gone. */
@@ -135,14 +139,20 @@ export class DeviceMux implements UsbDeviceFunction {
     return this.connections.size;
   }
 
-  receive(transfer: Uint8Array): void {
-    if (transfer.byteLength === 0) return;
+  receive(transfer: Uint8Array, lease?: TransferLease): void {
+    if (transfer.byteLength === 0) {
+      lease?.drop();
+      return;
+    }
     try {
-      this.assembler.push(transfer, (packet) => this.handlePacket(packet));
+      // Packets reassembled across transfers live in their own memory and need no lease.
+      this.assembler.push(transfer, (packet) => this.handlePacket(packet, packet.buffer === transfer.buffer ? lease : undefined));
     } catch (error) {
       // A real device would drop the garbage; keep the reason for tests and the log.
       this.stats.lastError = error instanceof Error ? error.message : String(error);
       this.assembler = new MuxPacketAssembler(MAX_DEVICE_PACKET, 'virtual-iphone mux');
+    } finally {
+      lease?.drop();
     }
   }
 
@@ -189,7 +199,7 @@ export class DeviceMux implements UsbDeviceFunction {
     if (this.connections.get(connection.hostPort) === connection) this.connections.delete(connection.hostPort);
   }
 
-  private handlePacket(packet: Uint8Array): void {
+  private handlePacket(packet: Uint8Array, lease: TransferLease | undefined): void {
     const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
     const protocol = view.getUint32(0);
     if (packet.byteLength > MAX_HOST_PACKET) this.stats.oversizedPackets++;
@@ -223,7 +233,7 @@ export class DeviceMux implements UsbDeviceFunction {
     const payload = packet.subarray(headerLength + TCP_HEADER_LENGTH);
     const existing = this.connections.get(tcp.sourcePort);
     if (existing && existing.devicePort === tcp.destinationPort && tcp.flags !== TCP_SYN) {
-      existing.handlePacket(tcp, payload);
+      existing.handlePacket(tcp, payload, lease);
       return;
     }
     if (tcp.flags === TCP_SYN) {
@@ -237,7 +247,8 @@ export class DeviceMux implements UsbDeviceFunction {
 
   private accept(syn: TcpHeader): void {
     // High water mark 0: a write resolves only once the service has read it, which is when we ack.
-    const stream = this.ports.connect(syn.destinationPort, 0);
+    // Copying reads: a service that copies the host's bytes out lets their transfer go back for reuse.
+    const stream = this.ports.connect(syn.destinationPort, 0, { copyingReads: true });
     if (!stream) {
       this.stats.connectionsRefused++;
       this.sendTcp({
@@ -275,7 +286,7 @@ class DeviceConnection {
 
   constructor(
     private readonly mux: DeviceMux,
-    private readonly stream: ByteStream,
+    private readonly stream: LendingByteStream,
     syn: TcpHeader,
     isn: number,
   ) {
@@ -295,7 +306,7 @@ class DeviceConnection {
     void this.pumpToHost();
   }
 
-  handlePacket(tcp: TcpHeader, payload: Uint8Array): void {
+  handlePacket(tcp: TcpHeader, payload: Uint8Array, lease?: TransferLease): void {
     if (this.closed) return;
     if (tcp.flags & TCP_ACK) {
       this.hostAck = tcp.ack;
@@ -329,11 +340,24 @@ class DeviceConnection {
     if (this.outstanding > stats.maxHostBytesOutstanding) stats.maxHostBytesOutstanding = this.outstanding;
     if (this.outstanding > this.mux.receiveWindow) stats.windowViolations++;
     stats.bytesFromHost += length;
-    // The payload views the host's transfer buffer, which the device owns from here on.
-    this.stream.write(payload).then(
+    // The payload views the host's transfer buffer: lent when it may go back (see TransferLease),
+    // otherwise the device owns it from here on.
+    const written = lease ? this.lend(payload, lease) : this.stream.write(payload);
+    written.then(
       () => this.consumed(length),
       () => this.drop(),
     );
+  }
+
+  private lend(payload: Uint8Array, lease: TransferLease): Promise<void> {
+    lease.hold();
+    return this.stream.lendWrite(payload, {
+      copied: () => lease.drop(),
+      taken: () => {
+        lease.pin();
+        lease.drop();
+      },
+    });
   }
 
   /** The service went away or the device was reset: no more packets either way. */

@@ -1,4 +1,5 @@
 import type { TransferRecyclingDevice } from '../../usb/transfer-recycling.ts';
+import { TransferLease } from '../../usbmux/transfer-lease.ts';
 import type { VirtualIPhone } from '../virtual-iphone.ts';
 import { DeviceMux, type DeviceMuxOptions, type UsbDeviceFunction } from './device-mux.ts';
 import {
@@ -60,6 +61,8 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
   private inHead = 0;
   private readonly inWaiters: InWaiter[] = [];
   private outParts: Uint8Array[] = [];
+  /** How to give back the lent ones among outParts. */
+  private outPartsLent: (() => void)[] = [];
   private readonly unplugListeners: (() => void)[] = [];
   private readonly inEndpoint: number;
   private readonly outEndpoint: number;
@@ -211,9 +214,10 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
 
   /**
    * transferOut of bytes nobody else holds (the worker bridge's, which arrived by transfer): the device
-   * keeps them as they are, without the copy a caller's own buffer needs.
+   * keeps them as they are, without the copy a caller's own buffer needs. With `giveBack`, the memory
+   * is lent: it is called once the device holds no view of it (never, if a service kept one).
    */
-  async transferOutOwned(endpointNumber: number, bytes: Uint8Array): Promise<USBOutTransferResult> {
+  async transferOutOwned(endpointNumber: number, bytes: Uint8Array, giveBack?: () => void): Promise<USBOutTransferResult> {
     this.assertOpen();
     const endpoint = this.findEndpoint(endpointNumber, 'out');
     if (endpointNumber !== this.outEndpoint) return outResult('stall', 0);
@@ -221,17 +225,23 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
     if (!ended) {
       // Every packet was full-size: the device cannot know the transfer is over until a short packet or ZLP.
       this.outParts.push(bytes);
+      if (giveBack) this.outPartsLent.push(giveBack);
       this.outTransfersAwaitingEnd++;
       return outResult('ok', bytes.byteLength);
     }
-    let transfer: Uint8Array = bytes;
     if (this.outParts.length > 0) {
       this.outParts.push(bytes);
-      transfer = concat(this.outParts);
+      const transfer = concat(this.outParts);
+      // Joined into memory of its own: every part can go back now.
+      for (const lent of this.outPartsLent) lent();
+      giveBack?.();
       this.outParts = [];
+      this.outPartsLent = [];
       this.outTransfersAwaitingEnd = 0;
+      this.deviceFunction.receive(transfer);
+      return outResult('ok', bytes.byteLength);
     }
-    this.deviceFunction.receive(transfer);
+    this.deviceFunction.receive(bytes, giveBack ? new TransferLease(bytes, giveBack) : undefined);
     return outResult('ok', bytes.byteLength);
   }
 
@@ -288,6 +298,7 @@ export class FakeUsbDevice extends DescribedUsbDevice implements PluggableUsbDev
     this.inQueue.length = 0;
     this.inHead = 0;
     this.outParts = [];
+    this.outPartsLent = [];
     this.outTransfersAwaitingEnd = 0;
     this.deviceFunction.reset();
   }

@@ -1,4 +1,5 @@
 import type { TransferRecyclingDevice } from '../../usb/transfer-recycling.ts';
+import { MAX_HOST_PACKET } from '../../usbmux/mux-packet.ts';
 import type { VirtualIPhone } from '../virtual-iphone.ts';
 import type { DeviceMuxOptions } from './device-mux.ts';
 import { createVirtualIPhoneUsbDevice, type FakeUsbDevice, type PluggableUsbDevice } from './fake-usb-device.ts';
@@ -18,6 +19,11 @@ import { DescribedUsbDevice, buildUsbConfigurations, type UsbDeviceDescriptor } 
  * so the worker can no longer touch it); once the host stack is done with it, the page transfers it
  * back with its next requests ('recycle') and the device builds later packets in it. A buffer the
  * host keeps (the consumer owns what it read) simply never comes back.
+ *
+ * The other way, a bulk OUT transfer is copied into one of a few page-side buffers and lent to the
+ * device, which gives it back (a GIVEN_BACK reply) once its services copied the bytes out; one a
+ * service kept stays there. Fresh memory per transfer cost its page faults: a third of the page's CPU
+ * while it sent a huge phone its 1.19 GB Manifest.db.
  */
 export interface MessagePortLike {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -63,6 +69,14 @@ interface Reply {
   descriptor?: UsbDeviceDescriptor;
   error?: { name: string; message: string };
 }
+
+/** Reply id of an OUT transfer buffer the device is done with (no request waits for it). */
+const GIVEN_BACK = -1;
+/** OUT transfers from this size up to one host mux packet travel in lent buffers; smaller ones are copied. */
+const LENT_OUT_MIN_BYTES = 4096;
+const LENT_OUT_BUFFER_BYTES = MAX_HOST_PACKET;
+/** Lent buffers kept idle on the page (about a receive window's worth). */
+const MAX_SPARE_OUT = 32;
 
 interface DisconnectNotice {
   event: 'disconnect';
@@ -208,8 +222,11 @@ export function serveUsbDeviceOverPort(
         return { reply: { id, ok: true, status: result.status, data }, transfer: data };
       }
       case 'transferOut': {
-        // The page's copy, moved here by transfer: the device may keep it as it is.
-        const result = await device.transferOutOwned(args[0] as number, new Uint8Array(args[1] as ArrayBuffer));
+        // The page's copy, moved here by transfer: the device may keep it as it is, or give a lent one back.
+        const buffer = args[1] as ArrayBuffer;
+        const bytes = new Uint8Array(buffer, 0, (args[2] as number | undefined) ?? buffer.byteLength);
+        const giveBack = args[3] === true ? () => reply({ id: GIVEN_BACK, ok: true, data: buffer }, buffer) : undefined;
+        const result = await device.transferOutOwned(args[0] as number, bytes, giveBack);
         return { reply: { id, ok: true, status: result.status, bytesWritten: result.bytesWritten } };
       }
       case 'controlTransferIn': {
@@ -280,6 +297,8 @@ function ownBuffer(view: DataView): ArrayBuffer {
 export interface WorkerUsbDevice extends PluggableUsbDevice {
   /** Stops listening and closes the port (pending calls reject with NotFoundError). */
   dispose(): void;
+  /** Lent OUT buffers: made fresh, and lent again after the device gave them back (tests and benches). */
+  readonly lentOut: { allocated: number; reused: number };
 }
 
 /** Asks the worker for the device's descriptors, then builds the proxy. */
@@ -324,6 +343,9 @@ class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice
   private readonly unplugListeners: (() => void)[] = [];
   /** IN transfer buffers that arrived from the worker and may go back once (never twice: aliasing). */
   private readonly returnable = new WeakSet<ArrayBuffer>();
+  /** OUT transfer buffers the device gave back, to lend again. */
+  private readonly spareOut: ArrayBuffer[] = [];
+  readonly lentOut = { allocated: 0, reused: 0 };
   private readonly onMessage = (event: MessageEvent): void => {
     const message = event.data as ReplyBatch | DisconnectNotice;
     if ('event' in message) {
@@ -425,6 +447,18 @@ class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice
 
   async transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
     // Copy (the caller keeps its buffer, as with real WebUSB), then transfer the copy without another.
+    const size = data.byteLength;
+    if (size >= LENT_OUT_MIN_BYTES && size <= LENT_OUT_BUFFER_BYTES) {
+      let lent = this.spareOut.pop();
+      if (lent) this.lentOut.reused++;
+      else {
+        lent = new ArrayBuffer(LENT_OUT_BUFFER_BYTES);
+        this.lentOut.allocated++;
+      }
+      new Uint8Array(lent, 0, size).set(bytesOf(data));
+      const reply = await this.call('transferOut', [endpointNumber, lent, size, true], lent);
+      return { status: reply.status ?? 'ok', bytesWritten: reply.bytesWritten ?? 0 };
+    }
     const copy = copyBuffer(data);
     const reply = await this.call('transferOut', [endpointNumber, copy], copy);
     return { status: reply.status ?? 'ok', bytesWritten: reply.bytesWritten ?? 0 };
@@ -472,6 +506,11 @@ class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice
   }
 
   private settle(reply: Reply): void {
+    if (reply.id === GIVEN_BACK) {
+      const buffer = reply.data;
+      if (buffer && buffer.byteLength === LENT_OUT_BUFFER_BYTES && !this.unplugged && this.spareOut.length < MAX_SPARE_OUT) this.spareOut.push(buffer);
+      return;
+    }
     const pending = this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id);
@@ -489,6 +528,10 @@ class WorkerUsbDeviceProxy extends DescribedUsbDevice implements WorkerUsbDevice
     for (const p of pending) p.reject(new DOMException('A transfer error has occurred.', name));
     for (const listener of this.unplugListeners.splice(0)) listener();
   }
+}
+
+function bytesOf(data: BufferSource): Uint8Array {
+  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
 }
 
 function copyBuffer(data: BufferSource): ArrayBuffer {

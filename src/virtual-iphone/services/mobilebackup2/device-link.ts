@@ -12,6 +12,8 @@ export const DL_CODE = { success: 0x00, errorLocal: 0x06, errorRemote: 0x0b, fil
  * back for an incremental (1.19 GB at 1.3M files; 1 GiB here made that incremental fail).
  */
 export const MAX_DOWNLOAD_BYTES = 3 * 1024 * 1024 * 1024;
+/** A download's pieces go through a buffer this big when the reader copies (one 32 KiB block and more). */
+const DOWNLOAD_SCRATCH_BYTES = 64 * 1024;
 
 export interface StatusResponse {
   status: number;
@@ -130,6 +132,14 @@ export class DeviceLinkEndpoint {
     await this.send(['DLMessageDownloadFiles', paths, { DLDeviceIOCallbacks: 0 }, progressReal(progress), 0]);
     const reader = this.conn.reader;
     const files = new Map<string, ChunkedBytes>();
+    // Both consumers below copy what they keep, so a copying reader (the USB path) fills one reused
+    // buffer instead of fresh memory per piece; otherwise the pieces are views of what it holds.
+    const scratch = reader.copies ? new Uint8Array(DOWNLOAD_SCRATCH_BYTES) : null;
+    const nextPiece = async (left: number): Promise<Uint8Array | null> => {
+      if (!scratch) return reader.readAvailable(left);
+      const n = await reader.readAvailableInto(scratch.subarray(0, Math.min(left, scratch.byteLength)));
+      return n === null ? null : scratch.subarray(0, n);
+    };
     for (;;) {
       const nameLength = await reader.readUint32BE();
       if (nameLength === 0) break;
@@ -147,7 +157,7 @@ export class DeviceLinkEndpoint {
           if (consumer) {
             // As the bytes come, in the reader's own pieces: a whole block joined first is fresh memory per block.
             for (let left = payloadLength; left > 0; ) {
-              const piece = await reader.readAvailable(left);
+              const piece = await nextPiece(left);
               if (piece === null) throw new ProtocolError('mobilebackup2', `connection closed inside ${name}`);
               consumer(piece);
               left -= piece.byteLength;
@@ -157,7 +167,7 @@ export class DeviceLinkEndpoint {
           if (data.byteLength + payloadLength > MAX_DOWNLOAD_BYTES) throw new ProtocolError('mobilebackup2', `${name} is larger than ${MAX_DOWNLOAD_BYTES} bytes`);
           // Straight from the reader's buffer into the file's chunks: no copy of each block of its own.
           for (let left = payloadLength; left > 0; ) {
-            const piece = await reader.readAvailable(left);
+            const piece = await nextPiece(left);
             if (piece === null) throw new ProtocolError('mobilebackup2', `connection closed inside ${name}`);
             data.append(piece);
             left -= piece.byteLength;
