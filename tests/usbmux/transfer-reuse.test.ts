@@ -1,5 +1,6 @@
 // IN transfer buffers are reused (device pool ← host releases) only once the host holds no view of
 // them: consumers that copy out (copyInto) give them back, consumers that own chunks (read) never do.
+// The same holds the other way for OUT transfers the page lends the phone across the worker bridge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -62,6 +63,28 @@ function assertHeldIntact(held: Held[]): void {
   }
 }
 
+/** The page side of a virtual iPhone served over a MessageChannel, as the demo mode runs it in a worker. */
+async function bridged(register?: (iphone: VirtualIPhone) => void) {
+  const channel = new MessageChannel();
+  const iphone = new VirtualIPhone();
+  const services = registerTestServices(iphone.ports);
+  register?.(iphone);
+  const served = serveUsbDeviceOverPort(channel.port2 as unknown as MessagePortLike, iphone);
+  const device = await connectWorkerUsbDevice(channel.port1 as unknown as MessagePortLike);
+  const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb: new FakeUsb([device]), log: () => {} });
+  return {
+    services,
+    served,
+    device,
+    connector,
+    async close() {
+      await connector.close();
+      device.dispose();
+      served.close();
+    },
+  };
+}
+
 test('transfer reuse in-process: 100 MB, slow mixed consumer, checksum intact, owned chunks never reused', async () => {
   const h = await startHarness();
   try {
@@ -82,25 +105,18 @@ test('transfer reuse in-process: 100 MB, slow mixed consumer, checksum intact, o
 });
 
 test('transfer reuse across the worker bridge: buffers travel back, checksum intact, owned chunks stay whole', async () => {
-  const channel = new MessageChannel();
-  const iphone = new VirtualIPhone();
-  const services = registerTestServices(iphone.ports);
-  const served = serveUsbDeviceOverPort(channel.port2 as unknown as MessagePortLike, iphone);
-  const device = await connectWorkerUsbDevice(channel.port1 as unknown as MessagePortLike);
+  const b = await bridged();
   try {
-    const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb: new FakeUsb([device]), log: () => {} });
-    const stream = (await connector.connect(SOURCE_PORT)) as MuxConnection;
+    const stream = (await b.connector.connect(SOURCE_PORT)) as MuxConnection;
     const total = 40 * 1024 * 1024;
     await stream.write(lengthHeader(total));
     const { sha256, held } = await consumeMixed(stream, total);
-    assert.equal(sha256, services.sent[0]!.sha256);
+    assert.equal(sha256, b.services.sent[0]!.sha256);
     assertHeldIntact(held);
-    const pool = (served.device.deviceFunction as DeviceMux).pool;
+    const pool = (b.served.device.deviceFunction as DeviceMux).pool;
     assert.ok(pool.reused > 300, `reused ${pool.reused}`);
-    await connector.close();
   } finally {
-    device.dispose();
-    served.close();
+    await b.close();
   }
 });
 
@@ -199,27 +215,6 @@ test('TransferLease releases after the last hold unless pinned; the pool keeps o
   pool.take();
   assert.equal(pool.allocated, 2);
 });
-
-/** The page side of a virtual iPhone served over a MessageChannel, as the demo mode runs it in a worker. */
-async function bridged(register?: (iphone: VirtualIPhone) => void) {
-  const channel = new MessageChannel();
-  const iphone = new VirtualIPhone();
-  const services = registerTestServices(iphone.ports);
-  register?.(iphone);
-  const served = serveUsbDeviceOverPort(channel.port2 as unknown as MessagePortLike, iphone);
-  const device = await connectWorkerUsbDevice(channel.port1 as unknown as MessagePortLike);
-  const connector = await MuxDeviceConnector.fromUsbDevice(device, { usb: new FakeUsb([device]), log: () => {} });
-  return {
-    services,
-    device,
-    connector,
-    async close() {
-      await connector.close();
-      device.dispose();
-      served.close();
-    },
-  };
-}
 
 /** Sends `total` bytes in writes of varied sizes, refilling them each time; returns their SHA-256. */
 async function sendVaried(stream: MuxConnection, total: number): Promise<string> {

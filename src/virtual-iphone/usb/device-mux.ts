@@ -18,7 +18,7 @@ import {
   readTcpHeader,
   type TcpHeader,
 } from '../../usbmux/mux-packet.ts';
-import { TransferLease } from '../../usbmux/transfer-lease.ts';
+import type { TransferLease } from '../../usbmux/transfer-lease.ts';
 import type { LendingByteStream } from '../../core/stream-pair.ts';
 import type { VirtualDevicePorts } from '../virtual-device.ts';
 import { TransferBufferPool } from './transfer-buffer-pool.ts';
