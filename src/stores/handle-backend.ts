@@ -229,6 +229,8 @@ export class HandleBackend implements StorageBackend {
         let at = 0;
         let closed = false;
         return {
+          // Written out before write() returns.
+          chunksReusable: true,
           write: async (chunk) => {
             try {
               let done = 0;
@@ -266,6 +268,8 @@ export class HandleBackend implements StorageBackend {
     }
     let closed = false;
     return {
+      // The stream has taken the bytes once a write settles (the upload pipeline reuses a piece only then).
+      chunksReusable: true,
       write: async (chunk) => {
         try {
           await writable.write(chunk);
