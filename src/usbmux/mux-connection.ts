@@ -167,17 +167,13 @@ export class MuxConnection implements ByteStream {
   /**
    * Copies the next bytes in order into `target` (as many as are queued, up to its length) and returns
    * how many, or null once the peer has closed. Unlike read(), the consumer keeps no view of ours, so
-   * the transfer memory can go back to the device for reuse (see TransferLease). As ByteStream.readInto
-   * it makes BufferedReader copy, and file data lands in the upload pipeline's reused pieces: measured
+   * the transfer memory can go back to the device for reuse (see TransferLease). It makes BufferedReader
+   * copy, and file data lands in the upload pipeline's reused pieces: measured
    * in Chromium (390k-file incremental into OPFS), the simulated phone then builds its packets in
    * recycled buffers instead of fresh memory (0 of 25,000 reused before), and OPFS writes from warm
    * pieces took half the time.
    */
-  readInto(target: Uint8Array): Promise<number | null> {
-    return this.copyInto(target);
-  }
-
-  async copyInto(target: Uint8Array): Promise<number | null> {
+  async readInto(target: Uint8Array): Promise<number | null> {
     const room = target.byteLength;
     for (;;) {
       if (this.queueHead < this.queue.length) {

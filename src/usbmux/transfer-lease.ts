@@ -1,6 +1,6 @@
 /**
  * Who still needs one IN transfer's memory. The session holds it while cutting packets out of it; each
- * data payload queued on a connection holds it until the consumer copied it out (`copyInto`). A payload
+ * data payload queued on a connection holds it until the consumer copied it out (`readInto`). A payload
  * handed to the consumer itself (`read`: the caller owns the returned buffer) pins it for good. When the
  * last hold drops and nothing pinned it, the transfer goes back to the transport for reuse.
  */

@@ -1,5 +1,5 @@
 // IN transfer buffers are reused (device pool ← host releases) only once the host holds no view of
-// them: consumers that copy out (copyInto) give them back, consumers that own chunks (read) never do.
+// them: consumers that copy out (readInto) give them back, consumers that own chunks (read) never do.
 // The same holds the other way for OUT transfers the page lends the phone across the worker bridge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ interface Held {
 }
 
 /**
- * A slow consumer mixing both kinds of reads: mostly copyInto (small, odd-sized target, so payloads are
+ * A slow consumer mixing both kinds of reads: mostly readInto (small, odd-sized target, so payloads are
  * split across calls), every 7th call a read() whose chunk it keeps to the end with its hash. Every
  * 5th call it yields to timers, so the device fills the window and transfers queue up.
  */
@@ -44,7 +44,7 @@ async function consumeMixed(stream: MuxConnection, total: number): Promise<{ sha
       owned++;
       if (held.length < 200) held.push({ chunk, sha256: sha(chunk) });
     } else {
-      const n = await stream.copyInto(target);
+      const n = await stream.readInto(target);
       if (n === null) break;
       hash.update(target.subarray(0, n));
       received += n;
@@ -134,7 +134,7 @@ test('packets split across IN transfers are never recycled (16 KiB transfers, 64
   }
 });
 
-test('copyInto: in order across small targets, 0 for an empty target, null at the end', async () => {
+test('readInto: in order across small targets, 0 for an empty target, null at the end', async () => {
   const h = await startHarness();
   try {
     const stream = (await h.connector.connect(SOURCE_PORT)) as MuxConnection;
@@ -143,9 +143,9 @@ test('copyInto: in order across small targets, 0 for an empty target, null at th
     const hash = createHash('sha256');
     const target = new Uint8Array(999);
     let received = 0;
-    assert.equal(await stream.copyInto(new Uint8Array(0)), 0);
+    assert.equal(await stream.readInto(new Uint8Array(0)), 0);
     for (;;) {
-      const n = await stream.copyInto(target);
+      const n = await stream.readInto(target);
       if (n === null) break;
       assert.ok(n > 0 && n <= target.byteLength);
       hash.update(target.subarray(0, n));
@@ -153,7 +153,7 @@ test('copyInto: in order across small targets, 0 for an empty target, null at th
     }
     assert.equal(received, total);
     assert.equal(hash.digest('hex'), h.services.sent[0]!.sha256);
-    assert.equal(await stream.copyInto(target), null);
+    assert.equal(await stream.readInto(target), null);
   } finally {
     await h.close();
   }

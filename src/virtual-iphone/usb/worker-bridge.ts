@@ -535,10 +535,5 @@ function bytesOf(data: BufferSource): Uint8Array {
 }
 
 function copyBuffer(data: BufferSource): ArrayBuffer {
-  if (ArrayBuffer.isView(data)) {
-    const copy = new Uint8Array(data.byteLength);
-    copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    return copy.buffer;
-  }
-  return (data as ArrayBuffer).slice(0);
+  return bytesOf(data).slice().buffer;
 }
