@@ -470,7 +470,7 @@ export async function sendDownloadFiles(
 ): Promise<PlistDict> {
   const { onBytes } = options;
   const errors: PlistDict = {};
-  const out = new WriteBatch(write, DOWNLOAD_WRITE_BYTES);
+  const out = new WriteBatch(write, DOWNLOAD_WRITE_BYTES, options.writeReleasesBytes === true);
   // Reused memory: a fresh buffer costs its page faults on first touch, and an incremental backup of
   // a huge phone sends its 1.19 GB Manifest.db through here — twice over in fresh memory it was a
   // third of the host's CPU in the browser. The source reads into `scratch`; each chunk is framed
@@ -498,7 +498,7 @@ export async function sendDownloadFiles(
             o += 5 + piece.byteLength;
             at += piece.byteLength;
           }
-          await out.add(framed, reusedFrame !== null);
+          await out.add(framed);
           onBytes?.(end - start);
         }
       }
@@ -506,7 +506,7 @@ export async function sendDownloadFiles(
       failure = e;
     }
     if (failure === undefined) {
-      await out.add(new Uint8Array([0, 0, 0, 1, FILE_CODE.SUCCESS]));
+      await out.add(SUCCESS_TRAILER);
     } else {
       const text = errorText(failure);
       const message = encoder.encode(text);
@@ -523,6 +523,9 @@ export async function sendDownloadFiles(
   return errors;
 }
 
+/** Every file's last block when it was read whole (shared: a batch only ever reads it). */
+const SUCCESS_TRAILER = new Uint8Array([0, 0, 0, 1, FILE_CODE.SUCCESS]);
+
 /** `dataBytes` of file data framed in DL blocks of at most DOWNLOAD_BLOCK_BYTES, 5 header bytes each. */
 function framedLength(dataBytes: number): number {
   return dataBytes + Math.ceil(dataBytes / DOWNLOAD_BLOCK_BYTES) * 5;
@@ -531,27 +534,38 @@ function framedLength(dataBytes: number): number {
 /**
  * Gathers small writes into one: a restore sends a million small files, each a name, a block and a
  * trailer, and three socket writes (or mux packets) per file cost more CPU than reading the file.
+ * Over a `write` that lets go of its bytes once settled, the writes are gathered in one reused buffer
+ * (each part copied in, so the caller may refill its own); otherwise parts are kept as they are and
+ * joined into fresh memory.
  */
 class WriteBatch {
   private parts: Uint8Array[] = [];
   private bytes = 0;
+  /** The reused buffer, twice the limit so that a name and a full frame fit in one write. */
+  private readonly gathered: Uint8Array | null;
 
   constructor(
     private readonly write: (bytes: Uint8Array) => Promise<void>,
     private readonly limit: number,
-  ) {}
+    writeReleasesBytes: boolean,
+  ) {
+    this.gathered = writeReleasesBytes ? new Uint8Array(2 * limit) : null;
+  }
 
-  /** `borrowed` bytes are the caller's to reuse once this settles: copied if they must wait here. */
-  async add(bytes: Uint8Array, borrowed = false): Promise<void> {
+  /** Over a releasing `write`, `bytes` are the caller's to refill once this settles. */
+  async add(bytes: Uint8Array): Promise<void> {
+    const gathered = this.gathered;
+    if (gathered && this.bytes + bytes.byteLength > gathered.byteLength) await this.flush();
     if (this.bytes === 0 && bytes.byteLength >= this.limit) return this.write(bytes); // big: no copy
-    this.parts.push(borrowed ? bytes.slice() : bytes);
+    if (gathered) gathered.set(bytes, this.bytes);
+    else this.parts.push(bytes);
     this.bytes += bytes.byteLength;
     if (this.bytes >= this.limit) await this.flush();
   }
 
   async flush(): Promise<void> {
     if (this.bytes === 0) return;
-    const whole = this.parts.length === 1 ? this.parts[0]! : concatBytes(this.parts);
+    const whole = this.gathered ? this.gathered.subarray(0, this.bytes) : this.parts.length === 1 ? this.parts[0]! : concatBytes(this.parts);
     this.parts = [];
     this.bytes = 0;
     await this.write(whole);

@@ -141,3 +141,29 @@ test('a file that cannot be read gets an error block and an entry in the multi-s
   assert.ok(Buffer.from(parsed.files.get('dir/file-8')!).equals(FILES.get('dir/file-8')!));
   assert.ok(Buffer.from(parsed.files.get('dir/file-1')!).equals(FILES.get('dir/file-1')!));
 });
+
+test("a restore's shape: thousands of small files go out gathered in few writes, each intact, with and without reuse", async () => {
+  const small = new Map(Array.from({ length: 3000 }, (_, i) => [`Library/f${i}`, contentOf((i * 7919) % 5000, i + 100)]));
+  const paths = [...small.keys()];
+  const total = [...small.values()].reduce((a, b) => a + b.byteLength + 4 + 5, 0);
+  for (const reuse of [false, true]) {
+    const writer = reuse ? copyingWriter() : retainingWriter();
+    let writes = 0;
+    const counting = async (b: Uint8Array): Promise<void> => {
+      writes++;
+      await writer.write(b);
+    };
+    assert.deepEqual(await sendDownloadFiles(counting, paths, sourceOf(small, true), { writeReleasesBytes: reuse }), {});
+    const parsed = parse(writer.bytes());
+    assert.equal(parsed.files.size, small.size);
+    for (const [path, data] of small) assert.ok(Buffer.from(parsed.files.get(path)!).equals(data), `${path} (reuse ${reuse})`);
+    // ≈7.6 MB in writes of about 256 KiB, not three per file.
+    assert.ok(writes <= Math.ceil(total / (256 * 1024)) + 2, `${writes} writes (reuse ${reuse})`);
+  }
+  // With reuse, the gathered writes are one buffer refilled: a writer keeping views sees it overwritten.
+  const expected = copyingWriter();
+  await sendDownloadFiles(expected.write, paths, sourceOf(small, true), { writeReleasesBytes: true });
+  const retained = retainingWriter();
+  await sendDownloadFiles(retained.write, paths, sourceOf(small, true), { writeReleasesBytes: true });
+  assert.ok(!Buffer.from(retained.bytes()).equals(expected.bytes()), 'the gathering buffer must have been refilled here');
+});

@@ -199,21 +199,23 @@ export class NodeFsBackend implements StorageBackend {
     try {
       // Most backup files are a few KB and a restore sends a million of them: each is opened, read and
       // closed synchronously (a thread-pool round trip and a FileHandle per file cost more than the
-      // syscalls), through one scratch buffer copied out at its exact size (a fresh zeroed buffer per
-      // file, soon garbage, made a 1.3M-file restore spend a quarter of its CPU in the GC). Copied
-      // before anything awaits, so interleaved reads cannot see each other's bytes. Only a file that
-      // fills the scratch buffer gets chunk-sized reads, and those are asynchronous: into the caller's
-      // `scratch` when it lent one (a 1.19 GB Manifest.db in fresh MiB buffers is a page fault per 4 KiB).
+      // syscalls). The first read goes into the caller's `scratch` when it lent one (a view of it is
+      // valid until the next chunk is asked for), else into this backend's own buffer copied out at its
+      // exact size (shared, it must not be seen by an interleaved read; a fresh zeroed buffer per file,
+      // soon garbage, made a 1.3M-file restore spend a quarter of its CPU in the GC). Only a file that
+      // fills that first read gets chunk-sized reads, and those are asynchronous: into `scratch` when
+      // lent (a 1.19 GB Manifest.db in fresh MiB buffers is a page fault per 4 KiB).
       // A short read almost always means the end; the next read confirms it.
+      const lent = scratch && scratch.byteLength >= chunkSize ? scratch.subarray(0, chunkSize) : null;
       const first = Math.min(chunkSize, this.scratch.byteLength);
       for (;;) {
-        const n = fsSync.readSync(fd, this.scratch, 0, first, null);
+        const n = fsSync.readSync(fd, lent ?? this.scratch, 0, first, null);
         if (n === 0) return;
-        yield this.scratch.slice(0, n);
+        yield lent ? lent.subarray(0, n) : this.scratch.slice(0, n);
         if (n === first) break;
       }
       for (;;) {
-        const buf = scratch && scratch.byteLength >= chunkSize ? scratch.subarray(0, chunkSize) : new Uint8Array(chunkSize);
+        const buf = lent ?? new Uint8Array(chunkSize);
         const got = await readAt(fd, buf);
         if (got === 0) return;
         yield got === chunkSize ? buf : buf.subarray(0, got);

@@ -114,6 +114,12 @@ export interface SocketByteStreamOptions {
   closedError?: () => Error;
   /** The socket was created with this receiver's `onread`: data arrives through it, not 'data' events. */
   receiver?: SlabReceiver;
+  /**
+   * `write` settles only once the socket has handed the bytes to the kernel, so the caller may refill
+   * them (ByteStream.releasesWrites). At most one write per caller is then in flight beyond the
+   * kernel's buffer, which keeps a sender of a 1.19 GB file in one reused frame instead of fresh memory.
+   */
+  releaseWrites?: boolean;
 }
 
 /**
@@ -129,6 +135,8 @@ export class SocketByteStream implements ByteStream {
   private failure: Error | undefined;
   private readWaiter: (() => void) | undefined;
   private readonly drainWaiters = new Set<() => void>();
+  /** Writes waiting for the socket to let go of their bytes (releaseWrites). */
+  private readonly releaseWaiters = new Set<() => void>();
   private readonly highWaterMark: number;
   private readonly closedError: () => Error;
   private readonly receiver: SlabReceiver | undefined;
@@ -139,6 +147,7 @@ export class SocketByteStream implements ByteStream {
    * keeps much of what it reads (restored files), where a copy each would cost more than a view.
    */
   readonly readInto?: (target: Uint8Array) => Promise<number | null>;
+  readonly releasesWrites: boolean;
 
   constructor(
     readonly socket: Socket,
@@ -147,6 +156,7 @@ export class SocketByteStream implements ByteStream {
     this.highWaterMark = options.highWaterMark ?? 256 * 1024;
     this.closedError = options.closedError ?? (() => new DeviceDisconnectedError());
     this.receiver = options.receiver;
+    this.releasesWrites = options.releaseWrites === true;
     if (options.receiver) {
       options.receiver.attach((chunk) => this.onData(chunk));
       this.readInto = (target) => this.copyOut(target);
@@ -159,7 +169,7 @@ export class SocketByteStream implements ByteStream {
       this.failure ??= error;
       this.onEnd();
     });
-    socket.on('drain', () => this.wakeWriters());
+    socket.on('drain', () => this.wakeWriters(this.drainWaiters));
   }
 
   /** Bytes received and waiting to be read (never much above highWaterMark). */
@@ -212,6 +222,7 @@ export class SocketByteStream implements ByteStream {
   async write(data: Uint8Array): Promise<void> {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) throw this.closedErrorWithCause();
     if (data.byteLength === 0) return;
+    if (this.releasesWrites) return this.writeAndRelease(data);
     if (this.socket.write(data)) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -221,6 +232,25 @@ export class SocketByteStream implements ByteStream {
       this.drainWaiters.add(done);
     });
     if (this.socket.destroyed && this.socket.writableLength > 0) throw this.closedErrorWithCause();
+  }
+
+  /** Settles once the socket no longer holds `data`: written to the kernel, or failed. */
+  private async writeAndRelease(data: Uint8Array): Promise<void> {
+    let written = false;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.releaseWaiters.delete(done);
+        resolve();
+      };
+      // Woken by close() or destroy() too: a socket torn down mid-write may never call back.
+      this.releaseWaiters.add(done);
+      this.socket.write(data, (error) => {
+        written = !error;
+        done();
+      });
+    });
+    // Woken early, the socket may still be sending from `data`: the caller must not think it free.
+    if (!written) throw this.closedErrorWithCause();
   }
 
   async close(): Promise<void> {
@@ -270,8 +300,11 @@ export class SocketByteStream implements ByteStream {
     waiter?.();
   }
 
-  private wakeWriters(): void {
-    for (const w of [...this.drainWaiters]) w();
+  /** Every waiting write, or only those of `waiters`. */
+  private wakeWriters(waiters?: Set<() => void>): void {
+    for (const set of waiters ? [waiters] : [this.drainWaiters, this.releaseWaiters]) {
+      for (const w of [...set]) w();
+    }
   }
 
   private closedErrorWithCause(): Error {

@@ -212,7 +212,7 @@ export class UsbmuxdClient implements PairRecordSource {
   private async openSocket(): Promise<SocketByteStream> {
     const receiver = new SlabReceiver();
     const socket = await connectSocket(this.address, this.addressText, this.timeoutMs, receiver);
-    return new SocketByteStream(socket, { receiver });
+    return new SocketByteStream(socket, { receiver, releaseWrites: true });
   }
 
   private async open(): Promise<CommandSession> {
