@@ -21,7 +21,8 @@ export interface ByteStream {
   /**
    * Optional: true when `write` holds no reference to the caller's bytes once its promise settles (it
    * copied them into packets), so the caller may fill the same memory for its next write. Unset for a
-   * stream that may still be sending from them (a Node socket queues the caller's buffer as it is).
+   * stream that may still be sending from them (a Node socket queues the caller's buffer as it is, unless
+   * its SocketByteStream waits for the socket to let go: releaseWrites).
    */
   readonly releasesWrites?: boolean;
   /** Closes both directions. Idempotent; pending reads resolve null. */
