@@ -10,7 +10,8 @@
 // It takes long: on a quiet 2-core machine ≈ 1 h (device generation and truth ≈ 3 min per start,
 // each full backup ≈ 10 min, the checks ≈ 5 min each); on a loaded one far more. It needs ≈ 25 GB free
 // in the temp folder. Run it alone: `npm run bench -- huge`. BENCH_HUGE_SKIP_IDEVICEBACKUP2=1 leaves out
-// idevicebackup2 (half the time, no ratios); BENCH_SKIP_HUGE=1 skips it in a whole `npm run bench`.
+// idevicebackup2 (half the time, no ratios); BENCH_HUGE_SKIP_RESTORE=1 leaves out both restores (≈15 min);
+// BENCH_SKIP_HUGE=1 skips it in a whole `npm run bench`.
 // BENCH_HUGE_SCALE=0.1 runs the same at a tenth of the apps and photos (the phone's --dataset-scale),
 // to see how time and memory grow with the file count; its figures say the scale in their names.
 // Then the OPFS run in Chromium (opfsHugeBench) at BENCH_HUGE_OPFS_SCALE (default: the same scale; 0 skips it);
@@ -179,7 +180,8 @@ export default async function hugeBench(): Promise<BenchResult[]> {
     // another), then our CLI backs the restored phone up again and that backup is checked against the
     // incremental truth — the whole round trip, with Manifest.db checked in place on the way.
     const incrementalTruth = join(work, 'incremental.truth.jsonl');
-    for (const who of withTheirs ? (['ours', 'theirs'] as const) : (['ours'] as const)) {
+    const restorers = process.env.BENCH_HUGE_SKIP_RESTORE ? [] : withTheirs ? (['ours', 'theirs'] as const) : (['ours'] as const);
+    for (const who of restorers) {
       const target = await startVirtualIPhone('small', ['--udid', TARGET_UDID, '--state', join(work, `target-${who}`)]);
       const env = { USBMUXD_SOCKET_ADDRESS: target.address };
       try {
