@@ -140,11 +140,16 @@ export class OwnedTreeIndex {
 
 /**
  * Kinds of entries in a folder nobody writes while we look (the current backup during a session),
- * learnt one directory listing at a time and remembered.
+ * learnt one directory listing at a time and remembered. On a backend with a synchronous stat, a
+ * folder's first paths are asked one at a time and it is listed only once asked about often: an
+ * incremental backup of a 1.3M-file phone moves ≈40 files into each of 256 folders of ≈5,000, and
+ * listing them (1.3M names, to find each folder too big to remember) cost its moves about a second.
  */
 export class ReadOnlyTreeIndex {
   /** A folder's listing, or BIG for a folder with more entries than are worth remembering. */
   private readonly listings = new Map<string, Map<string, EntryKind> | typeof BIG | null>();
+  /** Paths asked by a synchronous stat in each folder not listed yet. */
+  private readonly statted = new Map<string, number>();
 
   constructor(
     private readonly backend: StorageBackend,
@@ -152,6 +157,8 @@ export class ReadOnlyTreeIndex {
   ) {}
 
   async kind(path: string): Promise<EntryKind | null> {
+    const now = this.kindNow(path);
+    if (now !== undefined) return now;
     await this.listing(path === '' ? '' : parentPath(path));
     const known = this.kindNow(path);
     // Only a big folder on a backend without a synchronous stat is left to ask.
@@ -159,15 +166,32 @@ export class ReadOnlyTreeIndex {
   }
 
   /**
-   * kind() where it is answered without waiting: from a listing already made, or for a big folder by
-   * the backend's synchronous stat. undefined when only kind() can tell.
+   * kind() where it is answered without waiting: from a listing already made, or by the backend's
+   * synchronous stat. undefined when only kind() can tell.
    */
   kindNow(path: string): EntryKind | null | undefined {
-    const listing = this.listings.get(path === '' ? '' : parentPath(path));
-    if (listing === undefined) return undefined;
+    const dir = path === '' ? '' : parentPath(path);
+    const listing = this.listings.get(dir);
+    if (listing === undefined) return this.kindBeforeListing(dir, path);
     if (path === '') return listing ? 'directory' : null;
     if (listing === BIG) return this.backend.statKindNow ? this.backend.statKindNow(joinPath(this.root, path)) : undefined;
     return listing?.get(baseName(path)) ?? null;
+  }
+
+  /**
+   * A path in a folder not listed yet: nothing when the listing around that folder says it is none,
+   * else a synchronous stat while the folder has been asked about only a few times.
+   */
+  private kindBeforeListing(dir: string, path: string): EntryKind | null | undefined {
+    if (dir !== '') {
+      const around = this.listings.get(parentPath(dir));
+      if (around === null || (around instanceof Map && around.get(baseName(dir)) !== 'directory')) return null;
+    }
+    if (!this.backend.statKindNow || path === '') return undefined;
+    const asked = this.statted.get(dir) ?? 0;
+    if (asked >= STATS_BEFORE_LISTING) return undefined;
+    this.statted.set(dir, asked + 1);
+    return this.backend.statKindNow(joinPath(this.root, path));
   }
 
   /** Names and kinds one level below `path`; null if it is not a directory. */
@@ -201,4 +225,6 @@ export class ReadOnlyTreeIndex {
  * names) would cost more memory than the rest of the backup. Smaller backups stay on listings.
  */
 const MAX_REMEMBERED_LISTING = 2048;
+/** Paths of one folder asked by a synchronous stat before the folder is listed (and remembered, if small). */
+const STATS_BEFORE_LISTING = 64;
 const BIG = Symbol('big listing');

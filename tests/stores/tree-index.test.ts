@@ -189,3 +189,46 @@ test('normalizePath gives what splitPath gives (or refuses what it refuses) for 
     else assert.equal(normalizePath(path), expected, JSON.stringify(path));
   }
 });
+
+test('ReadOnlyTreeIndex on a backend with a synchronous stat asks a folder path by path until asked often, and lists nothing for a sparse incremental', async () => {
+  const raw = new HandleBackend(new MemoryDirectoryHandle(), { freeSpace: async () => 0 });
+  await raw.mkdirp('U/ab/sub');
+  await raw.mkdirp('U/cd');
+  for (let i = 0; i < 3000; i++) await writeWhole(raw, `U/ab/f${i}`, new Uint8Array([1]));
+  for (let i = 0; i < 100; i++) await writeWhole(raw, `U/cd/g${i}`, new Uint8Array([1]));
+  await writeWhole(raw, 'U/Status.plist', new Uint8Array([1]));
+  // The Node backend's synchronous stat, over the same tree.
+  const files = new Map<string, 'file' | 'directory'>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await raw.list(dir)) {
+      files.set(`${dir}/${e.name}`, e.kind);
+      if (e.kind === 'directory') await walk(`${dir}/${e.name}`);
+    }
+  };
+  await walk('U');
+  files.set('U', 'directory');
+  const withStat = Object.assign(Object.create(raw) as StorageBackend, { statKindNow: (path: string) => files.get(path) ?? null });
+  const { backend, calls } = counting(withStat);
+  const index = new ReadOnlyTreeIndex(backend, 'U');
+
+  // Forty paths in a big folder (what one incremental moves into each xx/ folder): asked one by one, nothing listed.
+  for (let i = 0; i < 40; i++) assert.equal(index.kindNow(`ab/f${i * 7}`), 'file');
+  assert.equal(await index.kind('ab/sub'), 'directory');
+  assert.equal(await index.kind('ab/missing'), null);
+  assert.equal(await index.kind('ab/f7/child'), null);
+  assert.equal(calls.get('list'), undefined, 'no folder listed');
+  assert.equal(calls.get('statKindNow'), 43);
+
+  // A folder asked about often is listed once; then it answers from memory.
+  for (let i = 0; i < 100; i++) assert.equal(await index.kind(`cd/g${i}`), 'file');
+  assert.equal(await index.kind('cd/missing'), null);
+  assert.equal(calls.get('list'), 1, 'cd/ once');
+  assert.equal(calls.get('statKindNow'), 43 + 64 + 1, "cd/ asked one by one 64 times, then cd itself for the listing's parent check");
+  // Under a path the root's listing says is no folder, nothing is asked at all.
+  assert.equal((await index.children(''))!.length, 3);
+  const before = calls.get('statKindNow');
+  assert.equal(index.kindNow('Status.plist/x'), null);
+  assert.equal(index.kindNow('zz/y'), null);
+  assert.equal(calls.get('statKindNow'), before);
+  assert.equal((await index.children('ab'))!.length, 3001);
+});
