@@ -14,8 +14,9 @@ import { Dataset } from '../../src/virtual-iphone/dataset/index.ts';
 import { installBackupServices } from '../../src/virtual-iphone/services/index.ts';
 import { buildManifestDb, readManifestDb } from '../../src/virtual-iphone/services/mobilebackup2/manifest.ts';
 import { BackupRows } from '../../src/virtual-iphone/services/mobilebackup2/backup-rows.ts';
-import { decodeBackupRecord, encodeBackupRecord, type BackupRecordStore, type IncrementalHash } from '../../src/virtual-iphone/services/mobilebackup2/backup-record.ts';
+import { decodeBackupRecord, encodeBackupRecord, encodeBackupRecordInSlices, type BackupRecordStore, type IncrementalHash } from '../../src/virtual-iphone/services/mobilebackup2/backup-record.ts';
 import type { PreviousRows } from '../../src/virtual-iphone/services/mobilebackup2/previous-rows.ts';
+import { KEY_BYTES } from '../../src/virtual-iphone/services/mobilebackup2/encryption-keys.ts';
 import { BackupRecordFiles } from '../../src/virtual-iphone/node/backup-record-files.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
 import { BackupEncryption } from '../../src/virtual-iphone/encryption/backup-encryption.ts';
@@ -111,7 +112,7 @@ class CountingRecords implements BackupRecordStore {
     else this.missed++;
     return record;
   }
-  save(key: string, record: Uint8Array): void {
+  async save(key: string, record: Uint8Array): Promise<void> {
     this.records.set(key, record);
   }
   sha256(): IncrementalHash {
@@ -129,7 +130,7 @@ class CountingRecords implements BackupRecordStore {
 
 /** A store that loses every record it is given (a full disk, a wiped --state folder). */
 class ForgetfulRecords extends CountingRecords {
-  override save(): void {}
+  override async save(): Promise<void> {}
 }
 
 /** The phone (a new instance: a restart), its data moved on `mutate` steps, encrypting with `encryption` (its keybag kept across the restart, as --state keeps it). */
@@ -222,7 +223,7 @@ test('--state keeps the newest four records, one file each, and loads only a SHA
     const files = new BackupRecordFiles(dir, 'UDID');
     const key = (i: number) => createHash('sha256').update(String(i)).digest('hex');
     for (let i = 0; i < 6; i++) {
-      files.save(key(i), new Uint8Array([i]));
+      await files.save(key(i), new Uint8Array([i]));
       await new Promise((resolve) => setTimeout(resolve, 15)); // distinct modification times
     }
     assert.equal((await readdir(dir)).length, 4);
@@ -231,7 +232,7 @@ test('--state keeps the newest four records, one file each, and loads only a SHA
     assert.equal(files.load('../../etc/passwd'), null);
     // A real record read back from its file (a Node Buffer underneath) decodes.
     const rows = new BackupRows((await Dataset.create({ size: 'small', seed: 24 })).listing(false), null, false);
-    files.save(key(9), encodeBackupRecord(rows.asSent(), false, sha256)!);
+    await files.save(key(9), encodeBackupRecord(rows.asSent(), false, sha256)!);
     const decoded = decodeBackupRecord(files.load(key(9))!, sha256);
     assert.ok(decoded);
     assert.deepEqual(said(decoded.rows), said(rows.asSent()));
@@ -290,4 +291,26 @@ test('an encrypted backup on a phone whose records are lost: the copy it last se
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a record made a slice at a time, pausing between slices, is the record made at once', async () => {
+  const dataset = await Dataset.create({ size: 'small', seed: 25 });
+  for (const encrypted of [false, true]) {
+    const rows = new BackupRows(dataset.listing(encrypted), null, encrypted);
+    for (let i = 0; encrypted && i < rows.length; i += 3) rows.keys!.set(i, new Uint8Array(KEY_BYTES).fill(i & 255));
+    const whole = encodeBackupRecord(rows.asSent(), encrypted, sha256)!;
+    let pauses = 0;
+    const pause = async (): Promise<void> => {
+      pauses++;
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    const sliced = (await encodeBackupRecordInSlices(rows.asSent(), encrypted, sha256, pause, 97, 4096))!;
+    assert.deepEqual(sliced, whole);
+    const expected = Math.ceil(rows.length / 97) + Math.ceil((whole.byteLength - 48) / 4096);
+    assert.equal(pauses, expected, `${rows.length} rows in slices of 97, ${whole.byteLength} bytes hashed in slices of 4096`);
+    assert.ok(decodeBackupRecord(sliced, sha256));
+  }
+  const rows = new BackupRows(dataset.listing(false), null, false);
+  const odd: PreviousRows = Object.assign(Object.create(rows.asSent()) as PreviousRows, { fileId: (ref: number) => (ref === 300 ? 'not-a-sha1' : rows.fileId(ref)) });
+  assert.equal(await encodeBackupRecordInSlices(odd, false, sha256, async () => {}, 97), null, 'a fileID that is not 40 hex digits, in a later slice');
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupRecordStore, IncrementalHash } from '../services/mobilebackup2/backup-record.ts';
 
@@ -29,11 +30,12 @@ export class BackupRecordFiles implements BackupRecordStore {
     }
   }
 
-  save(key: string, record: Uint8Array): void {
+  async save(key: string, record: Uint8Array): Promise<void> {
     if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`not a SHA-256: ${key}`);
     mkdirSync(this.dir, { recursive: true });
     const path = this.path(key);
-    writeFileSync(`${path}.tmp`, record);
+    // Off the phone's thread: written at once, a 70 MB record held up a host still talking to it.
+    await writeFile(`${path}.tmp`, record);
     renameSync(`${path}.tmp`, path);
     const prefix = `virtual-iphone-${this.udid}-sent-`;
     const records = readdirSync(this.dir)

@@ -14,7 +14,7 @@ import { buildManifestDb, ManifestPatchError, patchManifestDb, readManifestDb } 
 import { BackupRows } from './backup-rows.ts';
 import type { PreviousRows, SentRows } from './previous-rows.ts';
 import { hexOf } from '../../../core/hex.ts';
-import { decodeBackupRecord, encodeBackupRecord } from './backup-record.ts';
+import { decodeBackupRecord, encodeBackupRecordInSlices } from './backup-record.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
@@ -427,8 +427,8 @@ export class BackupRun {
       }
       digest = hash.digest();
     }
-    const record = encodeBackupRecord(sent.rows, sent.encrypted, () => store.sha256());
-    if (record) store.save(hexOf(digest), record);
+    const record = await encodeBackupRecordInSlices(sent.rows, sent.encrypted, () => store.sha256(), nextTurn, REMEMBER_SLICE_ROWS, REMEMBER_SLICE_BYTES);
+    if (record) await store.save(hexOf(digest), record);
   }
 
   /** The rows filed under the digest of the host's Manifest.db, if this device sent that very file. */
