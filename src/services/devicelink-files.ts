@@ -75,6 +75,16 @@ export interface UploadObserver {
   onWarning?(message: string): void;
 }
 
+/**
+ * Awaited after every `every` files of a batch: for a batch already read whole and answered, whose
+ * files are then stored without waiting on anything, it lets the connection be read meanwhile (the
+ * device sends its next batch while this one is stored, instead of after it).
+ */
+export interface UploadPause {
+  every: number;
+  pause(): Promise<void>;
+}
+
 export interface UploadBatchResult {
   files: number;
   bytes: number;
@@ -353,10 +363,12 @@ export async function receiveUploadBatch(
   reader: BufferedReader,
   target: UploadTarget,
   observer: UploadObserver = {},
+  pause?: UploadPause,
 ): Promise<UploadBatchResult> {
   const result: UploadBatchResult = { files: 0, bytes: 0, hostError: undefined };
   const pipeline = new UploadPipeline(target, result, observer);
   let current: PipelinedFile | StoredNowFile | null = null;
+  let sincePause = 0;
   try {
     for (;;) {
       const nameLength = uint32(reader) ?? (await reader.readUint32BE());
@@ -430,6 +442,10 @@ export async function receiveUploadBatch(
       else pipeline.drop(file);
       if (pipeline.full) await pipeline.throttle(null);
       if (batchEnded) return result;
+      if (pause && ++sincePause >= pause.every) {
+        sincePause = 0;
+        await pause.pause();
+      }
     }
   } catch (e) {
     // A file cut off mid-stream is dropped, never published.

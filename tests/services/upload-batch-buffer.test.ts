@@ -306,3 +306,23 @@ test('upload batch scanner and receiver agree on where a changed batch ends, or 
   }
   assert.ok(ended > 50 && refused > 50, `${ended} ended, ${refused} refused: both kinds covered`);
 });
+
+test('a batch stored with a pause every 16 files pauses between files, never inside one, and stores the same files', async () => {
+  const { bytes, files } = sampleBatch();
+  // Stored as parsed (a Node store's createFileNow), so what is stored at each pause is exact.
+  const target = new MemoryTarget();
+  const nowTarget: UploadTarget = {
+    createFile: (path) => target.createFile(path),
+    createFileNow: (path) => {
+      const parts: Uint8Array[] = [];
+      return { writeNow: (chunk) => void parts.push(chunk.slice()), closeNow: () => void target.files.set(path, concatBytes(parts)), abortNow: () => undefined };
+    },
+  };
+  const seen: number[] = [];
+  const pause = { every: 16, pause: async () => void seen.push(target.files.size) };
+  const result = await receiveUploadBatch(new BufferedReader(piecesStream(bytes, 777), 'test'), nowTarget, {}, pause);
+  assert.equal(result.files, 40);
+  assert.deepEqual(seen, [16, 32], 'after the 16th and 32nd file, each stored whole by then');
+  assert.deepEqual([...target.files.keys()].sort(), [...files.keys()].sort());
+  for (const [path, data] of files) assert.deepEqual(target.files.get(path), data);
+});
