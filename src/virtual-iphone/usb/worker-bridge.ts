@@ -4,6 +4,7 @@ import type { VirtualIPhone } from '../virtual-iphone.ts';
 import type { DeviceMuxOptions } from './device-mux.ts';
 import { createVirtualIPhoneUsbDevice, type FakeUsbDevice, type PluggableUsbDevice } from './fake-usb-device.ts';
 import { DescribedUsbDevice, buildUsbConfigurations, type UsbDeviceDescriptor } from './usb-descriptors.ts';
+import { createTaskScheduler } from '../../core/next-task.ts';
 
 /**
  * Runs the virtual iPhone in a worker while the page keeps a USBDevice-shaped proxy: every USB call
@@ -135,39 +136,6 @@ class Outbox<T> {
     this.items = [];
     this.transfer = [];
   }
-}
-
-interface PostTaskScheduler {
-  postTask(task: () => void, options?: { priority?: 'user-blocking' | 'user-visible' | 'background' }): Promise<unknown>;
-}
-
-/** Runs a task at the end of the current one; the returned dispose releases any channel it holds. */
-function createTaskScheduler(): { schedule: (task: () => void) => void; dispose: () => void } {
-  const g = globalThis as { setImmediate?: (task: () => void) => unknown; scheduler?: PostTaskScheduler };
-  if (typeof g.setImmediate === 'function') {
-    const setImmediate = g.setImmediate;
-    return { schedule: (task) => void setImmediate(task), dispose: () => {} };
-  }
-  const scheduler = g.scheduler;
-  if (scheduler && typeof scheduler.postTask === 'function') {
-    return { schedule: (task) => void scheduler.postTask(task, { priority: 'user-blocking' }).catch(() => {}), dispose: () => {} };
-  }
-  if (typeof MessageChannel === 'function') {
-    const channel = new MessageChannel();
-    const queue: (() => void)[] = [];
-    channel.port1.onmessage = () => queue.shift()?.();
-    return {
-      schedule: (task) => {
-        queue.push(task);
-        channel.port2.postMessage(null);
-      },
-      dispose: () => {
-        channel.port1.close();
-        channel.port2.close();
-      },
-    };
-  }
-  return { schedule: (task) => void setTimeout(task, 0), dispose: () => {} };
 }
 
 // ───────────────────────── worker side ─────────────────────────
