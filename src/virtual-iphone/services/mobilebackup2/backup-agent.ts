@@ -14,7 +14,7 @@ import { buildManifestDb, ManifestPatchError, patchManifestDb, readManifestDb } 
 import { BackupRows } from './backup-rows.ts';
 import type { PreviousRows, SentRows } from './previous-rows.ts';
 import { hexOf } from '../../../core/hex.ts';
-import { decodeBackupRecord, encodeBackupRecordInSlices } from './backup-record.ts';
+import { decodeBackupRecord, encodeBackupRecordInSlices, hashInSlices } from './backup-record.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
 const FREE_SPACE_MARGIN = 128 * 1024 * 1024;
@@ -419,12 +419,7 @@ export class BackupRun {
     let digest = sent.sha256;
     if (!digest) {
       const hash = store.sha256();
-      for (const part of sent.parts ?? []) {
-        for (let at = 0; at < part.byteLength; at += REMEMBER_SLICE_BYTES) {
-          hash.update(part.subarray(at, Math.min(part.byteLength, at + REMEMBER_SLICE_BYTES)));
-          await nextTurn();
-        }
-      }
+      for (const part of sent.parts ?? []) await hashInSlices(hash, part, REMEMBER_SLICE_BYTES, nextTurn);
       digest = hash.digest();
     }
     const record = await encodeBackupRecordInSlices(sent.rows, sent.encrypted, () => store.sha256(), nextTurn, REMEMBER_SLICE_ROWS, REMEMBER_SLICE_BYTES);

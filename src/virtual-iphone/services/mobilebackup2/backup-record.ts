@@ -69,12 +69,16 @@ export async function encodeBackupRecordInSlices(
     await pause();
   }
   const hash = sha256();
-  const body = encoder.body();
-  for (let at = 0; at < body.byteLength; at += sliceBytes) {
-    hash.update(body.subarray(at, Math.min(body.byteLength, at + sliceBytes)));
+  await hashInSlices(hash, encoder.body(), sliceBytes, pause);
+  return encoder.finish(hash.digest());
+}
+
+/** Feeds `bytes` to `hash` `sliceBytes` at a time, with `pause()` after each slice. */
+export async function hashInSlices(hash: IncrementalHash, bytes: Uint8Array, sliceBytes: number, pause: () => Promise<void>): Promise<void> {
+  for (let at = 0; at < bytes.byteLength; at += sliceBytes) {
+    hash.update(bytes.subarray(at, Math.min(bytes.byteLength, at + sliceBytes)));
     await pause();
   }
-  return encoder.finish(hash.digest());
 }
 
 /** Fills one record's columns, any range of rows at a time. */
