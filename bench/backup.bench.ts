@@ -13,8 +13,8 @@
 //     our process's peak RSS (≤ 100 MB), both from GNU time.
 // BENCH_BACKUP_SKIP_LARGE=1 skips the 4 GB heap run (it takes minutes); BENCH_BACKUP_SECTIONS=cli,opfs,large,cli-large
 // picks sections. The 1.3M-file runs are bench/huge.bench.ts.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statfsSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,42 @@ export interface Exec {
   cpuSeconds: number | null;
   /** Peak resident set of the process in bytes (GNU time's %M), when measured. */
   maxRssBytes: number | null;
+}
+
+/** Dirty and under-writeback page cache, in bytes (Linux; 0 where /proc/meminfo is missing). */
+function unwrittenBytes(): number {
+  try {
+    const meminfo = readFileSync('/proc/meminfo', 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0);
+    return (kb('Dirty') + kb('Writeback')) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Before each client's backup: the previous client's writes are flushed and, where we may (root), the page
+ * cache is dropped, so each client starts from the same disk state. Without it the second client paid for
+ * the first one's writes (4.2 GB on large, still being written back) and in the huge bench each incremental
+ * round was won by whichever client went first (stop 40: 31.0/31.8, 35.2/33.2, 31.5/37.8 s). Cold is also
+ * the person's case: their previous backup was made days ago.
+ */
+export function settleDisk(): string {
+  const before = unwrittenBytes();
+  const started = performance.now();
+  try {
+    execFileSync('sync');
+  } catch {
+    return 'sync unavailable';
+  }
+  let dropped = false;
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    dropped = true;
+  } catch {
+    // Not root, or no such file: flushed only.
+  }
+  return `${(before / 1e6).toFixed(0)} MB flushed${dropped ? ', page cache dropped' : ''} in ${((performance.now() - started) / 1000).toFixed(1)} s`;
 }
 
 /**
@@ -194,6 +230,7 @@ async function cliAndIdevicebackup2(dataset: 'medium' | 'large' = 'medium', runs
       const ourDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-ours-'));
       const theirDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-theirs-'));
       runDirs.push(ourDir, theirDir);
+      const settledForUs = settleDisk();
       const a = await exec(process.execPath, cli.args('backup', ourDir, '--full'), env, { measureCpu: true });
       const done = /Backup complete: (\d+) files, ([\d.]+) MB in ([\d.]+) s/.exec(a.out);
       if (a.code !== 0 || !done) throw new Error(`our CLI backup failed: ${a.out.slice(-2000)}`);
@@ -201,6 +238,7 @@ async function cliAndIdevicebackup2(dataset: 'medium' | 'large' = 'medium', runs
       filesPerSecond.push(Number(done[1]) / seconds);
       mbPerSecond.push(Number(done[2]) / seconds);
       ours.push(a.seconds);
+      const settledForThem = settleDisk();
       const b = await exec(IDEVICEBACKUP2, ['backup', '--full', theirDir], env, { measureCpu: true });
       if (b.code !== 0 || !/Backup Successful/.test(b.out)) throw new Error(`idevicebackup2 failed: ${b.out.slice(-2000)}`);
       theirs.push(b.seconds);
@@ -216,6 +254,7 @@ async function cliAndIdevicebackup2(dataset: 'medium' | 'large' = 'medium', runs
       console.log(
         `  ${dataset} via usbmuxd, run ${i + 1}: ours ${a.seconds.toFixed(1)} s (backup ${seconds.toFixed(1)} s, ${done[1]} files${cpu(a)}), idevicebackup2 ${b.seconds.toFixed(1)} s${cpu(b)}`,
       );
+      console.log(`  ${dataset}, run ${i + 1}, before ours: ${settledForUs}; before idevicebackup2: ${settledForThem}`);
     }
   } finally {
     for (const dir of runDirs) rmSync(dir, { recursive: true, force: true });

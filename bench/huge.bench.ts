@@ -22,14 +22,14 @@
 // Then the OPFS run in Chromium (opfsHugeBench) at BENCH_HUGE_OPFS_SCALE (default: the same scale; 0 skips it);
 // BENCH_HUGE_SKIP_CLI=1 runs that one alone; BENCH_HUGE_LIVE_HEAP=1 adds each worker's live heap (after forced collections),
 // BENCH_HUGE_HEAP_TRACE=1 prints each worker's heap every 2 s; BENCH_HUGE_PASSWORD=PW makes that phone's backups
-// encrypted, and the Library unlocks them (timed, with SQLite's memory once open).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+// encrypted, and the Library unlocks them (timed, with SQLite's memory once open); BENCH_CPU_PROFILE_DIR=DIR writes
+// each worker's CPU profile of the OPFS incremental backup there (DevTools format).
+import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkBackupAgainstTruth } from '../src/virtual-iphone/dataset/truth-check.ts';
 import { readTruthLines } from '../src/virtual-iphone/dataset/truth-lines.ts';
-import { bundleCli, exec, startVirtualIPhone, type Exec } from './backup.bench.ts';
+import { bundleCli, exec, settleDisk, startVirtualIPhone, type Exec } from './backup.bench.ts';
 import type { BenchResult } from './bench-result.ts';
 import type { BackupRunFigures } from './browser-backup/protocol.ts';
 
@@ -64,42 +64,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Dirty and under-writeback page cache, in bytes (Linux; 0 where /proc/meminfo is missing). */
-function unwrittenBytes(): number {
-  try {
-    const meminfo = readFileSync('/proc/meminfo', 'utf8');
-    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0);
-    return (kb('Dirty') + kb('Writeback')) * 1024;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * Before each client's backup: the previous client's writes are flushed and, where we may (root), the page
- * cache is dropped, so each client starts from the same disk state. Without it each incremental round was won
- * by whichever client went first (stop 40: 31.0/31.8, 35.2/33.2, 31.5/37.8 s), the second paying for the
- * first's pending writes or finding its own backup no longer cached. Cold is also the person's case: the
- * previous backup was made days ago.
- */
-function settleDisk(): string {
-  const before = unwrittenBytes();
-  const started = performance.now();
-  try {
-    execFileSync('sync');
-  } catch {
-    return 'sync unavailable';
-  }
-  let dropped = false;
-  try {
-    writeFileSync('/proc/sys/vm/drop_caches', '3');
-    dropped = true;
-  } catch {
-    // Not root, or no such file: flushed only.
-  }
-  return `${(before / 1e6).toFixed(0)} MB flushed${dropped ? ', page cache dropped' : ''} in ${((performance.now() - started) / 1000).toFixed(1)} s`;
 }
 
 /** BENCH_HUGE_PASSWORD: the OPFS run's phone encrypts its backups, and the Library unlocks them. */

@@ -65,16 +65,29 @@ export async function openOpfsBench(options: { watchHeaps?: boolean; liveHeapEve
       const page = await b.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      // BENCH_CPU_PROFILE_DIR: each worker's CPU profile of the incremental backup (from its first progress line to the Library).
+      const profileInto = process.env.BENCH_CPU_PROFILE_DIR;
+      let profiling: Promise<void> | undefined;
+      let profilesWritten: Promise<void> | undefined;
       page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-        else if (m.text() === 'library: opening') heaps?.mark('library');
-        else if (extraQuery) console.log(`  [page] ${m.text()}`);
+        const text = m.text();
+        if (m.type() === 'error') errors.push(text);
+        else if (text === 'library: opening') {
+          heaps?.mark('library');
+          if (profiling && heaps && profileInto) {
+            profilesWritten = profiling.then(() => heaps.stopProfiles(profileInto)).then((files) => console.log(`  CPU profiles of the incremental backup: ${files.join(', ')}`));
+          }
+        } else {
+          if (profileInto && heaps && !profiling && text.startsWith('incremental:')) profiling = heaps.startProfiles();
+          if (extraQuery) console.log(`  [page] ${text}`);
+        }
       });
       try {
         await page.goto(`http://127.0.0.1:${port}/index.html?dataset=${dataset}&runs=${runs}${extraQuery ? `&${extraQuery}` : ''}`);
         await page.waitForFunction(() => window.__backupBenchOutcome !== undefined, undefined, { timeout: timeoutMs, polling: 250 });
         const outcome = await page.evaluate(() => window.__backupBenchOutcome!);
         if ('error' in outcome) throw new Error(`OPFS bench (${dataset}) failed: ${outcome.error} ${errors.join('; ')}`);
+        await profilesWritten;
         return heaps ? { ...outcome, heaps: await heaps.stop() } : outcome;
       } finally {
         await page.close();

@@ -1,7 +1,7 @@
 // Peak JS heap of each dedicated worker of a Chromium page, sampled over the DevTools protocol.
 // Workers have no performance.memory, so this attaches the way DevTools does: browser-level
 // auto-attach to pages, then page-level auto-attach to their workers, polling Runtime.getHeapUsage.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 
@@ -26,11 +26,20 @@ interface CdpMessage {
   method?: string;
   sessionId?: string;
   params?: { sessionId?: string; targetInfo?: { type: string; url: string } };
-  result?: { usedSize?: number; totalSize?: number };
+  result?: { usedSize?: number; totalSize?: number; profile?: unknown };
+}
+
+export interface WorkerHeapWatch {
+  mark(phase: string): void;
+  /** Starts sampling every worker's CPU (1 ms): to see where a stretch of a run goes. */
+  startProfiles(): Promise<void>;
+  /** Ends that and writes one `<worker>-<n>.cpuprofile` (DevTools format) per worker into `dir`. */
+  stopProfiles(dir: string): Promise<string[]>;
+  stop(): Promise<WorkerHeapPeak[]>;
 }
 
 /** Needs Chromium started with `--remote-debugging-port=0` on `profileDir` (the port is written there). */
-export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liveEvery = 0, traceEvery = 0): Promise<{ mark(phase: string): void; stop(): Promise<WorkerHeapPeak[]> }> {
+export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liveEvery = 0, traceEvery = 0): Promise<WorkerHeapWatch> {
   let port = 0;
   for (let waited = 0; port === 0; waited += 50) {
     try {
@@ -104,6 +113,25 @@ export async function watchWorkerHeaps(profileDir: string, intervalMs = 250, liv
         workers.set(session, { worker: peak.worker, phase: next, usedBytes: 0, totalBytes: 0 });
       }
       phase = next;
+    },
+    async startProfiles() {
+      for (const session of workers.keys()) {
+        await send('Profiler.enable', {}, session);
+        await send('Profiler.setSamplingInterval', { interval: 1000 }, session);
+        await send('Profiler.start', {}, session);
+      }
+    },
+    async stopProfiles(dir: string) {
+      const written: string[] = [];
+      let n = 0;
+      for (const [session, peak] of workers) {
+        const stopped = await send('Profiler.stop', {}, session);
+        if (!stopped.result?.profile) continue;
+        const file = join(dir, `${peak.worker.replace(/\W+/g, '-')}-${++n}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(stopped.result.profile));
+        written.push(file);
+      }
+      return written;
     },
     async stop() {
       stopped = true;
