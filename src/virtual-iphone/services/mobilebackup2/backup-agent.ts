@@ -362,8 +362,11 @@ export class BackupRun {
       ],
       manifestDbSize + plistBytes.byteLength,
     );
+    // An encrypted backup whose Manifest.db went up plain (before iOS 10.2) is remembered by its parts:
+    // an entry left from an earlier backup names a file the host no longer has.
     if (digesting) lastSentEncryptedManifest.set(dataset, { size: manifestDbSize, sha256: await digesting, rows: rows.asSent() });
-    const sentRecord = encryption ? lastSentEncryptedManifest.get(dataset) : undefined;
+    else lastSentEncryptedManifest.delete(dataset);
+    const sentRecord = digesting ? lastSentEncryptedManifest.get(dataset) : undefined;
     const toRemember = { rows: rows.asSent(), encrypted: encryption !== null, ...(sentRecord ? { sha256: sentRecord.sha256 } : { parts: manifestDbParts }) };
 
     // 6. Move into place: per file, so unchanged files in the same xx/ folder survive.
