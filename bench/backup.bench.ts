@@ -14,7 +14,7 @@
 // BENCH_BACKUP_SKIP_LARGE=1 skips the 4 GB heap run (it takes minutes); BENCH_BACKUP_SECTIONS=cli,opfs,large,cli-large
 // picks sections. The 1.3M-file runs are bench/huge.bench.ts.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,7 +138,28 @@ export function exec(file: string, args: string[], env: Record<string, string>, 
 }
 
 /** `npm run virtual-iphone -- --dataset SIZE [extra options]` on a private socket; resolves once it serves. */
-export async function startVirtualIPhone(dataset: 'small' | 'medium' | 'large' | 'huge', extraArgs: string[] = []): Promise<{ address: string; stop(): Promise<void> }> {
+/**
+ * CPU time a process has had so far (all its threads) and its main thread's, from the kernel's
+ * scheduler statistics (nanoseconds, exact); null where /proc has no schedstat (not Linux).
+ */
+export function processCpuSeconds(pid: number): { all: number; main: number } | null {
+  try {
+    const runNs = (task: string): number => Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    let all = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        all += runNs(task);
+      } catch {
+        // A thread that ended between the listing and the read.
+      }
+    }
+    return { all: all / 1e9, main: runNs(String(pid)) / 1e9 };
+  } catch {
+    return null;
+  }
+}
+
+export async function startVirtualIPhone(dataset: 'small' | 'medium' | 'large' | 'huge', extraArgs: string[] = []): Promise<{ address: string; pid: number; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-iphone-'));
   const address = `UNIX:${join(dir, 'usbmuxd.sock')}`;
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/virtual-iphone/node/main.ts', '--usbmuxd', address, '--dataset', dataset, ...extraArgs], {
@@ -165,7 +186,7 @@ export async function startVirtualIPhone(dataset: 'small' | 'medium' | 'large' |
     await stop();
     throw e;
   }
-  return { address, stop };
+  return { address, pid: child.pid!, stop };
 }
 
 /** The bundled CLI: its path, the Node arguments that run it with `args`, and a cleanup. */

@@ -6,9 +6,10 @@
 // incremental/full time (≤ 15%), our peak RSS (< 300 MB), wall and CPU time against idevicebackup2's.
 // Then each tool restores its backup onto a fresh phone; ours is backed up again and checked against
 // the truth (restore files/s, peak RSS with Manifest.db checked in place, wall time against theirs).
-// BENCH_HUGE_INCREMENTALS=N (default 3) makes N incremental rounds, each after the phone's next mutation
-// seed, alternating which client goes first; the incremental wall-time ratio is their median (one
-// round moved by ±3 s with the simulated phone's own pace). The last round is checked against its truth.
+// BENCH_HUGE_INCREMENTALS=N (default 5) makes N incremental rounds, each after the phone's next mutation
+// seed, alternating which client goes first; the incremental wall-time ratio is their median. One round
+// moves by ±2 s, more than the clients differ: the phone's own CPU time (printed per backup) changes by
+// that much from one start of the phone to the next, whoever it serves. The last round is checked against its truth.
 // Before each client's backup, pending writes are flushed and (as root) the page cache is dropped: both
 // clients start cold, whoever goes first.
 //
@@ -29,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkBackupAgainstTruth } from '../src/virtual-iphone/dataset/truth-check.ts';
 import { readTruthLines } from '../src/virtual-iphone/dataset/truth-lines.ts';
-import { bundleCli, exec, settleDisk, startVirtualIPhone, type Exec } from './backup.bench.ts';
+import { bundleCli, exec, processCpuSeconds, settleDisk, startVirtualIPhone, type Exec } from './backup.bench.ts';
 import type { BenchResult } from './bench-result.ts';
 import type { BackupRunFigures } from './browser-backup/protocol.ts';
 
@@ -47,6 +48,8 @@ const TARGET_UDID = '00008101-000B0B000000702E';
 interface Run {
   exec: Exec;
   files: number;
+  /** CPU seconds the phone spent while this client backed it up: all its threads, and its main thread's. */
+  phone?: { all: number; main: number };
 }
 
 /** One backup by each client, each on a phone started for it with `extra`; `check`: ours is checked against the phone's truth. */
@@ -58,7 +61,21 @@ interface Phase {
 }
 
 /** Incremental backups per client (BENCH_HUGE_INCREMENTALS): the first after `--mutate 1`, each next after the next seed. */
-const INCREMENTAL_ROUNDS = Math.max(1, Number(process.env.BENCH_HUGE_INCREMENTALS ?? 3));
+const INCREMENTAL_ROUNDS = Math.max(1, Number(process.env.BENCH_HUGE_INCREMENTALS ?? 5));
+
+function phoneCpuSince(pid: number, before: { all: number; main: number } | null): Run['phone'] {
+  const after = processCpuSeconds(pid);
+  return before && after ? { all: after.all - before.all, main: after.main - before.main } : undefined;
+}
+
+/**
+ * The phone's own CPU time during a backup: on this machine it is what an incremental of a huge phone
+ * waits for most (its main thread busy for most of the wall time), and it moves by seconds from one
+ * start of the phone to the next whichever client is talking to it.
+ */
+function describePhoneCpu(phone: Run['phone']): string {
+  return phone ? `; the phone's CPU meanwhile ${phone.all.toFixed(1)} s, its main thread ${phone.main.toFixed(1)} s` : '';
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -186,18 +203,22 @@ export default async function hugeBench(): Promise<BenchResult[]> {
           if (who === 'ours') {
             const paired = await exec(process.execPath, cli.args('pair'), env);
             if (paired.code !== 0) throw new Error(`our CLI could not pair: ${paired.out}`);
+            const before = processCpuSeconds(iphone.pid);
             const a = await exec(process.execPath, cli.args('backup', ourDir), env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
+            const phone = phoneCpuSince(iphone.pid, before);
             const done = /Backup complete: (\d+) files/.exec(a.out);
             if (a.code !== 0 || !done) throw new Error(`our CLI ${phase} backup failed: ${a.out.slice(-2000)}`);
-            ours.push({ exec: a, files: Number(done[1]) });
-            console.log(`  huge ${phase}, ours: ${done[1]} files in ${a.seconds.toFixed(0)} s, CPU ${a.cpuSeconds?.toFixed(0)} s, peak RSS ${((a.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB`);
+            ours.push({ exec: a, files: Number(done[1]), phone });
+            console.log(`  huge ${phase}, ours: ${done[1]} files in ${a.seconds.toFixed(1)} s, CPU ${a.cpuSeconds?.toFixed(1)} s, peak RSS ${((a.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB${describePhoneCpu(phone)}`);
           } else {
             const theirPair = await exec('/usr/bin/idevicepair', ['pair'], env);
             if (theirPair.code !== 0) throw new Error(`idevicepair failed: ${theirPair.out}`);
+            const before = processCpuSeconds(iphone.pid);
             const b = await exec(IDEVICEBACKUP2, ['backup', theirDir], env, { measureCpu: true, timeoutMs: TIMEOUT_MS });
+            const phone = phoneCpuSince(iphone.pid, before);
             if (b.code !== 0 || !/Backup Successful/.test(b.out)) throw new Error(`idevicebackup2 ${phase} backup failed: ${b.out.slice(-2000)}`);
-            theirs.push({ exec: b, files: 0 });
-            console.log(`  huge ${phase}, idevicebackup2: ${b.seconds.toFixed(0)} s, CPU ${b.cpuSeconds?.toFixed(0)} s, peak RSS ${((b.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB`);
+            theirs.push({ exec: b, files: 0, phone });
+            console.log(`  huge ${phase}, idevicebackup2: ${b.seconds.toFixed(1)} s, CPU ${b.cpuSeconds?.toFixed(1)} s, peak RSS ${((b.maxRssBytes ?? 0) / 1e6).toFixed(0)} MB${describePhoneCpu(phone)}`);
           }
         } finally {
           await iphone.stop();
@@ -273,6 +294,8 @@ export default async function hugeBench(): Promise<BenchResult[]> {
     const [theirFull] = theirs as [Run, Run];
     const ratios = ours.slice(1).map((run, i) => run.exec.seconds / theirs[i + 1]!.exec.seconds);
     console.log(`  huge incremental rounds, ours / idevicebackup2: ${ours.slice(1).map((run, i) => `${run.exec.seconds.toFixed(1)} / ${theirs[i + 1]!.exec.seconds.toFixed(1)} s`).join(', ')}`);
+    const phoneMain = (runs: Run[]): string => runs.slice(1).map((run) => run.phone?.main.toFixed(1) ?? '?').join(', ');
+    console.log(`  the phone's main thread's CPU in those rounds, serving ours: ${phoneMain(ours)} s; serving idevicebackup2: ${phoneMain(theirs)} s`);
     results.push(
       { name: 'backup huge full wall time, our CLI / idevicebackup2', value: full.exec.seconds / theirFull.exec.seconds, unit: '×', target: 1, better: 'lower' },
       { name: `backup huge incremental wall time, our CLI / idevicebackup2 (median of ${ratios.length} rounds)`, value: median(ratios), unit: '×', target: 1, better: 'lower' },
