@@ -238,3 +238,51 @@ test('synchronous sinks: files are stored as they are parsed, from the reader me
   assert.deepEqual(target.aborted.sort(), ['U/full', 'U/gave-up']);
   assert.ok(!target.now.has('U/full') && !target.now.has('U/gave-up'));
 });
+
+test('synchronous sinks: a large file arriving in small pieces is written in few large writes, whole; a write failing halfway drops it', async () => {
+  const [host, device] = createStreamPair(1 << 16);
+  const writes = new Map<string, number[]>();
+  const stored = new Map<string, Uint8Array>();
+  const aborted: string[] = [];
+  const target: UploadTarget = {
+    createFile: () => Promise.reject(new Error('not used')),
+    createFileNow: (path) => {
+      const chunks: Uint8Array[] = [];
+      writes.set(path, []);
+      return {
+        writeNow: (chunk) => {
+          writes.get(path)!.push(chunk.byteLength);
+          if (path === 'U/breaks' && writes.get(path)!.length === 3) throw Object.assign(new Error('disk full at U/breaks'), { errno: 'ENOSPC' });
+          chunks.push(chunk.slice());
+        },
+        closeNow: () => void stored.set(path, concatBytes(chunks)),
+        abortNow: () => void aborted.push(path),
+      };
+    },
+  };
+  const big = content(7, 1_300_000);
+  const small = content(8, 700);
+  const writer = (async () => {
+    // 64 KiB blocks, as the phone sends a Manifest.db; the stream pair hands them over in pieces of at most 64 KiB.
+    for (const part of file('U/big', big, 65_536)) await device.write(part);
+    for (const part of file('U/small', small)) await device.write(part);
+    for (const part of file('U/breaks', content(9, 2_000_000), 65_536)) await device.write(part);
+    for (const part of file('U/after', small)) await device.write(part);
+    await device.write(u32(0));
+  })();
+  const warnings: string[] = [];
+  const result = await receiveUploadBatch(new BufferedReader(copyingStream(host)), target, { onWarning: (w) => warnings.push(w) });
+  await writer;
+  assert.deepEqual(stored.get('U/big'), big);
+  assert.deepEqual(stored.get('U/small'), small);
+  assert.deepEqual(stored.get('U/after'), small);
+  // The first piece goes as it came; the rest in writes of at most 256 KiB, all full but the last.
+  const bigWrites = writes.get('U/big')!;
+  assert.ok(bigWrites.length <= 1 + Math.ceil(big.byteLength / (256 * 1024)), `U/big in ${bigWrites.length} writes: ${bigWrites.join(', ')}`);
+  assert.ok(bigWrites.slice(1, -1).every((n) => n === 256 * 1024), bigWrites.join(', '));
+  assert.deepEqual(writes.get('U/small'), [700]);
+  assert.equal(result.files, 3);
+  assert.deepEqual(aborted, ['U/breaks']);
+  assert.ok(!stored.has('U/breaks'));
+  assert.ok(warnings.some((w) => /Could not save U\/breaks: .*disk full/.test(w)), warnings.join('\n'));
+});
