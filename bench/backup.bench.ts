@@ -137,7 +137,6 @@ export function exec(file: string, args: string[], env: Record<string, string>, 
   });
 }
 
-/** `npm run virtual-iphone -- --dataset SIZE [extra options]` on a private socket; resolves once it serves. */
 /**
  * CPU time a process has had so far (all its threads) and its main thread's, from the kernel's
  * scheduler statistics (nanoseconds, exact); null where /proc has no schedstat (not Linux).
@@ -159,6 +158,7 @@ export function processCpuSeconds(pid: number): { all: number; main: number } | 
   }
 }
 
+/** `npm run virtual-iphone -- --dataset SIZE [extra options]` on a private socket; resolves once it serves. */
 export async function startVirtualIPhone(dataset: 'small' | 'medium' | 'large' | 'huge', extraArgs: string[] = []): Promise<{ address: string; pid: number; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-iphone-'));
   const address = `UNIX:${join(dir, 'usbmuxd.sock')}`;

@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { checkBackupAgainstTruth } from '../src/virtual-iphone/dataset/truth-check.ts';
 import { readTruthLines } from '../src/virtual-iphone/dataset/truth-lines.ts';
 import { bundleCli, exec, processCpuSeconds, settleDisk, startVirtualIPhone, type Exec } from './backup.bench.ts';
-import type { BenchResult } from './bench-result.ts';
+import { median, type BenchResult } from './bench-result.ts';
 import type { BackupRunFigures } from './browser-backup/protocol.ts';
 
 const IDEVICEBACKUP2 = '/usr/bin/idevicebackup2';
@@ -75,12 +75,6 @@ function phoneCpuSince(pid: number, before: { all: number; main: number } | null
  */
 function describePhoneCpu(phone: Run['phone']): string {
   return phone ? `; the phone's CPU meanwhile ${phone.all.toFixed(1)} s, its main thread ${phone.main.toFixed(1)} s` : '';
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** BENCH_HUGE_PASSWORD: the OPFS run's phone encrypts its backups, and the Library unlocks them. */

@@ -468,15 +468,8 @@ export async function receiveUploadBatch(
             if (room) {
               // A large file's next bytes go straight where they are gathered for its next write.
               const n = await reader.readAvailableInto(room);
-              if (n === null) throw new ProtocolError('devicelink', 'connection closed inside a file block');
-              (file as StoredNowFile).commit(n);
-              remaining -= n;
-              fileBytes += n;
-              result.bytes += n;
-              observer.onBytes?.(n);
-              continue;
-            }
-            if (file instanceof StoredNowFile && reader.buffered > 0) {
+              piece = n === null ? null : room.subarray(0, n);
+            } else if (file instanceof StoredNowFile && reader.buffered > 0) {
               // Stored before the next read, so the reader's own memory serves; with nothing buffered, one reused piece.
               piece = reader.viewBuffered(remaining);
             } else if (pooling || file instanceof StoredNowFile) {
@@ -492,7 +485,8 @@ export async function receiveUploadBatch(
             result.bytes += piece.byteLength;
             observer.onBytes?.(piece.byteLength);
             if (file instanceof StoredNowFile) {
-              file.write(piece);
+              if (room) file.commit(piece.byteLength);
+              else file.write(piece);
               if (pooled) pipeline.givePiece(pooled);
               continue;
             }

@@ -364,10 +364,10 @@ export class BackupRun {
     );
     // An encrypted backup whose Manifest.db went up plain (before iOS 10.2) is remembered by its parts:
     // an entry left from an earlier backup names a file the host no longer has.
-    if (digesting) lastSentEncryptedManifest.set(dataset, { size: manifestDbSize, sha256: await digesting, rows: rows.asSent() });
+    const sentSha256 = digesting ? await digesting : undefined;
+    if (sentSha256) lastSentEncryptedManifest.set(dataset, { size: manifestDbSize, sha256: sentSha256, rows: rows.asSent() });
     else lastSentEncryptedManifest.delete(dataset);
-    const sentRecord = digesting ? lastSentEncryptedManifest.get(dataset) : undefined;
-    const toRemember = { rows: rows.asSent(), encrypted: encryption !== null, ...(sentRecord ? { sha256: sentRecord.sha256 } : { parts: manifestDbParts }) };
+    const toRemember = { rows: rows.asSent(), encrypted: encryption !== null, ...(sentSha256 ? { sha256: sentSha256 } : { parts: manifestDbParts }) };
 
     // 6. Move into place: per file, so unchanged files in the same xx/ folder survive.
     await this.writeStatus('moving', isFull, snapshotUuid);
