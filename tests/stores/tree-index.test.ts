@@ -190,7 +190,7 @@ test('normalizePath gives what splitPath gives (or refuses what it refuses) for 
   }
 });
 
-test('ReadOnlyTreeIndex on a backend with a synchronous stat asks a folder path by path until asked often, and lists nothing for a sparse incremental', async () => {
+test('ReadOnlyTreeIndex on a backend with a synchronous stat asks a folder path by path until asked often, and lists nothing for a sparse or a busy incremental', async () => {
   const raw = new HandleBackend(new MemoryDirectoryHandle(), { freeSpace: async () => 0 });
   await raw.mkdirp('U/ab/sub');
   await raw.mkdirp('U/cd');
@@ -219,11 +219,16 @@ test('ReadOnlyTreeIndex on a backend with a synchronous stat asks a folder path 
   assert.equal(calls.get('list'), undefined, 'no folder listed');
   assert.equal(calls.get('statKindNow'), 43);
 
+  // Two hundred paths in the big folder (a backup that changes a lot): still one by one.
+  for (let i = 0; i < 200; i++) assert.equal(index.kindNow(`ab/f${i * 13}`), 'file');
+  assert.equal(calls.get('list'), undefined, 'no folder listed');
+  assert.equal(calls.get('statKindNow'), 243);
+
   // A folder asked about often is listed once; then it answers from memory.
-  for (let i = 0; i < 100; i++) assert.equal(await index.kind(`cd/g${i}`), 'file');
+  for (let round = 0; round < 6; round++) for (let i = 0; i < 100; i++) assert.equal(await index.kind(`cd/g${i}`), 'file');
   assert.equal(await index.kind('cd/missing'), null);
   assert.equal(calls.get('list'), 1, 'cd/ once');
-  assert.equal(calls.get('statKindNow'), 43 + 64 + 1, "cd/ asked one by one 64 times, then cd itself for the listing's parent check");
+  assert.equal(calls.get('statKindNow'), 243 + 512 + 1, "cd/ asked one by one 512 times, then cd itself for the listing's parent check");
   // Under a path the root's listing says is no folder, nothing is asked at all.
   assert.equal((await index.children(''))!.length, 3);
   const before = calls.get('statKindNow');
