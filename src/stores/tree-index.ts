@@ -190,6 +190,12 @@ export class ReadOnlyTreeIndex {
     if (!this.backend.statKindNow || path === '') return undefined;
     const asked = this.statted.get(dir) ?? 0;
     if (asked >= STATS_BEFORE_LISTING) return undefined;
+    // A folder's first question asks the folder too: one that does not exist (a backup's Snapshot/xx)
+    // then answers every later path without a call.
+    if (asked === 0 && dir !== '' && this.backend.statKindNow(joinPath(this.root, dir)) !== 'directory') {
+      this.listings.set(dir, null);
+      return null;
+    }
     this.statted.set(dir, asked + 1);
     return this.backend.statKindNow(joinPath(this.root, path));
   }

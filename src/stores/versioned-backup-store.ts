@@ -928,7 +928,7 @@ class StagedSession implements BackupSession {
     if (src === dst) return;
     if (dst.startsWith(`${src}/`) || src === '') throw new StoreError('EINVAL', dst, 'cannot move a folder into itself');
     const stagedSrc = this.stagedIndex.kind(src);
-    const currentSrc = stagedSrc === 'file' ? null : await this.visibleCurrent(src);
+    const currentSrc = await this.visibleCurrent(src);
     if (!stagedSrc && !currentSrc) throw new StoreError('ENOENT', src);
     await this.remove(dst);
     await this.mkdirp(parentPath(dst));
@@ -939,8 +939,9 @@ class StagedSession implements BackupSession {
     }
     if (currentSrc) {
       // Rare: the device moves something from the last complete backup. That backup must stay intact,
-      // so the moved content is copied into staging and the source hidden.
-      await this.copyCurrentInto(src, dst);
+      // so the moved content is copied into staging (unless a staged file shadowed it) and the source
+      // hidden, or it would show again where the staged entry left.
+      if (stagedSrc !== 'file') await this.copyCurrentInto(src, dst);
       this.addWhiteout(src);
     }
   }
@@ -958,11 +959,15 @@ class StagedSession implements BackupSession {
     const dst = normalizePath(to);
     if (src === dst || this.stagedIndex.kind(src) !== 'file' || this.stagedIndex.kind(dst) || this.stagedIndex.kind(parentPath(dst)) !== 'directory') return false;
     const current = this.visibleCurrentNow(dst);
-    if (current === undefined) return false;
+    const currentSrc = current === undefined ? undefined : this.visibleCurrentNow(src);
+    if (current === undefined || currentSrc === undefined) return false;
     this.backend.renameNow(this.staged(src), this.staged(dst));
     this.stagedIndex.move(src, dst);
-    // As move() hides it through remove(dst): whatever the current backup has at dst is replaced.
-    if (current) this.addWhiteout(dst);
+    // The staged file shadows a current file at dst by itself (and the commit moves that file aside), as
+    // in place(); a current folder's children need hiding. At src, whatever the staged file shadowed
+    // would show again.
+    if (current === 'directory') this.addWhiteout(dst);
+    if (currentSrc) this.addWhiteout(src);
     return true;
   }
 

@@ -224,6 +224,11 @@ for (const [name, setup] of Object.entries(fixtures)) {
       assert.equal(await text(s, 'moved'), 'unchanged');
       assert.equal(await s.stat('ef/ef33'), null);
       await assert.rejects(s.move('nope', 'x'), { errno: 'ENOENT' });
+      // A staged file over one of the previous backup, moved away: the old file does not show again.
+      await s.writeFile('cd/cd22', enc.encode('rewritten'));
+      await s.move('cd/cd22', 'cd/cd23');
+      assert.equal(await s.stat('cd/cd22'), null);
+      assert.equal(await text(s, 'cd/cd23'), 'rewritten');
       await s.remove('y');
       await s.remove('never');
       assert.equal(await s.stat('y/sub/two'), null);
@@ -235,9 +240,12 @@ for (const [name, setup] of Object.entries(fixtures)) {
       assert.deepEqual((await cur.list('ab')).map((e) => e.name).sort(), ['one', 'sub']);
       assert.equal(await cur.stat('ef/ef33'), null);
       assert.equal(await text(cur, 'moved'), 'unchanged');
+      assert.deepEqual((await cur.list('cd')).map((e) => e.name), ['cd23']);
       const [v] = await store.listVersions(UDID);
       const old = await store.openVersion(UDID, v!.id);
       assert.equal(await text(old, 'ab/abc1'), 'old content');
+      assert.equal(await text(old, 'cd/cd22'), 'to be deleted');
+      assert.equal(await old.stat('cd/cd23'), null);
       assert.equal(await old.stat('ab/one'), null);
       assert.equal(await text(old, 'ef/ef33'), 'unchanged');
     } finally {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
 import { HandleBackend } from '../../src/stores/handle-backend.ts';
 import { PackedBackend } from '../../src/stores/packed/packed-backend.ts';
-import { VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
+import { META_DIR, VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
 import type { BackupSession, BackupTree } from '../../src/stores/backup-store.ts';
 import type { StorageBackend } from '../../src/stores/storage-backend.ts';
 import { MemoryDirectoryHandle } from './memory-directory-handle.ts';
@@ -192,8 +192,16 @@ test('Node: createFileNow and moveNow store without promises where they can, fal
     await next.stat(`ab/${id(9)}`); // the current backup's ab/ is listed
     assert.equal(next.moveNow!(`Snapshot/ab/${id(2)}`, `ab/${id(2)}`), true);
     assert.equal(await text(next, `ab/${id(2)}`), 'second 2');
+    // A staged file over a current one, moved away: the current file is hidden, or it would show again.
+    await next.mkdirp('cd');
+    await put(next, `ab/${id(3)}`, 'second 3');
+    assert.equal(next.moveNow!(`ab/${id(3)}`, `cd/${id(3)}`), true);
+    assert.equal(await next.stat(`ab/${id(3)}`), null);
     // Unplug with a file open: the resume drops it, as it does one made by createFile.
     await next.sync();
+    // Only that one is recorded as hidden: a file replacing a file needs no hiding (the commit moves the old one aside).
+    const hidden = await readFile(join(dir, META_DIR, UDID, 'staging', 'whiteouts.jsonl'), 'utf8');
+    assert.deepEqual(hidden.trim().split('\n'), [JSON.stringify(`ab/${id(3)}`)]);
     assert.equal(await put(next, `Snapshot/ab/${id(5)}`, 'whole'), true);
     const open = next.createFileNow!(`Snapshot/ab/${id(4)}`)!;
     assert.ok(open);
@@ -207,6 +215,7 @@ test('Node: createFileNow and moveNow store without promises where they can, fal
     const after = (await store.current(UDID))!;
     assert.equal(await text(after, `ab/${id(2)}`), 'second 2');
     assert.equal(await text(after, `ab/${id(1)}`), 'first 1');
-    assert.equal(await text(after, `ab/${id(3)}`), 'first 3');
+    assert.equal(await after.stat(`ab/${id(3)}`), null, 'moved away before the last sync');
+    assert.equal(await text(after, `cd/${id(3)}`), 'second 3');
   });
 });

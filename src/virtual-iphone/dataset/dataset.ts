@@ -1,5 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hexOf } from '../../core/hex.ts';
+import { nextTask } from '../../core/next-task.ts';
 import { encodeBinaryPlist } from '../../plist/index.ts';
 import { appDatabases } from './app-databases.ts';
 import { PrefixedContent, ProceduralContent, StaticContent, type FileContent } from './content.ts';
@@ -491,7 +492,7 @@ export class Dataset {
           sinceYield += chunk.byteLength + 4096;
           if (sinceYield > 64 << 20) {
             sinceYield = 0;
-            await new Promise((resolve) => setTimeout(resolve, 0));
+            await nextTask();
           }
         }
         item.sha256 = toHex(hash.digest());

@@ -14,6 +14,7 @@ import { buildManifestDb, ManifestPatchError, patchManifestDb, readManifestDb } 
 import { BackupRows } from './backup-rows.ts';
 import type { PreviousRows, SentRows } from './previous-rows.ts';
 import { hexOf } from '../../../core/hex.ts';
+import { nextTask } from '../../../core/next-task.ts';
 import { decodeBackupRecord, encodeBackupRecordInSlices, hashInSlices } from './backup-record.ts';
 
 /** The device refuses to start unless the host reports this much more than the upload. */
@@ -133,10 +134,6 @@ async function newManifestDb(rows: BackupRows, previousDb: readonly Uint8Array[]
 /** remember() lets the device's other work run after this many fingerprints, or this many bytes hashed. */
 const REMEMBER_SLICE_ROWS = 65536;
 const REMEMBER_SLICE_BYTES = 16 * 1024 * 1024;
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
 
 /** Pending small writes are sent once they add up to this much. */
 const COALESCE_BYTES = 256 * 1024;
@@ -421,15 +418,15 @@ export class BackupRun {
     // A full backup worked out no fingerprint (an incremental did, for every row).
     for (let ref = 0; ref < sent.rows.count; ref++) {
       sent.rows.fingerprint(ref);
-      if (ref % REMEMBER_SLICE_ROWS === REMEMBER_SLICE_ROWS - 1) await nextTurn();
+      if (ref % REMEMBER_SLICE_ROWS === REMEMBER_SLICE_ROWS - 1) await nextTask();
     }
     let digest = sent.sha256;
     if (!digest) {
       const hash = store.sha256();
-      for (const part of sent.parts ?? []) await hashInSlices(hash, part, REMEMBER_SLICE_BYTES, nextTurn);
+      for (const part of sent.parts ?? []) await hashInSlices(hash, part, REMEMBER_SLICE_BYTES, nextTask);
       digest = hash.digest();
     }
-    const record = await encodeBackupRecordInSlices(sent.rows, sent.encrypted, () => store.sha256(), nextTurn, REMEMBER_SLICE_ROWS, REMEMBER_SLICE_BYTES);
+    const record = await encodeBackupRecordInSlices(sent.rows, sent.encrypted, () => store.sha256(), nextTask, REMEMBER_SLICE_ROWS, REMEMBER_SLICE_BYTES);
     if (record) await store.save(hexOf(digest), record);
   }
 
