@@ -219,3 +219,31 @@ test('Node: createFileNow and moveNow store without promises where they can, fal
     assert.equal(await text(after, `cd/${id(3)}`), 'second 3');
   });
 });
+
+test('Node: a file moved onto a folder of the last backup hides what the folder held, with no look at it, and the commit keeps the folder in the version', async () => {
+  await withDir(async (dir) => {
+    const store = new VersionedBackupStore('node-fs', new NodeFsBackend(dir));
+    const first = await store.openSession(UDID);
+    await first.writeFile('ab/dir/child', enc.encode('old child'));
+    await first.writeFile('ab/keep', enc.encode('kept'));
+    await first.commit();
+
+    const s = await store.openSession(UDID);
+    await s.mkdirp('Snapshot/ab');
+    await s.mkdirp('ab');
+    await put(s, 'Snapshot/ab/dir', 'now a file');
+    assert.equal(s.moveNow!('Snapshot/ab/dir', 'ab/dir'), true);
+    assert.equal((await s.stat('ab/dir'))?.kind, 'file');
+    assert.equal(await s.stat('ab/dir/child'), null, 'the folder it replaced shows nothing below the file');
+    await assert.rejects(s.readFile('ab/dir/child'), { errno: 'ENOENT' });
+    assert.deepEqual((await s.list('ab')).map((e) => `${e.name} ${e.kind}`).sort(), ['dir file', 'keep file']);
+    await s.remove('Snapshot');
+    await s.commit();
+    const cur = (await store.current(UDID))!;
+    assert.equal(await text(cur, 'ab/dir'), 'now a file');
+    assert.equal(await text(cur, 'ab/keep'), 'kept');
+    const [v] = await store.listVersions(UDID);
+    const old = await store.openVersion(UDID, v!.id);
+    assert.equal(await text(old, 'ab/dir/child'), 'old child');
+  });
+});
