@@ -75,19 +75,6 @@ export class OwnedTreeIndex {
     return this.node(path)?.kind ?? null;
   }
 
-  /** True when a folder above `path` is a file here (so nothing can be at `path` below it). */
-  fileAbove(path: string): boolean {
-    let node: IndexNode | undefined = this.root;
-    let from = 0;
-    for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', from)) {
-      node = childOf(node, path.slice(from, slash));
-      if (!node) return false;
-      if (node.kind === 'file') return true;
-      from = slash + 1;
-    }
-    return false;
-  }
-
   /** Names and kinds one level below `path` (empty for a file or nothing). */
   children(path: string): { name: string; kind: EntryKind }[] {
     const node = this.node(path);

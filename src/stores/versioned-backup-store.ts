@@ -674,23 +674,14 @@ class StagedSession implements BackupSession {
     return joinPath(this.udid, p);
   }
 
-  /**
-   * What the current backup has at `p` that the view shows: nothing where a whiteout hides it or where
-   * a staged file stands above it (a file staged over a current folder hides the folder's contents
-   * without a whiteout; the commit moves that folder aside).
-   */
   private async visibleCurrent(p: string): Promise<EntryKind | null> {
-    if (this.hidden(p)) return null;
+    if (hiddenBy(this.whiteouts, p)) return null;
     return this.currentIndex.kind(p);
   }
 
   /** visibleCurrent without waiting, or undefined when only visibleCurrent can tell. */
   private visibleCurrentNow(p: string): EntryKind | null | undefined {
-    return this.hidden(p) ? null : this.currentIndex.kindNow(p);
-  }
-
-  private hidden(p: string): boolean {
-    return hiddenBy(this.whiteouts, p) || this.stagedIndex.fileAbove(p);
+    return hiddenBy(this.whiteouts, p) ? null : this.currentIndex.kindNow(p);
   }
 
   private async viewKind(p: string): Promise<EntryKind | null> {
@@ -957,7 +948,7 @@ class StagedSession implements BackupSession {
 
   /**
    * move() without a promise where none is needed: a staged file to a free place in a staged folder, on
-   * a backend that renames synchronously, with the current backup's answer for the source known.
+   * a backend that renames synchronously, with the current backup's answer for the destination known.
    * The device's Snapshot/xx/id → xx/id moves, a million of them, take this path on Node. False, with
    * nothing done, when the move needs move().
    */
@@ -967,13 +958,15 @@ class StagedSession implements BackupSession {
     const src = normalizePath(from);
     const dst = normalizePath(to);
     if (src === dst || this.stagedIndex.kind(src) !== 'file' || this.stagedIndex.kind(dst) || this.stagedIndex.kind(parentPath(dst)) !== 'directory') return false;
-    const currentSrc = this.visibleCurrentNow(src);
-    if (currentSrc === undefined) return false;
+    const current = this.visibleCurrentNow(dst);
+    const currentSrc = current === undefined ? undefined : this.visibleCurrentNow(src);
+    if (current === undefined || currentSrc === undefined) return false;
     this.backend.renameNow(this.staged(src), this.staged(dst));
     this.stagedIndex.move(src, dst);
-    // Whatever the current backup has at dst needs no look (a cold one per file on a big phone, where the
-    // device waits for the moves): the staged file shadows a file there, hides a folder there (see
-    // visibleCurrent), and the commit moves either aside. At src, what the staged file shadowed would show again.
+    // The staged file shadows a current file at dst by itself (and the commit moves that file aside), as
+    // in place(); a current folder's children need hiding. At src, whatever the staged file shadowed
+    // would show again.
+    if (current === 'directory') this.addWhiteout(dst);
     if (currentSrc) this.addWhiteout(src);
     return true;
   }

@@ -220,7 +220,7 @@ test('Node: createFileNow and moveNow store without promises where they can, fal
   });
 });
 
-test('Node: a file moved onto a folder of the last backup hides what the folder held, with no look at it, and the commit keeps the folder in the version', async () => {
+test('Node: a file moved onto a folder of the last backup hides what the folder held, and the commit keeps the folder in the version', async () => {
   await withDir(async (dir) => {
     const store = new VersionedBackupStore('node-fs', new NodeFsBackend(dir));
     const first = await store.openSession(UDID);

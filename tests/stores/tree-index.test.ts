@@ -240,17 +240,3 @@ test('ReadOnlyTreeIndex on a backend with a synchronous stat asks a folder path 
   assert.equal(calls.get('statKindNow'), before);
   assert.equal((await index.children('ab'))!.length, 3001);
 });
-
-test('OwnedTreeIndex.fileAbove: a file on the way down, not the path itself', () => {
-  const index = new OwnedTreeIndex();
-  index.addFile('ab/file');
-  index.addFile(`cd/${'0'.repeat(40)}`); // kept in the compact hex set
-  index.addDirectories('ef/dir');
-  assert.equal(index.fileAbove('ab/file'), false);
-  assert.equal(index.fileAbove('ab/file/x'), true);
-  assert.equal(index.fileAbove('ab/file/x/y'), true);
-  assert.equal(index.fileAbove(`cd/${'0'.repeat(40)}/x`), true);
-  assert.equal(index.fileAbove('ef/dir/x'), false);
-  assert.equal(index.fileAbove('zz/x/y'), false);
-  assert.equal(index.fileAbove('top'), false);
-});
