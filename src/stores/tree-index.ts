@@ -183,16 +183,19 @@ export class ReadOnlyTreeIndex {
    * else a synchronous stat while the folder has been asked about only a few times.
    */
   private kindBeforeListing(dir: string, path: string): EntryKind | null | undefined {
-    if (dir !== '') {
+    // Whether `dir` is a folder, where the listing around it tells.
+    let known = dir === '';
+    if (!known) {
       const around = this.listings.get(parentPath(dir));
       if (around === null || (around instanceof Map && around.get(baseName(dir)) !== 'directory')) return null;
+      known = around instanceof Map;
     }
     if (!this.backend.statKindNow || path === '') return undefined;
     const asked = this.statted.get(dir) ?? 0;
     if (asked >= STATS_BEFORE_LISTING) return undefined;
-    // A folder's first question asks the folder too: one that does not exist (a backup's Snapshot/xx)
-    // then answers every later path without a call.
-    if (asked === 0 && dir !== '' && this.backend.statKindNow(joinPath(this.root, dir)) !== 'directory') {
+    // Otherwise a folder's first question asks the folder too: one that does not exist (a backup's
+    // Snapshot/xx) then answers every later path without a call.
+    if (asked === 0 && !known && this.backend.statKindNow(joinPath(this.root, dir)) !== 'directory') {
       this.listings.set(dir, null);
       return null;
     }

@@ -239,4 +239,10 @@ test('ReadOnlyTreeIndex on a backend with a synchronous stat asks a folder path 
   assert.equal(index.kindNow('zz/y'), null);
   assert.equal(calls.get('statKindNow'), before);
   assert.equal((await index.children('ab'))!.length, 3001);
+  // A folder the root's listing names as one is not asked again: its first path costs one stat.
+  const fresh = new ReadOnlyTreeIndex(backend, 'U');
+  await fresh.children('');
+  const listed = calls.get('statKindNow')!;
+  assert.equal(fresh.kindNow('ab/f1'), 'file');
+  assert.equal(calls.get('statKindNow'), listed + 1);
 });
