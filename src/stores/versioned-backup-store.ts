@@ -11,6 +11,11 @@ export const META_DIR = '.lifeboat';
 /** In staging: the paths of files written in place since the last sync, one JSON string a line. */
 const UNFINISHED_LOG = 'unfinished.jsonl';
 const READ_CHUNK = 256 * 1024;
+/**
+ * In a version folder: the version is past keepVersions and only waits to be deleted. It goes last, so
+ * a deletion cut short never leaves a half-deleted version that looks whole.
+ */
+const DISCARDED_MARKER = 'discarded';
 /** File moves in flight at once during a commit's roll-forward. */
 const MOVE_CONCURRENCY = 16;
 const encoder = new TextEncoder();
@@ -55,6 +60,8 @@ export interface VersionedBackupStoreOptions {
 export class VersionedBackupStore implements BackupStore {
   private keepVersions: number;
   private readonly openSessions = new Set<string>();
+  /** Per device: the deletion of discarded versions, running in the background since the session opened. */
+  private readonly discarding = new Map<string, Promise<void>>();
   private readonly readOnly: { refresh(): Promise<void> } | undefined;
 
   constructor(
@@ -103,6 +110,7 @@ export class VersionedBackupStore implements BackupStore {
     const unfinishedLog = this.backend.closesWhole ? null : ((await this.backend.openLog?.(unfinished)) ?? null);
     const writesInPlace = this.backend.closesWhole === true || unfinishedLog !== null;
     this.openSessions.add(udid);
+    this.startDeletingDiscarded(udid);
     return new StagedSession(this.backend, udid, whiteouts, stagedIndex, { writesInPlace, unfinishedLog }, {
       commit: async (session) => {
         await this.commitStaging(udid, session.whiteoutList());
@@ -124,6 +132,7 @@ export class VersionedBackupStore implements BackupStore {
     checkUdid(udid);
     this.writable(udid);
     if (this.openSessions.has(udid)) throw new StoreError('EEXIST', udid, 'a backup of this device is running');
+    await this.discarding.get(udid);
     // Bookkeeping first: a device folder without it is a plain backup again; the reverse would be a half-state.
     await this.backend.remove(metaDir(udid));
     await this.backend.remove(udid);
@@ -179,6 +188,7 @@ export class VersionedBackupStore implements BackupStore {
 
   private async commitStaging(udid: string, whiteouts: string[]): Promise<void> {
     const meta = metaDir(udid);
+    await this.discarding.get(udid);
     const hadCurrent = (await this.backend.stat(udid))?.kind === 'directory';
     const currentInfo = await this.readCurrentInfo(udid);
     const seq = currentInfo.seq + 1;
@@ -300,9 +310,41 @@ export class VersionedBackupStore implements BackupStore {
     await this.backend.flush?.();
   }
 
+  /**
+   * Marks the versions past keepVersions discarded; the next session deletes them while the device
+   * prepares its backup. Deleting tens of thousands of files at the end of a commit kept the person
+   * (and the device) waiting seconds for a folder nobody will open again.
+   */
   private async prune(udid: string): Promise<void> {
     const infos = await this.versionInfos(udid);
-    for (const old of infos.slice(this.keepVersions)) await this.backend.remove(joinPath(versionsDir(udid), old.id));
+    for (const old of infos.slice(this.keepVersions)) {
+      await writeWhole(this.backend, joinPath(versionsDir(udid), old.id, DISCARDED_MARKER), new Uint8Array(0));
+    }
+  }
+
+  private startDeletingDiscarded(udid: string): void {
+    const previous = this.discarding.get(udid) ?? Promise.resolve();
+    const run = previous.then(() => this.deleteDiscarded(udid)).catch(() => {
+      // What is left stays marked and is deleted by a later session: nothing the person keeps is at stake.
+    });
+    this.discarding.set(udid, run);
+    void run.then(() => {
+      if (this.discarding.get(udid) === run) this.discarding.delete(udid);
+    });
+  }
+
+  private async deleteDiscarded(udid: string): Promise<void> {
+    const dir = versionsDir(udid);
+    if (!(await this.backend.stat(dir))) return;
+    for (const e of await this.backend.list(dir)) {
+      if (e.kind !== 'directory' || e.name.startsWith('.')) continue;
+      const version = joinPath(dir, e.name);
+      if (!(await this.backend.stat(joinPath(version, DISCARDED_MARKER)))) continue;
+      for (const inside of await this.backend.list(version)) {
+        if (inside.name !== DISCARDED_MARKER) await this.backend.remove(joinPath(version, inside.name));
+      }
+      await this.backend.remove(version);
+    }
   }
 
   private async readCurrentInfo(udid: string): Promise<CurrentInfo> {
@@ -320,6 +362,7 @@ export class VersionedBackupStore implements BackupStore {
     const out: VersionInfo[] = [];
     for (const e of await this.backend.list(dir)) {
       if (e.kind !== 'directory' || e.name.startsWith('.')) continue;
+      if (await this.backend.stat(joinPath(dir, e.name, DISCARDED_MARKER))) continue;
       out.push(JSON.parse(decoder.decode(await this.backend.readAll(joinPath(dir, e.name, 'info.json')))) as VersionInfo);
     }
     return out.sort((a, b) => b.seq - a.seq);

@@ -266,6 +266,61 @@ for (const [name, setup] of Object.entries(fixtures)) {
       assert.equal(versions.length, 2);
       assert.equal(await text(await store.openVersion(UDID, versions[0]!.id), 'Status.plist'), 'status-4');
       assert.equal(await text(await store.openVersion(UDID, versions[1]!.id), 'Status.plist'), 'status-3');
+      // The commit only marks the oldest; the next session deletes it while the device prepares.
+      const folders = async () => (await f.backend.list(`.lifeboat/${UDID}/versions`)).map((e) => e.name).sort();
+      const oldest = (await folders())[0]!;
+      assert.deepEqual(await folders(), [oldest, ...versions.map((v) => v.id).reverse()]);
+      assert.ok(await f.backend.stat(`.lifeboat/${UDID}/versions/${oldest}/discarded`));
+      const s = await store.openSession(UDID);
+      await s.writeFile('Status.plist', enc.encode('status-6'));
+      await s.commit();
+      const after = await folders();
+      assert.equal(after.length, 3, 'one kept version more was marked by this commit');
+      assert.ok(!after.includes(oldest), 'the marked version was deleted during the session');
+      assert.equal((await store.listVersions(UDID)).length, 2);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  test(`${name}: a discarded version whose deletion was cut short stays hidden and is deleted later`, async () => {
+    const f = await setup();
+    try {
+      let unplugged = true;
+      const flaky = new Proxy(f.backend, {
+        get(target, prop, receiver) {
+          if (prop === 'remove') {
+            return async (path: string) => {
+              if (unplugged && path.includes('/versions/') && path.endsWith('/files')) throw new Error('unplugged');
+              return target.remove(path);
+            };
+          }
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const store = new VersionedBackupStore(f.make().kind, flaky, { keepVersions: 1 });
+      await firstBackup(store);
+      await incrementalBackup(store);
+      const [first] = await store.listVersions(UDID);
+      const s = await store.openSession(UDID);
+      await s.writeFile('Status.plist', enc.encode('status-3'));
+      await s.commit();
+      // Marked by that commit; the next session's deletion fails part-way (after added.json went).
+      const s4 = await store.openSession(UDID);
+      await s4.writeFile('Status.plist', enc.encode('status-4'));
+      await s4.commit();
+      const dir = `.lifeboat/${UDID}/versions/${first!.id}`;
+      assert.ok(await f.backend.stat(`${dir}/discarded`), 'the marker outlives a deletion cut short');
+      assert.ok(await f.backend.stat(`${dir}/files`));
+      assert.ok(!(await store.listVersions(UDID)).some((v) => v.id === first!.id), 'a half-deleted version is never offered');
+      unplugged = false;
+      const s5 = await store.openSession(UDID);
+      await s5.writeFile('Status.plist', enc.encode('status-5'));
+      await s5.commit();
+      assert.equal(await f.backend.stat(dir), null);
+      assert.equal((await store.listVersions(UDID)).length, 1);
+      assert.equal(await text((await store.current(UDID))!, 'Status.plist'), 'status-5');
     } finally {
       await f.cleanup();
     }
