@@ -192,3 +192,34 @@ test('NodeFsBackend.readRange: a window near the end of a big file reads that wi
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('NodeFsBackend.remove: a deep tree of many files in slices, a single file, a missing path; a link is removed, not followed', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lifeboat-nodefs-remove-'));
+  const outside = mkdtempSync(join(tmpdir(), 'lifeboat-nodefs-outside-'));
+  try {
+    writeFileSync(join(outside, 'keep'), 'kept');
+    const tree = join(root, 'version', 'files');
+    for (let d = 0; d < 5; d++) {
+      mkdirSync(join(tree, `d${d}`, 'deeper'), { recursive: true });
+      for (let i = 0; i < 100; i++) writeFileSync(join(tree, `d${d}`, i % 2 ? `f${i}` : join('deeper', `f${i}`)), 'x');
+    }
+    symlinkSync(outside, join(tree, 'link-to-outside'));
+    writeFileSync(join(root, 'lone'), 'y');
+    const backend = new NodeFsBackend(root);
+    // Another task runs between the slices: the event loop is not held for the whole tree.
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    await backend.remove('version');
+    clearInterval(ticker);
+    assert.deepEqual(readdirSync(root), ['lone']);
+    assert.ok(ticks > 0, 'timers ran while the tree was removed');
+    assert.equal(readFileSync(join(outside, 'keep'), 'utf8'), 'kept', 'what the link pointed at is untouched');
+    await backend.remove('lone');
+    await backend.remove('never-was');
+    await backend.remove('never/was/either');
+    assert.deepEqual(readdirSync(root), []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
+});

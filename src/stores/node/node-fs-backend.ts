@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { StoreError, type StoreErrno } from '../errors.ts';
 import { splitPath } from '../paths.ts';
+import { nextTask } from '../../core/next-task.ts';
 import type { AppendLog, DirectoryEntry, EntryKind, EntryStat, FileSink, FileSinkNow, StorageBackend } from '../storage-backend.ts';
 
 /** Anything splitPath would reject or normalize: '..'/'.' parts, empty parts, a leading '/', backslashes, NUL. */
@@ -20,6 +21,52 @@ const SCRATCH_BYTES = 64 * 1024;
  */
 function readAt(fd: number, buf: Uint8Array, position: number | null = null): Promise<number> {
   return new Promise((resolve, reject) => fsSync.read(fd, buf, 0, buf.byteLength, position, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
+/** Entries removeTree deletes between two yields to the event loop (a cold unlink can wait ≈150 µs). */
+const REMOVE_SLICE = 64;
+
+/**
+ * `rm -rf` in slices of synchronous calls. Node's fs.rm makes two thread-pool round trips per entry:
+ * 2.3–2.8 s of CPU for a 25,600-file version folder on the dev VM, against 0.95 s this way (wall ≈4.5–5 s
+ * either way, mostly the disk). A 1.3M-file phone's old version is that size, and it is deleted while
+ * the device prepares its next backup, where CPU taken from the device slows it.
+ */
+async function removeTree(abs: string): Promise<void> {
+  let kind: fsSync.Stats;
+  try {
+    kind = fsSync.lstatSync(abs);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!kind.isDirectory()) return unlinkIfThere(abs);
+  let budget = REMOVE_SLICE;
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of fsSync.readdirSync(dir, { withFileTypes: true })) {
+      const child = nodePath.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(child);
+      else unlinkIfThere(child);
+      if (--budget <= 0) {
+        budget = REMOVE_SLICE;
+        await nextTask();
+      }
+    }
+    try {
+      fsSync.rmdirSync(dir);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    }
+  };
+  await walk(abs);
+}
+
+function unlinkIfThere(abs: string): void {
+  try {
+    fsSync.unlinkSync(abs);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+  }
 }
 
 const KNOWN: ReadonlySet<string> = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EIO', 'ENOSPC', 'EACCES']);
@@ -326,7 +373,7 @@ export class NodeFsBackend implements StorageBackend {
 
   async remove(path: string): Promise<void> {
     try {
-      await fs.rm(this.abs(path), { recursive: true, force: true });
+      await removeTree(this.abs(path));
     } catch (e) {
       throw mapError(e, path);
     }
