@@ -15,7 +15,7 @@ const READ_CHUNK = 256 * 1024;
  * In a version folder: the version is past keepVersions and only waits to be deleted. It goes last, so
  * a deletion cut short never leaves a half-deleted version that looks whole.
  */
-const DISCARDED_MARKER = 'discarded';
+export const DISCARDED_MARKER = 'discarded';
 /** File moves in flight at once during a commit's roll-forward. */
 const MOVE_CONCURRENCY = 16;
 const encoder = new TextEncoder();

@@ -135,7 +135,29 @@ test('the store reports what it holds per device, version and staging', async ()
   assert.equal(d!.versions.length, 1);
   assert.ok(d!.versions[0]!.bytes >= 'status-1'.length && d!.versions[0]!.bytes < 1000, `the earlier backup holds only what changed (${d!.versions[0]!.bytes})`);
   assert.equal(d!.staging, 500);
+  assert.equal(d!.discarded, 0);
   assert.ok(held.onDisk >= held.live && held.live >= d!.current + d!.staging);
+  await store.close();
+});
+
+test('the store reports an earlier backup past the number kept apart until the next backup deletes it', async () => {
+  const dir = new MemoryDirectoryHandle();
+  const store = await OpfsBackupStore.open({ root: dir, folder: 'backups', packed, keepVersions: 1, estimate: async () => ({ quota: 1e9, usage: 0 }) });
+  const backup = async (n: number): Promise<void> => {
+    const s = await store.openSession(UDID);
+    await s.writeFile('Status.plist', enc.encode(`status-${n}`));
+    if (n === 1) await s.writeFile('same', new Uint8Array(1000));
+    await s.commit();
+  };
+  const footprint = async () => (await (await PackedReader.open(dir.children.get('backups') as MemoryDirectoryHandle)).footprint()).devices[0]!;
+  for (const n of [1, 2, 3]) await backup(n);
+  const marked = await footprint();
+  assert.equal(marked.versions.length, 1, 'the one kept');
+  assert.ok(marked.discarded >= 'status-1'.length && marked.discarded < 1000, `the one past the limit, apart (${marked.discarded})`);
+  await backup(4);
+  const after = await footprint();
+  assert.equal(after.versions.length, 1);
+  assert.ok(after.discarded >= 'status-2'.length && after.discarded < 1000, 'backup 4 deleted the first; its commit marked the second');
   await store.close();
 });
 

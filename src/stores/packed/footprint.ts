@@ -1,4 +1,4 @@
-import { META_DIR } from '../versioned-backup-store.ts';
+import { DISCARDED_MARKER, META_DIR } from '../versioned-backup-store.ts';
 import type { DirHandleLike } from '../handle-backend.ts';
 import { DirNode, type Catalogue } from './catalogue.ts';
 import { parseName } from './layout.ts';
@@ -10,6 +10,8 @@ export interface DeviceFootprint {
   current: number;
   /** Each earlier backup's own bytes (what the next backup replaced or removed), newest first. */
   versions: { id: string; bytes: number }[];
+  /** Earlier backups past the number kept: deleted while the device prepares its next backup. */
+  discarded: number;
   /** A backup that did not finish (kept to resume), 0 when none. */
   staging: number;
 }
@@ -45,11 +47,14 @@ export function catalogueFootprint(catalogue: Catalogue): Omit<StoreFootprint, '
   const devices: DeviceFootprint[] = [];
   for (const udid of [...udids].sort()) {
     const own = child(meta, udid);
-    const versions = [...(child(own, 'versions')?.children ?? [])]
-      .filter((e): e is [string, DirNode] => e[1] instanceof DirNode)
+    const folders = [...(child(own, 'versions')?.children ?? [])].filter((e): e is [string, DirNode] => e[1] instanceof DirNode);
+    const isDiscarded = (node: DirNode): boolean => node.children.has(DISCARDED_MARKER);
+    const versions = folders
+      .filter(([, node]) => !isDiscarded(node))
       .map(([id, node]) => ({ id, bytes: bytesUnder(node, catalogue) }))
       .sort((a, b) => (a.id < b.id ? 1 : -1));
-    devices.push({ udid, current: bytesUnder(child(root, udid), catalogue), versions, staging: bytesUnder(child(own, 'staging'), catalogue) });
+    const discarded = folders.filter(([, node]) => isDiscarded(node)).reduce((sum, [, node]) => sum + bytesUnder(node, catalogue), 0);
+    devices.push({ udid, current: bytesUnder(child(root, udid), catalogue), versions, discarded, staging: bytesUnder(child(own, 'staging'), catalogue) });
   }
   return { devices, live: bytesUnder(root, catalogue) };
 }
