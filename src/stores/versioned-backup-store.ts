@@ -60,7 +60,7 @@ export interface VersionedBackupStoreOptions {
 export class VersionedBackupStore implements BackupStore {
   private keepVersions: number;
   private readonly openSessions = new Set<string>();
-  /** Per device: the deletion of discarded versions, running in the background since the session opened. */
+  /** Per device: the deletion of discarded versions, started in the background when the last session opened. */
   private readonly discarding = new Map<string, Promise<void>>();
   private readonly readOnly: { refresh(): Promise<void> } | undefined;
 
@@ -327,10 +327,12 @@ export class VersionedBackupStore implements BackupStore {
     const run = previous.then(() => this.deleteDiscarded(udid)).catch(() => {
       // What is left stays marked and is deleted by a later session: nothing the person keeps is at stake.
     });
+    // Kept once settled: awaiting it then costs nothing.
     this.discarding.set(udid, run);
-    void run.then(() => {
-      if (this.discarding.get(udid) === run) this.discarding.delete(udid);
-    });
+  }
+
+  private async isDiscarded(versionDir: string): Promise<boolean> {
+    return (await this.backend.stat(joinPath(versionDir, DISCARDED_MARKER))) !== null;
   }
 
   private async deleteDiscarded(udid: string): Promise<void> {
@@ -339,7 +341,7 @@ export class VersionedBackupStore implements BackupStore {
     for (const e of await this.backend.list(dir)) {
       if (e.kind !== 'directory' || e.name.startsWith('.')) continue;
       const version = joinPath(dir, e.name);
-      if (!(await this.backend.stat(joinPath(version, DISCARDED_MARKER)))) continue;
+      if (!(await this.isDiscarded(version))) continue;
       for (const inside of await this.backend.list(version)) {
         if (inside.name !== DISCARDED_MARKER) await this.backend.remove(joinPath(version, inside.name));
       }
@@ -362,7 +364,7 @@ export class VersionedBackupStore implements BackupStore {
     const out: VersionInfo[] = [];
     for (const e of await this.backend.list(dir)) {
       if (e.kind !== 'directory' || e.name.startsWith('.')) continue;
-      if (await this.backend.stat(joinPath(dir, e.name, DISCARDED_MARKER))) continue;
+      if (await this.isDiscarded(joinPath(dir, e.name))) continue;
       out.push(JSON.parse(decoder.decode(await this.backend.readAll(joinPath(dir, e.name, 'info.json')))) as VersionInfo);
     }
     return out.sort((a, b) => b.seq - a.seq);
