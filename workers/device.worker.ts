@@ -12,6 +12,7 @@ import type {
   DeviceWorkerApi,
   PairingStep,
   RestorableBackup,
+  RestoreOutcome,
   RestorePlanView,
   RestoreProgress,
   RestoreRequest,
@@ -252,7 +253,7 @@ class DeviceWorker implements DeviceWorkerApi {
     return planView(plan);
   }
 
-  async restore(request: RestoreRequest, onProgress: (progress: RestoreProgress) => void): Promise<{ filesSent: number; bytesSent: number; durationMs: number }> {
+  async restore(request: RestoreRequest, onProgress: (progress: RestoreProgress) => void): Promise<RestoreOutcome> {
     const lockdown = await this.requireSession();
     if (this.restoreAbort || this.backupAbort) throw new LifeboatError('device-busy', 'Another backup or restore is running.');
     const abort = new AbortController();
@@ -275,7 +276,9 @@ class DeviceWorker implements DeviceWorkerApi {
       });
       // The phone restarts: this connection is over, as when Finder finishes a restore.
       await this.disconnect();
-      return { filesSent: result.filesSent, bytesSent: result.bytesSent, durationMs: result.durationMs };
+      // The plan's warnings come first and were on screen before the restore started.
+      const warnings = result.warnings.slice(result.plan.warnings.length);
+      return { filesSent: result.filesSent, bytesSent: result.bytesSent, durationMs: result.durationMs, warnings };
     } finally {
       this.restoreAbort = undefined;
     }

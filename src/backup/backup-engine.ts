@@ -154,6 +154,7 @@ export class BackupEngine {
       }
       await session.commit();
       committed = true;
+      for (const w of session.warnings?.() ?? []) sync.warn(w);
       const manifest = await readPlistIfPresent(store, udid, 'Manifest.plist');
       this.tracker.setStage('done');
       const snap = this.tracker.snapshot;

@@ -72,6 +72,15 @@ export interface RestorePlanView {
   warnings: string[];
 }
 
+/** A finished restore. */
+export interface RestoreOutcome {
+  filesSent: number;
+  bytesSent: number;
+  durationMs: number;
+  /** Raised while the files went to the device (the plan's own warnings were shown before it started). */
+  warnings: string[];
+}
+
 export interface RestoreRequest {
   sourceUdid: string;
   /** An earlier backup of that device (RestorableBackup.versions); the latest when absent. */
@@ -122,7 +131,7 @@ export interface DeviceWorkerApi {
   /** Runs every pre-check (Find My, iOS version, free space, verification, password) without touching the phone's data. */
   checkRestore(request: RestoreRequest): Promise<RestorePlanView>;
   /** Restores, then the device restarts and the connection ends. */
-  restore(request: RestoreRequest, onProgress: (progress: RestoreProgress) => void): Promise<{ filesSent: number; bytesSent: number; durationMs: number }>;
+  restore(request: RestoreRequest, onProgress: (progress: RestoreProgress) => void): Promise<RestoreOutcome>;
   cancelRestore(): Promise<void>;
   /** The diagnostics trace of this session (JSON lines, redacted), for the Diagnostics view. */
   getTrace(): Promise<string>;

@@ -48,6 +48,8 @@ export interface BackupSession extends BackupTree {
   sync(): Promise<void>;
   /** Publishes the staged backup as the current one and keeps the previous one as a version. */
   commit(): Promise<void>;
+  /** After commit(): what the person should hear about the store's housekeeping (an earlier backup it could not delete). */
+  warnings?(): readonly string[];
   /** Throws the staged backup away. */
   discard(): Promise<void>;
   /** Ends the session but keeps staging, so a later `openSession(udid, { resume: true })` continues it. */

@@ -62,6 +62,8 @@ export class VersionedBackupStore implements BackupStore {
   private readonly openSessions = new Set<string>();
   /** Per device: the deletion of discarded versions, started in the background when the last session opened. */
   private readonly discarding = new Map<string, Promise<void>>();
+  /** Per device: why the last deletion of discarded versions failed; cleared when one succeeds. */
+  private readonly discardFailures = new Map<string, string>();
   private readonly readOnly: { refresh(): Promise<void> } | undefined;
 
   constructor(
@@ -115,6 +117,10 @@ export class VersionedBackupStore implements BackupStore {
       commit: async (session) => {
         await this.commitStaging(udid, session.whiteoutList());
         this.openSessions.delete(udid);
+        const failure = this.discardFailures.get(udid);
+        return failure === undefined
+          ? []
+          : [`An earlier backup past the number kept could not be deleted (${failure}). It is hidden but still takes space; the next backup tries again.`];
       },
       close: () => this.openSessions.delete(udid),
     });
@@ -324,9 +330,14 @@ export class VersionedBackupStore implements BackupStore {
 
   private startDeletingDiscarded(udid: string): void {
     const previous = this.discarding.get(udid) ?? Promise.resolve();
-    const run = previous.then(() => this.deleteDiscarded(udid)).catch(() => {
-      // What is left stays marked and is deleted by a later session: nothing the person keeps is at stake.
-    });
+    // What a failure leaves stays marked and is deleted by a later session: nothing the person keeps
+    // is at stake, but the space is, so the commit reports it (see StagedSession.warnings).
+    const run = previous
+      .then(() => this.deleteDiscarded(udid))
+      .then(
+        () => void this.discardFailures.delete(udid),
+        (e: unknown) => void this.discardFailures.set(udid, e instanceof Error ? e.message : String(e)),
+      );
     // Kept once settled: awaiting it then costs nothing.
     this.discarding.set(udid, run);
   }
@@ -674,7 +685,8 @@ async function readPathLines(backend: StorageBackend, path: string): Promise<unk
 }
 
 interface SessionHooks {
-  commit(session: StagedSession): Promise<void>;
+  /** Publishes the staged backup; resolves to the warnings the person should hear. */
+  commit(session: StagedSession): Promise<string[]>;
   close(): void;
 }
 
@@ -691,6 +703,7 @@ class StagedSession implements BackupSession {
   private tmpCounter = 0;
   private lineBuffer = new Uint8Array(256);
   private finished = false;
+  private committedWarnings: readonly string[] = [];
   private readonly currentIndex: ReadOnlyTreeIndex;
   /** staging/data, where view path P is staged at `${stagedData}/P`. */
   private readonly stagedData: string;
@@ -1092,10 +1105,14 @@ class StagedSession implements BackupSession {
     this.finished = true;
     this.route.unfinishedLog?.close();
     try {
-      await this.hooks.commit(this);
+      this.committedWarnings = await this.hooks.commit(this);
     } finally {
       this.hooks.close();
     }
+  }
+
+  warnings(): readonly string[] {
+    return this.committedWarnings;
   }
 
   async discard(): Promise<void> {

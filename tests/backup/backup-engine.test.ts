@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupEngine, setEncryption, changePassword, type BackupProgress } from '../../src/backup/index.ts';
 import { decodePlist, type PlistDict } from '../../src/plist/index.ts';
 import { NodeFsBackupStore } from '../../src/stores/node/node-fs-backup-store.ts';
+import { NodeFsBackend } from '../../src/stores/node/node-fs-backend.ts';
+import { VersionedBackupStore } from '../../src/stores/versioned-backup-store.ts';
+import { StoreError } from '../../src/stores/errors.ts';
 import type { BackupTree } from '../../src/stores/backup-store.ts';
 import { installBackupServices, type BackupServices } from '../../src/virtual-iphone/services/index.ts';
 import { VirtualIPhone } from '../../src/virtual-iphone/virtual-iphone.ts';
@@ -129,6 +132,48 @@ test('an incremental with nothing changed sends no file; one whose host Manifest
     const check = await openDatabase(await cur.readFile('Manifest.db'));
     assert.equal(Number(check.selectValue('SELECT count(*) FROM Files WHERE fileID = ?', [lost])), 1, 'the row is back');
     check.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an earlier backup the store could not delete is a warning of the backup that found it, not a failure', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-'));
+  try {
+    const { iphone, services, provider } = await device();
+    const backend = new NodeFsBackend(dir);
+    let removable = false;
+    // The file system refuses to delete a kept version's files (a permission changed behind our back).
+    const stubborn = new Proxy(backend, {
+      get(target, prop, receiver) {
+        if (prop === 'remove') {
+          return async (path: string) => {
+            if (!removable && /\/versions\/[^/]+\/files$/.test(path)) throw new StoreError('EACCES', path);
+            return target.remove(path);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const store = new VersionedBackupStore('node-fs', stubborn, { keepVersions: 0 });
+    const warned: string[] = [];
+    const run = () => BackupEngine.run({ provider, store, udid: iphone.udid, deviceValues: valuesOf(iphone), onWarning: (w) => warned.push(w) });
+    await run();
+    const second = await run();
+    assert.deepEqual(second.warnings, [], 'the first version is only marked by this commit');
+    // The next backup deletes it while the device prepares: refused, reported, and the backup is whole.
+    const third = await run();
+    assert.equal(third.warnings.length, 1);
+    assert.match(third.warnings[0]!, /^An earlier backup past the number kept could not be deleted \(Permission denied: \.lifeboat\/[^ ]+\/versions\/[^/]+\/files\)\. It is hidden but still takes space; the next backup tries again\.$/);
+    assert.deepEqual(warned, third.warnings, 'the caller heard it as it happened');
+    assert.deepEqual(await store.listVersions(iphone.udid), [], 'keep none: nothing offered');
+    await assertMatchesTruth((await store.current(iphone.udid))!, services);
+    removable = true;
+    const fourth = await run();
+    assert.deepEqual(fourth.warnings, []);
+    const left = await readdir(join(dir, '.lifeboat', iphone.udid, 'versions'));
+    assert.equal(left.length, 1, 'the refused versions are gone; only the one this commit marked is left');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

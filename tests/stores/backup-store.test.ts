@@ -306,10 +306,14 @@ for (const [name, setup] of Object.entries(fixtures)) {
       const s = await store.openSession(UDID);
       await s.writeFile('Status.plist', enc.encode('status-3'));
       await s.commit();
+      assert.deepEqual(s.warnings?.(), [], 'nothing to report while deletions succeed');
       // Marked by that commit; the next session's deletion fails part-way (after added.json went).
       const s4 = await store.openSession(UDID);
       await s4.writeFile('Status.plist', enc.encode('status-4'));
       await s4.commit();
+      const [warning, ...more] = s4.warnings?.() ?? [];
+      assert.match(warning ?? '', /^An earlier backup past the number kept could not be deleted \(unplugged\)\. It is hidden but still takes space; the next backup tries again\.$/);
+      assert.deepEqual(more, []);
       const dir = `.lifeboat/${UDID}/versions/${first!.id}`;
       assert.ok(await f.backend.stat(`${dir}/discarded`), 'the marker outlives a deletion cut short');
       assert.ok(await f.backend.stat(`${dir}/files`));
@@ -318,6 +322,7 @@ for (const [name, setup] of Object.entries(fixtures)) {
       const s5 = await store.openSession(UDID);
       await s5.writeFile('Status.plist', enc.encode('status-5'));
       await s5.commit();
+      assert.deepEqual(s5.warnings?.(), [], 'the retry succeeded: nothing left to report');
       assert.equal(await f.backend.stat(dir), null);
       assert.equal((await store.listVersions(UDID)).length, 1);
       assert.equal(await text((await store.current(UDID))!, 'Status.plist'), 'status-5');

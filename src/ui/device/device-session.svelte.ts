@@ -6,6 +6,7 @@ import type {
   DeviceWorkerApi,
   PairingStep,
   RestorableBackup,
+  RestoreOutcome,
   RestorePlanView,
   RestoreProgress,
   RestoreRequest,
@@ -32,7 +33,7 @@ export type DeviceScreen =
   | { kind: 'pairing'; card: DeviceCardInfo; step: PairingStep['step'] }
   | { kind: 'error'; code: ErrorCode | 'unknown'; message: string; action?: string; card?: DeviceCardInfo }
   /** `restored`: the phone restarts after a restore, so the connection ends on purpose. */
-  | { kind: 'disconnected'; restored?: { filesSent: number; bytesSent: number; durationMs: number } };
+  | { kind: 'disconnected'; restored?: RestoreOutcome };
 
 /** Browser capabilities the first screen must explain when missing. */
 export const environment = {
@@ -53,7 +54,7 @@ export type RestoreView =
   | { kind: 'checking' }
   | { kind: 'checked'; plan: RestorePlanView }
   | { kind: 'running'; progress: RestoreProgress; cancelling: boolean }
-  | { kind: 'done'; filesSent: number; bytesSent: number; durationMs: number }
+  | ({ kind: 'done' } & RestoreOutcome)
   | ({ kind: 'failed' } & Failure);
 
 export const session = $state<{
