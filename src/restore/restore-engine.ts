@@ -63,6 +63,7 @@ export interface RestoreResult {
   bytesSent: number;
   filesSent: number;
   durationMs: number;
+  /** The plan's warnings first (plan.warnings, in order), then those raised while the files went over. */
   warnings: string[];
   /** The device restarts now (RestoreShouldReboot). */
   rebooting: boolean;
